@@ -1,0 +1,1 @@
+"""One module per command: each `run(...)` wires pipeline stages and returns an exit code."""

@@ -1,0 +1,1 @@
+"""Rendering: diagnostics, plans, tables and progress, as rich text or JSON."""

@@ -1,0 +1,1 @@
+"""Stage 2, validate: JSON schema per Compose version, then meaning checks."""
