@@ -55,6 +55,11 @@ def _run(impl: Callable[..., int], **kwargs: Any) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:
+        # `stackctl ps | head`: the reader went away; that is not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except Exception as err:  # noqa: BLE001 - last line of defence: no traceback reaches a user
         if os.environ.get("STACKCTL_TRACEBACK"):
             raise
@@ -153,6 +158,9 @@ def deploy(
     rollback_on_failure: Annotated[
         bool, typer.Option("--rollback-on-failure", help="Undo the whole deploy if any service fails.")
     ] = False,
+    lock_timeout: Annotated[
+        str, typer.Option("--lock-timeout", help="How long to wait for another deploy's lock (Go duration).")
+    ] = "60s",
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
@@ -163,7 +171,55 @@ def deploy(
     _run(impl.run, stack=stack, files=compose_file, env_files=env_file or [], env=env, prune=prune,
          resolve_image=resolve_image, with_registry_auth=with_registry_auth, detach=detach, quiet=quiet,
          plan_only=plan_only, timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt,
-         context=context, debug=debug)
+         context=context, debug=debug, lock_timeout=lock_timeout)
+
+
+@app.command()
+def unlock(
+    stack: Annotated[str, typer.Argument(help="Stack name.")],
+    context: Context = None,
+    debug: Debug = False,
+) -> None:
+    """Remove a stack's deploy lock left behind by a deploy that died."""
+    from stackctl.commands import unlock as impl
+
+    _run(impl.run, stack=stack, context=context, debug=debug)
+
+
+@app.command()
+def history(
+    stack: Annotated[str, typer.Argument(help="Stack name.")],
+    fmt: Annotated[str, typer.Option("--format", help="Output format: table|json.")] = "table",
+    context: Context = None,
+    debug: Debug = False,
+) -> None:
+    """List the revisions recorded by successful deploys (kept in the swarm, last 10)."""
+    from stackctl.commands import history as impl
+
+    _run(impl.run, stack=stack, fmt=fmt, context=context, debug=debug)
+
+
+@app.command()
+def rollback(
+    stack: Annotated[str, typer.Argument(help="Stack name.")],
+    to: Annotated[
+        int | None, typer.Option("--to", help="Revision to restore (default: the one before the latest).")
+    ] = None,
+    timeout: Annotated[str, typer.Option("--timeout", help="Bound on waiting (Go duration).")] = "10m",
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Do not wait for convergence.")] = False,
+    rollback_on_failure: Annotated[
+        bool, typer.Option("--rollback-on-failure", help="Undo the rollback if any service fails.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    fmt: Format = "text",
+    context: Context = None,
+    debug: Debug = False,
+) -> None:
+    """Redeploy a recorded revision, waiting and exiting as deploy does."""
+    from stackctl.commands import rollback as impl
+
+    _run(impl.run, stack=stack, to=to, timeout=timeout, detach=detach,
+         rollback_on_failure=rollback_on_failure, quiet=quiet, fmt=fmt, context=context, debug=debug)
 
 
 # --- troubleshooting and lifecycle ---------------------------------------------------------

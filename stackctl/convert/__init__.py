@@ -1,1 +1,112 @@
-"""Stage 4, convert: a validated stack to Engine API specs (pure functions, no engine calls)."""
+"""Stage 4, convert: a validated stack to Engine API specs (pure functions, no engine calls).
+
+`convert_stack(config, stack)` takes the merged, normalised stack (the data `docker stack
+config` prints) and returns a `DesiredStack` whose specs are Engine API JSON, CamelCase, as
+`docker service inspect --format '{{json .Spec}}'` shows them. The mapping follows
+docker-stack-reference §b and §c; `normalize_spec` makes engine-returned specs comparable.
+
+Apply-time contract: every secret/config reference carries `SecretName`/`ConfigName` and an
+empty `SecretID`/`ConfigID` to fill in; a `Privileges.CredentialSpec.Config` holds a config
+*name* that must likewise be replaced by that config's ID. Network `Target`s are names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackctl.errors import ConvertError, Diagnostic
+
+__all__ = ["ConvertError", "DesiredStack", "convert_stack", "digest", "secret_digest"]
+
+
+@dataclass
+class DesiredStack:
+    """What the stack file asks the swarm to hold, as Engine API request bodies."""
+
+    stack: str
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → NetworkCreate body
+    external_networks: list[str] = field(default_factory=list)
+    secrets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → SecretSpec
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → ConfigSpec
+    external_secrets: list[str] = field(default_factory=list)
+    external_configs: list[str] = field(default_factory=list)
+    volumes: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → {Name, Key, External, ...}
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)  # STACK_svc → ServiceSpec
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def service_key(self, full_name: str) -> str:
+        """`STACK_web` → `web`, the key in the stack file."""
+        prefix = f"{self.stack}_"
+        return full_name[len(prefix) :] if full_name.startswith(prefix) else full_name
+
+
+def digest(data: bytes | str) -> str:
+    """What a secret's value may be shown as: sha256, first 12 hex characters."""
+    raw = data.encode() if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()[:12]
+
+
+def secret_digest(spec: Mapping[str, Any]) -> str:
+    """`digest` of a SecretSpec/ConfigSpec's decoded `Data` (base64 in the spec)."""
+    import base64
+
+    return digest(base64.b64decode(spec.get("Data") or ""))
+
+
+def convert_stack(
+    config: Mapping[str, Any],
+    stack: str,
+    *,
+    read_file: Callable[[str], bytes] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> DesiredStack:
+    """Convert the whole stack, reporting every problem at once as a `ConvertError`.
+
+    `read_file` reads secret/config files (default: the filesystem; tests inject a fake);
+    `environ` feeds secrets declared with `environment: VAR` (default: `os.environ`).
+    """
+    from stackctl.convert.context import ConvertContext
+    from stackctl.convert.objects import (
+        convert_file_objects,
+        convert_networks,
+        convert_volumes,
+        default_environ,
+        read_file_bytes,
+    )
+    from stackctl.convert.service import convert_service
+
+    ctx = ConvertContext(stack=stack, config=config)
+    services_section = ctx.section("services")
+    if not stack.strip(" \t\"'"):
+        ctx.error((), f'invalid stack name: "{stack}"')
+    networks, external_networks = convert_networks(ctx)
+    env = default_environ() if environ is None else environ
+    reader = read_file or read_file_bytes
+    secrets, external_secrets = convert_file_objects(ctx, "secrets", reader, env)
+    configs, external_configs = convert_file_objects(ctx, "configs", reader, env)
+    services: dict[str, dict[str, Any]] = {}
+    for key in sorted(services_section):
+        spec = convert_service(ctx, key, services_section[key] or {})
+        if spec is not None:
+            services[spec["Name"]] = spec
+    if ctx.errors:
+        count = len(ctx.errors)
+        raise ConvertError(
+            f"cannot convert stack {stack}: {count} problem{'s' if count > 1 else ''}",
+            diagnostics=ctx.errors + ctx.warnings,
+        )
+    return DesiredStack(
+        stack=stack,
+        networks=networks,
+        external_networks=external_networks,
+        secrets=secrets,
+        configs=configs,
+        external_secrets=external_secrets,
+        external_configs=external_configs,
+        volumes=convert_volumes(ctx),
+        services=services,
+        warnings=ctx.warnings,
+    )

@@ -1,0 +1,29 @@
+# stackctl: the two commands that matter are `sudo make demo` and `sudo make test`.
+PYTHON ?= python3
+export PYTHON
+
+.PHONY: setup test demo up down status unit lint
+
+setup:  ## install missing system packages and stackctl itself (only what is missing)
+	./scripts/setup.sh
+
+test: setup  ## lab up, the whole test suite (unit + integration), lab down (always)
+	./scripts/test.sh
+
+demo: setup  ## lab up, then deploy the AtSea example and show where its tasks run
+	./scripts/demo.sh
+
+up:  ## start the lab swarm (mgr-1, wrk-1, wrk-2)
+	$(PYTHON) -m stackctl lab up
+
+down:  ## stop the lab and remove everything it made
+	$(PYTHON) -m stackctl lab down
+
+status:
+	$(PYTHON) -m stackctl lab status
+
+unit:  ## unit tests only: no lab, no root
+	$(PYTHON) -m pytest -q tests/unit
+
+lint:
+	$(PYTHON) -m ruff check stackctl tests

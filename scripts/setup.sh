@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install what stackctl and its lab need, only what is missing (idempotent, quick when all is there).
+#   system: docker.io (dockerd, containerd, runc, docker CLI), busybox-static, iptables, iproute2,
+#           openssl, util-linux (nsenter/unshare), make, python3-pip
+#   python: stackctl itself, editable, with the test extras
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+
+missing=()
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+need_pkg() {  # package [command that proves it is there anyway]
+  if [ -n "${2:-}" ] && command -v "$2" >/dev/null 2>&1; then return; fi
+  pkg_installed "$1" || missing+=("$1")
+}
+
+if command -v dpkg-query >/dev/null 2>&1; then
+  need_pkg docker.io dockerd
+  need_pkg busybox-static
+  need_pkg iptables iptables
+  need_pkg iproute2 ip
+  need_pkg openssl openssl
+  need_pkg util-linux nsenter
+  need_pkg make make
+  "$PYTHON" -m pip --version >/dev/null 2>&1 || need_pkg python3-pip
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing packages: ${missing[*]} (run as root: sudo make setup)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! "$PYTHON" -c 'import stackctl, pytest, docker' >/dev/null 2>&1 || [ "${STACKCTL_SETUP_FORCE_PIP:-}" = 1 ]; then
+  echo "setup: pip install -e '.[test]'"
+  PIP_BREAK_SYSTEM_PACKAGES=1 "$PYTHON" -m pip install -q -e '.[test]'
+fi

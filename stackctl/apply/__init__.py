@@ -1,0 +1,603 @@
+"""Stage 7, apply: execute a Plan against the engine, writing only what the plan changes.
+
+Order: manager check, networks, secrets and configs, services, then removals (services
+before the networks/secrets/configs they used). Independent objects of one phase are
+written concurrently by a small thread pool. Specs are POSTed as raw JSON with the
+low-level client, so the engine receives exactly the spec the plan computed (plus the
+IDs of secrets/configs, the force-update counter and the image pin). Every write is
+recorded in ApplyResult with what it replaced, so `undo` can put the stack back.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackctl.errors import ApplyError, Diagnostic
+from stackctl.observe import ObservedStack, service_from_inspect
+from stackctl.plan import (
+    CONTENT_DIGEST_LABEL,
+    CREATE,
+    REMOVE,
+    SPEC_DIGEST_LABEL,
+    UNCHANGED,
+    UPDATE,
+    Action,
+    Plan,
+    familiar_image,
+    field_changes,
+    normalize_service,
+    unpinned_image,
+)
+
+RESOLVE_MODES = ("always", "changed", "never")
+DEFAULT_WORKERS = 8
+RESOLVE_TIMEOUT = 5.0  # seconds for one registry lookup (there may be no registry at all)
+REMOVE_RETRY_SECONDS = 20.0  # networks/secrets stay in use while tasks shut down
+
+
+@dataclass
+class ApplyEvent:
+    """One line of deploy output: `Creating network X`, `Updating service X (id: …)`."""
+
+    kind: str  # network | secret | config | service | warning
+    action: str  # create | update | remove | warning | skip
+    name: str
+    id: str | None = None
+    message: str = ""
+
+    def text(self) -> str:
+        if self.kind == "warning":
+            return self.message
+        if self.action == "skip":
+            return f"Skipping {self.kind} {self.name}: {self.message}"
+        verb = {"create": "Creating", "update": "Updating", "remove": "Removing"}[self.action]
+        suffix = f" (id: {self.id})" if self.kind == "service" and self.action == UPDATE and self.id else ""
+        return f"{verb} {self.kind} {self.name}{suffix}"
+
+
+@dataclass
+class AppliedObject:
+    """A write that happened, with what it replaced (for undo and history)."""
+
+    kind: str
+    name: str
+    action: str  # create | update | remove
+    id: str
+    previous_spec: dict[str, Any] | None = None  # update/remove: the spec before (secrets: no Data)
+    spec: dict[str, Any] | None = None  # what was sent (secrets/configs: without Data)
+    data: str | None = field(default=None, repr=False)  # secret/config Data (base64), for undo only
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "action": self.action, "id": self.id}
+
+
+@dataclass
+class ApplyResult:
+    """Everything apply did; `undo(client, result)` reverses it."""
+
+    stack: str
+    created: list[AppliedObject] = field(default_factory=list)
+    updated: list[AppliedObject] = field(default_factory=list)
+    removed: list[AppliedObject] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)  # services re-planned after "out of sequence"
+    warnings: list[str] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)  # service -> image string sent / kept
+    started_at: float = 0.0
+
+    @property
+    def writes(self) -> int:
+        return len(self.created) + len(self.updated) + len(self.removed)
+
+    @property
+    def service_names(self) -> list[str]:
+        """Services created or updated: the ones to wait for."""
+        return [o.name for o in self.created + self.updated if o.kind == "service"]
+
+    def previous_specs(self) -> dict[str, dict[str, Any]]:
+        """Service name -> spec before this deploy (updated services only)."""
+        return {o.name: o.previous_spec for o in self.updated if o.kind == "service" and o.previous_spec}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "created": [o.to_json() for o in self.created],
+            "updated": [o.to_json() for o in self.updated],
+            "removed": [o.to_json() for o in self.removed],
+            "conflicts": list(self.conflicts),
+            "warnings": list(self.warnings),
+            "errors": [d.to_json() for d in self.errors],
+        }
+
+
+# --- low-level calls --------------------------------------------------------------------
+
+
+class _Engine:
+    """Raw JSON calls on the low-level client; errors come back as messages."""
+
+    def __init__(self, client: Any) -> None:
+        self.api = getattr(client, "api", client)
+
+    def post(self, path: str, body: Any = None, *, params: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None, timeout: float | None = None) -> Any:
+        kwargs: dict[str, Any] = {"params": params}
+        if headers:
+            kwargs["headers"] = headers
+        if timeout:
+            kwargs["timeout"] = timeout
+        resp = self.api._post_json(self.api._url(path), data=body, **kwargs)
+        self.api._raise_for_status(resp)
+        try:
+            return resp.json()
+        except ValueError:
+            return None
+
+    def get(self, path: str, *, timeout: float | None = None, headers: dict[str, str] | None = None) -> Any:
+        kwargs: dict[str, Any] = {}
+        if timeout:
+            kwargs["timeout"] = timeout
+        if headers:
+            kwargs["headers"] = headers
+        resp = self.api._get(self.api._url(path), **kwargs)
+        self.api._raise_for_status(resp)
+        return resp.json()
+
+    def delete(self, path: str) -> None:
+        resp = self.api._delete(self.api._url(path))
+        self.api._raise_for_status(resp)
+
+
+def _error_text(err: Exception) -> str:
+    explanation = getattr(err, "explanation", None)
+    if explanation:
+        text = explanation.decode() if isinstance(explanation, bytes) else str(explanation)
+        return f"Error response from daemon: {text}"
+    return str(err)
+
+
+def _status(err: Exception) -> int | None:
+    resp = getattr(err, "response", None)
+    return getattr(resp, "status_code", None)
+
+
+# --- image resolution -------------------------------------------------------------------
+
+
+class _ImageResolver:
+    """`GET /distribution/IMAGE/json` once per image, bounded; failure means "send unpinned"."""
+
+    def __init__(self, engine: _Engine, mode: str, auth: Callable[[str], str | None]) -> None:
+        self.engine = engine
+        self.mode = mode
+        self.auth = auth
+        self.cache: dict[str, str | None] = {}
+        self.lock = threading.Lock()
+        self.warned: set[str] = set()
+
+    def resolve(self, image: str) -> str | None:
+        with self.lock:
+            if image in self.cache:
+                return self.cache[image]
+        from urllib.parse import quote
+
+        headers = {}
+        token = self.auth(image)
+        if token:
+            headers["X-Registry-Auth"] = token
+        pinned: str | None = None
+        try:
+            body = self.engine.get(f"/distribution/{quote(image, safe='/:@')}/json",
+                                   timeout=RESOLVE_TIMEOUT, headers=headers)
+            digest = ((body or {}).get("Descriptor") or {}).get("digest")
+            if digest:
+                pinned = unpinned_image(image).split("@")[0] + "@" + digest
+        except Exception:  # noqa: BLE001 - any failure: the image is sent unpinned
+            pinned = None
+        with self.lock:
+            self.cache[image] = pinned
+        return pinned
+
+    def warning(self, image: str) -> str | None:
+        with self.lock:
+            if image in self.warned:
+                return None
+            self.warned.add(image)
+        return (f"image {image} could not be accessed on a registry to record\nits digest. Each node will "
+                f"access {image} independently,\npossibly leading to different nodes running different "
+                "versions of the image.")
+
+
+def _registry_auth(client: Any, with_registry_auth: bool) -> Callable[[str], str | None]:
+    if not with_registry_auth:
+        return lambda image: None
+    from docker import auth
+
+    api = getattr(client, "api", client)
+
+    def header(image: str) -> str | None:
+        registry, _ = auth.resolve_repository_name(image.split("@")[0])
+        try:
+            value = auth.get_config_header(api, registry)
+        except Exception:  # noqa: BLE001 - no credentials: send none
+            return None
+        return value.decode() if isinstance(value, bytes) else value
+
+    return header
+
+
+# --- apply ------------------------------------------------------------------------------
+
+
+class _Run:
+    """State of one apply: the result, the event sink, name→ID maps for references."""
+
+    def __init__(self, client: Any, plan: Plan, resolve_image: str, with_registry_auth: bool,
+                 on_event: Callable[[ApplyEvent], None] | None, workers: int) -> None:
+        self.client = client
+        self.engine = _Engine(client)
+        self.plan = plan
+        self.observed: ObservedStack = plan.observed or ObservedStack(stack=plan.stack)
+        self.result = ApplyResult(stack=plan.stack, started_at=time.time())
+        self.on_event = on_event
+        self.workers = max(1, workers)
+        self.auth = _registry_auth(client, with_registry_auth)
+        self.resolver = _ImageResolver(self.engine, resolve_image, self.auth)
+        self.mode = resolve_image
+        self.lock = threading.Lock()
+        self.secret_ids = {n: o.id for n, o in self.observed.all_secrets.items()}
+        self.config_ids = {n: o.id for n, o in self.observed.all_configs.items()}
+
+    # events and bookkeeping
+    def emit(self, event: ApplyEvent) -> None:
+        if self.on_event is not None:
+            with self.lock:
+                self.on_event(event)
+
+    def warn(self, text: str) -> None:
+        with self.lock:
+            self.result.warnings.append(text)
+        self.emit(ApplyEvent("warning", "warning", "", message=text))
+
+    def record(self, obj: AppliedObject) -> None:
+        with self.lock:
+            {CREATE: self.result.created, UPDATE: self.result.updated, REMOVE: self.result.removed}[
+                obj.action].append(obj)
+
+    def fail(self, action: Action, err: Exception | str) -> None:
+        verb = {CREATE: "create", UPDATE: "update", REMOVE: "remove"}.get(action.action, action.action)
+        text = err if isinstance(err, str) else _error_text(err)
+        with self.lock:
+            self.result.errors.append(Diagnostic(f"failed to {verb} {action.kind} {action.name}: {text}"))
+
+    def parallel(self, fn: Callable[[Action], None], actions: Iterable[Action]) -> None:
+        items = list(actions)
+        if not items:
+            return
+        if len(items) == 1 or self.workers == 1:
+            for a in items:
+                fn(a)
+            return
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+            list(pool.map(fn, items))
+
+    # networks
+    def create_network(self, action: Action) -> None:
+        body = dict(action.desired or {})
+        body.setdefault("Name", action.name)
+        body.setdefault("Driver", "overlay")
+        body.setdefault("CheckDuplicate", True)
+        self.emit(ApplyEvent("network", CREATE, action.name))
+        try:
+            resp = self.engine.post("/networks/create", body)
+        except Exception as err:  # noqa: BLE001
+            self.fail(action, err)
+            return
+        self.record(AppliedObject("network", action.name, CREATE, (resp or {}).get("Id", ""), spec=body))
+
+    # secrets and configs
+    def write_file_object(self, action: Action) -> None:
+        kind = action.kind
+        spec = copy.deepcopy(action.desired or {})
+        labels = dict(spec.get("Labels") or {})
+        if action.digest:
+            labels[CONTENT_DIGEST_LABEL] = action.digest
+        spec["Labels"] = labels
+        data = spec.get("Data")
+        shown = {k: v for k, v in spec.items() if k != "Data"}
+        ids = self.secret_ids if kind == "secret" else self.config_ids
+        if action.action == CREATE:
+            self.emit(ApplyEvent(kind, CREATE, action.name))
+            try:
+                resp = self.engine.post(f"/{kind}s/create", spec)
+            except Exception as err:  # noqa: BLE001
+                self.fail(action, err)
+                return
+            new_id = (resp or {}).get("ID", "")
+            with self.lock:
+                ids[action.name] = new_id
+            self.record(AppliedObject(kind, action.name, CREATE, new_id, spec=shown, data=data))
+            return
+        self.emit(ApplyEvent(kind, UPDATE, action.name, action.id))
+        try:
+            self.engine.post(f"/{kind}s/{action.id}/update", spec, params={"version": action.version})
+        except Exception as err:  # noqa: BLE001
+            self.fail(action, err)
+            return
+        self.record(AppliedObject(kind, action.name, UPDATE, action.id or "",
+                                  previous_spec=action.current, spec=shown, data=data))
+
+    # services
+    def service_spec(self, action: Action, current: dict[str, Any] | None) -> dict[str, Any]:
+        spec = copy.deepcopy(action.desired or {})
+        labels = dict(spec.get("Labels") or {})
+        if action.digest:
+            labels[SPEC_DIGEST_LABEL] = action.digest
+        spec["Labels"] = labels
+        tt = spec.setdefault("TaskTemplate", {})
+        cs = tt.setdefault("ContainerSpec", {})
+        for ref in cs.get("Secrets") or []:
+            if not ref.get("SecretID"):
+                ref["SecretID"] = self.secret_ids.get(ref.get("SecretName", ""), "")
+        for ref in cs.get("Configs") or []:
+            if not ref.get("ConfigID"):
+                ref["ConfigID"] = self.config_ids.get(ref.get("ConfigName", ""), "")
+        cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
+        if cred.get("Config") in self.config_ids:
+            cred["Config"] = self.config_ids[cred["Config"]]
+        if current is not None:
+            force = (current.get("TaskTemplate") or {}).get("ForceUpdate")
+            if force:
+                tt["ForceUpdate"] = force
+            else:
+                tt.pop("ForceUpdate", None)
+        cs["Image"] = self.image_for(action, cs.get("Image", ""), current)
+        return spec
+
+    def image_for(self, action: Action, image: str, current: dict[str, Any] | None) -> str:
+        """The image string to send, following --resolve-image (see docs/deploy.md)."""
+        image = familiar_image(image)
+        current_image = ((current or {}).get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image")
+        unchanged = current is not None and not action.image_changed and current_image and \
+            unpinned_image(familiar_image(current_image)) == unpinned_image(image)
+        query = self.mode == "always" or (self.mode == "changed" and not unchanged)
+        if query and "@" not in image:
+            pinned = self.resolver.resolve(image)
+            if pinned:
+                return pinned
+            if not unchanged:
+                msg = self.resolver.warning(image)
+                if msg:
+                    self.warn(msg)
+        if unchanged and current_image:
+            return current_image  # keep the existing (possibly pinned) string: nothing moves
+        return image
+
+    def write_service(self, action: Action) -> None:
+        if action.action == CREATE:
+            self.create_service(action)
+        else:
+            self.update_service(action, action.current or {}, action.id or "", action.version or 0,
+                                retry=True)
+
+    def create_service(self, action: Action) -> None:
+        spec = self.service_spec(action, None)
+        headers = self._auth_headers(spec)
+        self.emit(ApplyEvent("service", CREATE, action.name))
+        try:
+            resp = self.engine.post("/services/create", spec, headers=headers)
+        except Exception as err:  # noqa: BLE001
+            self.fail(action, err)
+            return
+        self.note_image(action.name, spec)
+        self.record(AppliedObject("service", action.name, CREATE, (resp or {}).get("ID", ""), spec=spec))
+        for w in (resp or {}).get("Warnings") or []:
+            self.warn(w)
+
+    def update_service(self, action: Action, current: dict[str, Any], service_id: str, version: int,
+                       *, retry: bool) -> None:
+        spec = self.service_spec(action, current)
+        headers = self._auth_headers(spec)
+        self.emit(ApplyEvent("service", UPDATE, action.name, service_id))
+        try:
+            resp = self.engine.post(f"/services/{service_id}/update", spec, params={"version": version},
+                                    headers=headers)
+        except Exception as err:  # noqa: BLE001
+            if retry and "out of sequence" in _error_text(err):
+                self.replan_service(action, service_id)
+                return
+            self.fail(action, err)
+            return
+        self.note_image(action.name, spec)
+        self.record(AppliedObject("service", action.name, UPDATE, service_id, previous_spec=current,
+                                  spec=spec))
+        for w in (resp or {}).get("Warnings") or []:
+            self.warn(w)
+
+    def replan_service(self, action: Action, service_id: str) -> None:
+        """Someone updated the service since we looked: compare again and update once more."""
+        with self.lock:
+            self.result.conflicts.append(action.name)
+        try:
+            fresh = service_from_inspect(self.engine.get(f"/services/{service_id}"))
+        except Exception as err:  # noqa: BLE001
+            self.fail(action, err)
+            return
+        names = {"network_names": self.observed.network_names, "config_names": self.observed.config_names}
+        have = normalize_service(fresh.spec, **names)
+        want = normalize_service(action.desired or {}, **names)
+        if not field_changes(have, want):
+            self.emit(ApplyEvent("service", "skip", action.name, service_id,
+                                 message="changed concurrently to the desired spec"))
+            return
+        self.warn(f"service {action.name} changed while deploying (update out of sequence); planned it again")
+        self.update_service(action, fresh.spec, service_id, fresh.version, retry=False)
+
+    def _auth_headers(self, spec: dict[str, Any]) -> dict[str, str] | None:
+        image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "")
+        token = self.auth(image) if image else None
+        return {"X-Registry-Auth": token} if token else None
+
+    def note_image(self, name: str, spec: dict[str, Any]) -> None:
+        with self.lock:
+            self.result.images[name] = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get(
+                "Image", "")
+
+    # removals
+    def remove(self, action: Action) -> None:
+        self.emit(ApplyEvent(action.kind, REMOVE, action.name, action.id))
+        try:
+            _delete_retrying(self.engine, f"/{action.kind}s/{action.id}", action.kind != "service")
+        except Exception as err:  # noqa: BLE001
+            self.fail(action, err)
+            return
+        self.record(AppliedObject(action.kind, action.name, REMOVE, action.id or "",
+                                  previous_spec=action.current))
+
+
+def _delete_retrying(engine: _Engine, path: str, retry: bool) -> None:
+    """DELETE; objects still in use by shutting-down tasks are retried for a while."""
+    deadline = time.monotonic() + (REMOVE_RETRY_SECONDS if retry else 0)
+    delay = 0.25
+    while True:
+        try:
+            engine.delete(path)
+            return
+        except Exception as err:  # noqa: BLE001
+            if _status(err) == 404:
+                return
+            text = _error_text(err)
+            if time.monotonic() >= deadline or not any(w in text for w in ("in use", "active endpoints")):
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def apply_plan(
+    client: Any,
+    plan: Plan,
+    *,
+    resolve_image: str = "always",
+    with_registry_auth: bool = False,
+    on_event: Callable[[ApplyEvent], None] | None = None,
+    workers: int = DEFAULT_WORKERS,
+    check_manager: bool = True,
+) -> ApplyResult:
+    """Write the plan's changes; raise ApplyError (carrying `.result`) if any write failed.
+
+    Unchanged objects get no call at all. A phase that failed stops the later phases (no
+    service is written when one of its networks could not be created).
+    """
+    from stackctl.engine import require_manager
+
+    if resolve_image not in RESOLVE_MODES:
+        from stackctl.errors import UsageError
+
+        raise UsageError(f"invalid option {resolve_image} for flag --resolve-image")
+    if check_manager:
+        require_manager(client)
+    run = _Run(client, plan, resolve_image, with_registry_auth, on_event, workers)
+    phases: list[tuple[Callable[[Action], None], list[Action]]] = [
+        (run.create_network, plan.by_kind("network", CREATE)),
+        (run.write_file_object,
+         plan.by_kind("secret", CREATE, UPDATE) + plan.by_kind("config", CREATE, UPDATE)),
+        (run.write_service, plan.by_kind("service", CREATE, UPDATE)),
+        (run.remove, plan.by_kind("service", REMOVE)),
+        (run.remove, plan.by_kind("secret", REMOVE) + plan.by_kind("config", REMOVE)),
+        (run.remove, plan.by_kind("network", REMOVE)),
+    ]
+    for fn, actions in phases:
+        run.parallel(fn, actions)
+        if run.result.errors:
+            break
+    result = run.result
+    if result.errors:
+        done = f"{result.writes} change{'s' if result.writes != 1 else ''} applied before the failure"
+        err = ApplyError(f"deploy of stack {plan.stack} failed ({done})", list(result.errors))
+        err.result = result  # type: ignore[attr-defined]
+        raise err
+    return result
+
+
+# --- undo -------------------------------------------------------------------------------
+
+
+def undo(client: Any, result: ApplyResult, *,
+         on_event: Callable[[ApplyEvent], None] | None = None) -> list[str]:
+    """Put the stack back as it was before `result`: restore updated services to their previous
+    specs (and secrets/configs to their previous labels), re-create removed services, remove
+    created objects. Returns the problems (empty when everything was undone)."""
+    engine = _Engine(client)
+    problems: list[str] = []
+
+    def emit(ev: ApplyEvent) -> None:
+        if on_event is not None:
+            on_event(ev)
+
+    for obj in [o for o in result.updated if o.kind == "service"]:
+        emit(ApplyEvent("service", UPDATE, obj.name, obj.id, message="restoring the previous spec"))
+        try:
+            live = engine.get(f"/services/{obj.id}")
+            spec = copy.deepcopy(obj.previous_spec or {})
+            force = ((live.get("Spec") or {}).get("TaskTemplate") or {}).get("ForceUpdate")
+            if force:
+                spec.setdefault("TaskTemplate", {})["ForceUpdate"] = force
+            engine.post(f"/services/{obj.id}/update", spec,
+                        params={"version": (live.get("Version") or {}).get("Index")})
+        except Exception as err:  # noqa: BLE001
+            problems.append(f"failed to restore service {obj.name}: {_error_text(err)}")
+    for obj in [o for o in result.removed if o.kind == "service"]:
+        emit(ApplyEvent("service", CREATE, obj.name, message="re-creating the removed service"))
+        try:
+            spec = copy.deepcopy(obj.previous_spec or {})
+            (spec.get("TaskTemplate") or {}).pop("ForceUpdate", None)
+            engine.post("/services/create", spec)
+        except Exception as err:  # noqa: BLE001
+            problems.append(f"failed to re-create service {obj.name}: {_error_text(err)}")
+    for obj in [o for o in result.created if o.kind == "service"]:
+        emit(ApplyEvent("service", REMOVE, obj.name, obj.id))
+        try:
+            _delete_retrying(engine, f"/services/{obj.id}", False)
+        except Exception as err:  # noqa: BLE001
+            problems.append(f"failed to remove service {obj.name}: {_error_text(err)}")
+    for obj in [o for o in result.updated if o.kind in ("secret", "config")]:
+        emit(ApplyEvent(obj.kind, UPDATE, obj.name, obj.id, message="restoring the previous labels"))
+        try:
+            live = engine.get(f"/{obj.kind}s/{obj.id}")
+            spec = dict(obj.spec or {})
+            spec["Labels"] = (obj.previous_spec or {}).get("Labels") or {}
+            if obj.data is not None:
+                spec["Data"] = obj.data
+            engine.post(f"/{obj.kind}s/{obj.id}/update", spec,
+                        params={"version": (live.get("Version") or {}).get("Index")})
+        except Exception as err:  # noqa: BLE001
+            problems.append(f"failed to restore {obj.kind} {obj.name}: {_error_text(err)}")
+    for kind in ("secret", "config", "network"):
+        for obj in [o for o in result.created if o.kind == kind]:
+            emit(ApplyEvent(kind, REMOVE, obj.name, obj.id))
+            try:
+                _delete_retrying(engine, f"/{kind}s/{obj.id}", True)
+            except Exception as err:  # noqa: BLE001
+                problems.append(f"failed to remove {kind} {obj.name}: {_error_text(err)}")
+    return problems
+
+
+def dumps_result(result: ApplyResult) -> str:
+    return json.dumps(result.to_json(), indent=2)
+
+
+__all__ = [
+    "ApplyEvent",
+    "ApplyResult",
+    "AppliedObject",
+    "RESOLVE_MODES",
+    "UNCHANGED",
+    "apply_plan",
+    "undo",
+]

@@ -1,0 +1,268 @@
+"""`stackctl deploy`: load → convert → observe → plan → lock → apply → wait → history.
+
+Every check that can fail runs before the first write (load, validation, conversion,
+manager check, external references, placement, ports, immutable secrets). A plan without
+changes writes nothing at all, not even the lock. Otherwise the deploy takes the stack's
+lock, observes and plans again under it (another deploy may just have finished), applies,
+and waits for the services it wrote unless --detach.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stackctl.errors import EXIT_ERROR, EXIT_OK, ApplyError, StackctlError, UsageError
+
+DEFAULT_LOCK_TIMEOUT = "60s"
+
+
+@dataclass
+class DeployOptions:
+    prune: bool = False
+    resolve_image: str = "always"
+    with_registry_auth: bool = False
+    detach: bool = False
+    quiet: bool = False
+    plan_only: bool = False
+    timeout: str | float = "10m"
+    rollback_on_failure: bool = False
+    fmt: str = "text"
+    context: str | None = None
+    debug: bool = False
+    lock_timeout: str | float = DEFAULT_LOCK_TIMEOUT
+    show_plan: bool | None = None  # None: only when stdout is a terminal
+    record_history: bool = True
+    files: list[str] | None = None  # recorded in the revision history
+    note: str = ""  # recorded in the revision history ("rollback to 3"...)
+
+
+def load_files(files: list[str], env_files: list[str], env: str | None) -> Any:
+    """LoadedStack for the files (warnings printed); LoadError/ValidationError on problems."""
+    if env:
+        raise UsageError("--env needs stackctl.yml (not yet supported)")
+    if not files:
+        raise UsageError("specify a Compose file (with --compose-file)")
+    from stackctl.pipeline import load_stack
+    from stackctl.render.diagnostics import print_warnings
+
+    loaded = load_stack(list(files), env_files=list(env_files), validate=True)
+    errors = [d for d in loaded.warnings if d.severity == "error"]
+    if errors:
+        from stackctl.errors import ValidationError
+
+        raise ValidationError("", errors)
+    print_warnings(loaded.warnings)
+    return loaded
+
+
+def check_stack_name(stack: str) -> str:
+    name = stack.strip().strip("\"'")
+    if not name:
+        raise UsageError(f'invalid stack name: "{stack}"')
+    import re
+
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+        raise UsageError(f'invalid stack name: "{stack}" (letters, digits, "-", "_", "." only)')
+    return name
+
+
+def convert(stack: str, config: Mapping[str, Any]) -> Any:
+    from stackctl.convert import convert_stack
+    from stackctl.render.diagnostics import print_warnings
+
+    desired = convert_stack(config, stack)
+    print_warnings(getattr(desired, "warnings", []) or [])
+    return desired
+
+
+def plan_for(client: Any, desired: Any, stack: str, *, prune: bool, strict: bool = True) -> Any:
+    from stackctl.observe import observe_stack
+    from stackctl.plan import make_plan
+
+    observed = observe_stack(client, stack)
+    return make_plan(desired, observed, prune=prune, strict=strict)
+
+
+def _printer(fmt: str, quiet: bool) -> Callable[[str], None]:
+    if fmt == "json":
+        return lambda text: print(text, file=sys.stderr, flush=True)
+    if quiet:
+        return lambda text: None
+    return lambda text: print(text, flush=True)
+
+
+def _event_printer(out: Callable[[str], None]) -> Callable[[Any], None]:
+    def on_event(event: Any) -> None:
+        if event.kind == "warning":
+            print(event.text(), file=sys.stderr, flush=True)
+        else:
+            out(event.text())
+
+    return on_event
+
+
+def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
+                  options: DeployOptions | None = None, *, client: Any = None, **overrides: Any) -> int:
+    """Deploy an already-loaded stack config (the merged dict `docker stack config` prints).
+
+    Used by `deploy` and by the rollback command (which redeploys a stored revision).
+    Options may be given as a DeployOptions or as keyword overrides of its fields.
+    """
+    from stackctl.apply.wait import parse_duration
+
+    opts = options or DeployOptions()
+    for key, value in overrides.items():
+        if not hasattr(opts, key):
+            raise TypeError(f"unknown deploy option {key!r}")
+        setattr(opts, key, value)
+    stack = check_stack_name(stack)
+    if opts.resolve_image not in ("always", "changed", "never"):
+        raise UsageError(f"invalid option {opts.resolve_image} for flag --resolve-image")
+    if opts.fmt not in ("text", "json"):
+        raise UsageError(f"unknown --format {opts.fmt!r} (text or json)")
+    wait_timeout = parse_duration(opts.timeout)
+    lock_timeout = parse_duration(opts.lock_timeout)
+    out = _printer(opts.fmt, opts.quiet)
+    show_plan = sys.stdout.isatty() if opts.show_plan is None else opts.show_plan
+
+    desired = convert(stack, config)
+    if client is None:
+        from stackctl.engine import connect
+
+        client = connect(opts.context, opts.debug)
+    from stackctl.engine import require_manager
+    from stackctl.render.plan import plan_json, print_plan
+
+    require_manager(client)
+    plan = plan_for(client, desired, stack, prune=opts.prune, strict=False)
+    _print_plan_warnings(plan)
+    if opts.plan_only:
+        print_plan(plan, fmt=opts.fmt)
+        plan.check()
+        return EXIT_OK
+    plan.check()
+    if not plan.has_changes:
+        if opts.fmt == "json":
+            _print_json({"plan": plan_json(plan), "applied": None, "services": []})
+        else:
+            out(f"Stack {stack} is up to date: nothing to do.")
+        return EXIT_OK
+
+    from stackctl.lock import StackLock
+
+    def on_wait(info: Any) -> None:
+        print(f"Waiting for the deploy lock of stack {stack}, held by {info.describe()}...",
+              file=sys.stderr, flush=True)
+
+    lock = StackLock(client, stack, timeout=lock_timeout, on_wait=on_wait)
+    lock.acquire()
+    try:
+        # Under the lock: the swarm may have changed while we waited for it.
+        plan = plan_for(client, desired, stack, prune=opts.prune, strict=False)
+        plan.check()
+        if show_plan and opts.fmt != "json" and plan.has_changes and not opts.quiet:
+            print_plan(plan)
+            print()
+        if not plan.has_changes:
+            if opts.fmt == "json":
+                _print_json({"plan": plan_json(plan), "applied": None, "services": []})
+            else:
+                out(f"Stack {stack} is up to date: nothing to do.")
+            return EXIT_OK
+        result = _apply(client, plan, opts, out)
+        if not opts.rollback_on_failure:
+            lock.release()
+        code, outcomes = _wait(client, result, opts, wait_timeout)  # undoes on failure if asked
+        if code == EXIT_OK and opts.record_history:
+            _record_history(client, stack, config, result, opts, working_dir)
+        if opts.fmt == "json":
+            _print_json({"plan": plan_json(plan), "applied": result.to_json(),
+                         "services": [o.to_json() for o in outcomes]})
+        return code
+    finally:
+        lock.release()
+
+
+def _print_plan_warnings(plan: Any) -> None:
+    from stackctl.render.diagnostics import print_warnings
+
+    print_warnings(plan.warnings)
+
+
+def _print_json(doc: Any) -> None:
+    import json
+
+    print(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def _apply(client: Any, plan: Any, opts: DeployOptions, out: Callable[[str], None]) -> Any:
+    from stackctl.apply import apply_plan, undo
+
+    try:
+        return apply_plan(client, plan, resolve_image=opts.resolve_image,
+                          with_registry_auth=opts.with_registry_auth, on_event=_event_printer(out),
+                          check_manager=False)
+    except ApplyError as err:
+        result = getattr(err, "result", None)
+        if opts.rollback_on_failure and result is not None and result.writes:
+            out("Deploy failed: undoing what was applied")
+            problems = undo(client, result, on_event=_event_printer(out))
+            err.diagnostics.extend(_diag(p) for p in problems)
+        raise
+
+
+def _diag(text: str) -> Any:
+    from stackctl.errors import Diagnostic
+
+    return Diagnostic(text)
+
+
+def _wait(client: Any, result: Any, opts: DeployOptions, timeout: float) -> tuple[int, list[Any]]:
+    """Wait for the services this deploy wrote (unless --detach); (exit code, outcomes).
+
+    stackctl.apply.rollout does the watching, the verdict, Ctrl-C/SIGTERM handling and, with
+    --rollback-on-failure, the undo of the whole deploy (and the wait for it).
+    """
+    if opts.detach or not result.service_names:
+        return EXIT_OK, []
+    from stackctl.apply.rollout import follow_rollout
+
+    stream = sys.stderr if opts.fmt == "json" else sys.stdout
+    report = follow_rollout(client, result, timeout=timeout, rollback_on_failure=opts.rollback_on_failure,
+                            quiet=opts.quiet, stream=stream)
+    return report.exit_code, report.outcomes
+
+
+def _record_history(client: Any, stack: str, config: Mapping[str, Any], result: Any, opts: DeployOptions,
+                    working_dir: str) -> None:
+    try:
+        from stackctl.history import record_revision  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    try:
+        record_revision(client, stack, config, dict(result.images), files=opts.files,
+                        working_dir=working_dir, note=opts.note)
+    except StackctlError as err:
+        print(f"warning: deployed, but the revision was not recorded: {err}", file=sys.stderr)
+
+
+def run(*, stack: str, files: list[str], env_files: list[str], env: str | None = None, prune: bool = False,
+        resolve_image: str = "always", with_registry_auth: bool = False, detach: bool = False,
+        quiet: bool = False, plan_only: bool = False, timeout: str = "10m", rollback_on_failure: bool = False,
+        fmt: str = "text", context: str | None = None, debug: bool = False,
+        lock_timeout: str = DEFAULT_LOCK_TIMEOUT) -> int:
+    started = time.monotonic()
+    stack = check_stack_name(stack)
+    loaded = load_files(files, env_files, env)
+    opts = DeployOptions(prune=prune, resolve_image=resolve_image, with_registry_auth=with_registry_auth,
+                         detach=detach, quiet=quiet, plan_only=plan_only, timeout=timeout,
+                         rollback_on_failure=rollback_on_failure, fmt=fmt, context=context, debug=debug,
+                         lock_timeout=lock_timeout, files=list(files))
+    code = deploy_config(stack, loaded.config, loaded.working_dir, opts)
+    if debug:
+        print(f"debug: deploy took {time.monotonic() - started:.2f}s", file=sys.stderr)
+    return code if code is not None else EXIT_ERROR

@@ -1,0 +1,32 @@
+"""`stackctl diff`: what deploy would change, terraform-plan style. Writes nothing.
+
+Exit codes (terraform -detailed-exitcode): 0 no changes, 2 changes, 1 error (including a
+plan with blocking problems, which is rendered first so the changes are still visible).
+"""
+
+from __future__ import annotations
+
+from stackctl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
+
+
+def run(*, stack: str, files: list[str], env_files: list[str], env: str | None = None, prune: bool = False,
+        fmt: str = "text", context: str | None = None, debug: bool = False) -> int:
+    from stackctl.commands.deploy import check_stack_name, convert, load_files, plan_for
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"unknown --format {fmt!r} (text or json)")
+    stack = check_stack_name(stack)
+    loaded = load_files(files, env_files, env)
+    desired = convert(stack, loaded.config)
+    from stackctl.engine import connect
+    from stackctl.render.diagnostics import print_warnings
+    from stackctl.render.plan import print_plan
+
+    client = connect(context, debug)
+    plan = plan_for(client, desired, stack, prune=prune, strict=False)
+    print_plan(plan, fmt=fmt)
+    if fmt == "json":
+        return EXIT_ERROR if plan.errors else (EXIT_CHANGES if plan.has_changes else EXIT_OK)
+    print_warnings(plan.warnings)
+    plan.check()
+    return EXIT_CHANGES if plan.has_changes else EXIT_OK

@@ -1,0 +1,28 @@
+"""`stackctl ls`: stacks found by their namespace label, whoever deployed them.
+
+Counts services, networks, secrets and configs; a stack whose services are gone but whose other
+objects remain is still listed (the reference hides it).
+"""
+
+from __future__ import annotations
+
+from stackctl.commands._stackquery import TABLE_FORMATS, api_call, check_format, connect_manager
+from stackctl.inspect_tasks import STACK_LABEL, stack_summaries
+from stackctl.render.tables import LS_HEADERS, ls_cells, ls_json, print_json, print_table
+
+
+def run(*, fmt: str = "table", context: str | None = None, debug: bool = False) -> int:
+    fmt = check_format(fmt, TABLE_FORMATS)
+    client = connect_manager(context, debug)
+    api = client.api
+    by_label = {"label": [STACK_LABEL]}
+    services = api_call("list services", lambda: api.services(filters=by_label))
+    networks = api_call("list networks", lambda: api.networks(filters=by_label))
+    secrets = api_call("list secrets", lambda: api.secrets(filters=by_label))
+    configs = api_call("list configs", lambda: api.configs(filters=by_label))
+    stacks = stack_summaries(services, networks, secrets, configs)
+    if fmt == "json":
+        print_json(ls_json(stacks))
+        return 0
+    print_table(LS_HEADERS, [ls_cells(s) for s in stacks])
+    return 0

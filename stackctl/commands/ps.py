@@ -1,0 +1,46 @@
+"""`stackctl ps STACK`: every task of the stack with node, state, age and the full error.
+
+By default each slot's current task is shown with its *failed* predecessors (the reference's
+` \\_ ` lines); cleanly shut-down history (rolling updates, scale-downs) is left out. `--all`
+shows every task the engine still keeps, as `docker stack ps` does.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+
+from stackctl.commands._stackquery import TABLE_FORMATS, api_call, check_format, connect_manager, not_found
+from stackctl.inspect_tasks import parse_filters, service_statuses, stack_filters, task_rows
+from stackctl.render.tables import print_json, print_ps, ps_json
+
+
+def run(*, stack: str, filters: list[str], no_trunc: bool = False, quiet: bool = False,
+        all_tasks: bool = False, fmt: str = "table", context: str | None = None, debug: bool = False) -> int:
+    fmt = check_format(fmt, TABLE_FORMATS)
+    user_filters = parse_filters(filters)
+    client = connect_manager(context, debug)
+    api = client.api
+
+    tasks = api_call("list tasks", lambda: api.tasks(filters=stack_filters(stack, user_filters)))
+    services = api_call("list services", lambda: api.services(filters=stack_filters(stack)))
+    # Convergence is judged on all the stack's tasks, not only those the user's filter kept.
+    all_stack_tasks = tasks if not user_filters else api_call(
+        "list tasks", lambda: api.tasks(filters=stack_filters(stack)))
+    if not tasks and not services and not all_stack_tasks:
+        raise not_found(stack)
+    nodes = api_call("list nodes", lambda: api.nodes())
+
+    now = datetime.now(timezone.utc)
+    rows = task_rows(tasks, services, nodes, now=now, all_tasks=all_tasks)
+    statuses = service_statuses(services, all_stack_tasks)
+
+    if quiet:
+        for r in rows:
+            print(r.id if no_trunc else r.id[:12])
+        return 0
+    if fmt == "json":
+        print_json(ps_json(stack, rows, statuses, now))
+        return 0
+    print_ps(rows, statuses, no_trunc=no_trunc, stream=sys.stdout)
+    return 0

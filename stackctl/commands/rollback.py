@@ -1,0 +1,47 @@
+"""`stackctl rollback STACK [--to REV]`: redeploy a recorded revision, waiting as deploy does.
+
+The default target is the revision before the latest. The revision's stack is deployed
+through the same path as `deploy` (plan, lock, apply, wait, --rollback-on-failure), so the
+exit codes are deploy's. Secret and config files are read again from the recorded paths;
+a file whose content changed since that revision is reported (its digest differs).
+On success a new revision is recorded, noted `rollback to N`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from stackctl.errors import UsageError
+
+
+def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool = False,
+        rollback_on_failure: bool = False, quiet: bool = False, resolve_image: str = "changed",
+        fmt: str = "text", context: str | None = None, debug: bool = False) -> int:
+    from stackctl.commands.deploy import DeployOptions, deploy_config
+    from stackctl.engine import connect
+    from stackctl.history import file_digest, get_revision
+
+    if to is not None and to < 1:
+        raise UsageError("--to must be a revision number (see `stackctl history STACK`)")
+    client = connect(context, debug)
+    rev = get_revision(client, stack, to)
+    for section, digests in rev.digests.items():
+        for name, digest in digests.items():
+            entry = (rev.config.get(section) or {}).get(name) or {}
+            path = entry.get("file")
+            now = file_digest(path) if path else None
+            what = f"warning: {section[:-1]} {name}: {path}"
+            if now is None:
+                print(f"{what} is gone; the deploy fails unless the object still exists", file=sys.stderr)
+            elif now != digest:
+                print(f"{what} changed since revision {rev.revision} (sha256 {digest} then, {now} now)",
+                      file=sys.stderr)
+    if not quiet and fmt != "json":
+        print(f"Rolling back stack {stack} to revision {rev.revision} (deployed {rev.time} by "
+              f"{rev.user}@{rev.host})")
+    opts = DeployOptions(resolve_image=resolve_image, detach=detach, quiet=quiet, timeout=timeout,
+                         rollback_on_failure=rollback_on_failure, fmt=fmt, context=context, debug=debug,
+                         record_history=True)
+    opts.note = f"rollback to {rev.revision}"  # deploy records the new revision with this note
+    opts.files = list(rev.files)
+    return deploy_config(stack, rev.config, rev.working_dir or rev.cwd, opts, client=client)

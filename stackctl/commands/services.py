@@ -1,0 +1,28 @@
+"""`stackctl services STACK`: mode, replicas running/desired, image and ports of each service."""
+
+from __future__ import annotations
+
+from stackctl.commands._stackquery import TABLE_FORMATS, api_call, check_format, connect_manager, not_found
+from stackctl.inspect_tasks import service_statuses, stack_filters
+from stackctl.render.tables import SERVICES_HEADERS, print_json, print_table, services_cells, services_json
+
+
+def run(*, stack: str, quiet: bool = False, fmt: str = "table", context: str | None = None,
+        debug: bool = False) -> int:
+    fmt = check_format(fmt, TABLE_FORMATS)
+    client = connect_manager(context, debug)
+    api = client.api
+    services = api_call("list services", lambda: api.services(filters=stack_filters(stack)))
+    if not services:
+        raise not_found(stack)
+    tasks = api_call("list tasks", lambda: api.tasks(filters=stack_filters(stack)))
+    statuses = service_statuses(services, tasks)
+    if quiet:
+        for s in statuses:
+            print(s.id)
+        return 0
+    if fmt == "json":
+        print_json(services_json(stack, statuses))
+        return 0
+    print_table(SERVICES_HEADERS, [services_cells(s) for s in statuses])
+    return 0

@@ -1,0 +1,62 @@
+"""`stackctl validate`: load, check schema and meaning, and say what is wrong (or OK)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from stackctl.errors import EXIT_ERROR, EXIT_OK, Diagnostic, LoadError, UsageError, ValidationError
+
+SECTIONS = ("services", "networks", "volumes", "secrets", "configs")
+
+
+def _summary(config: dict[str, Any]) -> dict[str, int]:
+    return {section: len(config.get(section) or {}) for section in SECTIONS}
+
+
+def _summary_line(counts: dict[str, int]) -> str:
+    parts = []
+    for section, count in counts.items():
+        noun = section if count != 1 else section[:-1]
+        parts.append(f"{count} {noun}")
+    return "OK: " + ", ".join(parts)
+
+
+def _emit(ok: bool, diagnostics: list[Diagnostic], fmt: str, counts: dict[str, int] | None) -> None:
+    if fmt == "json":
+        doc: dict[str, Any] = {"ok": ok, "diagnostics": [d.to_json() for d in diagnostics]}
+        if counts is not None:
+            doc["summary"] = counts
+        print(json.dumps(doc, indent=2))
+        return
+    for diagnostic in diagnostics:
+        line = diagnostic.format()
+        if not diagnostic.file and not diagnostic.path and diagnostic.severity == "error":
+            line = f"error: {line}"
+        print(line, file=sys.stderr)
+    if ok and counts is not None:
+        print(_summary_line(counts))
+
+
+def run(files: list[str], env_files: list[str], env: str | None, fmt: str, skip_interpolation: bool) -> int:
+    """Exit 0 when the stack is valid (warnings allowed), 1 on any error, 2 on usage errors."""
+    if env:
+        raise UsageError("--env needs stackctl.yml (not yet supported)")
+    if fmt not in ("text", "json"):
+        raise UsageError(f"unknown --format {fmt!r} (text or json)")
+    if not files:
+        raise UsageError("give at least one stack file with -c/--compose-file")
+    from stackctl.pipeline import load_stack
+
+    try:
+        stack = load_stack(list(files), env_files=list(env_files), skip_interpolation=skip_interpolation,
+                           validate=True)
+    except (LoadError, ValidationError) as err:
+        diagnostics = list(err.diagnostics) or [Diagnostic(err.message or type(err).__name__)]
+        _emit(False, diagnostics, fmt, None)
+        return EXIT_ERROR
+    warnings = list(stack.warnings)
+    errors = [d for d in warnings if d.severity == "error"]
+    _emit(not errors, warnings, fmt, None if errors else _summary(stack.config))
+    return EXIT_ERROR if errors else EXIT_OK

@@ -1,0 +1,207 @@
+"""Top-level networks, secrets, configs and volumes → Engine API create bodies."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from stackctl.convert.context import ConvertContext, as_string_map, is_external, object_name
+from stackctl.convert.values import go_string
+
+DEFAULT_NETWORK = "default"
+DEFAULT_NETWORK_DRIVER = "overlay"
+
+FileReader = Callable[[str], bytes]
+
+
+def read_file_bytes(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def service_network_keys(services: Mapping[str, Any]) -> set[str]:
+    """Network keys used by some service; a service without `networks:` uses `default`."""
+    used: set[str] = set()
+    for svc in services.values():
+        nets = (svc or {}).get("networks") if isinstance(svc, Mapping) else None
+        if not nets:
+            used.add(DEFAULT_NETWORK)
+        elif isinstance(nets, Mapping):
+            used.update(str(k) for k in nets)
+        else:
+            used.update(str(k) for k in nets)
+    return used
+
+
+def convert_networks(ctx: ConvertContext) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """NetworkCreate bodies by name for the used, non-external networks, and the external names.
+
+    Only networks some service uses are created (as `docker stack deploy` does). A used key
+    with no top-level entry is reported by the service converter (undefined network), except
+    `default`, which is implicit.
+    """
+    declared = ctx.section("networks")
+    created: dict[str, dict[str, Any]] = {}
+    external: list[str] = []
+    for key in sorted(service_network_keys(ctx.section("services"))):
+        if key not in declared and key != DEFAULT_NETWORK:
+            continue
+        entry = declared.get(key) or {}
+        name = object_name(ctx, key, entry)
+        if is_external(entry):
+            if name not in external:
+                external.append(name)
+            continue
+        body: dict[str, Any] = {
+            "Name": name,
+            "Driver": entry.get("driver") or DEFAULT_NETWORK_DRIVER,
+            "Labels": ctx.labels(entry.get("labels")),
+        }
+        options = as_string_map(entry.get("driver_opts"))
+        if options:
+            body["Options"] = options
+        if entry.get("internal"):
+            body["Internal"] = True
+        if entry.get("attachable"):
+            body["Attachable"] = True
+        ipam = entry.get("ipam") or {}
+        if ipam.get("driver") or ipam.get("config"):
+            body["IPAM"] = _ipam(ipam)
+        created[name] = body
+    return created, external
+
+
+def _ipam(ipam: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if ipam.get("driver"):
+        out["Driver"] = ipam["driver"]
+    configs = []
+    for item in ipam.get("config") or []:
+        pool: dict[str, Any] = {}
+        if item.get("subnet"):
+            pool["Subnet"] = str(item["subnet"])
+        if item.get("ip_range"):
+            pool["IPRange"] = str(item["ip_range"])
+        if item.get("gateway"):
+            pool["Gateway"] = str(item["gateway"])
+        if item.get("aux_addresses"):
+            pool["AuxiliaryAddresses"] = as_string_map(item["aux_addresses"])
+        configs.append(pool)
+    if configs:
+        out["Config"] = configs
+    if ipam.get("options"):
+        out["Options"] = as_string_map(ipam["options"])
+    return out
+
+
+def convert_file_objects(
+    ctx: ConvertContext,
+    section: str,
+    read_file: FileReader,
+    environ: Mapping[str, str],
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """SecretSpec or ConfigSpec bodies by name for every non-external entry, and external names.
+
+    Every declared object is converted, used or not, like the reference. `Data` is base64,
+    as the Engine API carries `[]byte`.
+    """
+    specs: dict[str, dict[str, Any]] = {}
+    external: list[str] = []
+    kind = section[:-1]  # "secret" / "config"
+    for key, entry in ctx.section(section).items():
+        entry = entry or {}
+        name = object_name(ctx, key, entry)
+        path = (section, key)
+        if is_external(entry):
+            if name not in external:
+                external.append(name)
+            continue
+        spec: dict[str, Any] = {"Name": name, "Labels": ctx.labels(entry.get("labels"))}
+        driver = entry.get("driver") if section == "secrets" else None
+        if driver:
+            if entry.get("file"):
+                ctx.error(
+                    path, f"{kind} {key}: {kind}.driver and {kind}.file conflict; only use {kind}.driver"
+                )
+                continue
+            spec["Driver"] = {"Name": str(driver)}
+            options = as_string_map(entry.get("driver_opts"))
+            if options:
+                spec["Driver"]["Options"] = options
+        else:
+            data = _object_data(ctx, kind, key, entry, read_file, environ)
+            if data is None:
+                continue
+            spec["Data"] = base64.b64encode(data).decode("ascii")
+        if entry.get("template_driver"):
+            spec["Templating"] = {"Name": str(entry["template_driver"])}
+        specs[name] = spec
+    return specs, external
+
+
+def _object_data(
+    ctx: ConvertContext,
+    kind: str,
+    key: str,
+    entry: Mapping[str, Any],
+    read_file: FileReader,
+    environ: Mapping[str, str],
+) -> bytes | None:
+    path = (f"{kind}s", key)
+    if entry.get("file"):
+        filename = str(entry["file"])
+        try:
+            return read_file(filename)
+        except IsADirectoryError:
+            ctx.error(path + ("file",), f"{kind} {key}: {filename} is a directory, not a file")
+        except FileNotFoundError:
+            ctx.error(path + ("file",), f"{kind} {key}: file {filename} does not exist")
+        except OSError as exc:
+            ctx.error(path + ("file",), f"{kind} {key}: cannot read {filename}: {exc.strerror or exc}")
+        return None
+    if entry.get("environment"):
+        var = str(entry["environment"])
+        if var not in environ:
+            ctx.error(
+                path + ("environment",),
+                f"{kind} {key}: environment variable {var} is not set",
+                hint=f"export {var} before deploying",
+            )
+            return None
+        return environ[var].encode()
+    if "content" in entry and entry["content"] is not None:
+        return go_string(entry["content"]).encode()
+    ctx.error(
+        path, f"{kind} {key}: no file, environment or driver given", hint="set file: PATH or external: true"
+    )
+    return None
+
+
+def convert_volumes(ctx: ConvertContext) -> dict[str, dict[str, Any]]:
+    """Declared volumes by actual name, as the mounts will ask for them (nothing is created)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, entry in ctx.section("volumes").items():
+        entry = entry or {}
+        name = object_name(ctx, key, entry)
+        if is_external(entry):
+            out[name] = {"Name": name, "Key": key, "External": True}
+            continue
+        vol: dict[str, Any] = {
+            "Name": name,
+            "Key": key,
+            "External": False,
+            "Labels": ctx.labels(entry.get("labels")),
+        }
+        if entry.get("driver"):
+            vol["Driver"] = str(entry["driver"])
+        options = as_string_map(entry.get("driver_opts"))
+        if options:
+            vol["DriverOpts"] = options
+        out[name] = vol
+    return out
+
+
+def default_environ() -> Mapping[str, str]:
+    return os.environ

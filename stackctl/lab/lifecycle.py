@@ -1,0 +1,422 @@
+"""Bring the lab up, tear it down, and report on it.
+
+Each node is a containerd + dockerd pair started with `nsenter --net=<netns>` (so the
+cgroup mounts stay visible) and `unshare --uts` (its own hostname), with private
+data-root, exec-root, socket and pidfile. The namespaces hang off one bridge and have
+no default route: nothing in the lab can reach a registry, and nothing tries to.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from stackctl.errors import LabError
+from stackctl.lab import host, images
+from stackctl.lab.layout import (
+    LOCK_FILE,
+    NETNS_PREFIX,
+    RUN_ROOT,
+    STATE_FILE,
+    STATE_ROOT,
+    LabLayout,
+    LabNode,
+    make_layout,
+    read_state,
+)
+
+T = TypeVar("T")
+IPT_COMMENT = "stackctl-lab"
+DOCKER_SOCK_PLACEHOLDER = Path("/var/run/docker.sock")
+PLACEHOLDER_MARK = RUN_ROOT / "created-docker-sock-placeholder"
+READY_TIMEOUT = 60.0
+
+
+def _say(msg: str) -> None:
+    print(f"lab: {msg}", file=sys.stderr, flush=True)
+
+
+def _parallel(fn: Callable[[LabNode], T], nodes: list[LabNode]) -> list[T]:
+    """Run fn on every node at once; re-raise the first error after all finished."""
+    if not nodes:
+        return []
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        futures = [pool.submit(fn, n) for n in nodes]
+        errors = [f.exception() for f in futures]
+    for err in errors:
+        if err is not None:
+            raise err
+    return [f.result() for f in futures]
+
+
+@contextmanager
+def _locked() -> Iterator[None]:
+    """One `up`/`down` at a time on this machine."""
+    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_FILE, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _say("another `stackctl lab up/down` is running; waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def docker(node: LabNode, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """The docker CLI against one node."""
+    kw.setdefault("what", f"docker {args[0]} on {node.name}")
+    return host.run(["docker", "-H", node.host, *args], **kw)
+
+
+def _responds(node: LabNode) -> bool:
+    if not node.socket.exists():
+        return False
+    try:
+        out = docker(node, "version", "--format", "{{.Server.Version}}", check=False, timeout=5)
+        return out.returncode == 0
+    except LabError:
+        return False
+
+
+# --- network --------------------------------------------------------------------------------
+
+
+def _link_exists(name: str) -> bool:
+    return host.run(["ip", "link", "show", "dev", name], check=False).returncode == 0
+
+
+def _check_subnet_free(layout: LabLayout) -> None:
+    """Refuse a subnet that overlaps a route this host already has (another lab, a VPN...)."""
+    out = host.run(["ip", "-4", "-o", "route", "show"], check=False).stdout
+    for line in out.splitlines():
+        dest = line.split()[0] if line.split() else ""
+        if dest == "default" or not dest:
+            continue
+        try:
+            net = ipaddress.IPv4Network(dest, strict=False)
+        except ValueError:
+            continue
+        if net.overlaps(layout.network) and f" dev {layout.bridge} " not in f" {line} ":
+            raise LabError(f"the lab subnet {layout.subnet} overlaps an existing route ({line.strip()}); "
+                           "choose another with --subnet or STACKCTL_LAB_SUBNET")
+
+
+def _create_network(layout: LabLayout) -> None:
+    if _link_exists(layout.bridge):
+        raise LabError(f"a network interface named {layout.bridge} already exists and is not this lab's; "
+                       "choose another bridge with --bridge or STACKCTL_LAB_BRIDGE")
+    _check_subnet_free(layout)
+    br, plen = layout.bridge, layout.prefixlen
+    batch = [f"link add {br} type bridge", f"addr add {layout.gateway}/{plen} dev {br}", f"link set {br} up"]
+    for node in layout.nodes:
+        batch += [
+            f"netns add {node.netns}",
+            f"link add {node.veth} type veth peer name eth0 netns {node.netns}",
+            f"link set {node.veth} master {br} up",
+        ]
+    host.run(["ip", "-batch", "-"], input="\n".join(batch) + "\n", what="creating the lab network")
+    for node in layout.nodes:
+        host.run(["ip", "-n", node.netns, "-batch", "-"], what=f"configuring {node.netns}",
+                 input=f"link set lo up\naddr add {node.ip}/{plen} dev eth0\nlink set eth0 up\n")
+    _allow_forwarding(layout.bridge)
+
+
+def _allow_forwarding(bridge: str) -> None:
+    """With br_netfilter and a FORWARD policy of DROP, bridged lab traffic needs an explicit rule."""
+    out = host.run(["iptables", "-S", "FORWARD"], check=False)
+    if out.returncode == 0 and "-P FORWARD DROP" in out.stdout:
+        host.run(["iptables", "-I", "FORWARD", "-i", bridge, "-o", bridge, "-m", "comment",
+                  "--comment", IPT_COMMENT, "-j", "ACCEPT"], what="allowing lab traffic in iptables")
+
+
+def _remove_forwarding(bridge: str) -> None:
+    rule = ["FORWARD", "-i", bridge, "-o", bridge, "-m", "comment", "--comment", IPT_COMMENT, "-j", "ACCEPT"]
+    for _ in range(10):
+        if host.run(["iptables", "-D", *rule], check=False).returncode != 0:
+            break
+
+
+# --- daemons --------------------------------------------------------------------------------
+
+
+def _containerd_config(node: LabNode) -> str:
+    """A private containerd per node: its own root, state and socket (never the system one)."""
+    return "\n".join([
+        "version = 2",
+        f'root = "{node.data_root / "containerd"}"',
+        f'state = "{node.containerd_dir / "state"}"',
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+        "[grpc]",
+        f'  address = "{node.containerd_socket}"',
+        "[ttrpc]",
+        '  address = ""',
+        "[debug]",
+        '  address = ""',
+        '  level = "warn"',
+        "[metrics]",
+        '  address = ""',
+        "",
+    ])
+
+
+def _in_node(node: LabNode, *argv: str) -> list[str]:
+    """argv run inside the node's network namespace with its own hostname."""
+    return ["nsenter", f"--net=/run/netns/{node.netns}", "unshare", "--uts", "--",
+            "sh", "-c", 'hostname "$0" && exec "$@"', node.name, *argv]
+
+
+def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    env = host.tool_env()
+    env["DOCKER_SERVICE_PREFER_OFFLINE_IMAGE"] = "1"
+    with open(log, "ab") as fh:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True, close_fds=True, cwd="/")
+
+
+def _wait_for(cond: Callable[[], bool], timeout: float, what: str,
+              proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = ""
+    if log is not None and log.exists():
+        lines = log.read_text(errors="replace").strip().splitlines()[-5:]
+        tail = "\n  " + "\n  ".join(lines) if lines else ""
+    state = "exited" if proc is not None and proc.poll() is not None else f"not ready after {timeout:.0f}s"
+    raise LabError(f"{what} {state}{(' (log: ' + str(log) + ')') if log else ''}{tail}")
+
+
+def _start_node(node: LabNode) -> None:
+    for d in (node.data_root, node.run_dir, node.exec_root, node.containerd_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    conf = node.run_dir / "containerd.toml"
+    conf.write_text(_containerd_config(node))
+    ctrd = _spawn(_in_node(node, "containerd", "--config", str(conf)), node.containerd_log)
+    node.containerd_pidfile.write_text(f"{ctrd.pid}\n")
+    _wait_for(node.containerd_socket.exists, 20, f"containerd of {node.name}", ctrd, node.containerd_log)
+    dockerd = _spawn(_in_node(
+        node, "dockerd",
+        "--data-root", str(node.data_root),
+        "--exec-root", str(node.exec_root),
+        "-H", node.host,
+        "--pidfile", str(node.pidfile),
+        "--containerd", str(node.containerd_socket),
+        "--log-level", "warn",
+    ), node.log)
+    _wait_for(lambda: _responds(node), 30, f"dockerd of {node.name}", dockerd, node.log)
+
+
+def _import_images(node: LabNode, rootfs: bytes) -> None:
+    for image in images.IMAGES:
+        docker(node, "import", *images.import_args(image), "-", image.name, input=rootfs, timeout=60,
+               what=f"importing {image.name} into {node.name}")
+
+
+# --- swarm ----------------------------------------------------------------------------------
+
+
+def _form_swarm(layout: LabLayout) -> None:
+    mgr = layout.manager
+    docker(mgr, "swarm", "init", "--advertise-addr", mgr.ip, "--listen-addr", f"{mgr.ip}:2377",
+           timeout=60)
+    token = docker(mgr, "swarm", "join-token", "-q", "worker").stdout.strip()
+
+    def join(node: LabNode) -> None:
+        docker(node, "swarm", "join", "--token", token, "--advertise-addr", node.ip,
+               "--listen-addr", f"{node.ip}:2377", f"{mgr.ip}:2377", timeout=60)
+
+    _parallel(join, layout.workers)
+
+
+def node_table(layout: LabLayout) -> list[dict[str, Any]]:
+    """Swarm's view of the nodes, as plain rows (raises LabError when the manager does not answer)."""
+    out = docker(layout.manager, "node", "ls", "-q", timeout=15, what="listing nodes").stdout.split()
+    if not out:
+        return []
+    data = json.loads(docker(layout.manager, "node", "inspect", *out, timeout=15,
+                             what="inspecting nodes").stdout)
+    rows = []
+    for n in data:
+        desc, status, spec = n.get("Description", {}), n.get("Status", {}), n.get("Spec", {})
+        rows.append({
+            "id": n.get("ID", ""),
+            "hostname": desc.get("Hostname", ""),
+            "role": spec.get("Role", ""),
+            "state": status.get("State", ""),
+            "availability": spec.get("Availability", ""),
+            "address": status.get("Addr", ""),
+            "engine": desc.get("Engine", {}).get("EngineVersion", ""),
+            "labels": spec.get("Labels") or {},
+        })
+    order = {n.name: i for i, n in enumerate(layout.nodes)}
+    return sorted(rows, key=lambda r: (order.get(r["hostname"], 99), r["hostname"]))
+
+
+def _wait_ready(layout: LabLayout) -> list[dict[str, Any]]:
+    want = {n.name for n in layout.nodes}
+    rows: list[dict[str, Any]] = []
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        rows = node_table(layout)
+        ready = {r["hostname"] for r in rows if r["state"] == "ready"}
+        if want <= ready:
+            return rows
+        time.sleep(0.3)
+    states = ", ".join(f"{r['hostname']}={r['state']}" for r in rows) or "no nodes"
+    raise LabError(f"the swarm nodes did not all become Ready within {READY_TIMEOUT:.0f}s ({states})")
+
+
+def _apply_labels(layout: LabLayout, rows: list[dict[str, Any]]) -> None:
+    ids = {r["hostname"]: r["id"] for r in rows}
+    for name, labels in layout.labels.items():
+        args = []
+        for key, value in labels.items():
+            args += ["--label-add", f"{key}={value}"]
+        if args:
+            docker(layout.manager, "node", "update", *args, ids[name], what=f"labelling {name}")
+
+
+# --- public operations -----------------------------------------------------------------------
+
+
+def up(workers: int = 2, labels: list[str] | None = None, bridge: str | None = None,
+       subnet: str | None = None) -> tuple[LabLayout, list[dict[str, Any]], float]:
+    """Start a fresh lab (tearing down any leftovers first); return layout, nodes, seconds taken."""
+    layout = make_layout(workers, labels or [], bridge, subnet)
+    host.preflight()
+    rootfs = images.rootfs_tar(images.find_busybox())
+    started = time.monotonic()
+    with _locked():
+        _teardown(read_state(), quiet=False)
+        _teardown_layout_names(layout)
+        if time.monotonic() - started > 1:
+            _say(f"cleaned up the previous lab in {time.monotonic() - started:.1f}s")
+        phase = time.monotonic()
+        RUN_ROOT.mkdir(parents=True, exist_ok=True)
+        STATE_ROOT.mkdir(parents=True, exist_ok=True)
+        STATE_FILE.write_text(layout.to_json())
+        _say(f"starting {len(layout.nodes)} nodes on bridge {layout.bridge} ({layout.subnet})")
+        _create_network(layout)
+        _ensure_docker_sock_placeholder()
+        _parallel(_start_node, layout.nodes)
+        _say(f"dockerds answering after {time.monotonic() - phase:.1f}s; forming the swarm")
+        with ThreadPoolExecutor(max_workers=len(layout.nodes)) as pool:
+            imports = [pool.submit(_import_images, n, rootfs) for n in layout.nodes]
+            _form_swarm(layout)
+            rows = _wait_ready(layout)
+            _apply_labels(layout, rows)
+            for f in imports:
+                f.result()
+        rows = node_table(layout)
+    return layout, rows, time.monotonic() - started
+
+
+def _ensure_docker_sock_placeholder() -> None:
+    """Nodes share this host's filesystem: a bind source like /var/run/docker.sock must exist."""
+    path = DOCKER_SOCK_PLACEHOLDER
+    if not os.path.lexists(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        PLACEHOLDER_MARK.write_text(str(path))
+
+
+def _remove_docker_sock_placeholder() -> None:
+    if not PLACEHOLDER_MARK.exists():
+        return
+    path = DOCKER_SOCK_PLACEHOLDER
+    try:
+        if path.is_file() and not path.is_symlink() and path.stat().st_size == 0:
+            path.unlink()
+    except OSError:
+        pass
+
+
+def down() -> None:
+    with _locked():
+        layout = read_state()
+        _teardown(layout, quiet=False)
+        _teardown_layout_names(make_layout())
+
+
+def _teardown_layout_names(layout: LabLayout) -> None:
+    """Leftovers with this layout's names but no state file (e.g. /run was wiped)."""
+    if any(Path(f"/run/netns/{n.netns}").exists() for n in layout.nodes) or any(
+        n.run_dir.exists() or n.data_root.exists() for n in layout.nodes
+    ):
+        _teardown(layout, quiet=True)
+
+
+def _stop_node(node: LabNode) -> None:
+    """Swarm leave, remove every container, then stop dockerd and containerd (slow steps are reported)."""
+
+    def step(what: str, fn: Callable[[], object]) -> None:
+        t0 = time.monotonic()
+        fn()
+        if time.monotonic() - t0 > 3:
+            _say(f"{node.name}: {what} took {time.monotonic() - t0:.1f}s")
+
+    if _responds(node):
+        step("swarm leave", lambda: docker(node, "swarm", "leave", "--force", check=False, timeout=30))
+        ids = docker(node, "ps", "-aq", check=False, timeout=20).stdout.split()
+        if ids:
+            step(f"removing {len(ids)} containers",
+                 lambda: docker(node, "rm", "-f", "-v", *ids, check=False, timeout=60))
+    for pidfile, needle in ((node.pidfile, "dockerd"), (node.containerd_pidfile, "containerd")):
+        pid = host.read_pid(pidfile)
+        if pid and str(node.run_dir) in host.cmdline(pid) and needle in host.cmdline(pid):
+            step(f"stopping {needle}", lambda pid=pid: host.stop_pids([pid], grace=20))
+
+
+def _teardown(layout: LabLayout | None, quiet: bool) -> None:
+    """Remove everything a lab made; safe to run on a half-built or already-removed lab."""
+    nodes = layout.nodes if layout else []
+    netns = sorted({n.netns for n in nodes} | {
+        name.split()[0] for name in host.run(["ip", "netns", "list"], check=False).stdout.splitlines()
+        if name.startswith(NETNS_PREFIX)
+    })
+    if nodes and not quiet and any(_responds(n) for n in nodes):
+        _say("stopping the previous lab")
+    _parallel(_stop_node, nodes)
+    roots = [RUN_ROOT, STATE_ROOT]
+    leftovers = host.lab_processes(roots, netns)
+    if leftovers:
+        host.stop_pids(leftovers, grace=5)
+    still = host.unmount_all(roots)
+    for name in netns:
+        host.run(["ip", "netns", "del", name], check=False)
+    if layout:
+        for node in nodes:
+            if _link_exists(node.veth):
+                host.run(["ip", "link", "del", node.veth], check=False)
+        if _link_exists(layout.bridge):
+            host.run(["ip", "link", "del", layout.bridge], check=False)
+        _remove_forwarding(layout.bridge)
+    _remove_docker_sock_placeholder()
+    if still:
+        raise LabError("could not unmount: " + ", ".join(still[:5]) + (" ..." if len(still) > 5 else ""))
+    for root in (STATE_ROOT, RUN_ROOT):
+        if root.exists():
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def status_rows() -> tuple[LabLayout, list[dict[str, Any]]]:
+    """The lab's nodes as swarm sees them; LabError when the lab is not up."""
+    layout = read_state()
+    if layout is None or not _responds(layout.manager):
+        raise LabError("the lab is not up (start it with: sudo stackctl lab up)")
+    return layout, node_table(layout)

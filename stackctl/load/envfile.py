@@ -1,0 +1,122 @@
+"""Service `env_file:` files, read the way the reference reads them (not dotenv).
+
+`KEY=VAL` is taken literally (no quotes stripped, no `${}`), `#` starts a comment line,
+a bare `KEY` takes its value from the environment and is dropped when unset, and a key
+with whitespace in it is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stackctl.errors import Diagnostic
+
+Lookup = Callable[[str], "str | None"]
+
+
+class EnvFileError(Exception):
+    """A problem in one env file, with the line it is on."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def parse_env_file(path: str, lookup: Lookup) -> list[tuple[str, str]]:
+    """(KEY, VALUE) pairs of an env file, in file order."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        raise EnvFileError("env file not found") from None
+    except OSError as err:
+        raise EnvFileError(f"cannot read env file: {err.strerror}") from None
+    pairs: list[tuple[str, str]] = []
+    for number, raw_line in enumerate(raw.split(b"\n"), start=1):
+        if number == 1 and raw_line.startswith(b"\xef\xbb\xbf"):
+            raw_line = raw_line[3:]
+        try:
+            text = raw_line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise EnvFileError("invalid UTF-8", number) from None
+        if text.endswith("\r"):
+            text = text[:-1]
+        line = text.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not key:
+            raise EnvFileError(f"no variable name on line '{line}'", number)
+        if " " in key or "\t" in key:
+            raise EnvFileError(f"variable '{key}' contains whitespaces", number)
+        if sep:
+            pairs.append((key, value))
+        else:
+            found = lookup(key)
+            if found is not None:
+                pairs.append((key, found))
+    return pairs
+
+
+def resolve_environment(
+    service: dict, working_dir: str, lookup: Lookup, filename: str, line_of: Callable[[tuple], int | None],
+    service_name: str,
+) -> list[Diagnostic]:
+    """Merge `env_file` contents and `environment` into one map (`environment` wins), in place.
+
+    Keys without a value (or with an empty one) take the environment's value when it has one.
+    """
+    import os
+
+    env: dict[str, str | None] = {}
+    problems: list[Diagnostic] = []
+    files = service.get("env_file")
+    if isinstance(files, str):
+        files = [files]
+    if isinstance(files, list):
+        for index, name in enumerate(files):
+            if not isinstance(name, str):
+                continue
+            path = name if os.path.isabs(name) else os.path.normpath(os.path.join(working_dir, name))
+            where = ("services", service_name, "env_file", index)
+            try:
+                pairs = parse_env_file(path, lookup)
+            except EnvFileError as err:
+                problems.append(Diagnostic(
+                    f"{err} ({path}" + (f", line {err.line})" if err.line else ")"),
+                    filename, line_of(where), f"services.{service_name}.env_file[{index}]"))
+                continue
+            for key, value in pairs:
+                _update(env, key, value, lookup)
+    declared = service.get("environment")
+    if isinstance(declared, dict):
+        for key, value in declared.items():
+            _update(env, str(key), None if value is None else _string(value), lookup)
+    elif isinstance(declared, list):
+        for item in declared:
+            if item is None:
+                continue
+            key, sep, value = str(item).partition("=")
+            _update(env, key, value if sep else None, lookup)
+    if files is not None or declared is not None:
+        service["environment"] = env
+    return problems
+
+
+def _update(env: dict[str, str | None], key: str, value: str | None, lookup: Lookup) -> None:
+    if not value:
+        found = lookup(key)
+        if found is not None:
+            env[key] = found
+            return
+    env[key] = value
+
+
+def _string(value: object) -> str:
+    from stackctl.load.yamlio import go_number
+
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return go_number(value)
+    return str(value)

@@ -1,0 +1,222 @@
+"""`$VAR` / `${VAR:-default}` substitution in string values, with the reference's semantics.
+
+Rules (docker-stack-reference.md §d.1): keys are never touched; defaults are not
+interpolated again and end at the first `}`; a value that changed through substitution is
+cast back to int/float/bool at the few paths where the schema wants one. Unlike the
+reference, every error of a file is reported (the reference stops at one, and even loses
+an error when a later `$` in the same string substitutes fine).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from stackctl.errors import Diagnostic, LoadError
+from stackctl.load.source import KeyPath, SourceDoc, dotted
+
+_PATTERN = re.compile(
+    r"\$(?:(?P<escaped>\$)"
+    r"|(?P<named>[_a-z][_a-z0-9]*(?::?[-?][^}]*)?)"
+    r"|\{(?P<braced>[_a-z][_a-z0-9]*(?::?[-?][^}]*)?)\}"
+    r"|(?P<invalid>))",
+    re.IGNORECASE,
+)
+
+Lookup = Callable[[str], "str | None"]
+
+
+class TemplateError(Exception):
+    """One bad `$` expression in a string."""
+
+
+def substitute(template: str, lookup: Lookup) -> tuple[str, list[str]]:
+    """Return the substituted string and the problems found (empty if none)."""
+    if "$" not in template:
+        return template, []
+    problems: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group("escaped"):
+            return "$"
+        expr = match.group("named") or match.group("braced")
+        if not expr:
+            problems.append(f'invalid interpolation format: "{template}" (escape a literal $ as $$)')
+            return ""
+        try:
+            return _expand(expr, lookup)
+        except TemplateError as err:
+            problems.append(str(err))
+            return ""
+
+    return _PATTERN.sub(replace, template), problems
+
+
+def _expand(expr: str, lookup: Lookup) -> str:
+    """One `${...}` body; the four operators are tried in the reference's order."""
+    if ":-" in expr:
+        name, default = expr.split(":-", 1)
+        value = lookup(name)
+        return default if not value else value
+    if "-" in expr:
+        name, default = expr.split("-", 1)
+        value = lookup(name)
+        return default if value is None else value
+    if ":?" in expr:
+        name, message = expr.split(":?", 1)
+        value = lookup(name)
+        if not value:
+            raise TemplateError(_required(name, message, "is missing a value"))
+        return value
+    if "?" in expr:
+        name, message = expr.split("?", 1)
+        value = lookup(name)
+        if value is None:
+            raise TemplateError(_required(name, message, "is not set"))
+        return value
+    return lookup(expr) or ""
+
+
+def _required(name: str, message: str, what: str) -> str:
+    return f"required variable {name} {what}" + (f": {message}" if message else "")
+
+
+# --- casting after substitution -------------------------------------------------------------
+
+
+def _to_int(value: str) -> int:
+    text = value.strip()
+    if not re.fullmatch(r"[-+]?[0-9]+", text) or text != value:
+        raise ValueError(f'invalid syntax: "{value}" is not an integer')
+    return int(text)
+
+
+def _to_float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f'invalid syntax: "{value}" is not a number') from None
+
+
+def _to_bool(value: str) -> bool:
+    low = value.lower()
+    if low in ("y", "yes", "true", "on"):
+        return True
+    if low in ("n", "no", "false", "off"):
+        return False
+    raise ValueError(f"invalid boolean: {value}")
+
+
+_SERVICE_INT = [
+    "configs.[].mode", "secrets.[].mode", "healthcheck.retries", "deploy.replicas",
+    "deploy.update_config.parallelism", "deploy.rollback_config.parallelism",
+    "deploy.restart_policy.max_attempts", "deploy.placement.max_replicas_per_node",
+    "ports.[].target", "ports.[].published", "ulimits.*", "ulimits.*.hard", "ulimits.*.soft",
+    "oom_score_adj",
+]
+_SERVICE_FLOAT = ["deploy.update_config.max_failure_ratio", "deploy.rollback_config.max_failure_ratio"]
+_SERVICE_BOOL = [
+    "privileged", "read_only", "stdin_open", "tty", "healthcheck.disable",
+    "volumes.[].read_only", "volumes.[].volume.nocopy",
+]
+_TOP_BOOL = [
+    "networks.*.external", "networks.*.internal", "networks.*.attachable", "volumes.*.external",
+    "secrets.*.external", "configs.*.external",
+]
+
+
+def _patterns() -> list[tuple[tuple[str, ...], Callable[[str], Any]]]:
+    out: list[tuple[tuple[str, ...], Callable[[str], Any]]] = []
+    for items, caster in ((_SERVICE_INT, _to_int), (_SERVICE_FLOAT, _to_float), (_SERVICE_BOOL, _to_bool)):
+        out += [(("services", "*", *p.split(".")), caster) for p in items]
+    out += [(tuple(p.split(".")), _to_bool) for p in _TOP_BOOL]
+    return out
+
+
+_CASTS = _patterns()
+
+
+def _caster_for(path: KeyPath) -> Callable[[str], Any] | None:
+    parts = tuple("[]" if isinstance(p, int) else p for p in path)
+    for pattern, caster in _CASTS:
+        if len(pattern) == len(parts) and all(p == "*" or p == q for p, q in zip(pattern, parts)):
+            return caster
+    return None
+
+
+# --- walking a document -------------------------------------------------------------------
+
+
+def interpolate_doc(doc: SourceDoc, lookup: Lookup) -> list[Diagnostic]:
+    """Substitute in place every string value of `doc.data`; return every problem found."""
+    problems: list[Diagnostic] = []
+
+    def walk(value: Any, path: KeyPath) -> Any:
+        if isinstance(value, str):
+            if "$" not in value:
+                return value
+            new, errors = substitute(value, lookup)
+            for message in errors:
+                problems.append(Diagnostic(message, doc.filename, doc.line_of(path), dotted(path)))
+            if errors or new == value:
+                return value if errors else new
+            caster = _caster_for(path)
+            if caster is None:
+                return new
+            try:
+                return caster(new)
+            except ValueError as err:
+                problems.append(Diagnostic(
+                    f"failed to cast the interpolated value to the expected type: {err}",
+                    doc.filename, doc.line_of(path), dotted(path)))
+                return new
+        if isinstance(value, dict):
+            for key, item in value.items():
+                value[key] = walk(item, (*path, key))
+            return value
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                value[index] = walk(item, (*path, index))
+            return value
+        return value
+
+    walk(doc.data, ())
+    return problems
+
+
+# --- where variables come from ---------------------------------------------------------------
+
+
+def build_environment(
+    env_files: list[str] | tuple[str, ...],
+    environ: Mapping[str, str] | None,
+    dotenv_dir: str | None,
+) -> dict[str, str]:
+    """Variables for interpolation: `.env` < --env-file (later wins) < the shell."""
+    merged: dict[str, str] = {}
+    sources: list[tuple[str, bool]] = []
+    if dotenv_dir is not None:
+        sources.append((os.path.join(dotenv_dir, ".env"), False))
+    sources += [(f, True) for f in env_files]
+    for path, required in sources:
+        merged.update(_read_dotenv(path, required))
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def _read_dotenv(path: str, required: bool) -> dict[str, str]:
+    file = Path(path)
+    if not file.is_file():
+        if required:
+            raise LoadError(diagnostics=[Diagnostic("env file not found", path, hint="--env-file")])
+        return {}
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(file, interpolate=False, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise LoadError(diagnostics=[Diagnostic(f"cannot read env file: {err}", path)]) from None
+    return {k: v if v is not None else "" for k, v in values.items()}

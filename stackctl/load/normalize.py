@@ -1,0 +1,610 @@
+"""A validated stack file → the normalised form `docker stack config` prints.
+
+Short syntax becomes long syntax, strings that stand for lists are split, sizes become
+byte counts, durations Go strings, relative paths absolute; zero values are dropped the way
+the reference drops them (only fields it keeps as pointers survive as 0/false/{}).
+Key order is not decided here: `order_config` does that once, after merging.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from stackctl.errors import Diagnostic
+from stackctl.load import formats
+from stackctl.load.source import KeyPath, SourceDoc, dotted
+from stackctl.load.yamlio import go_number
+
+Lookup = Callable[[str], "str | None"]
+_OMIT = object()
+
+
+class _Bad(Exception):
+    """A value that cannot be normalised; becomes a Diagnostic at its path."""
+
+
+def _s(value: Any) -> str:
+    """A scalar as the string Go's loader makes of it."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return go_number(value)
+    return str(value)
+
+
+def _str(value: Any) -> Any:
+    text = _s(value) if not isinstance(value, dict | list) else value
+    return text if text != "" else _OMIT
+
+
+def _bool(value: Any) -> Any:
+    return True if value is True else _OMIT
+
+
+def _ptr_bool(value: Any) -> Any:
+    return _OMIT if value is None else bool(value)
+
+
+def _int(value: Any) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) and value else _OMIT
+
+
+def _ptr_int(value: Any) -> Any:
+    return _OMIT if value is None else value
+
+
+def _float(value: Any) -> Any:
+    return value if isinstance(value, int | float) and value else _OMIT
+
+
+def _duration(value: Any) -> Any:
+    ns = _parse_duration(value)
+    return _OMIT if not ns else formats.format_duration(ns)
+
+
+def _ptr_duration(value: Any) -> Any:
+    if value is None:
+        return _OMIT
+    return formats.format_duration(_parse_duration(value))
+
+
+def _parse_duration(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    try:
+        return formats.parse_duration(value)
+    except ValueError as err:
+        raise _Bad(str(err)) from None
+
+
+def _size(value: Any) -> Any:
+    if value is None:
+        return _OMIT
+    try:
+        size = formats.parse_size(value)
+    except ValueError as err:
+        raise _Bad(str(err)) from None
+    return str(size) if size else _OMIT
+
+
+def _str_list(value: Any) -> Any:
+    """StringList: a string or a list of strings."""
+    if value is None:
+        return _OMIT
+    items = [value] if not isinstance(value, list) else value
+    out = [_s(v) for v in items]
+    return out if out else _OMIT
+
+
+def _shell_command(value: Any) -> Any:
+    if value is None:
+        return _OMIT
+    if isinstance(value, str):
+        try:
+            out = shlex.split(value)
+        except ValueError as err:
+            raise _Bad(f"cannot split the command: {err}") from None
+    else:
+        out = [_s(v) for v in value]
+    return out if out else _OMIT
+
+
+def _mapping(value: Any, sep: str = "=", keep_null: bool = False) -> Any:
+    """A map or a `k=v` list → {str: str} (null → "" unless keep_null)."""
+    if value is None:
+        return _OMIT
+    out: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out[str(key)] = None if (item is None and keep_null) else _s(item)
+    else:
+        for item in value:
+            key, found, rest = _s(item).partition(sep)
+            out[key] = rest if found else (None if keep_null else "")
+    return out if out else _OMIT
+
+
+def _labels(value: Any) -> Any:
+    return _mapping(value)
+
+
+def _mapping_nullable(value: Any) -> Any:
+    return _mapping(value, keep_null=True)
+
+
+def _string_map(value: Any) -> Any:
+    if not value:
+        return _OMIT
+    return {str(k): _s(v) for k, v in value.items()} if isinstance(value, dict) else _mapping(value)
+
+
+def _hosts(value: Any) -> Any:
+    if not value:
+        return _OMIT
+    if isinstance(value, dict):
+        pairs = [(str(k), _s(v)) for k, v in value.items()]
+        pairs.sort()
+    else:
+        pairs = []
+        for item in value:
+            text = _s(item)
+            cut = min((i for i in (text.find("="), text.find(":")) if i >= 0), default=-1)
+            if cut < 0:
+                pairs.append((text, None))
+                continue
+            pairs.append((text[:cut], text[cut + 1:]))
+    out = []
+    for host, ip in pairs:
+        if ip is None:
+            out.append(host)
+            continue
+        if ip.startswith("[") and ip.endswith("]"):
+            ip = ip[1:-1]
+        out.append(f"{host}:{ip}")
+    return out
+
+
+def _any(value: Any) -> Any:
+    return value
+
+
+def _struct(spec: dict[str, Callable[[Any], Any]], keep_empty: bool = False) -> Callable[[Any], Any]:
+    """A Go struct: convert known fields, drop zero ones; a pointer struct keeps `{}`."""
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return _OMIT
+        if not isinstance(value, dict):
+            raise _Bad("must be a mapping")
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            fn = spec.get(key)
+            if fn is None:
+                continue
+            converted = fn(item)
+            if converted is not _OMIT:
+                out[key] = converted
+        if not out and not keep_empty:
+            return _OMIT
+        return out
+
+    return convert
+
+
+def _list_of(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if not value:
+            return _OMIT
+        out = []
+        for item in value:
+            converted = fn(item)
+            out.append({} if converted is _OMIT else converted)
+        return out
+
+    return convert
+
+
+def _map_of(fn: Callable[[Any], Any], null: Any = None) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if not value:
+            return _OMIT
+        out = {}
+        for key, item in value.items():
+            converted = fn(item) if item is not None else null
+            out[str(key)] = null if converted is _OMIT else converted
+        return out
+
+    return convert
+
+
+_UPDATE = _struct({
+    "parallelism": _ptr_int, "delay": _duration, "failure_action": _str, "monitor": _duration,
+    "max_failure_ratio": _float, "order": _str,
+}, keep_empty=True)
+_RESOURCE = _struct({
+    "cpus": _str, "memory": _size, "pids": _int,
+    "generic_resources": _list_of(_struct({
+        "discrete_resource_spec": _struct({"kind": _str, "value": _int}),
+    })),
+}, keep_empty=True)
+_DEPLOY = _struct({
+    "mode": _str,
+    "replicas": _ptr_int,
+    "labels": _labels,
+    "update_config": _UPDATE,
+    "rollback_config": _UPDATE,
+    "resources": _struct({"limits": _RESOURCE, "reservations": _RESOURCE}),
+    "restart_policy": _struct({
+        "condition": _str, "delay": _ptr_duration, "max_attempts": _ptr_int, "window": _ptr_duration,
+    }, keep_empty=True),
+    "placement": _struct({
+        "constraints": _str_list,
+        "preferences": _list_of(_struct({"spread": _str})),
+        "max_replicas_per_node": _int,
+    }),
+    "endpoint_mode": _str,
+})
+
+
+def _healthcheck_test(value: Any) -> Any:
+    if isinstance(value, str):
+        return ["CMD-SHELL", value]
+    return _str_list(value)
+
+
+_HEALTHCHECK = _struct({
+    "test": _healthcheck_test, "timeout": _ptr_duration, "interval": _ptr_duration, "retries": _ptr_int,
+    "start_period": _ptr_duration, "start_interval": _ptr_duration, "disable": _bool,
+}, keep_empty=True)
+
+
+def _build(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"context": value} if value else _OMIT
+    return _struct({
+        "context": _str, "dockerfile": _str, "args": _mapping_nullable, "labels": _labels,
+        "cache_from": _str_list, "extra_hosts": _hosts, "network": _str, "target": _str,
+    })(value)
+
+
+def _ulimit(value: Any) -> Any:
+    if isinstance(value, int):
+        return value if value else {}
+    return _struct({"soft": _int, "hard": _int}, keep_empty=True)(value)
+
+
+def _service_networks(value: Any) -> Any:
+    if not value:
+        return _OMIT
+    if isinstance(value, list):
+        return {_s(name): None for name in value}
+    conv = _struct({
+        "aliases": _str_list, "driver_opts": _string_map, "ipv4_address": _str, "ipv6_address": _str,
+    }, keep_empty=True)
+    return {str(k): (None if v is None else conv(v)) for k, v in value.items()}
+
+
+def _file_ref(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"source": value}
+    return _struct({"source": _str, "target": _str, "uid": _str, "gid": _str, "mode": _ptr_int},
+                   keep_empty=True)(value)
+
+
+def _long_port(value: Any) -> Any:
+    return _struct({"mode": _str, "target": _int, "published": _int, "protocol": _str},
+                   keep_empty=True)(value)
+
+
+_LOGGING = _struct({"driver": _str, "options": _string_map}, keep_empty=True)
+_CREDENTIAL_SPEC = _struct({"config": _str, "file": _str, "registry": _str})
+
+# Fields with a simple conversion; ports, volumes, environment and env_file have their own code.
+_SERVICE_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "build": _build,
+    "cap_add": _str_list, "cap_drop": _str_list,
+    "cgroupns_mode": _str, "cgroup_parent": _str,
+    "command": _shell_command,
+    "configs": _list_of(_file_ref),
+    "container_name": _str,
+    "credential_spec": _CREDENTIAL_SPEC,
+    "depends_on": _str_list,
+    "deploy": _DEPLOY,
+    "devices": _str_list,
+    "dns": _str_list, "dns_search": _str_list,
+    "domainname": _str,
+    "entrypoint": _shell_command,
+    "env_file": _str_list,
+    "expose": _str_list,
+    "external_links": _str_list,
+    "extra_hosts": _hosts,
+    "hostname": _str,
+    "healthcheck": _HEALTHCHECK,
+    "image": _str,
+    "init": _ptr_bool,
+    "ipc": _str,
+    "isolation": _str,
+    "labels": _labels,
+    "links": _str_list,
+    "logging": _LOGGING,
+    "mac_address": _str,
+    "network_mode": _str,
+    "networks": _service_networks,
+    "pid": _str,
+    "privileged": _bool,
+    "read_only": _bool,
+    "restart": _str,
+    "secrets": _list_of(_file_ref),
+    "security_opt": _str_list,
+    "shm_size": _str,
+    "stdin_open": _bool,
+    "stop_grace_period": _ptr_duration,
+    "stop_signal": _str,
+    "sysctls": _labels,
+    "tmpfs": _str_list,
+    "tty": _bool,
+    "ulimits": _map_of(_ulimit, null={}),
+    "user": _str,
+    "userns_mode": _str,
+    "working_dir": _str,
+}
+
+_VOLUME_LONG = _struct({
+    "type": _str, "source": _str, "target": _str, "read_only": _bool, "consistency": _str,
+    "bind": _struct({"propagation": _str}, keep_empty=True),
+    "volume": _struct({"nocopy": _bool, "subpath": _str}, keep_empty=True),
+    "tmpfs": _struct({"size": _int}, keep_empty=True),
+}, keep_empty=True)
+
+
+class Normalizer:
+    """Normalises one SourceDoc; collects errors and warnings with their file and line."""
+
+    def __init__(self, doc: SourceDoc, working_dir: str, lookup: Lookup) -> None:
+        self.doc = doc
+        self.working_dir = working_dir
+        self.lookup = lookup
+        self.errors: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+
+    def error(self, message: str, path: KeyPath, hint: str | None = None) -> None:
+        self.errors.append(Diagnostic(message, self.doc.filename, self.doc.line_of(path), dotted(path), hint))
+
+    def warn(self, message: str, path: KeyPath) -> None:
+        self.warnings.append(Diagnostic(message, self.doc.filename, self.doc.line_of(path), dotted(path),
+                                        severity="warning"))
+
+    def run(self) -> dict[str, Any]:
+        data = self.doc.data
+        out: dict[str, Any] = {"version": self.doc.version}
+        services = data.get("services") or {}
+        out["services"] = {}
+        if isinstance(services, dict):
+            for name, service in services.items():
+                if isinstance(service, dict):
+                    out["services"][str(name)] = self.service(str(name), service)
+                elif service is None:
+                    out["services"][str(name)] = {}
+        for section, fn in (("networks", self.network), ("volumes", self.volume),
+                            ("secrets", self.secret), ("configs", self.config)):
+            entries = data.get(section)
+            if isinstance(entries, dict) and entries:
+                out[section] = {str(k): fn(str(k), v if isinstance(v, dict) else {}) for k, v in entries.items()}
+        for key, value in data.items():
+            if isinstance(key, str) and key.startswith("x-"):
+                out[key] = value
+        return out
+
+    # --- services ------------------------------------------------------------------------------
+
+    def service(self, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+        base: KeyPath = ("services", name)
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            path = (*base, key)
+            if key.startswith("x-"):
+                out[key] = value
+                continue
+            try:
+                if key == "ports":
+                    converted = self.ports(value, path)
+                elif key == "volumes":
+                    converted = self.service_volumes(value, path)
+                elif key == "environment":
+                    continue
+                else:
+                    fn = _SERVICE_FIELDS.get(key)
+                    if fn is None:
+                        continue
+                    converted = fn(value)
+            except _Bad as err:
+                self.error(str(err), path)
+                continue
+            except (TypeError, AttributeError, ValueError):
+                continue  # a wrong type: the schema check reports it
+            if converted is not _OMIT:
+                out[key] = converted
+        from stackctl.load.envfile import resolve_environment
+
+        holder = {k: raw[k] for k in ("env_file", "environment") if k in raw}
+        self.errors += resolve_environment(holder, self.working_dir, self.lookup, self.doc.filename,
+                                           self.doc.line_of, name)
+        if holder.get("environment"):
+            out["environment"] = holder["environment"]
+        return out
+
+    def ports(self, value: Any, path: KeyPath) -> Any:
+        if not value:
+            return _OMIT
+        out: list[dict[str, Any]] = []
+        for index, item in enumerate(value):
+            if isinstance(item, dict):
+                out.append(_long_port(item))
+                continue
+            try:
+                parsed = formats.parse_port_spec(item)
+            except ValueError as err:
+                self.error(str(err), (*path, index))
+                continue
+            out += parsed.ports
+            for message in parsed.warnings:
+                self.warn(message, (*path, index))
+        return out
+
+    def service_volumes(self, value: Any, path: KeyPath) -> Any:
+        if not value:
+            return _OMIT
+        out: list[dict[str, Any]] = []
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                try:
+                    volume = formats.parse_volume_spec(item)
+                except ValueError as err:
+                    self.error(str(err), (*path, index))
+                    continue
+            else:
+                volume = _VOLUME_LONG(item)
+                if volume is _OMIT:
+                    continue
+            if volume.get("type") == "bind":
+                source = volume.get("source", "")
+                if not source:
+                    self.error('invalid mount config for type "bind": field Source must not be empty',
+                               (*path, index))
+                    continue
+                volume["source"] = self.bind_path(source)
+            out.append(volume)
+        return out
+
+    def bind_path(self, source: str) -> str:
+        if source.startswith("~"):
+            home = self.lookup("HOME") or os.path.expanduser("~")
+            source = source.replace("~", home, 1)
+        if source.startswith("/") or formats.is_windows_abs(source):
+            return source
+        return os.path.normpath(os.path.join(self.working_dir, source))
+
+    def abs_path(self, path: str) -> str:
+        if os.path.isabs(path):
+            return path
+        return os.path.normpath(os.path.join(self.working_dir, path)) if path else self.working_dir
+
+    # --- top-level objects ---------------------------------------------------------------------
+
+    def external(self, kind: str, key: str, raw: dict[str, Any], deprecated_since: str) -> dict | None:
+        """The external form `{name, external: true}`, or None when the object is not external."""
+        ext = raw.get("external")
+        if not ext:
+            return None
+        name = raw.get("name")
+        if isinstance(ext, dict) and ext.get("name"):
+            if name:
+                self.error(f"{kind}.external.name and {kind}.name conflict; only use {kind}.name",
+                           (kind + "s", key, "external", "name"))
+            elif _version_at_least(self.doc.version, deprecated_since):
+                self.warn(f"{kind}.external.name is deprecated in favor of {kind}.name",
+                          (kind + "s", key, "external", "name"))
+            name = name or ext["name"]
+        return {"name": _s(name) if name else key, "external": True}
+
+    def network(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+        ext = self.external("network", key, raw, "3.5")
+        if ext is not None:
+            return {**ext, **{k: v for k, v in raw.items() if k.startswith("x-")}}
+        spec = _struct({
+            "name": _str, "driver": _str, "driver_opts": _string_map,
+            "ipam": _struct({"driver": _str, "config": _list_of(_struct({"subnet": _str}))}),
+            "internal": _bool, "attachable": _bool, "labels": _labels,
+        }, keep_empty=True)
+        return self._convert(spec, raw, ("networks", key))
+
+    def volume(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+        ext = self.external("volume", key, raw, "3.4")
+        if ext is not None:
+            for conflict in ("driver", "driver_opts", "labels"):
+                if raw.get(conflict):
+                    self.error(f'conflicting parameters "external" and "{conflict}" specified for volume '
+                               f'"{key}"', ("volumes", key, conflict))
+            return {**ext, **{k: v for k, v in raw.items() if k.startswith("x-")}}
+        spec = _struct({
+            "name": _str, "driver": _str, "driver_opts": _string_map, "labels": _labels,
+            "x-cluster-spec": _cluster_spec,
+        }, keep_empty=True)
+        return self._convert(spec, raw, ("volumes", key))
+
+    def secret(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+        return self.file_object("secret", key, raw)
+
+    def config(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+        return self.file_object("config", key, raw)
+
+    def file_object(self, kind: str, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+        extras = {k: v for k, v in raw.items() if k.startswith("x-")}
+        ext = self.external(kind, key, raw, "3.5")
+        spec = _struct({
+            "name": _str, "file": _str, "labels": _labels, "driver": _str, "driver_opts": _string_map,
+            "template_driver": _str,
+        }, keep_empty=True)
+        out = self._convert(spec, raw, (kind + "s", key))
+        if ext is not None:
+            out.update(ext)
+            out.pop("file", None)
+        elif out.get("driver"):
+            if out.get("file"):
+                self.error(f"{kind}.driver and {kind}.file conflict; only use {kind}.driver",
+                           (kind + "s", key, "driver"))
+        else:
+            out["file"] = self.abs_path(out.get("file", ""))
+        out.update(extras)
+        return out
+
+    def _convert(self, spec: Callable[[Any], Any], raw: dict[str, Any], path: KeyPath) -> dict[str, Any]:
+        try:
+            out = spec(raw)
+        except _Bad as err:
+            self.error(str(err), path)
+            return {}
+        except (TypeError, AttributeError, ValueError):
+            return {}
+        return {} if out is _OMIT else out
+
+
+def _segments(value: Any) -> Any:
+    return _mapping(value)
+
+
+def _cluster_spec(value: Any) -> Any:
+    topology = _list_of(_struct({"segments": _segments}, keep_empty=True))
+    return _struct({
+        "group": _str,
+        "access_mode": _struct({"scope": _str, "sharing": _str, "block_volume": _any, "mount_volume": _any}),
+        "accessibility_requirements": _struct({"requisite": topology, "preferred": topology}),
+        "capacity_range": _struct({"required_bytes": _size, "limit_bytes": _size}),
+        "secrets": _list_of(_struct({"key": _str, "secret": _str})),
+        "availability": _str,
+    })(value)
+
+
+def _version_at_least(version: str, minimum: str) -> bool:
+    def parts(v: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(p) for p in v.split("."))
+        except ValueError:
+            return (0,)
+
+    return parts(version) >= parts(minimum)
+
+
+def normalize_doc(doc: SourceDoc, working_dir: str, lookup: Lookup) -> tuple[dict, list[Diagnostic],
+                                                                           list[Diagnostic]]:
+    """(normalised data, errors, warnings) for one file."""
+    norm = Normalizer(doc, working_dir, lookup)
+    out = norm.run()
+    return out, norm.errors, norm.warnings

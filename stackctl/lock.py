@@ -1,0 +1,200 @@
+"""A deploy lock held in the swarm itself, so two deploys of one stack never interleave.
+
+The lock is a config named `stackctl-lock-STACK`: config names are unique in a swarm, so
+creating it is atomic, and every client of that swarm sees it, whatever machine it runs on.
+Its labels say who holds it (user@host, pid) and since when. It deliberately carries no
+stack namespace label, so `docker stack rm` and pruning never touch it. A lock older than
+its TTL belongs to a deploy that died and may be taken over; `stackctl unlock STACK` removes
+one by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from stackctl.errors import EngineError, StackctlError
+
+LOCK_PREFIX = "stackctl-lock-"
+HOLDER_LABEL = "com.docker.stackctl.lock.holder"
+SINCE_LABEL = "com.docker.stackctl.lock.since"
+TOKEN_LABEL = "com.docker.stackctl.lock.token"
+STACK_LABEL = "com.docker.stackctl.lock.stack"
+DEFAULT_TTL = 15 * 60.0
+DEFAULT_TIMEOUT = 60.0
+
+
+class LockError(StackctlError):
+    """Another deploy holds the stack's lock."""
+
+
+@dataclass
+class LockInfo:
+    name: str
+    id: str
+    version: int
+    holder: str
+    since: float  # epoch seconds
+    token: str
+
+    @property
+    def age(self) -> float:
+        return max(0.0, time.time() - self.since)
+
+    def describe(self) -> str:
+        stamp = datetime.fromtimestamp(self.since, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{self.holder} since {stamp} ({_ago(self.age)} ago)"
+
+
+def _ago(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def lock_name(stack: str) -> str:
+    return LOCK_PREFIX + stack
+
+
+def holder_identity() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+def _api(client: Any) -> Any:
+    return getattr(client, "api", client)
+
+
+def read_lock(client: Any, stack: str) -> LockInfo | None:
+    """The current lock of `stack`, or None."""
+    api = _api(client)
+    name = lock_name(stack)
+    resp = api._get(api._url("/configs"), params={"filters": json.dumps({"name": [name]})})
+    api._raise_for_status(resp)
+    for raw in resp.json() or []:
+        spec = raw.get("Spec") or {}
+        if spec.get("Name") != name:
+            continue
+        labels = spec.get("Labels") or {}
+        try:
+            since = float(labels.get(SINCE_LABEL, "0"))
+        except ValueError:
+            since = 0.0
+        return LockInfo(name=name, id=raw["ID"], version=int((raw.get("Version") or {}).get("Index", 0)),
+                        holder=labels.get(HOLDER_LABEL, "unknown"), since=since,
+                        token=labels.get(TOKEN_LABEL, ""))
+    return None
+
+
+class StackLock:
+    """Context manager: `with StackLock(client, stack, timeout=60): ...`."""
+
+    def __init__(self, client: Any, stack: str, *, timeout: float = DEFAULT_TIMEOUT, ttl: float = DEFAULT_TTL,
+                 on_wait: Callable[[LockInfo], None] | None = None, poll: float = 1.0) -> None:
+        self.client = client
+        self.stack = stack
+        self.timeout = timeout
+        self.ttl = ttl
+        self.on_wait = on_wait
+        self.poll = poll
+        self.token = uuid.uuid4().hex
+        self.holder = holder_identity()
+        self.id: str | None = None
+
+    def _create(self) -> bool:
+        """Try to create the lock config; False when it exists."""
+        from docker.errors import APIError
+
+        api = _api(self.client)
+        spec = {
+            "Name": lock_name(self.stack),
+            "Labels": {HOLDER_LABEL: self.holder, SINCE_LABEL: f"{time.time():.3f}", TOKEN_LABEL: self.token,
+                       STACK_LABEL: self.stack},
+            "Data": base64.b64encode(
+                json.dumps({"holder": self.holder, "stack": self.stack}).encode()).decode(),
+        }
+        try:
+            resp = api._post_json(api._url("/configs/create"), data=spec)
+            api._raise_for_status(resp)
+        except APIError as err:
+            if err.status_code == 409 or "already exists" in str(err.explanation or err):
+                return False
+            raise EngineError(
+                f"cannot take the deploy lock of stack {self.stack}: {err.explanation or err}") from None
+        self.id = resp.json().get("ID")
+        return True
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + max(0.0, self.timeout)
+        told = False
+        while True:
+            if self._create():
+                return
+            current = read_lock(self.client, self.stack)
+            if current is None:
+                continue  # released between our create and our read
+            if current.age > self.ttl:
+                _remove(self.client, current)
+                continue
+            if time.monotonic() >= deadline:
+                raise LockError(
+                    f"stack {self.stack} is locked by another deploy: {current.describe()}",
+                    exit_code=1,
+                    diagnostics=[],
+                ) from None
+            if not told and self.on_wait is not None:
+                self.on_wait(current)
+                told = True
+            time.sleep(min(self.poll, max(0.05, deadline - time.monotonic())))
+
+    def release(self) -> None:
+        if not self.id:
+            return
+        try:
+            current = read_lock(self.client, self.stack)
+            if current is not None and current.token == self.token:
+                _remove(self.client, current)
+        except Exception:  # noqa: BLE001 - never hide the deploy's own outcome; TTL covers the rest
+            pass
+        self.id = None
+
+    def __enter__(self) -> StackLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _remove(client: Any, info: LockInfo) -> None:
+    from docker.errors import NotFound
+
+    api = _api(client)
+    try:
+        resp = api._delete(api._url(f"/configs/{info.id}"))
+        api._raise_for_status(resp)
+    except NotFound:
+        pass
+
+
+def unlock(client: Any, stack: str) -> LockInfo | None:
+    """Remove the lock of `stack` (whoever holds it); returns what was removed."""
+    info = read_lock(client, stack)
+    if info is not None:
+        _remove(client, info)
+    return info

@@ -1,0 +1,174 @@
+"""Stack files → the merged, interpolated, normalised stack (what `docker stack config` prints).
+
+Per file: read → YAML → version → forbidden keys → interpolation → schema → normalise;
+then merge all files; then the meaning checks. Every problem of every file is collected
+and raised at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackctl.errors import Diagnostic, LoadError, ValidationError
+from stackctl.load.source import SourceDoc
+
+FORBIDDEN = {
+    "extends": "Support for `extends` is not implemented yet.",
+    "volume_driver": "Instead of setting the volume driver on the service, define a volume using the top-level "
+    "`volumes` option and specify the driver there.",
+    "volumes_from": "To share a volume between services, define it using the top-level `volumes` option and "
+    "reference it from each service that shares it using the service-level `volumes` option.",
+    "cpu_quota": "Set resource limits using deploy.resources",
+    "cpu_shares": "Set resource limits using deploy.resources",
+    "cpuset": "Set resource limits using deploy.resources",
+    "mem_limit": "Set resource limits using deploy.resources",
+    "memswap_limit": "Set resource limits using deploy.resources",
+}
+
+
+@dataclass
+class LoadedStack:
+    config: dict[str, Any]
+    working_dir: str
+    docs: list[SourceDoc] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def _schema_checker() -> Any:
+    try:
+        from stackctl.validate.schema import check_schema
+    except ImportError:  # pragma: no cover - the validate stage is optional while it is being written
+        return None
+    return check_schema
+
+
+def _meaning_checker() -> Any:
+    try:
+        from stackctl.validate.meaning import check_meaning
+    except ImportError:  # pragma: no cover
+        return None
+    return check_meaning
+
+
+def read_source(name: str) -> tuple[str, bytes]:
+    """(display name, bytes) of a -c argument; `-` is stdin."""
+    if name == "-":
+        return "<stdin>", sys.stdin.buffer.read()
+    try:
+        with open(name, "rb") as handle:
+            return name, handle.read()
+    except FileNotFoundError:
+        raise LoadError(diagnostics=[Diagnostic("no such file", name)]) from None
+    except IsADirectoryError:
+        raise LoadError(diagnostics=[Diagnostic("is a directory, not a stack file", name)]) from None
+    except OSError as err:
+        raise LoadError(diagnostics=[Diagnostic(f"cannot read: {err.strerror}", name)]) from None
+
+
+def forbidden_keys(doc: SourceDoc) -> list[Diagnostic]:
+    found = []
+    services = doc.data.get("services")
+    if not isinstance(services, dict):
+        return []
+    for name, service in services.items():
+        if not isinstance(service, dict):
+            continue
+        for key in sorted(k for k in service if k in FORBIDDEN):
+            path = ("services", name, key)
+            found.append(Diagnostic(f"{key} is not supported by swarm stacks", doc.filename,
+                                    doc.line_of(path), f"services.{name}.{key}", FORBIDDEN[key]))
+    return found
+
+
+def working_dir_for(files: Sequence[str]) -> str:
+    first = files[0]
+    if first == "-":
+        return os.getcwd()
+    return os.path.dirname(os.path.abspath(first))
+
+
+def load_stack(
+    files: list[str],
+    *,
+    env_files: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    skip_interpolation: bool = False,
+    validate: bool = True,
+) -> LoadedStack:
+    """Load, check and merge stack files; raise LoadError / ValidationError with every problem."""
+    from stackctl.load import yamlio
+    from stackctl.load.interpolate import build_environment, interpolate_doc
+    from stackctl.load.merge import merge_configs
+    from stackctl.load.normalize import normalize_doc
+    from stackctl.load.order import order
+
+    if not files:
+        raise LoadError("specify a stack file with -c/--compose-file")
+    working_dir = working_dir_for(files)
+    env = build_environment(list(env_files), environ, working_dir)
+    lookup = env.get
+    check_schema = _schema_checker()
+
+    load_errors: list[Diagnostic] = []
+    schema_errors: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
+    docs: list[SourceDoc] = []
+    normalised: list[dict[str, Any]] = []
+    for name in files:
+        try:
+            filename, raw = read_source(name)
+            doc = yamlio.parse_yaml(yamlio.decode_text(raw, filename), filename)
+        except LoadError as err:
+            load_errors += err.diagnostics
+            continue
+        version_errors = yamlio.check_version(doc)
+        if version_errors:
+            load_errors += version_errors
+            continue
+        docs.append(doc)
+        if docs[0].version != doc.version:
+            load_errors.append(Diagnostic(
+                f"version mismatched between two stack files: {docs[0].version} ({docs[0].filename}) and "
+                f"{doc.version}", doc.filename, doc.line_of(("version",)), "version",
+                "a file without version counts as 3.13"))
+            continue
+        problems = forbidden_keys(doc)
+        if problems:
+            load_errors += problems
+            continue
+        if not skip_interpolation:
+            problems = interpolate_doc(doc, lookup)
+            if problems:
+                load_errors += problems
+                continue
+        if check_schema is not None:
+            problems = [d for d in check_schema(doc) if d.severity == "error"]
+            if problems:
+                schema_errors += problems
+                continue
+        elif not isinstance(doc.data.get("version", ""), str):
+            schema_errors.append(Diagnostic("version must be a string", doc.filename,
+                                            doc.line_of(("version",)), "version"))
+            continue
+        data, errors, file_warnings = normalize_doc(doc, working_dir, lookup)
+        load_errors += errors
+        warnings += file_warnings
+        normalised.append(data)
+    if load_errors or schema_errors:
+        raise (ValidationError if schema_errors and not load_errors else LoadError)(
+            diagnostics=load_errors + schema_errors)
+
+    config = order(merge_configs(normalised))
+    if validate:
+        check_meaning = _meaning_checker()
+        if check_meaning is not None:
+            found = check_meaning(config, docs, working_dir)
+            errors = [d for d in found if d.severity == "error"]
+            warnings += [d for d in found if d.severity != "error"]
+            if errors:
+                raise ValidationError(diagnostics=errors + warnings)
+    return LoadedStack(config=config, working_dir=working_dir, docs=docs, warnings=warnings)

@@ -1,0 +1,817 @@
+"""Stage 6, plan: compare the desired stack with the observed swarm; a pure function.
+
+`make_plan(desired, observed, prune=...)` returns ordered actions (networks → secrets →
+configs → services), each create / update (field by field) / remove / unchanged, plus the
+checks that must pass before anything is written (external references, placement, ports,
+mode changes, immutable secret data). Nothing here talks to the engine.
+
+Comparison happens on *normalised* specs: engine-filled defaults, server-set fields and
+IDs are mapped away on both sides, so a service the engine stores exactly as we sent it
+shows no change. Drift: every service stackctl writes carries a label with the digest of
+the normalised spec it applied; when the current spec no longer has that digest, someone
+changed the service outside the file, and the engine's PreviousSpec (when it is the spec we
+applied, as after `docker service scale`) tells which fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackctl.errors import Diagnostic, PlanError
+from stackctl.observe import ObservedNode, ObservedObject, ObservedService, ObservedStack
+
+STACKCTL_LABEL_PREFIX = "com.docker.stackctl."
+SPEC_DIGEST_LABEL = "com.docker.stackctl.spec-digest"
+CONTENT_DIGEST_LABEL = "com.docker.stackctl.content-digest"
+IMAGE_LABEL = "com.docker.stack.image"
+VXLAN_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
+NOT_USER_DEFINED_NETWORKS = {"default", "bridge", "host", "none"}
+
+CREATE, UPDATE, REMOVE, UNCHANGED = "create", "update", "remove", "unchanged"
+KIND_ORDER = ("network", "secret", "config", "service")
+
+
+# --- plan data --------------------------------------------------------------------------
+
+
+@dataclass
+class FieldChange:
+    """One changed field: Engine API path (dotted), old and new value, and whether it drifted.
+
+    `drift` is true when the live value is not what stackctl last applied: the field was
+    changed on the swarm outside the file (deploy sets it back).
+    """
+
+    path: str
+    old: Any
+    new: Any
+    drift: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "old": self.old, "new": self.new, "drift": self.drift}
+
+
+@dataclass
+class Action:
+    """What deploy will do to one object. `desired` is never rendered (secrets carry Data)."""
+
+    kind: str  # network | secret | config | service
+    name: str
+    action: str  # create | update | remove | unchanged
+    changes: list[FieldChange] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    drift: bool = False
+    id: str | None = None
+    version: int | None = None
+    desired: dict[str, Any] | None = None  # spec/body to send
+    current: dict[str, Any] | None = None  # the engine's spec now
+    digest: str | None = None  # services: spec digest; secrets/configs: content digest
+    image_changed: bool = True  # services: the compose image differs from the deployed one
+
+    @property
+    def writes(self) -> bool:
+        return self.action in (CREATE, UPDATE, REMOVE)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "name": self.name,
+            "action": self.action,
+            "id": self.id,
+            "version": self.version,
+            "drift": self.drift,
+            "changes": [c.to_json() for c in self.changes],
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
+        }
+        if self.kind in ("secret", "config"):
+            out["digest"] = short_digest(self.digest) if self.digest else None
+        elif self.kind == "service":
+            out["spec_digest"] = self.digest
+        return out
+
+
+@dataclass
+class Plan:
+    """Ordered actions plus the problems found before any write."""
+
+    stack: str
+    actions: list[Action] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
+    prune: bool = False
+    observed: ObservedStack | None = None
+
+    def counts(self) -> dict[str, int]:
+        out = {CREATE: 0, UPDATE: 0, REMOVE: 0, UNCHANGED: 0}
+        for a in self.actions:
+            out[a.action] += 1
+        return out
+
+    @property
+    def has_changes(self) -> bool:
+        return any(a.writes for a in self.actions)
+
+    def by_kind(self, kind: str, *actions: str) -> list[Action]:
+        return [a for a in self.actions if a.kind == kind and (not actions or a.action in actions)]
+
+    def action_for(self, kind: str, name: str) -> Action | None:
+        for a in self.actions:
+            if a.kind == kind and a.name == name:
+                return a
+        return None
+
+    def check(self) -> None:
+        """Raise PlanError when a blocking problem was found."""
+        if self.errors:
+            n = len(self.errors)
+            raise PlanError(
+                f"the plan for stack {self.stack} has {n} blocking problem{'s' if n > 1 else ''}; "
+                "nothing was changed",
+                list(self.errors),
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "changes": self.has_changes,
+            "summary": self.counts(),
+            "actions": [a.to_json() for a in self.actions],
+            "warnings": [d.to_json() for d in self.warnings],
+            "errors": [d.to_json() for d in self.errors],
+        }
+
+
+# --- digests ----------------------------------------------------------------------------
+
+
+def data_bytes(spec: Mapping[str, Any]) -> bytes | None:
+    """The Data of a secret/config spec (base64 in the API JSON) as bytes."""
+    data = spec.get("Data")
+    if data is None:
+        return None
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    try:
+        return base64.b64decode(str(data), validate=True)
+    except ValueError:
+        return str(data).encode()
+
+
+def content_digest(spec: Mapping[str, Any]) -> str | None:
+    """sha256 of a secret's/config's data: what plans show instead of the value."""
+    data = data_bytes(spec)
+    if data is None:
+        return None
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def short_digest(digest: str) -> str:
+    """`sha256:` plus the first 12 hex characters."""
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:12]}" if hexpart else digest[:12]
+
+
+def spec_digest(normalized: Mapping[str, Any]) -> str:
+    """Digest of a normalised service spec (canonical JSON)."""
+    text = json.dumps(normalized, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- normalisation ----------------------------------------------------------------------
+
+
+def familiar_image(ref: str) -> str:
+    """`nginx` → `nginx:latest`, `docker.io/library/nginx:1` → `nginx:1` (what the docker client sends)."""
+    if not ref:
+        return ref
+    name, at, digest = ref.partition("@")
+    for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            if name.startswith("library/") and name.count("/") == 1:
+                name = name[len("library/"):]
+            break
+    last = name.rsplit("/", 1)[-1]
+    if ":" not in last and not at:
+        name += ":latest"
+    return name + (at + digest if at else "")
+
+
+def unpinned_image(ref: str) -> str:
+    """Drop a digest the registry resolution added (`name:tag@sha256:…` → `name:tag`)."""
+    name, at, _ = ref.partition("@")
+    if at and ":" in name.rsplit("/", 1)[-1]:
+        return name
+    return ref
+
+
+_OPAQUE = {"Labels", "Options", "DriverOpts", "Sysctls", "Env", "Args", "Command", "AuxiliaryAddresses"}
+
+
+def _drop_zero(value: Any) -> Any:
+    """Remove None, "", 0, False, {} and [] map entries: the engine cannot tell them from unset.
+
+    User maps and lists (labels, options, env...) are kept verbatim: `label: ""` is a label.
+    """
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = v if k in _OPAQUE else _drop_zero(v)
+            if v is None or v is False or (isinstance(v, (str, list, dict)) and not v):
+                continue
+            if isinstance(v, (int, float)) and v == 0:
+                continue
+            out[k] = v
+        return out
+    if isinstance(value, list):
+        return [_drop_zero(v) for v in value]
+    return value
+
+
+def _normalize_mode(mode: Any) -> dict[str, Any]:
+    mode = mode or {}
+    if "Global" in mode:
+        return {"Global": {}}
+    if "GlobalJob" in mode:
+        return {"GlobalJob": {}}
+    if "ReplicatedJob" in mode:
+        job = mode.get("ReplicatedJob") or {}
+        concurrent = job.get("MaxConcurrent") or 1
+        return {"ReplicatedJob": {"MaxConcurrent": concurrent,
+                                  "TotalCompletions": job.get("TotalCompletions") or concurrent}}
+    replicas = (mode.get("Replicated") or {}).get("Replicas")
+    return {"Replicated": {"Replicas": 1 if replicas is None else int(replicas)}}
+
+
+def mode_kind(spec: Mapping[str, Any]) -> str:
+    return next(iter(_normalize_mode(spec.get("Mode"))))
+
+
+def _external_normalizer() -> Any:
+    """convert's normaliser, when that module provides one (it knows the converter's output)."""
+    try:
+        from stackctl.convert.normalize_spec import normalize_service_spec
+    except ImportError:
+        return None
+    return normalize_service_spec
+
+
+def normalize_service(
+    spec: Mapping[str, Any] | None,
+    *,
+    network_names: Mapping[str, str] | None = None,
+    config_names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A service spec reduced to what the user controls, so desired and stored specs compare.
+
+    Applied to both sides. Removes stackctl's own labels, IDs of secrets/configs (names stay),
+    the force-update counter, registry-added digests and platforms, engine defaults
+    (vip, tcp, ingress, any, pause, stop-first, container runtime, default isolation) and
+    zero values; maps network IDs to names; moves legacy and Pids fields to one place.
+    """
+    s: dict[str, Any] = copy.deepcopy(dict(spec or {}))
+    ext = _external_normalizer()
+    if ext is not None:
+        ids = {name: net_id for net_id, name in (network_names or {}).items()}
+        s = copy.deepcopy(ext(s, network_ids=ids))
+    network_names = network_names or {}
+    config_names = config_names or {}
+    s["Labels"] = _user_labels(s.get("Labels"))
+    mode = _normalize_mode(s.pop("Mode", None))
+    tt = s.get("TaskTemplate") or {}
+    s["TaskTemplate"] = tt
+    tt.pop("ForceUpdate", None)
+    if tt.get("Runtime") == "container":
+        tt.pop("Runtime")
+    legacy_networks = s.pop("Networks", None)
+    if legacy_networks and not tt.get("Networks"):
+        tt["Networks"] = legacy_networks
+    nets = []
+    for net in tt.get("Networks") or []:
+        net = dict(net)
+        net["Target"] = network_names.get(net.get("Target", ""), net.get("Target", ""))
+        nets.append(net)
+    tt["Networks"] = sorted(nets, key=lambda n: n["Target"])
+    cs = tt.get("ContainerSpec") or {}
+    tt["ContainerSpec"] = cs
+    if cs.get("Image"):
+        cs["Image"] = unpinned_image(familiar_image(cs["Image"]))
+    secrets = []
+    for ref in cs.get("Secrets") or []:
+        ref = dict(ref)
+        ref.pop("SecretID", None)
+        secrets.append(ref)
+    cs["Secrets"] = sorted(secrets, key=lambda r: (r.get("SecretName", ""), json.dumps(r, sort_keys=True)))
+    configs = []
+    for ref in cs.get("Configs") or []:
+        ref = dict(ref)
+        ref.pop("ConfigID", None)
+        configs.append(ref)
+    cs["Configs"] = sorted(configs, key=lambda r: (r.get("ConfigName", ""), json.dumps(r, sort_keys=True)))
+    cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
+    if cred.get("Config"):
+        cred["Config"] = config_names.get(cred["Config"], cred["Config"])
+    if cs.get("Isolation") == "default":
+        cs.pop("Isolation")
+    limits = (tt.get("Resources") or {}).get("Limits") or {}
+    if limits.get("Pids"):
+        cs["PidsLimit"] = limits.pop("Pids")
+    placement = tt.get("Placement") or {}
+    placement.pop("Platforms", None)
+    restart = tt.get("RestartPolicy") or {}
+    if restart.get("Condition") == "any":
+        restart.pop("Condition")
+    for key in ("UpdateConfig", "RollbackConfig"):
+        cfg = s.get(key) or {}
+        if cfg.get("FailureAction") == "pause":
+            cfg.pop("FailureAction")
+        if cfg.get("Order") == "stop-first":
+            cfg.pop("Order")
+    endpoint = s.get("EndpointSpec") or {}
+    if endpoint.get("Mode") == "vip":
+        endpoint.pop("Mode")
+    ports = []
+    for port in endpoint.get("Ports") or []:
+        port = dict(port)
+        if port.get("Protocol") == "tcp":
+            port.pop("Protocol")
+        if port.get("PublishMode") == "ingress":
+            port.pop("PublishMode")
+        ports.append(port)
+    endpoint["Ports"] = ports
+    out = _drop_zero(s)
+    out["Mode"] = mode
+    return out
+
+
+def normalize_network(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The user-controlled part of a network (create body or inspect result)."""
+    ipam = body.get("IPAM") or {}
+    pools = [
+        {k: v for k, v in (p or {}).items() if k in ("Subnet", "IPRange") and v}
+        for p in ipam.get("Config") or []
+    ]
+    out = {
+        "Driver": body.get("Driver") or "overlay",
+        "Options": {k: str(v) for k, v in (body.get("Options") or {}).items() if k != VXLAN_OPTION},
+        "Internal": bool(body.get("Internal")),
+        "Attachable": bool(body.get("Attachable")),
+        "Labels": _user_labels(body.get("Labels")),
+        "IPAM": {"Driver": ipam.get("Driver") or "default", "Config": [p for p in pools if p]},
+    }
+    return out
+
+
+def _ipam_comparable(desired: dict[str, Any], current: dict[str, Any]) -> None:
+    """Pools the engine chose itself are not a change when the file names none."""
+    if not desired["IPAM"]["Config"]:
+        current["IPAM"]["Config"] = []
+
+
+# --- field-level diff -------------------------------------------------------------------
+
+
+def _path_text(path: list[Any]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _get(value: Any, path: list[Any]) -> Any:
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(value, list) or part >= len(value):
+                return None
+            value = value[part]
+        else:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+    return value
+
+
+def _is_scalar_list(value: Any) -> bool:
+    return isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value)
+
+
+def field_changes(old: Any, new: Any) -> list[FieldChange]:
+    """Field-level differences (deepdiff on normalised data); scalar lists are reported whole."""
+    from deepdiff import DeepDiff
+
+    diff = DeepDiff(old, new, view="tree", verbose_level=2)
+    paths: dict[str, list[Any]] = {}
+    for _report, levels in diff.items():
+        for level in levels:
+            path = list(level.path(output_format="list"))
+            for i, part in enumerate(path):
+                if isinstance(part, int):
+                    parent = path[:i]
+                    if _is_scalar_list(_get(old, parent)) and _is_scalar_list(_get(new, parent)):
+                        path = parent
+                        break
+            paths.setdefault(_path_text(path), path)
+    out = []
+    for text, path in sorted(paths.items(), key=lambda kv: _sort_key(kv[1])):
+        out.append(FieldChange(text, copy.deepcopy(_get(old, path)), copy.deepcopy(_get(new, path))))
+    # an aggregated parent hides its children
+    kept: list[FieldChange] = []
+    for ch in out:
+        if any(ch.path.startswith(k.path + ".") or ch.path.startswith(k.path + "[") for k in kept):
+            continue
+        kept.append(ch)
+    return kept
+
+
+def _sort_key(path: list[Any]) -> list[tuple[int, Any]]:
+    return [(0, p) if isinstance(p, int) else (1, str(p)) for p in path]
+
+
+def _path_parts(text: str) -> list[Any]:
+    parts: list[Any] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", text):
+        parts.append(int(index) if index else name)
+    return parts
+
+
+# --- placement --------------------------------------------------------------------------
+
+
+_CONSTRAINT_RE = re.compile(r"^\s*([^=!\s]+)\s*(==|!=)\s*(.*?)\s*$")
+
+
+def _node_values(node: ObservedNode, key: str) -> list[str] | None:
+    lowered = key.lower()
+    if lowered == "node.id":
+        return [node.id]
+    if lowered == "node.hostname":
+        return [node.hostname]
+    if lowered == "node.role":
+        return [node.role]
+    if lowered == "node.platform.os":
+        return [node.os]
+    if lowered == "node.platform.arch":
+        return [node.arch]
+    if lowered.startswith("node.labels."):
+        return [node.labels.get(key[len("node.labels."):], "")]
+    if lowered.startswith("engine.labels."):
+        return [node.engine_labels.get(key[len("engine.labels."):], "")]
+    return None
+
+
+def constraint_holds(node: ObservedNode, expr: str) -> bool:
+    """Swarm semantics: values compare case-insensitively; a missing label reads as ""."""
+    m = _CONSTRAINT_RE.match(expr)
+    if not m:
+        return True  # malformed: the engine will say so
+    key, op, want = m.groups()
+    values = _node_values(node, key)
+    if values is None:
+        return True
+    hit = any(v.lower() == want.lower() for v in values)
+    return hit if op == "==" else not hit
+
+
+def describe_node(node: ObservedNode) -> str:
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(node.labels.items())) or "no labels"
+    return f"{node.hostname} ({node.role}, {labels})"
+
+
+def _tasks_wanted(spec: Mapping[str, Any]) -> int | None:
+    """Replicas a service asks for; None for global modes (one per node)."""
+    mode = _normalize_mode(spec.get("Mode"))
+    if "Replicated" in mode:
+        return int(mode["Replicated"]["Replicas"])
+    if "ReplicatedJob" in mode:
+        return int(mode["ReplicatedJob"]["TotalCompletions"])
+    return None
+
+
+def _check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode], plan: Plan) -> None:
+    if not nodes:
+        return
+    wanted = _tasks_wanted(spec)
+    if wanted == 0:
+        return
+    placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
+    constraints = [str(c) for c in placement.get("Constraints") or []]
+    usable = [n for n in nodes if n.availability == "active"] or nodes
+    eligible = [n for n in usable if all(constraint_holds(n, c) for c in constraints)]
+    node_list = "; ".join(describe_node(n) for n in usable)
+    if not eligible:
+        failing = [c for c in constraints if not any(constraint_holds(n, c) for n in usable)]
+        if failing:
+            what = " and ".join(f"`{c}`" for c in failing)
+            msg = f"no node satisfies the placement constraint {what}"
+        else:
+            msg = "no node satisfies all the placement constraints " + ", ".join(
+                f"`{c}`" for c in constraints)
+        plan.errors.append(Diagnostic(
+            f"service {name}: {msg}; nodes: {node_list}",
+            path=f"services.{_short(name, plan.stack)}.deploy.placement.constraints",
+            hint="add the label to a node (docker node update --label-add KEY=VALUE NODE) "
+                 "or fix the constraint",
+        ))
+        return
+    max_per_node = int(placement.get("MaxReplicas") or 0)
+    if max_per_node and wanted and max_per_node * len(eligible) < wanted:
+        plan.errors.append(Diagnostic(
+            f"service {name}: {wanted} replicas with max_replicas_per_node {max_per_node} need "
+            f"{-(-wanted // max_per_node)} eligible nodes, but only {len(eligible)} satisfy the placement "
+            f"({', '.join(n.hostname for n in eligible)}); nodes: {node_list}",
+            path=f"services.{_short(name, plan.stack)}.deploy.placement.max_replicas_per_node",
+        ))
+
+
+def _short(full: str, stack: str) -> str:
+    prefix = stack + "_"
+    return full[len(prefix):] if full.startswith(prefix) else full
+
+
+# --- ports ------------------------------------------------------------------------------
+
+
+def _published(spec: Mapping[str, Any]) -> list[tuple[int, str, str]]:
+    out = []
+    for port in (spec.get("EndpointSpec") or {}).get("Ports") or []:
+        published = int(port.get("PublishedPort") or 0)
+        if published:
+            out.append((published, port.get("Protocol") or "tcp", port.get("PublishMode") or "ingress"))
+    return out
+
+
+def _check_ports(name: str, spec: Mapping[str, Any], others: list[ObservedService], plan: Plan) -> None:
+    for published, proto, mode in _published(spec):
+        for other in others:
+            for o_pub, o_proto, o_mode in _published(other.spec):
+                if (o_pub, o_proto) != (published, proto):
+                    continue
+                owner = f" (stack {other.stack})" if other.stack else ""
+                text = (f"service {name}: port {published}/{proto} is already published by service "
+                        f"{other.name}{owner}")
+                if mode == "host" and o_mode == "host":
+                    plan.warnings.append(Diagnostic(
+                        text + " in host mode: their tasks cannot share a node", severity="warning"))
+                else:
+                    plan.errors.append(Diagnostic(text, path=f"services.{_short(name, plan.stack)}.ports"))
+
+
+# --- the planner ------------------------------------------------------------------------
+
+
+def _attr(desired: Any, name: str, default: Any) -> Any:
+    value = getattr(desired, name, None)
+    if value is None and isinstance(desired, Mapping):
+        value = desired.get(name)
+    return default if value is None else value
+
+
+def make_plan(desired: Any, observed: ObservedStack, *, prune: bool, strict: bool = True) -> Plan:
+    """The ordered actions that make the swarm match `desired`; PlanError on blocking problems.
+
+    With `strict=False` the problems stay in `plan.errors` (diff renders them with the plan).
+    """
+    stack = _attr(desired, "stack", observed.stack)
+    plan = Plan(stack=stack, prune=prune, observed=observed)
+    services: dict[str, dict[str, Any]] = _attr(desired, "services", {})
+    _plan_networks(plan, desired, observed, services)
+    _plan_file_objects(plan, "secret", _attr(desired, "secrets", {}), _attr(desired, "external_secrets", []),
+                       observed.secrets, observed.all_secrets, services)
+    _plan_file_objects(plan, "config", _attr(desired, "configs", {}), _attr(desired, "external_configs", []),
+                       observed.configs, observed.all_configs, services)
+    _check_volumes(plan, _attr(desired, "volumes", {}), observed)
+    for name in sorted(services):
+        plan.actions.append(_plan_service(plan, name, services[name], observed))
+    if prune:
+        for name in sorted(set(observed.services) - set(services)):
+            svc = observed.services[name]
+            plan.actions.append(Action("service", name, REMOVE, id=svc.id, version=svc.version,
+                                       current=svc.spec))
+    plan.actions.sort(key=lambda a: (KIND_ORDER.index(a.kind), a.action == REMOVE, a.name))
+    if strict:
+        plan.check()
+    return plan
+
+
+def _plan_networks(plan: Plan, desired: Any, observed: ObservedStack, services: Mapping[str, Any]) -> None:
+    networks: dict[str, dict[str, Any]] = _attr(desired, "networks", {})
+    for name in _attr(desired, "external_networks", []):
+        if name in NOT_USER_DEFINED_NETWORKS or name.startswith("container:"):
+            continue
+        net = observed.all_networks.get(name)
+        if net is None:
+            plan.errors.append(Diagnostic(
+                f'network "{name}" is declared as external, but could not be found. '
+                "You need to create a swarm-scoped network before the stack is deployed"))
+        elif net.spec.get("Scope") != "swarm":
+            plan.errors.append(Diagnostic(
+                f'network "{name}" is declared as external, but it is not in the right scope: '
+                f'"{net.spec.get("Scope")}" instead of "swarm"'))
+    for name in sorted(networks):
+        body = networks[name]
+        current = observed.networks.get(name)
+        if current is None:
+            other = observed.all_networks.get(name)
+            if other is not None:
+                owner = f"stack {other.stack}" if other.stack else "no stack"
+                plan.errors.append(Diagnostic(
+                    f"network {name} already exists and belongs to {owner}, not to stack {plan.stack}",
+                    hint="remove it, or declare it external"))
+            plan.actions.append(Action("network", name, CREATE, desired=dict(body)))
+            continue
+        want, have = normalize_network(body), normalize_network(current.spec)
+        _ipam_comparable(want, have)
+        changes = field_changes(have, want)
+        act = Action("network", name, UNCHANGED, changes=changes, id=current.id, desired=dict(body),
+                     current=current.spec)
+        if changes:
+            act.warnings.append("recreate needed; not applied (the swarm cannot update a network: "
+                                f"remove the stack or the network {name} to apply this)")
+            plan.warnings.append(Diagnostic(
+                f"network {name}: {', '.join(c.path for c in changes)} changed; recreate needed; not applied",
+                severity="warning"))
+        plan.actions.append(act)
+    if plan.prune:
+        for name in sorted(set(observed.networks) - set(networks)):
+            net = observed.networks[name]
+            plan.actions.append(Action("network", name, REMOVE, id=net.id, current=net.spec))
+
+
+def _referenced(services: Mapping[str, Any], kind: str) -> dict[str, list[str]]:
+    """Secret/config name → the services that mount it."""
+    key, name_key = ("Secrets", "SecretName") if kind == "secret" else ("Configs", "ConfigName")
+    out: dict[str, list[str]] = {}
+    for svc_name, spec in services.items():
+        cs = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        for ref in cs.get(key) or []:
+            out.setdefault(ref.get(name_key, ""), []).append(svc_name)
+        cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
+        if kind == "config" and cred.get("Config"):
+            out.setdefault(cred["Config"], []).append(svc_name)
+    return out
+
+
+def _user_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
+    return {k: v for k, v in (labels or {}).items() if not k.startswith(STACKCTL_LABEL_PREFIX)}
+
+
+def _plan_file_objects(
+    plan: Plan,
+    kind: str,
+    desired: Mapping[str, dict[str, Any]],
+    external: list[str],
+    own: Mapping[str, ObservedObject],
+    everything: Mapping[str, ObservedObject],
+    services: Mapping[str, Any],
+) -> None:
+    refs = _referenced(services, kind)
+    for name in external:
+        if name not in everything:
+            for svc in refs.get(name, []):
+                plan.errors.append(Diagnostic(f"service {_short(svc, plan.stack)}: {kind} not found: {name}",
+                                              hint=f"external {kind}s must exist before the deploy "
+                                                   f"(docker {kind} create {name} FILE)"))
+    for name in sorted(desired):
+        spec = desired[name]
+        digest = content_digest(spec)
+        current = own.get(name)
+        if current is None:
+            other = everything.get(name)
+            if other is not None and other.stack and other.stack != plan.stack:
+                plan.errors.append(Diagnostic(
+                    f"{kind} {name} already exists and belongs to stack {other.stack}",
+                    hint="give it another name: (3.5+) in the file"))
+                continue
+            if other is None:
+                plan.actions.append(Action(kind, name, CREATE, desired=dict(spec), digest=digest))
+                continue
+            current = other  # unlabelled, same name: adopt it (as docker stack deploy does)
+        act = Action(kind, name, UNCHANGED, id=current.id, version=current.version, desired=dict(spec),
+                     current={k: v for k, v in current.spec.items() if k != "Data"}, digest=digest)
+        have_digest = content_digest(current.spec) if kind == "config" else None
+        have_digest = have_digest or current.labels.get(CONTENT_DIGEST_LABEL)
+        if digest and have_digest and digest != have_digest:
+            act.changes.append(FieldChange("Data", short_digest(have_digest), short_digest(digest)))
+            plan.errors.append(Diagnostic(
+                f"{kind} {name}: its content changed ({short_digest(have_digest)} → {short_digest(digest)}), "
+                f"but the swarm cannot change a {kind}'s data",
+                hint=f"give the {kind} a new name (e.g. name: {name}_v2, or a content hash) so services "
+                     f"switch to it, or remove the {kind}'s users first"))
+        elif digest and not have_digest and kind == "secret":
+            act.notes.append("content not verifiable (created without stackctl): treated as unchanged")
+        for key in ("Driver", "Templating"):
+            if _drop_zero(spec.get(key) or {}) != _drop_zero(current.spec.get(key) or {}):
+                act.changes.append(FieldChange(key, current.spec.get(key), spec.get(key)))
+                plan.errors.append(Diagnostic(f"{kind} {name}: {key} changed, but the swarm cannot update it",
+                                              hint=f"give the {kind} a new name"))
+        want_labels = _user_labels(spec.get("Labels"))
+        have_labels = _user_labels(current.labels)
+        if want_labels != have_labels:
+            act.changes.extend(_prefix(field_changes(have_labels, want_labels), "Labels"))
+        if act.changes:
+            act.action = UPDATE
+        plan.actions.append(act)
+    if plan.prune:
+        for name in sorted(set(own) - set(desired) - set(external)):
+            obj = own[name]
+            plan.actions.append(Action(kind, name, REMOVE, id=obj.id, version=obj.version,
+                                       current={k: v for k, v in obj.spec.items() if k != "Data"}))
+
+
+def _prefix(changes: list[FieldChange], prefix: str) -> list[FieldChange]:
+    for ch in changes:
+        ch.path = prefix + ("" if ch.path.startswith("[") else ".") + ch.path if ch.path else prefix
+    return changes
+
+
+def _check_volumes(plan: Plan, volumes: Mapping[str, Any], observed: ObservedStack) -> None:
+    for name, vol in sorted(volumes.items()):
+        vol = vol or {}
+        if vol.get("External") or vol.get("external"):
+            continue
+        current = observed.volumes.get(name)
+        if current is None:
+            continue
+        want_driver = vol.get("Driver") or vol.get("driver") or "local"
+        want_opts = {k: str(v) for k, v in (vol.get("DriverOpts") or vol.get("driver_opts") or {}).items()}
+        have_driver = current.spec.get("Driver") or "local"
+        have_opts = {k: str(v) for k, v in (current.spec.get("Options") or {}).items()}
+        if (want_driver, want_opts) != (have_driver, have_opts):
+            plan.warnings.append(Diagnostic(
+                f"volume {name} exists on {_manager_name(observed)} with driver {have_driver} options "
+                f"{have_opts or '{}'}, but the file declares driver {want_driver} "
+                f"options {want_opts or '{}'}; "
+                "the swarm never changes an existing volume (remove it to apply)",
+                severity="warning"))
+
+
+def _manager_name(observed: ObservedStack) -> str:
+    return "the manager"
+
+
+def _plan_service(plan: Plan, name: str, spec: dict[str, Any], observed: ObservedStack) -> Action:
+    current = observed.services.get(name)
+    names = {"network_names": observed.network_names, "config_names": observed.config_names}
+    want = normalize_service(spec, **names)
+    digest = spec_digest(want)
+    _check_placement(name, spec, observed.nodes, plan)
+    _check_ports(name, spec, observed.other_services, plan)
+    if current is None:
+        return Action("service", name, CREATE, desired=spec, digest=digest)
+    have = normalize_service(current.spec, **names)
+    act = Action("service", name, UNCHANGED, id=current.id, version=current.version, desired=spec,
+                 current=current.spec, digest=digest)
+    want_image = (spec.get("Labels") or {}).get(IMAGE_LABEL)
+    have_image = current.labels.get(IMAGE_LABEL)
+    act.image_changed = want_image is None or want_image != have_image
+    if mode_kind(spec) != mode_kind(current.spec):
+        plan.errors.append(Diagnostic(
+            f"service {name}: the mode changes from {mode_kind(current.spec)} to {mode_kind(spec)}, "
+            "which the swarm cannot do (service mode change is not allowed)",
+            hint=f"remove the service first (docker service rm {name}), then deploy"))
+    act.changes = field_changes(have, want)
+    _mark_drift(act, current, have, want, digest, names)
+    if act.changes:
+        act.action = UPDATE
+    return act
+
+
+def _mark_drift(act: Action, current: ObservedService, have: dict[str, Any], want: dict[str, Any],
+                digest: str, names: dict[str, Any]) -> None:
+    """Which changed fields were changed on the swarm, not in the file (see module docstring)."""
+    applied = current.labels.get(SPEC_DIGEST_LABEL)
+    if not applied or spec_digest(have) == applied:
+        return  # never deployed by stackctl, or unchanged since: every difference is the file's
+    last: dict[str, Any] | None = None
+    if current.previous_spec:
+        prev = normalize_service(current.previous_spec, **names)
+        if spec_digest(prev) == applied:
+            last = prev
+    if last is None and digest == applied:
+        last = want  # the file did not change since that deploy: every difference is drift
+    act.drift = True
+    if last is None:
+        act.notes.append("changed on the swarm since the last stackctl deploy (which fields is unknown)")
+        return
+    for ch in act.changes:
+        parts = _path_parts(ch.path)
+        ch.drift = _get(last, parts) != _get(have, parts)
+    drifted = field_changes(last, have)
+    changed_paths = {c.path for c in act.changes}
+    for d in drifted:
+        if d.path not in changed_paths and not any(d.path.startswith(p + ".") or d.path.startswith(p + "[")
+                                                   for p in changed_paths):
+            # changed outside the file, and the file now asks for the same value: nothing to do
+            act.notes.append(f"{d.path} was changed on the swarm to the value the file now has")

@@ -1,0 +1,124 @@
+"""Shared fixtures: the lab swarm (real dockerds, never a mock) and a way to run stackctl.
+
+Tests under tests/integration/ (or marked `integration`) need the lab. Without it they
+skip locally, but fail under CI=true: a CI run that tested nothing must not pass.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LAB_HOST = "unix:///run/stackctl-lab/mgr-1/docker.sock"
+LAB_SOCKET = Path("/run/stackctl-lab/mgr-1/docker.sock")
+REPO = Path(__file__).resolve().parent.parent
+_lab_problem: list[str | None] = []  # cached result of _check_lab()
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _lab_environ() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY",
+                                                            "DOCKER_CERT_PATH")}
+    env["DOCKER_HOST"] = LAB_HOST
+    return env
+
+
+def _check_lab() -> str | None:
+    """None when the lab's manager answers as a swarm manager, else why not."""
+    if _lab_problem:
+        return _lab_problem[0]
+    problem: str | None = None
+    if not LAB_SOCKET.exists():
+        problem = f"the lab is not up ({LAB_SOCKET} missing; run: sudo stackctl lab up)"
+    else:
+        try:
+            out = subprocess.run(["docker", "info", "--format", "{{.Swarm.ControlAvailable}}"],
+                                 env=_lab_environ(), capture_output=True, text=True, timeout=20)
+            if out.stdout.strip() != "true":
+                problem = f"the lab manager at {LAB_HOST} is not a ready swarm manager: " \
+                          f"{(out.stderr or out.stdout).strip()}"
+        except (OSError, subprocess.TimeoutExpired) as err:
+            problem = f"cannot query the lab manager at {LAB_HOST}: {err}"
+    _lab_problem.append(problem)
+    return problem
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/integration/ is an integration test and needs `lab_env`."""
+    integration_dir = REPO / "tests" / "integration"
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(integration_dir) and "integration" not in item.keywords:
+            item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("integration") and "lab_env" not in getattr(item, "fixturenames", []):
+            item.fixturenames.append("lab_env")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def lab_env() -> dict[str, str]:
+    """os.environ with DOCKER_HOST pointing at the lab manager (skip, or fail under CI, without a lab)."""
+    problem = _check_lab()
+    if problem:
+        if _in_ci():
+            pytest.fail(f"CI=true and {problem}", pytrace=False)
+        pytest.skip(problem)
+    return _lab_environ()
+
+
+@pytest.fixture(scope="session")
+def docker_client(lab_env: dict[str, str]) -> Iterator[Any]:
+    """A docker SDK client on the lab manager."""
+    import docker
+
+    client = docker.DockerClient(base_url=LAB_HOST, version="auto", timeout=60)
+    yield client
+    client.close()
+
+
+def _stack_gone(name: str, env: dict[str, str]) -> bool:
+    label = f"label=com.docker.stack.namespace={name}"
+    for kind in ("service", "network"):
+        out = subprocess.run(["docker", kind, "ls", "-q", "--filter", label], env=env,
+                             capture_output=True, text=True, timeout=30)
+        if out.stdout.strip():
+            return False
+    return True
+
+
+@pytest.fixture
+def stack_name(request: pytest.FixtureRequest, lab_env: dict[str, str]) -> Iterator[str]:
+    """A fresh stack name (module's STACK_PREFIX + random), removed from the lab afterwards."""
+    prefix = getattr(request.module, "STACK_PREFIX", "t")
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(["docker", "stack", "rm", name], env=lab_env, capture_output=True, timeout=60)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _stack_gone(name, lab_env):
+        time.sleep(1)
+
+
+@pytest.fixture
+def run_stackctl() -> Any:
+    """run_stackctl(*args, env=None, input=None) -> CompletedProcess (text, captured, never raises).
+
+    `env` is merged over os.environ (pass `lab_env` to talk to the lab)."""
+
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        return subprocess.run([sys.executable, "-m", "stackctl", *args], env=full_env, input=input,
+                              capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
+
+    return run

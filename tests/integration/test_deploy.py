@@ -1,0 +1,369 @@
+"""deploy / diff on the lab: zero-write redeploys, field-level diffs, drift, failures before the
+first write, the deploy lock, a constant number of API calls, and parity with `docker stack deploy`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+STACK_PREFIX = "dp"
+REPO = Path(__file__).resolve().parents[2]
+WORKER_HOST = "unix:///run/stackctl-lab/wrk-1/docker.sock"
+
+
+def stack_file(tmp_path: Path, *, replicas: int = 1, env: str = "1", constraint: str = "node.role == worker",
+               extra: str = "", name: str = "stack.yml", external_secret: bool = False) -> str:
+    (tmp_path / "pw.txt").write_text("s3cret-value\n")
+    (tmp_path / "app.conf").write_text("conf=1\n")
+    secret = "external: true\n    name: dp_no_such_secret" if external_secret else "file: ./pw.txt"
+    text = textwrap.dedent(f"""\
+        version: "3.8"
+        services:
+          web:
+            image: busybox:latest
+            command: ["sleep", "3600"]
+            environment:
+              A: "{env}"
+            deploy:
+              replicas: {replicas}
+              placement:
+                constraints: ["{constraint}"]
+            secrets: [pw]
+            configs:
+              - source: conf
+                target: /etc/app.conf
+          api:
+            image: busybox
+            deploy:
+              replicas: 0
+            networks: [back]
+        {extra}
+        networks:
+          back:
+            driver_opts:
+              encrypted: ""
+        secrets:
+          pw:
+            {secret}
+        configs:
+          conf:
+            file: ./app.conf
+        """)
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def versions(client: Any, stack: str) -> dict[str, int]:
+    services = client.api.services(filters={"label": f"com.docker.stack.namespace={stack}"})
+    return {s["Spec"]["Name"]: s["Version"]["Index"] for s in services}
+
+
+def stack_objects(client: Any, stack: str) -> dict[str, list[str]]:
+    flt = {"label": f"com.docker.stack.namespace={stack}"}
+    return {
+        "services": sorted(s["Spec"]["Name"] for s in client.api.services(filters=flt)),
+        "networks": sorted(n["Name"] for n in client.api.networks(filters=flt)),
+        "secrets": sorted(s["Spec"]["Name"] for s in client.api.secrets(filters=flt)),
+        "configs": sorted(c["Spec"]["Name"] for c in client.api.configs(filters=flt)),
+    }
+
+
+def deploy(run_stackctl: Any, lab_env: dict[str, str], stack: str, path: str, *args: str) -> Any:
+    return run_stackctl("deploy", stack, "-c", path, "--detach", "--resolve-image", "never", *args,
+                        env=lab_env)
+
+
+def diff_json(run_stackctl: Any, lab_env: dict[str, str], stack: str,
+              path: str) -> tuple[int, dict[str, Any]]:
+    res = run_stackctl("diff", stack, "-c", path, "--format", "json", env=lab_env)
+    assert res.returncode in (0, 2), res.stderr + res.stdout
+    return res.returncode, json.loads(res.stdout)
+
+
+def test_redeploy_unchanged_writes_nothing(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
+                                           docker_client: Any, run_stackctl: Any) -> None:
+    path = stack_file(tmp_path)
+    first = deploy(run_stackctl, lab_env, stack_name, path)
+    assert first.returncode == 0, first.stderr
+    assert f"Creating service {stack_name}_web" in first.stdout
+    assert f"Creating network {stack_name}_back" in first.stdout
+    before = versions(docker_client, stack_name)
+    assert set(before) == {f"{stack_name}_web", f"{stack_name}_api"}
+
+    res = run_stackctl("diff", stack_name, "-c", path, env=lab_env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Plan: 0 to create, 0 to update, 0 to remove, 6 unchanged." in res.stdout
+
+    again = deploy(run_stackctl, lab_env, stack_name, path)
+    assert again.returncode == 0, again.stderr
+    assert "Updating" not in again.stdout and "Creating" not in again.stdout
+    assert versions(docker_client, stack_name) == before
+
+
+def test_edit_updates_only_that_service_and_scale_is_drift(tmp_path: Path, stack_name: str,
+                                                           lab_env: dict[str, str], docker_client: Any,
+                                                           run_stackctl: Any) -> None:
+    assert deploy(run_stackctl, lab_env, stack_name, stack_file(tmp_path)).returncode == 0
+    before = versions(docker_client, stack_name)
+    edited = stack_file(tmp_path, replicas=2, env="2", constraint="node.labels.pcidss == yes",
+                        name="edited.yml")
+
+    code, plan = diff_json(run_stackctl, lab_env, stack_name, edited)
+    assert code == 2
+    assert plan["summary"] == {"create": 0, "update": 1, "remove": 0, "unchanged": 5}
+    (web,) = [a for a in plan["actions"] if a["action"] == "update"]
+    assert web["name"] == f"{stack_name}_web"
+    assert {c["path"] for c in web["changes"]} == {
+        "Mode.Replicated.Replicas", "TaskTemplate.ContainerSpec.Env", "TaskTemplate.Placement.Constraints"}
+
+    res = deploy(run_stackctl, lab_env, stack_name, edited)
+    assert res.returncode == 0, res.stderr
+    assert f"Updating service {stack_name}_web (id: " in res.stdout
+    after = versions(docker_client, stack_name)
+    assert after[f"{stack_name}_api"] == before[f"{stack_name}_api"]
+    assert after[f"{stack_name}_web"] > before[f"{stack_name}_web"]
+    assert diff_json(run_stackctl, lab_env, stack_name, edited)[0] == 0
+
+    scale = subprocess.run(["docker", "service", "scale", "-d", f"{stack_name}_web=3"], env=lab_env,
+                           capture_output=True, text=True, timeout=60)
+    assert scale.returncode == 0, scale.stderr
+    code, plan = diff_json(run_stackctl, lab_env, stack_name, edited)
+    assert code == 2
+    (web,) = [a for a in plan["actions"] if a["action"] == "update"]
+    assert web["drift"] is True
+    assert web["changes"] == [{"path": "Mode.Replicated.Replicas", "old": 3, "new": 2, "drift": True}]
+    text = run_stackctl("diff", stack_name, "-c", edited, env=lab_env)
+    assert "drift" in text.stdout and "Mode.Replicated.Replicas: 3 -> 2" in text.stdout
+
+
+def test_failures_before_the_first_write_write_nothing(tmp_path: Path, stack_name: str,
+                                                       lab_env: dict[str, str], docker_client: Any,
+                                                       run_stackctl: Any) -> None:
+    empty = {"services": [], "networks": [], "secrets": [], "configs": []}
+    missing = stack_file(tmp_path, external_secret=True)
+    res = deploy(run_stackctl, lab_env, stack_name, missing)
+    assert res.returncode == 1
+    assert "secret not found: dp_no_such_secret" in res.stderr
+    assert stack_objects(docker_client, stack_name) == empty
+
+    bad = tmp_path / "bad.yml"
+    bad.write_text("version: '3.8'\nservices:\n  web:\n    image: busybox\n"
+                   "    deploy:\n      replicas: many\n")
+    res = deploy(run_stackctl, lab_env, stack_name, str(bad))
+    assert res.returncode == 1
+    assert stack_objects(docker_client, stack_name) == empty
+
+    worker_env = dict(lab_env, DOCKER_HOST=WORKER_HOST)
+    res = deploy(run_stackctl, worker_env, stack_name, stack_file(tmp_path))
+    assert res.returncode == 1
+    assert "not a swarm manager" in res.stderr
+    assert stack_objects(docker_client, stack_name) == empty
+
+
+def test_concurrent_deploys_do_not_interleave(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
+                                              docker_client: Any) -> None:
+    a = stack_file(tmp_path, replicas=0, env="from-a", name="a.yml")
+    b = stack_file(tmp_path, replicas=0, env="from-b", name="b.yml")
+    env = dict(os.environ, **lab_env)
+    cmd = ["stackctl", "deploy", stack_name, "--detach", "--resolve-image", "never", "-c"]
+    procs = [subprocess.Popen([*cmd, f], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+             for f in (a, b)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    codes = [p.returncode for p in procs]
+    for code, (_out, err) in zip(codes, outs, strict=True):
+        assert code == 0 or "locked by another deploy" in err, err
+    assert 0 in codes
+    svc = docker_client.api.inspect_service(f"{stack_name}_web")
+    env_now = svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert env_now in (["A=from-a"], ["A=from-b"])
+    winner = a if env_now == ["A=from-a"] else b
+    res = subprocess.run(["stackctl", "diff", stack_name, "-c", winner], env=env, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not docker_client.api.configs(filters={"name": f"stackctl-lock-{stack_name}"})
+
+
+def test_held_lock_fails_cleanly_naming_the_holder(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
+                                                   docker_client: Any, run_stackctl: Any) -> None:
+    from stackctl.lock import StackLock, read_lock
+
+    lock = StackLock(docker_client, stack_name, timeout=5)
+    lock.acquire()
+    try:
+        res = deploy(run_stackctl, lab_env, stack_name, stack_file(tmp_path), "--lock-timeout", "2s")
+        assert res.returncode == 1
+        assert f"stack {stack_name} is locked by another deploy: {lock.holder}" in res.stderr
+        assert versions(docker_client, stack_name) == {}
+        unlocked = run_stackctl("unlock", stack_name, env=lab_env)
+        assert unlocked.returncode == 0 and lock.holder in unlocked.stdout
+        assert read_lock(docker_client, stack_name) is None
+    finally:
+        lock.release()
+
+
+def test_plan_uses_a_constant_number_of_api_calls(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
+                                                  docker_client: Any, run_stackctl: Any) -> None:
+    from stackctl.convert import convert_stack
+    from stackctl.observe import observe_stack
+    from stackctl.plan import make_plan
+
+    services = "".join(f"  s{i}:\n    image: busybox\n    deploy:\n      replicas: 0\n" for i in range(100))
+    path = tmp_path / "big.yml"
+    path.write_text(f"version: '3.8'\nservices:\n{services}")
+    res = deploy(run_stackctl, lab_env, stack_name, str(path))
+    assert res.returncode == 0, res.stderr
+    assert len(versions(docker_client, stack_name)) == 100
+
+    import yaml
+
+    config = yaml.safe_load(path.read_text())
+    desired = convert_stack(config, stack_name)
+    api = docker_client.api
+    calls: list[str] = []
+    real_get, real_post = api._get, api._post
+
+    def counting_get(url: str, *a: Any, **kw: Any) -> Any:
+        calls.append("GET " + url)
+        return real_get(url, *a, **kw)
+
+    def counting_post(url: str, *a: Any, **kw: Any) -> Any:
+        calls.append("POST " + url)
+        return real_post(url, *a, **kw)
+
+    api._get, api._post = counting_get, counting_post
+    try:
+        plan = make_plan(desired, observe_stack(docker_client, stack_name), prune=False)
+        big_calls = len(calls)
+        calls.clear()
+        make_plan(convert_stack({"services": {"one": {"image": "busybox"}}}, stack_name + "x"),
+                  observe_stack(docker_client, stack_name + "x"), prune=False)
+        small_calls = len(calls)
+    finally:
+        api._get, api._post = real_get, real_post
+    assert not plan.has_changes
+    assert big_calls == small_calls <= 6
+    assert not any(c.startswith("POST") for c in calls)
+
+
+def test_docker_stack_commands_work_on_a_stackctl_stack(tmp_path: Path, stack_name: str,
+                                                        lab_env: dict[str, str], docker_client: Any,
+                                                        run_stackctl: Any) -> None:
+    path = stack_file(tmp_path, replicas=0)
+    assert deploy(run_stackctl, lab_env, stack_name, path).returncode == 0
+    for args in (["services", stack_name], ["ls"]):
+        res = subprocess.run(["docker", "stack", *args], env=lab_env, capture_output=True, text=True,
+                             timeout=60)
+        assert res.returncode == 0 and f"{stack_name}" in res.stdout, res.stderr
+    res = subprocess.run(["docker", "stack", "rm", stack_name], env=lab_env, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert f"Removing service {stack_name}_web" in res.stdout
+
+
+def test_stackctl_updates_a_stack_the_reference_deployed(tmp_path: Path, stack_name: str,
+                                                         lab_env: dict[str, str], docker_client: Any,
+                                                         run_stackctl: Any) -> None:
+    path = stack_file(tmp_path, replicas=0)
+    ref = subprocess.run(["docker", "stack", "deploy", "-c", path, "--resolve-image", "never", stack_name],
+                         env=lab_env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert ref.returncode == 0, ref.stderr
+    before = versions(docker_client, stack_name)
+    # the reference's secrets carry no content digest: unverifiable, so left alone
+    code, plan = diff_json(run_stackctl, lab_env, stack_name, path)
+    assert code == 0, plan
+    edited = stack_file(tmp_path, replicas=0, env="2", name="edited.yml")
+    res = deploy(run_stackctl, lab_env, stack_name, edited)
+    assert res.returncode == 0, res.stderr
+    after = versions(docker_client, stack_name)
+    assert after[f"{stack_name}_api"] == before[f"{stack_name}_api"]
+    assert after[f"{stack_name}_web"] > before[f"{stack_name}_web"]
+    assert diff_json(run_stackctl, lab_env, stack_name, edited)[0] == 0
+
+
+# --- AtSea: stackctl deploy and docker stack deploy make the same objects -------------------
+
+
+ATSEA = REPO / "examples" / "atsea" / "docker-stack.yml"
+ATSEA_SECRETS = ["revprox_cert", "revprox_key", "postgres_password", "staging_token"]
+
+
+def _comparable(value: Any, stack: str) -> Any:
+    """A stack's objects with IDs, versions, timestamps and stackctl's own labels taken out."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in ("ID", "Id", "Version", "CreatedAt", "UpdatedAt", "SecretID", "ConfigID", "Created",
+                     "ForceUpdate", "Endpoint", "UpdateStatus", "PreviousSpec", "Containers", "Peers"):
+                continue
+            if isinstance(k, str) and k.startswith("com.docker.stackctl."):
+                continue
+            out[k] = _comparable(v, stack)
+        return out
+    if isinstance(value, list):
+        return [_comparable(v, stack) for v in value]
+    if isinstance(value, str):
+        return value.replace(stack, "STACK")
+    return value
+
+
+def _snapshot(client: Any, stack: str) -> dict[str, Any]:
+    flt = {"label": f"com.docker.stack.namespace={stack}"}
+    net_names = {n["Id"]: n["Name"] for n in client.api.networks()}
+    services = {}
+    for svc in client.api.services(filters=flt):
+        spec = svc["Spec"]
+        for net in spec["TaskTemplate"].get("Networks") or []:
+            net["Target"] = net_names.get(net["Target"], net["Target"])
+        services[spec["Name"]] = spec
+    networks = {}
+    for n in client.api.networks(filters=flt):
+        n = client.api.inspect_network(n["Id"])
+        n.get("Options", {}).pop("com.docker.network.driver.overlay.vxlanid_list", None)
+        n.pop("IPAM", None)  # subnets are allocated by the swarm
+        networks[n["Name"]] = n
+    return _comparable({
+        "services": services,
+        "networks": networks,
+        "secrets": {s["Spec"]["Name"]: s["Spec"] for s in client.api.secrets(filters=flt)},
+        "configs": {c["Spec"]["Name"]: c["Spec"] for c in client.api.configs(filters=flt)},
+    }, stack)
+
+
+def _remove_stack(stack: str, env: dict[str, str], client: Any) -> None:
+    subprocess.run(["docker", "stack", "rm", stack], env=env, capture_output=True, timeout=60)
+    deadline = time.monotonic() + 60
+    flt = {"label": f"com.docker.stack.namespace={stack}"}
+    while time.monotonic() < deadline and (client.api.services(filters=flt)
+                                           or client.api.networks(filters=flt)):
+        time.sleep(1)
+
+
+def test_atsea_matches_the_reference(stack_name: str, lab_env: dict[str, str], docker_client: Any,
+                                     run_stackctl: Any) -> None:
+    setup = subprocess.run(["bash", str(ATSEA.parent / "create-secrets.sh")], env=lab_env,
+                           capture_output=True, text=True, timeout=120)
+    assert setup.returncode == 0, setup.stderr
+    ref_stack = stack_name + "r"
+    try:
+        ref = subprocess.run(["docker", "stack", "deploy", "-c", str(ATSEA), "--resolve-image", "never",
+                              ref_stack], env=lab_env, capture_output=True, text=True, timeout=180)
+        assert ref.returncode == 0, ref.stderr
+        reference = _snapshot(docker_client, ref_stack)
+    finally:
+        _remove_stack(ref_stack, lab_env, docker_client)  # AtSea publishes fixed ports: one at a time
+    res = run_stackctl("deploy", stack_name, "-c", str(ATSEA), "--detach", "--resolve-image", "never",
+                       env=lab_env)
+    assert res.returncode == 0, res.stderr
+    ours = _snapshot(docker_client, stack_name)
+    assert ours["networks"] == reference["networks"]
+    assert ours["secrets"] == reference["secrets"]
+    assert ours["configs"] == reference["configs"]
+    assert sorted(ours["services"]) == sorted(reference["services"])
+    for name in ours["services"]:
+        assert ours["services"][name] == reference["services"][name], name

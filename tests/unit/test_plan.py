@@ -1,0 +1,392 @@
+"""make_plan and its renderers on hand-made observed state (no engine)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackctl.convert import convert_stack
+from stackctl.errors import PlanError
+from stackctl.observe import ObservedNode, ObservedObject, ObservedService, ObservedStack
+from stackctl.plan import (
+    CONTENT_DIGEST_LABEL,
+    CREATE,
+    REMOVE,
+    SPEC_DIGEST_LABEL,
+    UNCHANGED,
+    UPDATE,
+    content_digest,
+    familiar_image,
+    make_plan,
+    normalize_service,
+    spec_digest,
+    unpinned_image,
+)
+from stackctl.render.plan import plan_json, render_plan_text
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "plan"
+STACK = "st"
+
+
+def _config(replicas: int = 2, env: str = "1", constraint: str = "node.role == worker",
+            secret_file: str = "") -> dict[str, Any]:
+    return {
+        "version": "3.8",
+        "services": {
+            "web": {
+                "image": "busybox",
+                "environment": {"A": env},
+                "deploy": {"replicas": replicas, "placement": {"constraints": [constraint]}},
+                "secrets": ["pw"],
+                "ports": [{"target": 80, "published": 8080, "protocol": "tcp", "mode": "ingress"}],
+            },
+            "api": {"image": "busybox:latest", "deploy": {"replicas": 0}, "networks": ["back"]},
+        },
+        "networks": {"back": {"driver_opts": {"encrypted": ""}}},
+        "secrets": {"pw": {"file": secret_file or "/pw"}},
+    }
+
+
+def _desired(secret: bytes = b"s3cret", **kw: Any) -> Any:
+    return convert_stack(_config(**kw), STACK, read_file=lambda path: secret)
+
+
+NET_IDS = {"st_default": "n0default", "st_back": "n1back", "ingress": "n2ingress"}
+
+
+def _nodes() -> list[ObservedNode]:
+    return [
+        ObservedNode("id-m", "mgr-1", "manager", "active", "ready", "linux", "x86_64"),
+        ObservedNode("id-w1", "wrk-1", "worker", "active", "ready", "linux", "x86_64", {"pcidss": "yes"}),
+        ObservedNode("id-w2", "wrk-2", "worker", "active", "ready", "linux", "x86_64"),
+    ]
+
+
+def engine_view(spec: dict[str, Any], secret_ids: dict[str, str], *, label: bool = True) -> dict[str, Any]:
+    """What a 20.10 engine returns for a spec we sent: IDs, defaults and enum zero values filled."""
+    s = copy.deepcopy(spec)
+    if label:
+        s["Labels"][SPEC_DIGEST_LABEL] = spec_digest(normalize_service(spec, network_names=_names()))
+    tt = s["TaskTemplate"]
+    tt["ForceUpdate"] = 0
+    tt["Runtime"] = "container"
+    tt.setdefault("RestartPolicy", {}).setdefault("Condition", "any")
+    tt["RestartPolicy"].setdefault("MaxAttempts", 0)
+    tt["Placement"].setdefault("Platforms", [{"Architecture": "amd64", "OS": "linux"}])
+    for net in tt.get("Networks") or []:
+        net["Target"] = NET_IDS[net["Target"]]
+    cs = tt["ContainerSpec"]
+    cs["Isolation"] = "default"
+    cs["Image"] = cs["Image"] + "@sha256:" + "ab" * 32
+    for ref in cs.get("Secrets") or []:
+        ref["SecretID"] = secret_ids[ref["SecretName"]]
+    s["EndpointSpec"].setdefault("Mode", "vip")
+    return s
+
+
+def _names() -> dict[str, str]:
+    return {v: k for k, v in NET_IDS.items()}
+
+
+def observed_from(desired: Any, *, secret_digest_label: bool = True) -> ObservedStack:
+    """An ObservedStack holding exactly what deploying `desired` would have made."""
+    obs = ObservedStack(stack=STACK, nodes=_nodes())
+    obs.network_names = _names()
+    for name, body in desired.networks.items():
+        net = ObservedObject(NET_IDS[name], name, None, {
+            "Name": name, "Id": NET_IDS[name], "Scope": "swarm", "Driver": body.get("Driver"),
+            "Options": {**(body.get("Options") or {}),
+                        "com.docker.network.driver.overlay.vxlanid_list": "4097"},
+            "Labels": body["Labels"], "Internal": False, "Attachable": False,
+            "IPAM": {"Driver": "default", "Options": None,
+                     "Config": [{"Subnet": "10.0.1.0/24", "Gateway": "10.0.1.1"}]},
+        }, labels=body["Labels"])
+        obs.networks[name] = net
+        obs.all_networks[name] = net
+    obs.all_networks["ingress"] = ObservedObject("n2ingress", "ingress", None,
+                                                 {"Name": "ingress", "Scope": "swarm"}, {})
+    secret_ids = {}
+    for i, (name, spec) in enumerate(desired.secrets.items()):
+        labels = dict(spec["Labels"])
+        if secret_digest_label:
+            labels[CONTENT_DIGEST_LABEL] = content_digest(spec)
+        obj = ObservedObject(f"sec{i}", name, 11, {"Name": name, "Labels": labels}, labels)
+        obs.secrets[name] = obj
+        obs.all_secrets[name] = obj
+        secret_ids[name] = obj.id
+    for i, (name, spec) in enumerate(desired.services.items()):
+        obs.services[name] = ObservedService(f"svc{i}", name, 100 + i, engine_view(spec, secret_ids))
+    return obs
+
+
+# --- normalisation and images -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ref,want", [
+    ("busybox", "busybox:latest"),
+    ("busybox:1.36", "busybox:1.36"),
+    ("docker.io/library/nginx", "nginx:latest"),
+    ("docker.io/dockersamples/atsea_app", "dockersamples/atsea_app:latest"),
+    ("localhost:5000/app", "localhost:5000/app:latest"),
+    ("app@sha256:" + "a" * 64, "app@sha256:" + "a" * 64),
+])
+def test_familiar_image(ref: str, want: str) -> None:
+    assert familiar_image(ref) == want
+
+
+def test_unpinned_image_keeps_a_digest_the_user_wrote() -> None:
+    assert unpinned_image("app:1@sha256:" + "a" * 64) == "app:1"
+    assert unpinned_image("app@sha256:" + "a" * 64) == "app@sha256:" + "a" * 64
+
+
+def test_engine_defaults_normalise_away() -> None:
+    desired = _desired()
+    observed = observed_from(desired)
+    for name, spec in desired.services.items():
+        names = {"network_names": observed.network_names}
+        assert normalize_service(spec, **names) == normalize_service(observed.services[name].spec, **names)
+
+
+# --- plans ------------------------------------------------------------------------------------
+
+
+def test_unchanged_stack_has_no_changes() -> None:
+    desired = _desired()
+    plan = make_plan(desired, observed_from(desired), prune=False)
+    assert not plan.has_changes
+    assert {a.action for a in plan.actions} == {UNCHANGED}
+    assert [a.kind for a in plan.actions] == ["network", "network", "secret", "service", "service"]
+
+
+def test_fresh_stack_creates_everything_in_order() -> None:
+    desired = _desired()
+    plan = make_plan(desired, ObservedStack(stack=STACK, nodes=_nodes()), prune=False)
+    assert [(a.kind, a.name, a.action) for a in plan.actions] == [
+        ("network", "st_back", CREATE),
+        ("network", "st_default", CREATE),
+        ("secret", "st_pw", CREATE),
+        ("service", "st_api", CREATE),
+        ("service", "st_web", CREATE),
+    ]
+    assert plan.counts() == {CREATE: 5, UPDATE: 0, REMOVE: 0, UNCHANGED: 0}
+
+
+def test_edit_names_exactly_the_changed_fields() -> None:
+    observed = observed_from(_desired())
+    desired = _desired(replicas=3, env="2", constraint="node.labels.pcidss == yes")
+    plan = make_plan(desired, observed, prune=False)
+    web = plan.action_for("service", "st_web")
+    assert web is not None and web.action == UPDATE
+    assert {c.path for c in web.changes} == {
+        "Mode.Replicated.Replicas",
+        "TaskTemplate.ContainerSpec.Env",
+        "TaskTemplate.Placement.Constraints",
+    }
+    replicas = next(c for c in web.changes if c.path == "Mode.Replicated.Replicas")
+    assert (replicas.old, replicas.new, replicas.drift) == (2, 3, False)
+    assert plan.action_for("service", "st_api").action == UNCHANGED  # type: ignore[union-attr]
+    assert plan.counts()[UPDATE] == 1
+
+
+def test_scale_outside_the_file_is_drift() -> None:
+    desired = _desired()
+    observed = observed_from(desired)
+    svc = observed.services["st_web"]
+    svc.previous_spec = copy.deepcopy(svc.spec)  # what `docker service scale` leaves behind
+    svc.spec["Mode"]["Replicated"]["Replicas"] = 5
+    plan = make_plan(desired, observed, prune=False)
+    web = plan.action_for("service", "st_web")
+    assert web is not None and web.action == UPDATE and web.drift
+    assert [(c.path, c.old, c.new, c.drift) for c in web.changes] == [
+        ("Mode.Replicated.Replicas", 5, 2, True)]
+
+
+def test_drift_and_file_change_are_told_apart() -> None:
+    observed = observed_from(_desired())
+    svc = observed.services["st_web"]
+    svc.previous_spec = copy.deepcopy(svc.spec)
+    svc.spec["Mode"]["Replicated"]["Replicas"] = 5
+    plan = make_plan(_desired(env="2"), observed, prune=False)
+    web = plan.action_for("service", "st_web")
+    assert web is not None
+    assert {c.path: c.drift for c in web.changes} == {
+        "Mode.Replicated.Replicas": True,
+        "TaskTemplate.ContainerSpec.Env": False,
+    }
+
+
+def test_reference_deployed_service_without_digest_label_is_unchanged() -> None:
+    desired = _desired()
+    observed = observed_from(desired)
+    for svc in observed.services.values():
+        svc.spec["Labels"].pop(SPEC_DIGEST_LABEL)
+    assert not make_plan(desired, observed, prune=False).has_changes
+
+
+def test_changed_secret_content_blocks_and_shows_digests_only() -> None:
+    observed = observed_from(_desired(secret=b"old-value"))
+    plan = make_plan(_desired(secret=b"new-value"), observed, prune=False, strict=False)
+    secret = plan.action_for("secret", "st_pw")
+    assert secret is not None and secret.action == UPDATE
+    assert secret.changes[0].path == "Data"
+    assert secret.changes[0].old.startswith("sha256:") and len(secret.changes[0].old) == 19
+    assert plan.errors and "cannot change a secret's data" in plan.errors[0].message
+    dumped = json.dumps(plan_json(plan)) + render_plan_text(plan)
+    for value in (b"old-value", b"new-value"):
+        assert value.decode() not in dumped
+        assert base64.b64encode(value).decode() not in dumped
+    with pytest.raises(PlanError):
+        plan.check()
+
+
+def test_missing_external_secret_is_an_error_before_any_write() -> None:
+    cfg = _config()
+    cfg["secrets"]["pw"] = {"external": True, "name": "ext_pw"}
+    desired = convert_stack(cfg, STACK)
+    with pytest.raises(PlanError) as info:
+        make_plan(desired, ObservedStack(stack=STACK, nodes=_nodes()), prune=False)
+    assert [d.message for d in info.value.diagnostics] == ["service web: secret not found: ext_pw"]
+
+
+def test_missing_external_network_uses_the_reference_wording() -> None:
+    cfg = _config()
+    cfg["networks"]["back"] = {"external": True, "name": "shared"}
+    plan = make_plan(convert_stack(cfg, STACK, read_file=lambda p: b"x"),
+                     ObservedStack(stack=STACK, nodes=_nodes()), prune=False, strict=False)
+    assert plan.errors[0].message == (
+        'network "shared" is declared as external, but could not be found. '
+        "You need to create a swarm-scoped network before the stack is deployed")
+
+
+def test_changed_network_is_a_warning_not_an_action() -> None:
+    observed = observed_from(_desired())
+    observed.networks["st_back"].spec["Options"].pop("encrypted")
+    plan = make_plan(_desired(), observed, prune=False)
+    back = plan.action_for("network", "st_back")
+    assert back is not None and back.action == UNCHANGED
+    assert [c.path for c in back.changes] == ["Options.encrypted"]
+    assert "recreate needed; not applied" in back.warnings[0]
+    assert not plan.has_changes
+    assert any("recreate needed" in w.message for w in plan.warnings)
+
+
+def test_unsatisfiable_constraint_names_it_and_the_nodes() -> None:
+    nodes = _nodes()
+    nodes[1].labels = {}
+    observed = ObservedStack(stack=STACK, nodes=nodes)
+    plan = make_plan(_desired(constraint="node.labels.pcidss == yes"), observed, prune=False, strict=False)
+    assert len(plan.errors) == 1
+    msg = plan.errors[0].message
+    assert "`node.labels.pcidss == yes`" in msg
+    assert "mgr-1 (manager, no labels)" in msg and "wrk-2 (worker, no labels)" in msg
+
+
+def test_constraint_satisfied_by_a_labelled_node_passes() -> None:
+    plan = make_plan(_desired(constraint="node.labels.pcidss == yes"),
+                     ObservedStack(stack=STACK, nodes=_nodes()), prune=False)
+    assert not plan.errors
+
+
+def test_max_replicas_per_node_beyond_the_eligible_nodes() -> None:
+    cfg = _config(replicas=5)
+    cfg["services"]["web"]["deploy"]["placement"]["max_replicas_per_node"] = 2
+    plan = make_plan(convert_stack(cfg, STACK, read_file=lambda p: b"x"),
+                     ObservedStack(stack=STACK, nodes=_nodes()), prune=False, strict=False)
+    assert len(plan.errors) == 1 and "max_replicas_per_node 2" in plan.errors[0].message
+
+
+def test_port_taken_by_another_stack() -> None:
+    observed = ObservedStack(stack=STACK, nodes=_nodes())
+    observed.other_services.append(ObservedService("o1", "other_web", 3, {
+        "Name": "other_web", "Labels": {"com.docker.stack.namespace": "other"},
+        "EndpointSpec": {"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080}]}}))
+    plan = make_plan(_desired(), observed, prune=False, strict=False)
+    assert [d.message for d in plan.errors] == [
+        "service st_web: port 8080/tcp is already published by service other_web (stack other)"]
+
+
+def test_mode_change_is_blocking() -> None:
+    desired = _desired()
+    observed = observed_from(desired)
+    observed.services["st_api"].spec["Mode"] = {"Global": {}}
+    plan = make_plan(desired, observed, prune=False, strict=False)
+    assert any("mode changes from Global to Replicated" in d.message for d in plan.errors)
+
+
+def test_prune_removes_own_objects_only() -> None:
+    desired = _desired()
+    observed = observed_from(desired)
+    observed.services["st_old"] = ObservedService("svc9", "st_old", 7, {"Name": "st_old", "Labels": {
+        "com.docker.stack.namespace": STACK}})
+    observed.networks["st_gone"] = ObservedObject("n9", "st_gone", None, {"Name": "st_gone"},
+                                                  {"com.docker.stack.namespace": STACK})
+    without = make_plan(desired, observed, prune=False)
+    assert not without.has_changes
+    plan = make_plan(desired, observed, prune=True)
+    assert [(a.kind, a.name) for a in plan.actions if a.action == REMOVE] == [
+        ("network", "st_gone"), ("service", "st_old")]
+
+
+def test_volume_with_other_driver_options_warns() -> None:
+    cfg = _config()
+    cfg["volumes"] = {"data": {"driver_opts": {"type": "tmpfs", "device": "tmpfs"}}}
+    cfg["services"]["web"]["volumes"] = [{"type": "volume", "source": "data", "target": "/data"}]
+    observed = ObservedStack(stack=STACK, nodes=_nodes())
+    observed.volumes["st_data"] = ObservedObject("st_data", "st_data", None,
+                                                 {"Name": "st_data", "Driver": "local", "Options": {}})
+    plan = make_plan(convert_stack(cfg, STACK, read_file=lambda p: b"x"), observed, prune=False)
+    assert any("volume st_data exists" in w.message and "never changes" in w.message for w in plan.warnings)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def _mixed_plan() -> Any:
+    observed = observed_from(_desired())
+    svc = observed.services["st_web"]
+    svc.previous_spec = copy.deepcopy(svc.spec)
+    svc.spec["Mode"]["Replicated"]["Replicas"] = 5
+    observed.networks["st_back"].spec["Options"].pop("encrypted")
+    observed.services["st_old"] = ObservedService("svc9old", "st_old", 7, {"Name": "st_old", "Labels": {
+        "com.docker.stack.namespace": STACK}})
+    cfg = _config(env="2", constraint="node.labels.pcidss == yes")
+    cfg["services"]["worker"] = {"image": "busybox:1.36", "deploy": {"mode": "global"}}
+    desired = convert_stack(cfg, STACK, read_file=lambda p: b"s3cret")
+    return make_plan(desired, observed, prune=True)
+
+
+def test_render_mixed_plan_golden() -> None:
+    _golden("mixed.txt", render_plan_text(_mixed_plan()))
+
+
+def test_render_no_changes_golden() -> None:
+    desired = _desired()
+    _golden("no-changes.txt", render_plan_text(make_plan(desired, observed_from(desired), prune=False)))
+
+
+def test_render_fresh_golden() -> None:
+    plan = make_plan(_desired(), ObservedStack(stack=STACK, nodes=_nodes()), prune=False)
+    _golden("fresh.txt", render_plan_text(plan))
+
+
+def test_render_json_golden() -> None:
+    _golden("mixed.json", json.dumps(plan_json(_mixed_plan()), indent=2, sort_keys=True) + "\n")
+
+
+def test_summary_line() -> None:
+    text = render_plan_text(_mixed_plan())
+    assert text.splitlines()[-1] == "Plan: 1 to create, 1 to update, 1 to remove, 4 unchanged."
