@@ -348,7 +348,12 @@ class _Run:
         for ref in cs.get("Configs") or []:
             if not ref.get("ConfigID"):
                 ref["ConfigID"] = self.config_ids.get(ref.get("ConfigName", ""), "")
-        cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
+        # The docker CLI always sends a Privileges object; so do we, so that `docker service
+        # inspect` of our services and of the reference's read the same.
+        privileges = cs.setdefault("Privileges", {})
+        for key, default in (("CredentialSpec", None), ("SELinuxContext", None), ("NoNewPrivileges", False)):
+            privileges.setdefault(key, default)
+        cred = privileges.get("CredentialSpec") or {}
         if cred.get("Config") in self.config_ids:
             cred["Config"] = self.config_ids[cred["Config"]]
         if current is not None:

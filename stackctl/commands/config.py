@@ -31,7 +31,7 @@ def dump_yaml(config: dict[str, Any]) -> str:
             style = "|"
         elif (not isinstance(resolve_plain(value), str) if value else True) or (
             implicit.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str"
-        ) or base60.fullmatch(value):
+        ) or base60.fullmatch(value) or value in ("y", "Y", "n", "N"):
             style = '"'
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 

@@ -41,7 +41,5 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
               f"{rev.user}@{rev.host})")
     opts = DeployOptions(resolve_image=resolve_image, detach=detach, quiet=quiet, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, fmt=fmt, context=context, debug=debug,
-                         record_history=True)
-    opts.note = f"rollback to {rev.revision}"  # deploy records the new revision with this note
-    opts.files = list(rev.files)
+                         record_history=True, note=f"rollback to {rev.revision}", files=list(rev.files))
     return deploy_config(stack, rev.config, rev.working_dir or rev.cwd, opts, client=client)

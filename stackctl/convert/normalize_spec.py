@@ -17,11 +17,12 @@ idempotent (normalising twice changes nothing). What it does, and why:
    Order stop-first} when absent, FailureAction/Order/Monitor defaults when unset;
    `ContainerSpec.StopGracePeriod` 10s (the 20.10 engine stores these defaults on create).
    `ContainerSpec.Isolation: "default"` means unset.
-3. Canonical forms: `Resources.Limits.Pids` moves to `ContainerSpec.PidsLimit` (the engine
-   stores it there); network `Target` IDs become names through `network_ids` (name → ID,
-   as listed by the engine); networks, ports, secrets, configs, mounts-free lists that the
-   engine treats as sets are sorted. Order-carrying lists (Env, Args, Command, Hosts,
-   Mounts, Constraints) keep their order.
+3. Canonical forms: `Resources.Limits.Pids` moves to `ContainerSpec.PidsLimit` (newer
+   engines store it there; 20.10 keeps `Limits.Pids`); network `Target` IDs become names
+   through `network_ids` (name → ID, as the engine lists them; the engine always returns
+   IDs). Lists the engine treats as sets are sorted: networks, ports, secret and config
+   references, ulimits, capabilities. Order-carrying lists (Env, Args, Command, Hosts,
+   Mounts, Constraints, Preferences) keep their order.
 4. Prunes empty values (None, "", [], {}) and zero/false scalars bottom-up, because the
    engine omits them (Go `omitempty`) and a missing non-pointer field decodes to zero
    anyway. Zeros that differ from "unset" are kept: Replicas, MaxConcurrent,

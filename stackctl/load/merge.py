@@ -52,8 +52,6 @@ def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, A
             out[key] = {**out[key], **copy.deepcopy(value)}
         elif key in _STRING_MAPS:
             out[key] = _merge_string_map(out[key], value)
-        elif key.startswith("x-"):
-            out[key] = copy.deepcopy(value)
         else:
             out[key] = _deep_merge(out[key], value)
     return out

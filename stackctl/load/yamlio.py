@@ -203,6 +203,35 @@ class _Builder:
         return MappingNode(node.tag, pairs, node.start_mark, node.end_mark)
 
 
+class _ShapeError(Exception):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _expanded_size(node: Node, memo: dict[int, int], depth: int) -> int:
+    """Number of values `node` stands for once aliases are expanded (shared nodes counted once each)."""
+    if isinstance(node, ScalarNode):
+        return 1
+    known = memo.get(id(node))
+    if known is not None:
+        if known < 0:
+            raise _ShapeError("an alias refers to a mapping or list that contains it", node.start_mark.line + 1)
+        return known
+    if depth > MAX_DEPTH:
+        raise _ShapeError(f"nesting deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)
+    memo[id(node)] = -1
+    total = 1
+    if isinstance(node, SequenceNode):
+        for item in node.value:
+            total += _expanded_size(item, memo, depth + 1)
+    else:
+        for _, value in node.value:
+            total += 1 + _expanded_size(value, memo, depth + 1)
+    memo[id(node)] = total
+    return total
+
+
 def decode_text(raw: bytes, filename: str) -> str:
     """Bytes → text; binary files and invalid UTF-8 are refused with the offending line."""
     if b"\x00" in raw:
@@ -241,6 +270,14 @@ def parse_yaml(text: str, filename: str) -> SourceDoc:
     else:
         builder = _Builder(filename)
         try:
+            try:
+                size = _expanded_size(root, {}, 0)
+            except _ShapeError as err:
+                raise builder.fail(str(err), err.line) from None
+            if size > MAX_NODES:
+                raise builder.fail(
+                    f"document too large: {size:,} values after expanding aliases (limit {MAX_NODES:,})",
+                    None, "an alias bomb (\"billion laughs\")? stackctl refuses to expand it")
             data = builder.build(root, (), 0)
         except RecursionError:
             raise builder.fail(f"nesting deeper than {MAX_DEPTH} levels", None) from None

@@ -20,7 +20,7 @@ def stack_file(tmp_path: Path, *, replicas: int = 1, env: str = "1", constraint:
                extra: str = "", name: str = "stack.yml", external_secret: bool = False) -> str:
     (tmp_path / "pw.txt").write_text("s3cret-value\n")
     (tmp_path / "app.conf").write_text("conf=1\n")
-    secret = "external: true\n    name: dp_no_such_secret" if external_secret else "file: ./pw.txt"
+    secret = "{external: true, name: dp_no_such_secret}" if external_secret else "{file: ./pw.txt}"
     text = textwrap.dedent(f"""\
         version: "3.8"
         services:
@@ -48,8 +48,7 @@ def stack_file(tmp_path: Path, *, replicas: int = 1, env: str = "1", constraint:
             driver_opts:
               encrypted: ""
         secrets:
-          pw:
-            {secret}
+          pw: {secret}
         configs:
           conf:
             file: ./app.conf
@@ -172,8 +171,8 @@ def test_concurrent_deploys_do_not_interleave(tmp_path: Path, stack_name: str, l
     b = stack_file(tmp_path, replicas=0, env="from-b", name="b.yml")
     env = dict(os.environ, **lab_env)
     cmd = ["stackctl", "deploy", stack_name, "--detach", "--resolve-image", "never", "-c"]
-    procs = [subprocess.Popen([*cmd, f], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-             for f in (a, b)]
+    procs = [subprocess.Popen([*cmd, f], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=REPO) for f in (a, b)]
     outs = [p.communicate(timeout=180) for p in procs]
     codes = [p.returncode for p in procs]
     for code, (_out, err) in zip(codes, outs, strict=True):
@@ -303,7 +302,7 @@ def _comparable(value: Any, stack: str) -> Any:
                 continue
             if isinstance(k, str) and k.startswith("com.docker.stackctl."):
                 continue
-            out[k] = _comparable(v, stack)
+            out[k.replace(stack, "STACK") if isinstance(k, str) else k] = _comparable(v, stack)
         return out
     if isinstance(value, list):
         return [_comparable(v, stack) for v in value]
@@ -344,20 +343,31 @@ def _remove_stack(stack: str, env: dict[str, str], client: Any) -> None:
         time.sleep(1)
 
 
-def test_atsea_matches_the_reference(stack_name: str, lab_env: dict[str, str], docker_client: Any,
-                                     run_stackctl: Any) -> None:
+def test_atsea_matches_the_reference(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
+                                     docker_client: Any, run_stackctl: Any) -> None:
+    import random
+
+    # Other stacks on the shared lab may hold AtSea's ports 80/443/8001: publish others.
+    base = random.randrange(20000, 29000, 3)
+    text = ATSEA.read_text()
+    for old, new in (('"80:80"', f'"{base}:80"'), ('"443:443"', f'"{base + 1}:443"'),
+                     ('"8001:8080"', f'"{base + 2}:8080"')):
+        assert old in text
+        text = text.replace(old, new)
+    atsea = tmp_path / "docker-stack.yml"
+    atsea.write_text(text)
     setup = subprocess.run(["bash", str(ATSEA.parent / "create-secrets.sh")], env=lab_env,
                            capture_output=True, text=True, timeout=120)
     assert setup.returncode == 0, setup.stderr
     ref_stack = stack_name + "r"
     try:
-        ref = subprocess.run(["docker", "stack", "deploy", "-c", str(ATSEA), "--resolve-image", "never",
+        ref = subprocess.run(["docker", "stack", "deploy", "-c", str(atsea), "--resolve-image", "never",
                               ref_stack], env=lab_env, capture_output=True, text=True, timeout=180)
         assert ref.returncode == 0, ref.stderr
         reference = _snapshot(docker_client, ref_stack)
     finally:
         _remove_stack(ref_stack, lab_env, docker_client)  # AtSea publishes fixed ports: one at a time
-    res = run_stackctl("deploy", stack_name, "-c", str(ATSEA), "--detach", "--resolve-image", "never",
+    res = run_stackctl("deploy", stack_name, "-c", str(atsea), "--detach", "--resolve-image", "never",
                        env=lab_env)
     assert res.returncode == 0, res.stderr
     ours = _snapshot(docker_client, stack_name)
@@ -366,4 +376,7 @@ def test_atsea_matches_the_reference(stack_name: str, lab_env: dict[str, str], d
     assert ours["configs"] == reference["configs"]
     assert sorted(ours["services"]) == sorted(reference["services"])
     for name in ours["services"]:
-        assert ours["services"][name] == reference["services"][name], name
+        from deepdiff import DeepDiff
+
+        assert ours["services"][name] == reference["services"][name], (
+            name, DeepDiff(reference["services"][name], ours["services"][name]))

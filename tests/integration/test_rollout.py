@@ -1,0 +1,210 @@
+"""Rollouts on the lab: waiting, truthful exit codes, whole-stack undo, history and rollback.
+
+Every test uses a real failing workload (a command that exits non-zero, a healthcheck that
+never passes, tasks the scheduler cannot place). Stacks are prefixed `ro` and removed after,
+with their history configs. Monitors and delays are short so the swarm decides quickly.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stackctl.errors import EXIT_DEPLOY_FAILED, EXIT_OK, EXIT_ROLLED_BACK, EXIT_TIMEOUT
+
+pytestmark = pytest.mark.integration
+STACK_PREFIX = "ro"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def stack(stack_name: str, docker_client: Any) -> Any:
+    yield stack_name
+    from stackctl.history import remove_history
+
+    remove_history(docker_client, stack_name)
+
+
+def write_stack(path: Path, services: dict[str, Any], version: str = "3.8") -> str:
+    path.write_text(yaml.safe_dump({"version": version, "services": services}, sort_keys=False))
+    return str(path)
+
+
+def busybox(*, command: list[str] | None = None, replicas: int = 1, action: str = "rollback",
+            env: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    svc: dict[str, Any] = {
+        "image": "busybox:latest",
+        "deploy": {
+            "replicas": replicas,
+            "update_config": {"parallelism": 1, "monitor": "2s", "failure_action": action},
+            "rollback_config": {"parallelism": 0, "monitor": "1s"},
+            "restart_policy": {"delay": "1s"},
+        },
+    }
+    if command:
+        svc["command"] = command
+    if env:
+        svc["environment"] = env
+    svc.update(extra)
+    return svc
+
+
+def deploy(run_stackctl: Any, lab_env: dict[str, str], stack: str, file: str, *extra: str,
+           timeout: str = "90s") -> subprocess.CompletedProcess[str]:
+    return run_stackctl("deploy", stack, "-c", file, "--resolve-image", "never", "--timeout", timeout, *extra,
+                        env=lab_env)
+
+
+def spec_of(client: Any, name: str) -> dict[str, Any]:
+    return client.api.inspect_service(name)["Spec"]
+
+
+def current_running(client: Any, name: str) -> int:
+    tasks = client.api.tasks(filters={"service": [name], "_up-to-date": "true", "desired-state": "running"})
+    return sum(1 for t in tasks if t["Status"]["State"] == "running")
+
+
+def out(cp: subprocess.CompletedProcess[str]) -> str:
+    return cp.stdout + cp.stderr
+
+
+def test_bad_update_with_failure_action_rollback_exits_4(stack: str, tmp_path: Path, run_stackctl: Any,
+                                                         lab_env: dict[str, str], docker_client: Any) -> None:
+    good = write_stack(tmp_path / "good.yml", {"web": busybox(replicas=2)})
+    cp = deploy(run_stackctl, lab_env, stack, good)
+    assert cp.returncode == EXIT_OK, out(cp)
+    before = spec_of(docker_client, f"{stack}_web")
+    bad = write_stack(tmp_path / "bad.yml", {"web": busybox(replicas=2, command=["sh", "-c", "exit 1"])})
+    cp = deploy(run_stackctl, lab_env, stack, bad)
+    assert cp.returncode == EXIT_ROLLED_BACK, out(cp)
+    assert "rolled back" in cp.stderr and f"{stack}_web" in cp.stderr
+    assert "non-zero exit (1)" in cp.stderr  # the task error that caused it
+    after = spec_of(docker_client, f"{stack}_web")
+    args = before["TaskTemplate"]["ContainerSpec"].get("Args")
+    assert after["TaskTemplate"]["ContainerSpec"].get("Args") == args
+
+
+def test_bad_update_with_failure_action_pause_exits_3(stack: str, tmp_path: Path, run_stackctl: Any,
+                                                      lab_env: dict[str, str], docker_client: Any) -> None:
+    good = write_stack(tmp_path / "good.yml", {"web": busybox(action="pause")})
+    assert deploy(run_stackctl, lab_env, stack, good).returncode == EXIT_OK
+    bad = write_stack(tmp_path / "bad.yml", {"web": busybox(action="pause", command=["sh", "-c", "exit 3"])})
+    cp = deploy(run_stackctl, lab_env, stack, bad)
+    assert cp.returncode == EXIT_DEPLOY_FAILED, out(cp)
+    assert "paused" in cp.stderr and f"{stack}_web" in cp.stderr
+    assert docker_client.api.inspect_service(f"{stack}_web")["UpdateStatus"]["State"] == "paused"
+
+
+def test_good_update_exits_0_only_when_new_tasks_run(stack: str, tmp_path: Path, run_stackctl: Any,
+                                                     lab_env: dict[str, str], docker_client: Any) -> None:
+    v1 = write_stack(tmp_path / "v1.yml", {"web": busybox(replicas=2, env={"V": "1"})})
+    assert deploy(run_stackctl, lab_env, stack, v1).returncode == EXIT_OK
+    v2 = write_stack(tmp_path / "v2.yml", {"web": busybox(replicas=2, env={"V": "2"})})
+    started = time.monotonic()
+    cp = deploy(run_stackctl, lab_env, stack, v2)
+    elapsed = time.monotonic() - started
+    assert cp.returncode == EXIT_OK, out(cp)
+    svc = docker_client.api.inspect_service(f"{stack}_web")
+    assert svc["UpdateStatus"]["State"] == "completed"
+    assert current_running(docker_client, f"{stack}_web") == 2
+    assert elapsed < 60
+
+
+def test_rollback_on_failure_restores_all_three_services(stack: str, tmp_path: Path, run_stackctl: Any,
+                                                         lab_env: dict[str, str], docker_client: Any) -> None:
+    names = ("a", "b", "c")
+    v1 = write_stack(tmp_path / "v1.yml", {n: busybox(env={"V": "1"}, action="continue") for n in names})
+    assert deploy(run_stackctl, lab_env, stack, v1).returncode == EXIT_OK
+    before = {n: spec_of(docker_client, f"{stack}_{n}") for n in names}
+    services = {n: busybox(env={"V": "2"}, action="continue") for n in names}
+    services["b"]["healthcheck"] = {"test": ["CMD", "false"], "interval": "1s", "retries": 1, "timeout": "1s"}
+    v2 = write_stack(tmp_path / "v2.yml", services)
+    cp = deploy(run_stackctl, lab_env, stack, v2, "--rollback-on-failure", timeout="60s")
+    assert cp.returncode == EXIT_ROLLED_BACK, out(cp)
+    assert f"{stack}_b" in cp.stderr and "restored" in cp.stderr
+    for n in names:
+        after = spec_of(docker_client, f"{stack}_{n}")
+        assert after["TaskTemplate"]["ContainerSpec"].get("Env") == ["V=1"], n
+        assert after["TaskTemplate"]["ContainerSpec"].get("Healthcheck") == \
+            before[n]["TaskTemplate"]["ContainerSpec"].get("Healthcheck"), n
+
+
+def test_healthcheck_that_never_passes_fails_the_deploy(stack: str, tmp_path: Path, run_stackctl: Any,
+                                                        lab_env: dict[str, str]) -> None:
+    svc = busybox(healthcheck={"test": ["CMD", "false"], "interval": "1s", "retries": 1, "timeout": "1s"})
+    cp = deploy(run_stackctl, lab_env, stack, write_stack(tmp_path / "s.yml", {"web": svc}, version="3.8"))
+    assert cp.returncode == EXIT_DEPLOY_FAILED, out(cp)
+    assert "keep failing" in cp.stderr and "healthcheck" in cp.stderr
+
+
+def test_unschedulable_service_times_out_with_the_schedulers_reason(
+        stack: str, tmp_path: Path, run_stackctl: Any, lab_env: dict[str, str]) -> None:
+    svc = busybox()
+    svc["deploy"]["resources"] = {"reservations": {"memory": "4000G"}}
+    started = time.monotonic()
+    cp = deploy(run_stackctl, lab_env, stack, write_stack(tmp_path / "s.yml", {"web": svc}), timeout="6s")
+    assert cp.returncode == EXIT_TIMEOUT, out(cp)
+    assert "timed out" in cp.stderr and "no suitable node (insufficient resources" in cp.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_constraint_no_node_satisfies_times_out_with_the_reason(docker_client: Any, stack: str) -> None:
+    """The planner refuses such a file before writing; a service made by hand shows the wait's side."""
+    from docker.types import ContainerSpec, Placement, TaskTemplate
+
+    from stackctl.apply.wait import TIMEOUT, exit_code_for, wait_for_services
+
+    name = f"{stack}_pinned"
+    docker_client.api.create_service(
+        TaskTemplate(ContainerSpec("busybox:latest"),
+                     placement=Placement(constraints=["node.labels.nope==1"])),
+        name=name, labels={"com.docker.stack.namespace": stack})
+    outcomes = wait_for_services(docker_client, [name], timeout=4)
+    assert outcomes[0].state == TIMEOUT and exit_code_for(outcomes) == EXIT_TIMEOUT
+    assert "scheduling constraints not satisfied" in (outcomes[0].task_error or "")
+
+
+def _atsea_without_ports(tmp_path: Path, appserver_replicas: int) -> str:
+    """The AtSea stack file with its published ports dropped (other tests may hold 80/443/8001)."""
+    doc = yaml.safe_load((REPO / "examples/atsea/docker-stack.yml").read_text())
+    for svc in doc["services"].values():
+        svc.pop("ports", None)
+        deploy_ = svc.setdefault("deploy", {})
+        deploy_.setdefault("update_config", {}).update({"monitor": "1s", "delay": "0s"})
+    doc["services"]["appserver"]["deploy"]["replicas"] = appserver_replicas
+    path = tmp_path / f"atsea-{appserver_replicas}.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(path)
+
+
+def test_history_and_rollback_of_atsea(stack: str, tmp_path: Path, run_stackctl: Any,
+                                       lab_env: dict[str, str]) -> None:
+    subprocess.run([str(REPO / "examples/atsea/create-secrets.sh")], env=lab_env, check=True,
+                   capture_output=True, timeout=60)
+    v1 = _atsea_without_ports(tmp_path, 2)
+    v2 = _atsea_without_ports(tmp_path, 1)
+    for f in (v1, v2):
+        cp = deploy(run_stackctl, lab_env, stack, f, timeout="120s")
+        assert cp.returncode == EXIT_OK, out(cp)
+    cp = run_stackctl("history", stack, env=lab_env)
+    assert cp.returncode == 0, out(cp)
+    lines = [ln.split() for ln in cp.stdout.splitlines()[1:] if ln.strip()]
+    assert [ln[0] for ln in lines] == ["1", "2"]
+    assert "dockersamples/atsea_app" in cp.stdout
+    cp = run_stackctl("history", stack, "--format", "json", env=lab_env)
+    import json
+
+    revs = json.loads(cp.stdout)
+    assert revs[0]["files"] == [v1] and revs[1]["files"] == [v2]
+    cp = run_stackctl("rollback", stack, "--to", "1", "--timeout", "120s", env=lab_env)
+    assert cp.returncode == EXIT_OK, out(cp)
+    cp = run_stackctl("diff", stack, "-c", v1, env=lab_env)
+    assert cp.returncode == 0, out(cp)
+    cp = run_stackctl("history", stack, "--format", "json", env=lab_env)
+    revs = json.loads(cp.stdout)
+    assert [r["revision"] for r in revs] == [1, 2, 3] and revs[2]["note"] == "rollback to 1"
