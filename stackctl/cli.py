@@ -24,9 +24,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help and usage errors: typer's rich formatting imports rich.markdown, pygments and
+    # markdown_it (~120 ms), which alone breaks the 150 ms budget of `stackctl --help` (bench/README.md).
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-lab_app = typer.Typer(help="A throwaway multi-node swarm on this machine (needs root).", no_args_is_help=True)
+lab_app = typer.Typer(help="A throwaway multi-node swarm on this machine (needs root).", no_args_is_help=True,
+                      rich_markup_mode=None)
 app.add_typer(lab_app, name="lab")
 
 ComposeFiles = Annotated[
@@ -38,6 +42,27 @@ EnvFiles = Annotated[
     typer.Option("--env-file", help="Variables for interpolation (repeatable; the shell wins)."),
 ]
 EnvName = Annotated[str | None, typer.Option("--env", help="Environment from stackctl.yml.")]
+# With --env the files come from stackctl.yml, so -c is optional there.
+OptionalComposeFiles = Annotated[
+    list[str] | None,
+    typer.Option("--compose-file", "-c",
+                 help="Stack file (repeatable, merged in order; '-' reads stdin; with --env: merged last)."),
+]
+OptionalStack = Annotated[
+    str | None, typer.Argument(help="Stack name (default with --env: from stackctl.yml).")
+]
+
+
+def _set_project(value: str | None) -> None:
+    if value:
+        os.environ["STACKCTL_PROJECT"] = value
+
+
+ProjectFile = Annotated[
+    str | None,
+    typer.Option("--project", callback=_set_project, expose_value=False,
+                 help="Project file for --env (default: ./stackctl.yml)."),
+]
 Format = Annotated[str, typer.Option("--format", help="Output format: text|json (table|json for lists).")]
 Context = Annotated[str | None, typer.Option("--context", help="Docker context to use.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Log engine calls to stderr (secrets never shown).")]
@@ -89,33 +114,35 @@ def _root(
 
 @app.command()
 def validate(
-    compose_file: ComposeFiles,
+    compose_file: OptionalComposeFiles = None,
     env_file: EnvFiles = None,
     env: EnvName = None,
     fmt: Format = "text",
     skip_interpolation: Annotated[bool, typer.Option("--skip-interpolation")] = False,
+    project: ProjectFile = None,
 ) -> None:
     """Check stack files: YAML, interpolation, schema and meaning. Exit 1 on any problem."""
     from stackctl.commands import validate as impl
 
-    _run(impl.run, files=compose_file, env_files=env_file or [], env=env, fmt=fmt,
+    _run(impl.run, files=compose_file or [], env_files=env_file or [], env=env, fmt=fmt,
          skip_interpolation=skip_interpolation)
 
 
 @app.command()
 def config(
-    compose_file: ComposeFiles,
+    compose_file: OptionalComposeFiles = None,
     env_file: EnvFiles = None,
     env: EnvName = None,
     fmt: Format = "yaml",
     skip_interpolation: Annotated[
         bool, typer.Option("--skip-interpolation", help="Output the merged config without interpolating.")
     ] = False,
+    project: ProjectFile = None,
 ) -> None:
     """Print the merged, interpolated, normalised stack (as `docker stack config`)."""
     from stackctl.commands import config as impl
 
-    _run(impl.run, files=compose_file, env_files=env_file or [], env=env, fmt=fmt,
+    _run(impl.run, files=compose_file or [], env_files=env_file or [], env=env, fmt=fmt,
          skip_interpolation=skip_interpolation)
 
 
@@ -124,26 +151,32 @@ def config(
 
 @app.command()
 def diff(
-    stack: Annotated[str, typer.Argument(help="Stack name.")],
-    compose_file: ComposeFiles,
+    stack: OptionalStack = None,
+    compose_file: OptionalComposeFiles = None,
     env_file: EnvFiles = None,
     env: EnvName = None,
     prune: Annotated[bool, typer.Option("--prune", help="Also plan removal of objects the file dropped.")] = False,
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
+    against: Annotated[
+        str | None,
+        typer.Option("--against", help="Compare the rendered stacks of --env and this environment."),
+    ] = None,
+    project: ProjectFile = None,
 ) -> None:
     """Show what deploy would change. Exit 0: no changes, 2: changes, 1: error."""
     from stackctl.commands import diff as impl
 
-    _run(impl.run, stack=stack, files=compose_file, env_files=env_file or [], env=env, prune=prune,
-         fmt=fmt, context=context, debug=debug)
+    extra = {"against": against} if against else {}
+    _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
+         fmt=fmt, context=context, debug=debug, **extra)
 
 
 @app.command()
 def deploy(
-    stack: Annotated[str, typer.Argument(help="Stack name.")],
-    compose_file: ComposeFiles,
+    stack: OptionalStack = None,
+    compose_file: OptionalComposeFiles = None,
     env_file: EnvFiles = None,
     env: EnvName = None,
     prune: Annotated[bool, typer.Option("--prune", help="Remove services the file no longer has.")] = False,
@@ -164,11 +197,12 @@ def deploy(
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
+    project: ProjectFile = None,
 ) -> None:
     """Create or update the stack so the swarm matches the files (only what changed)."""
     from stackctl.commands import deploy as impl
 
-    _run(impl.run, stack=stack, files=compose_file, env_files=env_file or [], env=env, prune=prune,
+    _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
          resolve_image=resolve_image, with_registry_auth=with_registry_auth, detach=detach, quiet=quiet,
          plan_only=plan_only, timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt,
          context=context, debug=debug, lock_timeout=lock_timeout)

@@ -35,15 +35,108 @@ def _context_host(name: str) -> dict[str, Any]:
     return out
 
 
+def _tls_from_env(environ: Any) -> Any:
+    """DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as the docker CLI reads them, checked up front so a
+    missing file is named (the SDK's own message does not say which)."""
+    import docker
+
+    cert_path = environ.get("DOCKER_CERT_PATH") or None
+    verify_var = environ.get("DOCKER_TLS_VERIFY")
+    verify = verify_var is not None and verify_var != ""
+    if not (cert_path or verify):
+        return False
+    folder = Path(cert_path or Path.home() / ".docker")
+    needed = ["cert.pem", "key.pem"] + (["ca.pem"] if verify else [])
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        raise EngineError(
+            f"TLS is on (DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) but {folder} has no {', '.join(missing)} "
+            "(DOCKER_CERT_PATH must name a folder holding ca.pem, cert.pem and key.pem)"
+        )
+    return docker.tls.TLSConfig(
+        client_cert=(str(folder / "cert.pem"), str(folder / "key.pem")),
+        ca_cert=str(folder / "ca.pem") if verify else None,
+        verify=verify,
+    )
+
+
+def _pin_tls_trust(api: Any) -> None:
+    """Verify the engine against DOCKER_CERT_PATH's CA, as the docker CLI does.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's CA bundle on
+    every request; with them set (common on managed machines) the engine's own CA was
+    ignored and every TLS connection failed with "unable to get local issuer certificate".
+    """
+    ca = api.verify
+    if not isinstance(ca, str):
+        return
+    merge = api.merge_environment_settings
+
+    def merged(url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = merge(url, proxies, stream, verify, cert)
+        if verify is None or verify is True:
+            settings["verify"] = ca
+        return settings
+
+    api.merge_environment_settings = merged
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        return (0,)
+
+
+def _describe_failure(err: BaseException, host: str) -> str:
+    """One clear sentence for the usual ways a connection fails."""
+    text = str(err)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        import re
+
+        reason = re.search(r"certificate verify failed: ([^(\)']+)", text)
+        why = reason.group(1).strip() if reason else "certificate verify failed"
+        return (f"cannot verify the TLS certificate of the Docker engine at {host}: {why} "
+                "(is DOCKER_CERT_PATH's ca.pem the CA that signed the engine's certificate, and does "
+                "the certificate name this host?)")
+    if "ALERT_BAD_CERTIFICATE" in text or "alert bad certificate" in text or "CERTIFICATE_REQUIRED" in text:
+        return (f"the Docker engine at {host} refused stackctl's TLS client certificate (TLS alert: bad "
+                "certificate): DOCKER_CERT_PATH's cert.pem must be signed by a CA the engine trusts")
+    if "HTTP request to an HTTPS server" in text:
+        return (f"the Docker engine at {host} speaks TLS only: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH "
+                "to a folder with ca.pem, cert.pem and key.pem")
+    if "SSL" in text or "TLS" in text or "tls" in text:
+        return f"TLS handshake with the Docker engine at {host} failed: {_short(text)}"
+    return f"cannot reach the Docker engine at {host}: {_short(text)}"
+
+
+def _short(text: str) -> str:
+    """The innermost reason of a urllib3/requests error chain."""
+    import re
+
+    inner = re.findall(r"\(Caused by \w+\((.*)\)\)", text)
+    if inner:
+        text = inner[-1]
+    for pattern in (r"Failed to establish a new connection: (?:\[Errno -?\d+\] )?([^'\"]*)",
+                    r"FileNotFoundError\(\d+, '([^']*)'\)", r"ConnectionRefusedError\(\d+, '([^']*)'\)"):
+        m = re.search(pattern, text)
+        if m:
+            return m.group(1)
+    return text
+
+
 def connect(context: str | None = None, debug: bool = False, timeout: int = 60) -> Any:
     """A docker.DockerClient for DOCKER_HOST / --context, with the API version negotiated."""
     import docker
+    import requests
     from docker.errors import DockerException
 
     context = context or os.environ.get("DOCKER_CONTEXT")
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     try:
         if context and context != "default":
             ctx = _context_host(context)
+            host = ctx.get("host") or host
             tls: Any = False
             if ctx.get("tls_dir"):
                 d = ctx["tls_dir"]
@@ -52,14 +145,27 @@ def connect(context: str | None = None, debug: bool = False, timeout: int = 60) 
                     ca_cert=f"{d}/ca.pem" if ctx.get("tls_verify") else None,
                     verify=ctx.get("tls_verify", True),
                 )
-            client = docker.DockerClient(base_url=ctx["host"], tls=tls, version="auto", timeout=timeout)
+            base_url = ctx.get("host")
         else:
-            client = docker.from_env(version="auto", timeout=timeout)
+            tls = _tls_from_env(os.environ)
+            base_url = os.environ.get("DOCKER_HOST") or None
+        # Negotiate the API version ourselves: the SDK's "auto" talks to the engine inside the
+        # constructor, before the TLS trust can be pinned.
+        probe = docker.APIClient(base_url=base_url, tls=tls, timeout=timeout,
+                                 version=docker.constants.MINIMUM_DOCKER_API_VERSION)
+        _pin_tls_trust(probe)
+        try:
+            server = str(probe.version(api_version=False).get("ApiVersion") or "")
+        finally:
+            probe.close()
+        version = docker.constants.DEFAULT_DOCKER_API_VERSION
+        if server and _version_tuple(server) < _version_tuple(version):
+            version = server
+        client = docker.DockerClient(base_url=base_url, tls=tls, version=version, timeout=timeout)
+        _pin_tls_trust(client.api)
         client.ping()
-    except DockerException as err:
-        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        raise EngineError(f"cannot reach the Docker engine at {host}: {err}",
-                          ) from None
+    except (DockerException, requests.exceptions.RequestException) as err:
+        raise EngineError(_describe_failure(err, host)) from None
     if debug:
         _install_debug_logging(client)
     return client

@@ -18,8 +18,8 @@ from stackctl.load.source import SourceDoc
 
 FORBIDDEN = {
     "extends": "Support for `extends` is not implemented yet.",
-    "volume_driver": "Instead of setting the volume driver on the service, define a volume using the top-level "
-    "`volumes` option and specify the driver there.",
+    "volume_driver": "Instead of setting the volume driver on the service, define a volume using the "
+    "top-level `volumes` option and specify the driver there.",
     "volumes_from": "To share a volume between services, define it using the top-level `volumes` option and "
     "reference it from each service that shares it using the service-level `volumes` option.",
     "cpu_quota": "Set resource limits using deploy.resources",

@@ -409,6 +409,8 @@ def _is_scalar_list(value: Any) -> bool:
 
 def field_changes(old: Any, new: Any) -> list[FieldChange]:
     """Field-level differences (deepdiff on normalised data); scalar lists are reported whole."""
+    if old == new:
+        return []  # the common case, without deepdiff's cost
     from deepdiff import DeepDiff
 
     diff = DeepDiff(old, new, view="tree", verbose_level=2)

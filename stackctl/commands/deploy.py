@@ -135,7 +135,7 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
 
         client = connect(opts.context, opts.debug)
     from stackctl.engine import require_manager
-    from stackctl.render.plan import plan_json, print_plan
+    from stackctl.render.plan import print_plan
 
     require_manager(client)
     plan = plan_for(client, desired, stack, prune=opts.prune, strict=False)
@@ -147,7 +147,7 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
     plan.check()
     if not plan.has_changes:
         if opts.fmt == "json":
-            _print_json({"plan": plan_json(plan), "applied": None, "services": []})
+            _print_json(_deploy_doc(plan))
         else:
             out(f"Stack {stack} is up to date: nothing to do.")
         return EXIT_OK
@@ -169,7 +169,7 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
             print()
         if not plan.has_changes:
             if opts.fmt == "json":
-                _print_json({"plan": plan_json(plan), "applied": None, "services": []})
+                _print_json(_deploy_doc(plan))
             else:
                 out(f"Stack {stack} is up to date: nothing to do.")
             return EXIT_OK
@@ -180,8 +180,7 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
         if code == EXIT_OK and opts.record_history:
             _record_history(client, stack, config, result, opts, working_dir)
         if opts.fmt == "json":
-            _print_json({"plan": plan_json(plan), "applied": result.to_json(),
-                         "services": [o.to_json() for o in outcomes]})
+            _print_json(_deploy_doc(plan, result, outcomes))
         return code
     finally:
         lock.release()
@@ -191,6 +190,15 @@ def _print_plan_warnings(plan: Any) -> None:
     from stackctl.render.diagnostics import print_warnings
 
     print_warnings(plan.warnings)
+
+
+def _deploy_doc(plan: Any, result: Any = None, outcomes: list[Any] | None = None) -> dict[str, Any]:
+    """`deploy --format json`: schema stackctl.deploy/v1 (docs/json-output.md)."""
+    from stackctl.render.plan import plan_json
+
+    return {"schema": "stackctl.deploy/v1", "plan": plan_json(plan),
+            "applied": result.to_json() if result is not None else None,
+            "services": [o.to_json() for o in outcomes or []]}
 
 
 def _print_json(doc: Any) -> None:

@@ -10,7 +10,12 @@ from stackctl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
 
 
 def run(*, stack: str, files: list[str], env_files: list[str], env: str | None = None, prune: bool = False,
-        fmt: str = "text", context: str | None = None, debug: bool = False) -> int:
+        fmt: str = "text", context: str | None = None, debug: bool = False,
+        against: str | None = None) -> int:
+    if against:  # two environments' rendered stacks, no engine
+        from stackctl.commands import env_diff
+
+        return env_diff.run(env=env, against=against, fmt=fmt, files=files)
     from stackctl.commands.deploy import check_stack_name, convert, load_files, plan_for
 
     if fmt not in ("text", "json"):

@@ -41,17 +41,15 @@ def _emit(ok: bool, diagnostics: list[Diagnostic], fmt: str, counts: dict[str, i
 
 def run(files: list[str], env_files: list[str], env: str | None, fmt: str, skip_interpolation: bool) -> int:
     """Exit 0 when the stack is valid (warnings allowed), 1 on any error, 2 on usage errors."""
-    if env:
-        raise UsageError("--env needs stackctl.yml (not yet supported)")
     if fmt not in ("text", "json"):
         raise UsageError(f"unknown --format {fmt!r} (text or json)")
-    if not files:
-        raise UsageError("give at least one stack file with -c/--compose-file")
     from stackctl.pipeline import load_stack
+    from stackctl.project import resolve_env_args
 
+    _, files, env_files, environ, _ = resolve_env_args(env, files, env_files)
     try:
-        stack = load_stack(list(files), env_files=list(env_files), skip_interpolation=skip_interpolation,
-                           validate=True)
+        stack = load_stack(list(files), env_files=list(env_files), environ=environ,
+                           skip_interpolation=skip_interpolation, validate=True)
     except (LoadError, ValidationError) as err:
         diagnostics = list(err.diagnostics) or [Diagnostic(err.message or type(err).__name__)]
         _emit(False, diagnostics, fmt, None)

@@ -142,7 +142,9 @@ _CASTS = _patterns()
 def _caster_for(path: KeyPath) -> Callable[[str], Any] | None:
     parts = tuple("[]" if isinstance(p, int) else p for p in path)
     for pattern, caster in _CASTS:
-        if len(pattern) == len(parts) and all(p == "*" or p == q for p, q in zip(pattern, parts)):
+        if len(pattern) != len(parts):
+            continue
+        if all(p == "*" or p == q for p, q in zip(pattern, parts, strict=True)):
             return caster
     return None
 

@@ -19,6 +19,8 @@ _STRING_MAPS = frozenset(("environment", "labels", "sysctls"))
 
 def merge_configs(configs: list[dict[str, Any]]) -> dict[str, Any]:
     """Merge normalised files left to right (versions must already agree)."""
+    if len(configs) == 1:
+        return configs[0]
     result = copy.deepcopy(configs[0])
     for override in configs[1:]:
         services = result.setdefault("services", {})

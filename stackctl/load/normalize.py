@@ -396,7 +396,8 @@ class Normalizer:
                             ("secrets", self.secret), ("configs", self.config)):
             entries = data.get(section)
             if isinstance(entries, dict) and entries:
-                out[section] = {str(k): fn(str(k), v if isinstance(v, dict) else {}) for k, v in entries.items()}
+                out[section] = {str(k): fn(str(k), v if isinstance(v, dict) else {})
+                                for k, v in entries.items()}
         for key, value in data.items():
             if isinstance(key, str) and key.startswith("x-"):
                 out[key] = value

@@ -117,35 +117,33 @@ def _tagged_scalar(node: ScalarNode) -> Any:
 
 
 class _Builder:
-    """Turns a composed node tree into dicts and lists, recording lines and counting nodes."""
+    """Turns a composed node tree into dicts and lists, recording the line of every key and item."""
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.lines: dict[KeyPath, int] = {}
-        self.count = 0
-        self.errors: list[Diagnostic] = []
 
     def fail(self, message: str, line: int | None, hint: str | None = None) -> LoadError:
         return LoadError(diagnostics=[Diagnostic(message, self.filename, line, hint=hint)])
 
     def build(self, node: Node, path: KeyPath, depth: int) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise self.fail(
-                f"document too large: more than {MAX_NODES:,} values after expanding aliases",
-                node.start_mark.line + 1,
-                "an alias bomb (\"billion laughs\")? stackctl refuses to expand it",
-            )
-        if isinstance(node, ScalarNode):
+        """Python data for `node`; the caller has checked the expanded size (`_expanded_size`)."""
+        if type(node) is ScalarNode:
+            if node.tag == _PLAIN:
+                return resolve_plain(node.value)
             return _tagged_scalar(node)
         if depth > MAX_DEPTH:
             raise self.fail(f"nesting deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)
         if isinstance(node, SequenceNode):
+            lines = self.lines
             out_list = []
             for index, item in enumerate(node.value):
                 item_path = (*path, index)
-                self.lines[item_path] = item.start_mark.line + 1
-                out_list.append(self.build(item, item_path, depth + 1))
+                lines[item_path] = item.start_mark.line + 1
+                if type(item) is ScalarNode and item.tag == _PLAIN:
+                    out_list.append(resolve_plain(item.value))
+                else:
+                    out_list.append(self.build(item, item_path, depth + 1))
             return out_list
         return self.build_mapping(node, path, depth)
 
@@ -153,8 +151,9 @@ class _Builder:
         out: dict[str, Any] = {}
         seen: dict[str, int] = {}
         merges: list[MappingNode] = []
+        lines = self.lines
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
+            if type(key_node) is not ScalarNode:
                 raise self.fail("mapping keys must be strings", key_node.start_mark.line + 1)
             key = key_node.value
             line = key_node.start_mark.line + 1
@@ -165,15 +164,18 @@ class _Builder:
                 raise self.fail(f'mapping key "{key}" already defined at line {seen[key]}', line)
             seen[key] = line
             key_path = (*path, key)
-            self.lines[key_path] = line
-            out[key] = self.build(value_node, key_path, depth + 1)
+            lines[key_path] = line
+            if type(value_node) is ScalarNode and value_node.tag == _PLAIN:
+                out[key] = resolve_plain(value_node.value)
+            else:
+                out[key] = self.build(value_node, key_path, depth + 1)
         for source in merges:  # explicit keys win, then earlier merge sources
             for key_node, value_node in source.value:
                 key = key_node.value
                 if key in out or key == _MERGE_KEY:
                     continue
                 key_path = (*path, key)
-                self.lines[key_path] = key_node.start_mark.line + 1
+                lines[key_path] = key_node.start_mark.line + 1
                 out[key] = self.build(value_node, key_path, depth + 1)
         return out
 
@@ -216,7 +218,8 @@ def _expanded_size(node: Node, memo: dict[int, int], depth: int) -> int:
     known = memo.get(id(node))
     if known is not None:
         if known < 0:
-            raise _ShapeError("an alias refers to a mapping or list that contains it", node.start_mark.line + 1)
+            raise _ShapeError("an alias refers to a mapping or list that contains it",
+                              node.start_mark.line + 1)
         return known
     if depth > MAX_DEPTH:
         raise _ShapeError(f"nesting deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)
@@ -236,7 +239,8 @@ def decode_text(raw: bytes, filename: str) -> str:
     """Bytes → text; binary files and invalid UTF-8 are refused with the offending line."""
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
-        raise LoadError(diagnostics=[Diagnostic("binary file (contains NUL bytes), not YAML", filename, line)])
+        message = "binary file (contains NUL bytes), not YAML"
+        raise LoadError(diagnostics=[Diagnostic(message, filename, line)])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

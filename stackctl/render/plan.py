@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from stackctl.plan import CREATE, REMOVE, UNCHANGED, UPDATE, Action, FieldChange, Plan, short_digest
 
-JSON_FORMAT_VERSION = 1
+JSON_SCHEMA = "stackctl.diff/v1"
 SYMBOLS = {CREATE: "+", UPDATE: "~", REMOVE: "-"}
 STYLES = {"+": "green", "~": "yellow", "-": "red", "!": "magenta"}
 
@@ -126,11 +126,11 @@ def print_plan(plan: Plan, *, fmt: str = "text", stream: TextIO | None = None) -
 
     console = Console(file=stream, highlight=False)
     for symbol, text in plan_lines(plan):
-        console.print(Text(text, style=STYLES.get(symbol, "")))
+        console.print(Text(text, style=STYLES.get(symbol, "")), soft_wrap=True)
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
     """The JSON document of `diff --format json` (schema in docs/json-output.md)."""
-    doc = {"format_version": JSON_FORMAT_VERSION}
+    doc: dict[str, Any] = {"schema": JSON_SCHEMA}
     doc.update(plan.to_json())
     return doc

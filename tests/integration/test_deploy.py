@@ -8,16 +8,28 @@ import os
 import subprocess
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 STACK_PREFIX = "dp"
+
+
+@pytest.fixture(autouse=True)
+def _drop_history(stack_name: str, docker_client: Any) -> Iterator[None]:
+    """Successful deploys record revisions (swarm configs) that `docker stack rm` keeps."""
+    yield
+    from stackctl.history import remove_history
+
+    remove_history(docker_client, stack_name)
 REPO = Path(__file__).resolve().parents[2]
 WORKER_HOST = "unix:///run/stackctl-lab/wrk-1/docker.sock"
 
 
 def stack_file(tmp_path: Path, *, replicas: int = 1, env: str = "1", constraint: str = "node.role == worker",
-               extra: str = "", name: str = "stack.yml", external_secret: bool = False) -> str:
+               name: str = "stack.yml", external_secret: bool = False) -> str:
     (tmp_path / "pw.txt").write_text("s3cret-value\n")
     (tmp_path / "app.conf").write_text("conf=1\n")
     secret = "{external: true, name: dp_no_such_secret}" if external_secret else "{file: ./pw.txt}"
@@ -42,7 +54,6 @@ def stack_file(tmp_path: Path, *, replicas: int = 1, env: str = "1", constraint:
             deploy:
               replicas: 0
             networks: [back]
-        {extra}
         networks:
           back:
             driver_opts:
@@ -380,3 +391,116 @@ def test_atsea_matches_the_reference(tmp_path: Path, stack_name: str, lab_env: d
 
         assert ours["services"][name] == reference["services"][name], (
             name, DeepDiff(reference["services"][name], ours["services"][name]))
+
+
+# --- apply details: version conflicts, pinned images, undo ------------------------------------
+
+
+def _plan(client: Any, path: str, stack: str) -> Any:
+    import yaml
+
+    from stackctl.convert import convert_stack
+    from stackctl.observe import observe_stack
+    from stackctl.plan import make_plan
+
+    config = yaml.safe_load(Path(path).read_text())
+    for section in ("secrets", "configs"):
+        for entry in (config.get(section) or {}).values():
+            if "file" in entry:
+                entry["file"] = str(Path(path).parent / entry["file"])
+    return make_plan(convert_stack(config, stack), observe_stack(client, stack), prune=False)
+
+
+def test_out_of_sequence_update_is_replanned_once(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
+                                                  docker_client: Any, run_stackctl: Any) -> None:
+    from stackctl.apply import apply_plan
+
+    assert deploy(run_stackctl, lab_env, stack_name, stack_file(tmp_path, replicas=0)).returncode == 0
+    plan = _plan(docker_client, stack_file(tmp_path, replicas=0, env="2", name="e.yml"), stack_name)
+    # someone else updates the service between our plan and our apply
+    other = subprocess.run(["docker", "service", "update", "-d", "--label-add", "touched=yes",
+                            f"{stack_name}_web"], env=lab_env, capture_output=True, text=True, timeout=60)
+    assert other.returncode == 0, other.stderr
+    result = apply_plan(docker_client, plan, resolve_image="never")
+    assert result.conflicts == [f"{stack_name}_web"]
+    spec = docker_client.api.inspect_service(f"{stack_name}_web")["Spec"]
+    assert spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=2"]
+    assert "touched" not in spec["Labels"]  # the file wins over the concurrent change
+
+
+def test_unchanged_image_keeps_its_pinned_string(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
+                                                 docker_client: Any, run_stackctl: Any) -> None:
+    path = stack_file(tmp_path, replicas=0)
+    assert deploy(run_stackctl, lab_env, stack_name, path).returncode == 0
+    pinned = "busybox:latest@sha256:" + "1" * 64
+    upd = subprocess.run(["docker", "service", "update", "-d", "--no-resolve-image", "--image", pinned,
+                          f"{stack_name}_web"], env=lab_env, capture_output=True, text=True, timeout=60)
+    assert upd.returncode == 0, upd.stderr
+    assert diff_json(run_stackctl, lab_env, stack_name, path)[0] == 0  # a pin is not a change
+    edited = stack_file(tmp_path, replicas=0, env="2", name="edited.yml")
+    for mode in ("always", "changed", "never"):
+        res = run_stackctl("deploy", stack_name, "-c", edited, "--detach", "--resolve-image", mode,
+                           env=lab_env)
+        assert res.returncode == 0, res.stderr
+        spec = docker_client.api.inspect_service(f"{stack_name}_web")["Spec"]
+        assert spec["TaskTemplate"]["ContainerSpec"]["Image"] == pinned, mode
+        edited = stack_file(tmp_path, replicas=0, env=f"3{mode}", name="edited.yml")
+
+
+def test_undo_restores_updated_and_removes_created(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
+                                                   docker_client: Any, run_stackctl: Any) -> None:
+    from stackctl.apply import apply_plan, undo
+
+    assert deploy(run_stackctl, lab_env, stack_name, stack_file(tmp_path, replicas=0)).returncode == 0
+    before = docker_client.api.inspect_service(f"{stack_name}_web")["Spec"]
+    extra = "  extra:\n    image: busybox\n    deploy:\n      replicas: 0\n"
+    path = stack_file(tmp_path, replicas=0, env="2", name="e.yml")
+    text = Path(path).read_text().replace("\nnetworks:", "\n" + extra + "networks:", 1)
+    Path(path).write_text(text)
+    result = apply_plan(docker_client, _plan(docker_client, path, stack_name), resolve_image="never")
+    assert sorted(o.name for o in result.created) == [f"{stack_name}_extra"]
+    assert [o.name for o in result.updated] == [f"{stack_name}_web"]
+    assert undo(docker_client, result) == []
+    after = docker_client.api.inspect_service(f"{stack_name}_web")["Spec"]
+    assert after["TaskTemplate"]["ContainerSpec"]["Env"] == before["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert f"{stack_name}_extra" not in versions(docker_client, stack_name)
+
+
+def test_prune_removes_what_the_file_dropped(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
+                                             docker_client: Any, run_stackctl: Any) -> None:
+    path = stack_file(tmp_path, replicas=0)
+    assert deploy(run_stackctl, lab_env, stack_name, path).returncode == 0
+    text = Path(path).read_text()
+    start, end = text.index("  api:\n"), text.index("networks:\n  back:")
+    smaller = tmp_path / "smaller.yml"
+    smaller.write_text(text[:start] + text[end:])
+    code, plan = diff_json(run_stackctl, lab_env, stack_name, str(smaller))
+    assert code == 0  # without --prune nothing is removed
+    res = run_stackctl("diff", stack_name, "-c", str(smaller), "--prune", env=lab_env)
+    assert res.returncode == 2 and f"- service {stack_name}_api" in res.stdout
+    res = deploy(run_stackctl, lab_env, stack_name, str(smaller), "--prune")
+    assert res.returncode == 0, res.stderr
+    assert f"Removing service {stack_name}_api" in res.stdout
+    assert f"Removing network {stack_name}_back" in res.stdout
+    objects = stack_objects(docker_client, stack_name)
+    assert objects["services"] == [f"{stack_name}_web"]
+    assert objects["networks"] == [f"{stack_name}_default"]
+
+
+def test_a_stale_lock_is_taken_over(stack_name: str, docker_client: Any) -> None:
+    from stackctl.lock import StackLock, read_lock
+
+    old = StackLock(docker_client, stack_name, timeout=5)
+    old.acquire()
+    new = StackLock(docker_client, stack_name, timeout=5, ttl=0.0)
+    try:
+        time.sleep(0.05)
+        new.acquire()
+        info = read_lock(docker_client, stack_name)
+        assert info is not None and info.token == new.token
+        old.release()  # not the holder any more: must not remove the new lock
+        assert read_lock(docker_client, stack_name) is not None
+    finally:
+        new.release()
+        old.release()
+    assert read_lock(docker_client, stack_name) is None

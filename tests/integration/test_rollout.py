@@ -208,3 +208,38 @@ def test_history_and_rollback_of_atsea(stack: str, tmp_path: Path, run_stackctl:
     cp = run_stackctl("history", stack, "--format", "json", env=lab_env)
     revs = json.loads(cp.stdout)
     assert [r["revision"] for r in revs] == [1, 2, 3] and revs[2]["note"] == "rollback to 1"
+
+
+def _deploy_then_signal(lab_env: dict[str, str], stack: str, file: str, sig: int, *extra: str) -> Any:
+    import os
+    import sys
+
+    env = {**os.environ, **lab_env}
+    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "deploy", stack, "-c", file, "--resolve-image",
+                             "never", "--timeout", "60s", *extra], env=env, cwd=str(REPO),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(5)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    return proc.returncode, stderr
+
+
+def test_interrupt_leaves_the_swarm_or_undoes_with_the_flag(
+        stack: str, tmp_path: Path, run_stackctl: Any, lab_env: dict[str, str], docker_client: Any) -> None:
+    import signal
+
+    ok = write_stack(tmp_path / "ok.yml", {"web": busybox(env={"V": "1"})})
+    assert deploy(run_stackctl, lab_env, stack, ok).returncode == EXIT_OK
+    stuck = busybox(env={"V": "2"})
+    stuck["deploy"]["resources"] = {"reservations": {"memory": "4000G"}}
+    stuck_file = write_stack(tmp_path / "stuck.yml", {"web": stuck})
+    # SIGTERM with --rollback-on-failure: undone, exit 130
+    code, stderr = _deploy_then_signal(lab_env, stack, stuck_file, signal.SIGTERM, "--rollback-on-failure")
+    assert code == 130, stderr
+    assert "restored" in stderr
+    assert spec_of(docker_client, f"{stack}_web")["TaskTemplate"]["ContainerSpec"]["Env"] == ["V=1"]
+    # Ctrl-C without the flag: the swarm keeps the new spec, exit 130, the message says so
+    code, stderr = _deploy_then_signal(lab_env, stack, stuck_file, signal.SIGINT)
+    assert code == 130, stderr
+    assert "continues the rollout on its own" in stderr and f"service {stack}_web" in stderr
+    assert spec_of(docker_client, f"{stack}_web")["TaskTemplate"]["ContainerSpec"]["Env"] == ["V=2"]

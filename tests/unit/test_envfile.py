@@ -14,7 +14,8 @@ LOOKUP = {"FROM_SHELL": "shell", "EMPTY_IN_FILE": "shell2"}.get
 def test_kvfile_semantics(tmp_path: Path) -> None:
     path = tmp_path / "a.env"
     path.write_text(
-        "\ufeffA=1\n# comment\n   \nB='quoted' # not a comment\nC=${X}\n  D=indented\nFROM_SHELL\nUNSET_BARE\nE=\n"
+        "\ufeffA=1\n# comment\n   \nB='quoted' # not a comment\nC=${X}\n  D=indented\n"
+        "FROM_SHELL\nUNSET_BARE\nE=\n"
     )
     assert parse_env_file(str(path), LOOKUP) == [
         ("A", "1"), ("B", "'quoted' # not a comment"), ("C", "${X}"), ("D", "indented"),

@@ -68,7 +68,8 @@ def test_keys_are_never_interpolated_and_lists_are() -> None:
 def test_casts_apply_only_where_the_string_changed() -> None:
     doc = doc_of(
         "services:\n  a:\n    deploy:\n      replicas: ${N}\n      update_config: {max_failure_ratio: $R}\n"
-        "    read_only: ${RO}\n    ports: [{target: $P, published: 80}]\n    secrets: [{source: s, mode: '$M'}]\n"
+        "    read_only: ${RO}\n    ports: [{target: $P, published: 80}]\n"
+        "    secrets: [{source: s, mode: '$M'}]\n"
         "    user: $N\n    labels: {x: '0440'}\n"
         "networks:\n  n:\n    external: ${EXT}\n"
     )

@@ -1,0 +1,360 @@
+"""Every benchmark case, stackctl against the reference on the same machine at the same moment.
+
+Each case runs the two tools alternately (ABBA order) and keeps the median; Engine API requests
+are counted by a proxy in front of the manager's socket (bench/proxy.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import gen
+from bench.lab import lab, last_running_since, remove_stacks, stacks
+from bench.measure import Run, Sample, interleave, run_timed
+from bench.proxy import CallCounts, CountingProxy
+from bench.table import Row, render
+
+CASES = ("startup", "config", "deploy", "wait")
+DEFAULT_COMPOSE_V1 = "/tmp/stackctl-bench-compose-v1/bin/docker-compose"
+STACK_PREFIX = "bn"  # every stack the benchmark creates starts with this
+DEPLOY_SERVICES = 100
+WAIT_SERVICES = 3
+STABILITY_WINDOW = 5.0  # the swarm's default UpdateConfig.Monitor, which both tools wait out
+NO_DAEMON = "tcp://127.0.0.1:1"  # `config` needs no engine; prove it by pointing at nothing
+
+# compose-v1-python.md §2, the faster of its two runs (the conservative baseline), used when
+# docker-compose 1.29.2 is not installed here
+COMPOSE_V1_DOCUMENTED = {200: 1.658, 1000: 9.407}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def stackctl_command() -> list[str]:
+    """The installed console script of this interpreter (not a pyenv shim, which adds ~200 ms of bash)."""
+    script = Path(sys.executable).with_name("stackctl")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("stackctl")
+    return [found] if found else [sys.executable, "-m", "stackctl"]
+
+
+@dataclass
+class Bench:
+    stackctl: list[str]
+    docker: str
+    runs: int
+    workdir: Path
+    compose_v1: str | None
+    rows: list[Row] = field(default_factory=list)
+    proxy: CountingProxy | None = None
+
+    def env(self, docker_host: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_CONTEXT", "DOCKER_CONFIG")}
+        env["DOCKER_HOST"] = docker_host
+        env["DOCKER_CLI_HINTS"] = "false"
+        env["NO_COLOR"] = "1"
+        return env
+
+    def counted(self, argv: Sequence[str], env: dict[str, str], cwd: str | None = None) -> Run:
+        """Run argv with the proxy's counts reset before and read after."""
+        assert self.proxy is not None
+        self.proxy.reset()
+        result = run_timed(argv, env=env, cwd=cwd)
+        counts: CallCounts = self.proxy.reset()
+        result.reads, result.writes = counts.reads, counts.writes
+        if os.environ.get("BENCH_VERBOSE"):
+            log(f"{' '.join(argv[:4])}...: {result.seconds:.3f}s {dict(counts.routes)}")
+        return result
+
+
+def _checked(sample: Sample, what: str) -> None:
+    bad = [r for r in sample.runs if r.returncode != 0]
+    if bad:
+        log(f"{what}: {len(bad)} run(s) failed (exit {bad[0].returncode}): {bad[0].stderr.strip()[-500:]}")
+
+
+# --- startup ----------------------------------------------------------------------------------
+
+
+def case_startup(b: Bench) -> None:
+    env = b.env(NO_DAEMON)
+    for flag in ("--version", "--help"):
+        argv = {"stackctl": [*b.stackctl, flag], "docker": [b.docker, flag]}
+        samples = interleave(list(argv), max(b.runs, 10), lambda tool, _i: run_timed(argv[tool], env=env))
+        for tool, sample in samples.items():
+            _checked(sample, f"{tool} {flag}")
+        b.rows.append(Row(f"`stackctl {flag}`", f"`docker {flag}`", samples["stackctl"].median,
+                          samples["docker"].median, "< 150 ms", lambda r: r.ours < 0.150))
+
+
+# --- config -----------------------------------------------------------------------------------
+
+
+def case_config(b: Bench) -> None:
+    env = b.env(NO_DAEMON)
+    files = {n: gen.write_config_stack(b.workdir / "config", n) for n in (200, 1000)}
+    cwd = str(b.workdir / "config")
+    for count, path in files.items():
+        argv = {"stackctl": [*b.stackctl, "config", "-c", str(path)],
+                "docker": [b.docker, "stack", "config", "-c", str(path)]}
+        samples = interleave(list(argv), b.runs, lambda tool, _i, a=argv: run_timed(a[tool], env=env, cwd=cwd))
+        for tool, sample in samples.items():
+            _checked(sample, f"{tool} config {count}")
+        ours = samples["stackctl"].median
+        b.rows.append(Row(f"`config`, {count} services", "`docker stack config`", ours,
+                          samples["docker"].median, "ratio <= 2", lambda r: r.ratio <= 2.0))
+        b.rows.append(compose_v1_row(b, count, path, ours, env, cwd))
+    b.rows.append(memory_row(b, files[1000], env, cwd))
+
+
+def compose_v1_row(b: Bench, count: int, path: Path, ours: float | None, env: dict[str, str], cwd: str) -> Row:
+    target = "ratio <= 0.2 (5x faster)"
+    if b.compose_v1:
+        argv = [b.compose_v1, "-f", str(path), "config"]
+        runs = 3
+        run_timed(argv, env=env, cwd=cwd)  # warm-up: byte-compile and page cache
+        sample = Sample(runs=[run_timed(argv, env=env, cwd=cwd) for _ in range(runs)])
+        _checked(sample, f"docker-compose config {count}")
+        return Row(f"`config`, {count} services", "docker-compose 1.29.2 `config`", ours, sample.median,
+                   target, lambda r: r.ratio <= 0.2,
+                   note=f"docker-compose 1.29.2 measured here, median of {runs} (not interleaved)")
+    return Row(f"`config`, {count} services", "docker-compose 1.29.2 `config` (documented)", ours,
+               COMPOSE_V1_DOCUMENTED[count], target, lambda r: r.ratio <= 0.2,
+               note="docker-compose not installed here (see bench/README.md): its number is the faster run "
+                    "in shared/reference/compose-v1-python.md §2, not measured now")
+
+
+def memory_row(b: Bench, path: Path, env: dict[str, str], cwd: str) -> Row:
+    """Peak RSS through /usr/bin/time, whose own small footprint is the floor (a direct child of this
+    Python process would inherit its RSS as a floor)."""
+    gnu_time = "/usr/bin/time"
+    peaks: dict[str, float | None] = {}
+    for tool, argv in {"stackctl": [*b.stackctl, "config", "-c", str(path)],
+                       "docker": [b.docker, "stack", "config", "-c", str(path)]}.items():
+        values = []
+        for _ in range(3):
+            if os.path.exists(gnu_time):
+                proc = subprocess.run([gnu_time, "-f", "%M", *argv], env=env, cwd=cwd,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                values.append(int(proc.stderr.strip().splitlines()[-1]) / 1024)
+            else:
+                values.append(run_timed(argv, env=env, cwd=cwd).max_rss_kb / 1024)
+        peaks[tool] = max(values)
+    note = "max RSS over 3 runs, from /usr/bin/time" if os.path.exists(gnu_time) else \
+        "max RSS from wait4(): includes this Python process's RSS as a floor (/usr/bin/time is missing)"
+    return Row("`config`, 1000 services: peak memory", "`docker stack config`", peaks["stackctl"],
+               peaks["docker"], "reported", None, unit="MB", note=note)
+
+
+# --- deploy -----------------------------------------------------------------------------------
+
+
+def deploy_argv(b: Bench, tool: str, stack: str, path: Path, *, wait: bool = False) -> list[str]:
+    if tool == "stackctl":
+        return [*b.stackctl, "deploy", stack, "-c", str(path), "--resolve-image", "never",
+                *([] if wait else ["--detach"])]
+    return [b.docker, "stack", "deploy", "-c", str(path), "--resolve-image", "never",
+            f"--detach={'false' if wait else 'true'}", stack]
+
+
+def case_deploy(b: Bench, client: object, docker_host: str) -> None:
+    assert b.proxy is not None
+    env = b.env(b.proxy.docker_host)
+    directory = b.workdir / "deploy"
+    file_a = gen.write_deploy_stack(directory, "stack100-a.yml", DEPLOY_SERVICES, variant=0)
+    file_b = gen.write_deploy_stack(directory, "stack100-b.yml", DEPLOY_SERVICES, variant=1)
+    letter = {"stackctl": "s", "docker": "d"}
+
+    # fresh: a new stack name each run; the previous round's stacks are removed between rounds
+    made: list[str] = []
+
+    def fresh(tool: str, i: int) -> Run:
+        name = f"{STACK_PREFIX}f{letter[tool]}{i}"
+        made.append(name)
+        return b.counted(deploy_argv(b, tool, name, file_a), env)
+
+    samples: dict[str, Sample] = {"stackctl": Sample(), "docker": Sample()}
+    for i in range(b.runs):
+        for tool in (["stackctl", "docker"] if i % 2 == 0 else ["docker", "stackctl"]):
+            samples[tool].runs.append(fresh(tool, i))
+        if i < b.runs - 1:
+            remove_stacks(client, made)
+            made.clear()
+    for tool, sample in samples.items():
+        _checked(sample, f"{tool} fresh deploy")
+    b.rows.append(Row(f"fresh deploy, {DEPLOY_SERVICES} services (`--detach`)", "`docker stack deploy`",
+                      samples["stackctl"].median, samples["docker"].median, "ratio <= 1",
+                      lambda r: r.ratio <= 1.0, samples["stackctl"].calls(), samples["docker"].calls()))
+    kept = {tool: f"{STACK_PREFIX}f{letter[tool]}{b.runs - 1}" for tool in samples}
+    try:
+        # unchanged: the same file again onto the stacks the last round made
+        samples = interleave(list(kept), b.runs,
+                             lambda tool, _i: b.counted(deploy_argv(b, tool, kept[tool], file_a), env))
+        for tool, sample in samples.items():
+            _checked(sample, f"{tool} unchanged redeploy")
+        b.rows.append(Row(f"redeploy, unchanged, {DEPLOY_SERVICES} services", "`docker stack deploy`",
+                          samples["stackctl"].median, samples["docker"].median, "ratio < 0.5, 0 writes",
+                          lambda r: r.ratio < 0.5 and r.ours_calls[1] == 0,
+                          samples["stackctl"].calls(), samples["docker"].calls()))
+
+        # one service changed: alternate the two files, so every run changes exactly one service
+        def one_changed(tool: str, i: int) -> Run:
+            return b.counted(deploy_argv(b, tool, kept[tool], file_b if i % 2 == 0 else file_a), env)
+
+        samples = interleave(list(kept), b.runs, one_changed, warmup=False)
+        for tool, sample in samples.items():
+            _checked(sample, f"{tool} one-changed redeploy")
+        b.rows.append(Row(f"redeploy, 1 of {DEPLOY_SERVICES} services changed", "`docker stack deploy`",
+                          samples["stackctl"].median, samples["docker"].median, "ratio < 0.5, 1 write",
+                          lambda r: r.ratio < 0.5 and r.ours_calls[1] == 1,
+                          samples["stackctl"].calls(), samples["docker"].calls()))
+    finally:
+        remove_stacks(client, [*made, *kept.values()])
+
+
+def case_wait(b: Bench, client: object) -> None:
+    """Waiting mode on real tasks: how long after the swarm converged does `deploy` return?"""
+    assert b.proxy is not None
+    env = b.env(b.proxy.docker_host)
+    path = gen.write_deploy_stack(b.workdir / "wait", f"stack{WAIT_SERVICES}x1.yml", WAIT_SERVICES, replicas=1)
+    runs = max(3, b.runs // 2)
+    letter = {"stackctl": "s", "docker": "d"}
+    after_running: dict[str, Sample] = {"stackctl": Sample(), "docker": Sample()}
+    after_window: dict[str, Sample] = {"stackctl": Sample(), "docker": Sample()}
+    totals: dict[str, Sample] = {"stackctl": Sample(), "docker": Sample()}
+    problems: list[str] = []
+    for i in range(runs):
+        for tool in (["stackctl", "docker"] if i % 2 == 0 else ["docker", "stackctl"]):
+            name = f"{STACK_PREFIX}w{letter[tool]}{i}"
+            try:
+                result = b.counted(deploy_argv(b, tool, name, path, wait=True), env)
+                returned = time.time()
+                totals[tool].runs.append(result)
+                seen = last_running_since(client, name)
+                if result.returncode != 0 or seen is None or seen[1] != WAIT_SERVICES:
+                    problems.append(f"{tool} run {i}: exit {result.returncode}, running tasks "
+                                    f"{seen[1] if seen else 0}/{WAIT_SERVICES}: {result.stderr.strip()[-300:]}")
+                    continue
+                after_running[tool].extra.append(returned - seen[0])
+                after_window[tool].extra.append(returned - seen[0] - STABILITY_WINDOW)
+            finally:
+                remove_stacks(client, [name])
+    for problem in problems:
+        log(f"waiting mode: {problem}")
+    calls = {tool: totals[tool].calls() for tool in totals}
+    b.rows.append(Row(f"waiting deploy, {WAIT_SERVICES} services x 1 task: total", "`docker stack deploy "
+                      "--detach=false`", totals["stackctl"].median, totals["docker"].median, "reported", None,
+                      calls["stackctl"], calls["docker"]))
+    b.rows.append(Row("waiting mode: last task running -> return", "same", after_running["stackctl"].extra_median,
+                      after_running["docker"].extra_median, "reported", None,
+                      note="both tools then wait out a 5 s stability window on purpose (the swarm's default "
+                           "UpdateConfig.Monitor), so this is 5 s plus the waiter's own latency"))
+    b.rows.append(Row("waiting mode: converged (running + 5 s window) -> return", "same",
+                      after_window["stackctl"].extra_median, after_window["docker"].extra_median, "< 1 s",
+                      lambda r: r.ours < 1.0,
+                      note="converged = the last task's `running` timestamp (engine clock) + 5 s" +
+                      (f"; {len(problems)} run(s) discarded, see the log" if problems else "")))
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    docker = subprocess.run(["docker", "--version"], capture_output=True, text=True).stdout.strip()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} CPU ({cpu}), {mem} RAM, Linux {platform.release()}, "
+            f"Python {platform.python_version()}, {docker}, load average at start {load}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="runs per tool and case (median kept; default 5)")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
+    parser.add_argument("--compose-v1", default=os.environ.get("BENCH_COMPOSE_V1", DEFAULT_COMPOSE_V1),
+                        help="docker-compose 1.29.2 executable (default: %(default)s; "
+                             "documented numbers are used if it is missing)")
+    parser.add_argument("--output", help="also write the table (Markdown) to this file")
+    args = parser.parse_args(argv)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
+    docker = shutil.which("docker")
+    if docker is None:
+        print("bench: the docker CLI (the reference) is not on PATH", file=sys.stderr)
+        return 1
+    compose_v1 = args.compose_v1 if args.compose_v1 and os.access(args.compose_v1, os.X_OK) else None
+    started = time.monotonic()
+    info = machine()
+    log(info)
+    with tempfile.TemporaryDirectory(prefix="stackctl-bench-") as tmp:
+        b = Bench(stackctl=stackctl_command(), docker=docker, runs=args.runs, workdir=Path(tmp),
+                  compose_v1=compose_v1)
+        runners: dict[str, Callable[[], None]] = {"startup": lambda: case_startup(b),
+                                                  "config": lambda: case_config(b)}
+        for case in ("startup", "config"):
+            if case in cases:
+                log(f"case {case}")
+                runners[case]()
+        if {"deploy", "wait"} & set(cases):
+            with lab(b.stackctl, log) as docker_host:
+                run_on_lab(b, cases, docker_host)
+    table = render(b.rows)
+    command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    report = (f"{table}\n\nMachine: {info}.\nCommand: `{command.strip()}`, {args.runs} runs per tool and case "
+              f"(interleaved, median), {time.monotonic() - started:.0f} s in all.\n")
+    print(report)
+    if args.output:
+        Path(args.output).write_text(report)
+    return 0 if all(r.met is not False for r in b.rows) else 3
+
+
+def run_on_lab(b: Bench, cases: list[str], docker_host: str) -> None:
+    from bench.lab import engine
+
+    client = engine(docker_host)
+    leftovers = {s for s in stacks(client, STACK_PREFIX) if _is_ours(s)}
+    if leftovers:
+        log(f"removing stacks left by an earlier run: {', '.join(sorted(leftovers))}")
+        remove_stacks(client, leftovers)
+    engine_path = docker_host.removeprefix("unix://")
+    with CountingProxy(b.workdir / "engine-proxy.sock", engine_path) as proxy:
+        b.proxy = proxy
+        if "deploy" in cases:
+            log("case deploy")
+            case_deploy(b, client, docker_host)
+        if "wait" in cases:
+            log("case wait")
+            case_wait(b, client)
+
+
+def _is_ours(stack: str) -> bool:
+    """bnfs3, bnfd0, bnws1...: the names this benchmark makes, and no other helper's."""
+    rest = stack[len(STACK_PREFIX):]
+    return len(rest) >= 3 and rest[0] in "fw" and rest[1] in "sd" and rest[2:].isdigit()
