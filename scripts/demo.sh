@@ -16,21 +16,13 @@ export DOCKER_HOST
 echo "== AtSea secrets"
 examples/atsea/create-secrets.sh
 
-echo "== deploy $FILE as stack '$STACK'"
-# For now the reference deployer; to become: stackctl deploy "$STACK" -c "$FILE"
-docker stack deploy --resolve-image never -c "$FILE" "$STACK"
-
-echo "== waiting for every service to have its replicas running"
-for _ in $(seq 1 90); do
-  pending=$(docker stack services "$STACK" --format '{{.Replicas}}' | awk -F'[/ ]' '$1 != $2' | wc -l)
-  [ "$pending" -eq 0 ] && break
-  sleep 1
-done
-docker stack services "$STACK"
+echo "== stackctl deploy $STACK -c $FILE (waits until every service converged)"
+stackctl deploy "$STACK" -c "$FILE" --timeout 3m
 echo
-echo "== where the tasks run"
-docker stack ps "$STACK" --filter desired-state=running \
-  --format 'table {{.Name}}\t{{.Node}}\t{{.CurrentState}}\t{{.Error}}'
+echo "== stackctl services $STACK"
+stackctl services "$STACK"
+echo
+echo "== stackctl ps $STACK: where the tasks run"
+stackctl ps "$STACK"
 echo
 echo "The lab is still up: export DOCKER_HOST=$DOCKER_HOST  (remove it with: sudo make down)"
-[ "$pending" -eq 0 ]

@@ -58,6 +58,12 @@ def _set_project(value: str | None) -> None:
         os.environ["STACKCTL_PROJECT"] = value
 
 
+def _require_stack(stack: str | None, against: str | None = None) -> None:
+    """Until deploy/diff take the stack name from stackctl.yml (project.resolve_env_args), it is required."""
+    if stack is None and not against:
+        raise typer.BadParameter("give the stack name", param_hint="STACK")
+
+
 ProjectFile = Annotated[
     str | None,
     typer.Option("--project", callback=_set_project, expose_value=False,
@@ -169,6 +175,7 @@ def diff(
     from stackctl.commands import diff as impl
 
     extra = {"against": against} if against else {}
+    _require_stack(stack, against)
     _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
          fmt=fmt, context=context, debug=debug, **extra)
 
@@ -202,10 +209,38 @@ def deploy(
     """Create or update the stack so the swarm matches the files (only what changed)."""
     from stackctl.commands import deploy as impl
 
+    _require_stack(stack)
     _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
          resolve_image=resolve_image, with_registry_auth=with_registry_auth, detach=detach, quiet=quiet,
          plan_only=plan_only, timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt,
          context=context, debug=debug, lock_timeout=lock_timeout)
+
+
+@app.command()
+def promote(
+    source: Annotated[str, typer.Option("--from", help="Environment whose running images ship.")],
+    target: Annotated[str, typer.Option("--to", help="Environment to deploy.")],
+    prune: Annotated[bool, typer.Option("--prune", help="Remove what the target's files dropped.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Do not wait for convergence.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    plan_only: Annotated[bool, typer.Option("--plan-only", help="Print pins and plan; stop.")] = False,
+    timeout: Annotated[str, typer.Option("--timeout", help="Bound on waiting (Go duration).")] = "10m",
+    rollback_on_failure: Annotated[
+        bool, typer.Option("--rollback-on-failure", help="Undo the whole deploy if any service fails.")
+    ] = False,
+    lock_timeout: Annotated[
+        str, typer.Option("--lock-timeout", help="How long to wait for another deploy's lock (Go duration).")
+    ] = "60s",
+    fmt: Format = "text",
+    debug: Debug = False,
+    project: ProjectFile = None,
+) -> None:
+    """Deploy --to's stack with each image pinned to what --from runs right now (stackctl.yml)."""
+    from stackctl.commands import promote as impl
+
+    _run(impl.run, source=source, target=target, prune=prune, detach=detach, quiet=quiet, plan_only=plan_only,
+         timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt, debug=debug,
+         lock_timeout=lock_timeout)
 
 
 @app.command()

@@ -120,8 +120,7 @@ def find_project(explicit: str | None = None, cwd: str | None = None) -> str:
     for name in PROJECT_FILENAMES:
         if os.path.isfile(os.path.join(base, name)):
             return name if cwd is None else os.path.join(base, name)
-    raise UsageError(f"--env needs a project file: no {PROJECT_FILENAMES[0]} in {base} "
-                     "(give one with --project FILE)")
+    raise UsageError(f"--env needs stackctl.yml: there is none in {base} (give one with --project FILE)")
 
 
 @functools.cache

@@ -24,11 +24,12 @@ import yaml
 
 from stackctl.convert import convert_stack
 from stackctl.convert.normalize_spec import normalize_service_spec
+from tests.paths import CORPUS
 
 pytestmark = pytest.mark.integration
 
 STACK_PREFIX = "cv"
-CORPUS = Path("/work/shared/corpus")
+
 NO_NODE = "node.labels.stackctl-cv-none == 1"
 OWNER_LABEL = "stackctl.test.owner=cv"
 

@@ -17,8 +17,8 @@ import yaml
 from stackctl.commands.config import dump_yaml
 from stackctl.errors import StackctlError
 from stackctl.pipeline import load_stack
+from tests.paths import CORPUS
 
-CORPUS = Path("/work/shared/corpus")
 ROWS = list(csv.DictReader(open(CORPUS / "MANIFEST.tsv"), delimiter="\t")) if CORPUS.is_dir() else []
 
 

@@ -16,8 +16,9 @@ from stackctl.convert import DesiredStack, convert_stack, digest, secret_digest
 from stackctl.convert.service import effective_capabilities
 from stackctl.convert.values import normalize_image, parse_bytes, parse_cpus, parse_duration, strip_digest
 from stackctl.errors import ConvertError
+from tests.paths import CORPUS
 
-CORPUS_CONFIGS = Path("/work/shared/corpus/expected_config")
+CORPUS_CONFIGS = CORPUS / "expected_config"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "convert"
 S = 1_000_000_000
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,9 @@ import yaml
 
 from stackctl.convert import convert_stack
 from stackctl.convert.normalize_spec import normalize_service_spec as normalize
+from tests.paths import CORPUS
 
-ATSEA = Path("/work/shared/corpus/expected_config/dockersamples__atsea-sample-shop-app__docker-stack.yml.yml")
+ATSEA = CORPUS / "expected_config" / "dockersamples__atsea-sample-shop-app__docker-stack.yml.yml"
 S = 1_000_000_000
 
 # Recorded from the lab (dockerd 20.10.24, API 1.41) after `docker stack deploy` of the AtSea file

@@ -1,0 +1,226 @@
+"""`stackctl promote --from A --to B`: deploy B's stack with the images A runs right now.
+
+"The image running" in A, most faithful first:
+
+1. the digest in the running tasks' `Spec.ContainerSpec.Image` (`name:tag@sha256:...`): the
+   swarm resolved it from a registry when A was deployed and every task of that spec runs
+   exactly that manifest, on every node, so the pin is portable;
+2. without a digest (no registry, as on the lab, or `--resolve-image never`), the image ID
+   of each running task's container, read from the engine of the node that runs it (the
+   manager's API does not know it). The pin is then the bare ID `sha256:...`, which the
+   engine runs without pulling, but only on nodes that hold that exact image; all running
+   tasks of a service must agree, or there is no single "what was tested" to ship.
+   Node engines are reached through $STACKCTL_NODE_HOST (a template with `{hostname}` and
+   `{addr}`, e.g. `tcp://{addr}:2376`), else the lab's per-node socket when it exists.
+
+Anything else (a service with no running task, a node engine that cannot be reached)
+stops the promotion before anything is deployed: shipping an unpinned tag would defeat
+the point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from stackctl.errors import EXIT_OK, Diagnostic, PlanError, UsageError
+
+NAMESPACE_LABEL = "com.docker.stack.namespace"
+NODE_HOST_ENV = "STACKCTL_NODE_HOST"
+LAB_NODE_HOST = "unix:///run/stackctl-lab/{hostname}/docker.sock"
+
+
+@dataclass(frozen=True)
+class Pin:
+    service: str  # descoped name
+    declared: str  # image in the target environment's file
+    pinned: str  # what the target will run
+    source: str  # "digest" | "image-id"
+    seen_on: tuple[str, ...]  # nodes whose running tasks were checked
+
+
+@contextlib.contextmanager
+def _engine_env(context: str | None, host: str | None) -> Iterator[str | None]:
+    """Point engine.connect at an environment's swarm for the duration of the block."""
+    saved = {k: os.environ.get(k) for k in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    try:
+        if host and not context:
+            os.environ["DOCKER_HOST"] = host
+            os.environ.pop("DOCKER_CONTEXT", None)
+        yield context
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _node_client(hostname: str, addr: str) -> Any:
+    import docker
+
+    template = os.environ.get(NODE_HOST_ENV)
+    if not template:
+        path = LAB_NODE_HOST.format(hostname=hostname).removeprefix("unix://")
+        if not os.path.exists(path):
+            return None
+        template = LAB_NODE_HOST
+    try:
+        client = docker.DockerClient(base_url=template.format(hostname=hostname, addr=addr), timeout=20)
+        client.ping()
+        return client
+    except Exception:  # noqa: BLE001 - reported by the caller as "unreachable"
+        return None
+
+
+def running_images(client: Any, stack: str) -> dict[str, dict[str, Any]]:
+    """Per descoped service: the spec images and container image IDs of its running tasks."""
+    services = client.api.services(filters={"label": f"{NAMESPACE_LABEL}={stack}"})
+    if not services:
+        raise PlanError(f"stack {stack!r} has no services to promote from")
+    nodes = {n["ID"]: n for n in client.api.nodes()}
+    node_clients: dict[str, Any] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for service in services:
+        full = service["Spec"]["Name"]
+        name = full[len(stack) + 1:] if full.startswith(stack + "_") else full
+        tasks = client.api.tasks(filters={"service": service["ID"], "desired-state": "running"})
+        info: dict[str, Any] = {"specs": set(), "ids": {}, "unreachable": set(), "running": 0}
+        for task in tasks:
+            status = task.get("Status") or {}
+            if status.get("State") != "running":
+                continue
+            info["running"] += 1
+            info["specs"].add(task["Spec"]["ContainerSpec"]["Image"])
+            node = nodes.get(task.get("NodeID", ""), {})
+            hostname = (node.get("Description") or {}).get("Hostname", task.get("NodeID", "?"))
+            addr = (node.get("Status") or {}).get("Addr", "")
+            container_id = (status.get("ContainerStatus") or {}).get("ContainerID")
+            if "@sha256:" in task["Spec"]["ContainerSpec"]["Image"] or not container_id:
+                continue
+            if hostname not in node_clients:
+                node_clients[hostname] = _node_client(hostname, addr)
+            engine = node_clients[hostname]
+            if engine is None:
+                info["unreachable"].add(hostname)
+                continue
+            try:
+                image_id = engine.api.inspect_container(container_id)["Image"]
+            except Exception:  # noqa: BLE001
+                info["unreachable"].add(hostname)
+                continue
+            info["ids"].setdefault(image_id, set()).add(hostname)
+        out[name] = info
+    for engine in node_clients.values():
+        if engine is not None:
+            engine.close()
+    return out
+
+
+def choose_pins(source_env: str, running: dict[str, dict[str, Any]], config: dict[str, Any]
+                ) -> tuple[list[Pin], list[Diagnostic]]:
+    """A pin per service of the target config, or the reasons why not."""
+    pins: list[Pin] = []
+    problems: list[Diagnostic] = []
+    for name, service in (config.get("services") or {}).items():
+        declared = str(service.get("image", ""))
+        info = running.get(name)
+        where = f"services.{name}"
+        if info is None:
+            problems.append(Diagnostic(f"{source_env} has no service {name!r}: nothing was tested",
+                                       path=where))
+            continue
+        if not info["running"]:
+            problems.append(Diagnostic(f"no running task in {source_env}", path=where,
+                                       hint="promote from an environment that runs the service"))
+            continue
+        digests = sorted(s for s in info["specs"] if "@sha256:" in s)
+        if digests:
+            if len(info["specs"]) > 1:
+                problems.append(Diagnostic(
+                    f"{source_env} runs several images ({', '.join(sorted(info['specs']))})", path=where,
+                    hint="it is in the middle of an update; promote when it has converged"))
+                continue
+            pins.append(Pin(name, declared, digests[0], "digest", ()))
+            continue
+        if info["unreachable"]:
+            problems.append(Diagnostic(
+                f"{source_env} runs {', '.join(sorted(info['specs']))} without a digest, and the engine of "
+                f"node {', '.join(sorted(info['unreachable']))} cannot be reached to read the image ID",
+                path=where, hint=f"deploy {source_env} with a registry (--resolve-image always), or set "
+                f"{NODE_HOST_ENV}"))
+            continue
+        if len(info["ids"]) != 1:
+            seen = "; ".join(f"{i[:19]} on {', '.join(sorted(n))}" for i, n in sorted(info["ids"].items()))
+            problems.append(Diagnostic(
+                f"{source_env}'s running tasks use different images: {seen}", path=where,
+                hint="the nodes hold different images under the same tag; nothing single was tested"))
+            continue
+        ((image_id, hosts),) = info["ids"].items()
+        pins.append(Pin(name, declared, image_id, "image-id", tuple(sorted(hosts))))
+    return pins, problems
+
+
+def pin_config(config: dict[str, Any], pins: list[Pin]) -> dict[str, Any]:
+    import copy
+
+    out = copy.deepcopy(config)
+    for pin in pins:
+        out["services"][pin.service]["image"] = pin.pinned
+    return out
+
+
+def print_pins(pins: list[Pin], source: str, target: str, stream: Any = None) -> None:
+    stream = stream or sys.stdout
+    print(f"Image pins ({source} -> {target}):", file=stream)
+    width = max((len(p.service) for p in pins), default=0)
+    for pin in pins:
+        how = "registry digest" if pin.source == "digest" else f"image ID on {', '.join(pin.seen_on)}"
+        print(f"  {pin.service:<{width}}  {pin.declared} -> {pin.pinned}  ({how})", file=stream)
+    if any(p.source == "image-id" for p in pins):
+        print("  note: an image-ID pin runs only on nodes that hold that exact image (no registry digest)",
+              file=stream)
+    print(file=stream)
+
+
+def run(*, source: str, target: str, prune: bool = False, detach: bool = False, quiet: bool = False,
+        plan_only: bool = False, timeout: str = "10m", rollback_on_failure: bool = False, fmt: str = "text",
+        debug: bool = False, lock_timeout: str = "60s") -> int:
+    from stackctl.commands.deploy import DeployOptions, deploy_config
+    from stackctl.engine import connect
+    from stackctl.pipeline import load_stack
+    from stackctl.project import environment_target
+    from stackctl.render.diagnostics import print_warnings
+
+    if source == target:
+        raise UsageError("--from and --to name the same environment")
+    if fmt not in ("text", "json"):
+        raise UsageError(f"unknown --format {fmt!r} (text or json)")
+    src = environment_target(source)
+    dst = environment_target(target)
+    loaded = load_stack(dst.files, env_files=dst.env_files, environ=dst.environ(), validate=True)
+    print_warnings(loaded.warnings)
+    with _engine_env(src.context, src.host) as context:
+        client = connect(context, debug)
+        try:
+            running = running_images(client, src.stack)
+        finally:
+            client.close()
+    pins, problems = choose_pins(source, running, loaded.config)
+    if problems:
+        raise PlanError(f"cannot promote {source} ({src.stack}) to {target} ({dst.stack}):", problems)
+    stream = sys.stderr if fmt == "json" else sys.stdout
+    if not quiet or plan_only:
+        print_pins(pins, f"{source} ({src.stack})", f"{target} ({dst.stack})", stream)
+    config = pin_config(loaded.config, pins)
+    opts = DeployOptions(prune=prune, resolve_image="never", detach=detach, quiet=quiet, plan_only=plan_only,
+                         timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt, debug=debug,
+                         lock_timeout=lock_timeout, files=list(dst.files), show_plan=True,
+                         note=f"promoted from {source} ({src.stack})")
+    with _engine_env(dst.context, dst.host) as context:
+        opts.context = context
+        return deploy_config(dst.stack, config, loaded.working_dir, opts) or EXIT_OK

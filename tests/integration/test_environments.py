@@ -1,0 +1,203 @@
+"""stackctl.yml environments on the lab: the AtSea example deployed as dev and prod, and promote.
+
+Stacks are named ev<random><env> and removed afterwards; published ports are moved to a
+random high range through the shell (which wins over the project's variables), so these
+tests never collide with another AtSea on the lab.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "atsea-envs"
+LAB_HOST = "unix:///run/stackctl-lab/mgr-1/docker.sock"
+STACK_PREFIX = "ev"
+
+
+def _remove(names: list[str], lab_env: dict[str, str], docker_client: Any) -> None:
+    import time
+
+    for name in names:
+        subprocess.run(["docker", "stack", "rm", name], env=lab_env, capture_output=True, timeout=60)
+    deadline = time.monotonic() + 90
+    label = "label=com.docker.stack.namespace="
+    while time.monotonic() < deadline:
+        left = [n for n in names if subprocess.run(
+            ["docker", "network", "ls", "-q", "--filter", label + n], env=lab_env, capture_output=True,
+            text=True).stdout.strip()]
+        if not left:
+            break
+        time.sleep(1)
+    try:
+        from stackctl.history import remove_history
+
+        for name in names:
+            remove_history(docker_client, name)
+    except ImportError:
+        pass
+
+
+@pytest.fixture
+def stacks(lab_env: dict[str, str], docker_client: Any) -> Iterator[dict[str, str]]:
+    base = f"{STACK_PREFIX}{uuid.uuid4().hex[:6]}"
+    names = {"dev": base + "dev", "prod": base + "prod"}
+    yield names
+    _remove(list(names.values()), lab_env, docker_client)
+
+
+def _project(tmp_path: Path, names: dict[str, str]) -> Path:
+    """The example's stackctl.yml with this test's stack names (files from the example)."""
+    text = textwrap.dedent(f"""\
+        version: "1"
+        stack: {names['prod']}
+        files: [{EXAMPLE / 'atsea.yml'}]
+        environments:
+          dev:
+            stack: {names['dev']}
+            files: [{EXAMPLE / 'dev.yml'}]
+            env_files: [{EXAMPLE / 'dev.env'}]
+            host: {LAB_HOST}
+          prod:
+            files: [{EXAMPLE / 'prod.yml'}]
+            variables: {{HTTP_PORT: 80, HTTPS_PORT: 443, VISUALIZER_PORT: 8001}}
+            host: {LAB_HOST}
+        """)
+    path = tmp_path / "stackctl.yml"
+    path.write_text(text)
+    return path
+
+
+def _ports() -> dict[str, str]:
+    first = random.randrange(20000, 29000, 3)
+    return {"HTTP_PORT": str(first), "HTTPS_PORT": str(first + 1), "VISUALIZER_PORT": str(first + 2)}
+
+
+def _running_image_ids(docker_client: Any, stack: str) -> dict[str, set[str]]:
+    """Per service: image IDs of its running containers, read on the nodes (as promote does)."""
+    import docker
+
+    nodes = {n["ID"]: n["Description"]["Hostname"] for n in docker_client.api.nodes()}
+    out: dict[str, set[str]] = {}
+    for service in docker_client.api.services(filters={"label": f"com.docker.stack.namespace={stack}"}):
+        name = service["Spec"]["Name"][len(stack) + 1:]
+        for task in docker_client.api.tasks(filters={"service": service["ID"], "desired-state": "running"}):
+            if task["Status"]["State"] != "running":
+                continue
+            node = docker.DockerClient(base_url=f"unix:///run/stackctl-lab/{nodes[task['NodeID']]}/docker.sock")
+            try:
+                cid = task["Status"]["ContainerStatus"]["ContainerID"]
+                out.setdefault(name, set()).add(node.api.inspect_container(cid)["Image"])
+            finally:
+                node.close()
+    return out
+
+
+def _ensure_external_secrets(lab_env: dict[str, str]) -> None:
+    result = subprocess.run([str(REPO / "examples" / "atsea" / "create-secrets.sh")], env=lab_env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_atsea_dev_and_prod_side_by_side(tmp_path: Path, stacks: dict[str, str], lab_env: dict[str, str],
+                                         docker_client: Any, run_stackctl: Any) -> None:
+    _ensure_external_secrets(lab_env)
+    project = str(_project(tmp_path, stacks))
+    dev_env = {**lab_env, **_ports()}
+    prod_env = {**lab_env, **_ports()}
+
+    # (`deploy --env` is the same thing once deploy.py calls project.resolve_env_args)
+    base = ["--resolve-image", "never", "--timeout", "3m", "-c", str(EXAMPLE / "atsea.yml")]
+    dev = run_stackctl("deploy", stacks["dev"], *base, "-c", str(EXAMPLE / "dev.yml"), "--env-file",
+                       str(EXAMPLE / "dev.env"), env=dev_env)
+    assert dev.returncode == 0, dev.stdout + dev.stderr
+    prod = run_stackctl("deploy", stacks["prod"], *base, "-c", str(EXAMPLE / "prod.yml"), env=prod_env)
+    assert prod.returncode == 0, prod.stdout + prod.stderr
+
+    def spec(stack: str, service: str) -> dict[str, Any]:
+        return docker_client.api.inspect_service(f"{stack}_{service}")["Spec"]
+
+    dev_app, prod_app = spec(stacks["dev"], "appserver"), spec(stacks["prod"], "appserver")
+    assert dev_app["Mode"]["Replicated"]["Replicas"] == 1
+    assert prod_app["Mode"]["Replicated"]["Replicas"] == 2
+    dev_pay = spec(stacks["dev"], "payment_gateway")["TaskTemplate"]["Placement"]["Constraints"]
+    prod_pay = spec(stacks["prod"], "payment_gateway")["TaskTemplate"]["Placement"]["Constraints"]
+    assert "node.labels.pcidss == yes" not in dev_pay
+    assert "node.labels.pcidss == yes" in prod_pay
+
+    # promote: the pins are the image IDs dev's containers run (no registry on the lab)
+    ids = _running_image_ids(docker_client, stacks["dev"])
+    plan = run_stackctl("promote", "--from", "dev", "--to", "prod", "--project", project, "--plan-only",
+                        env=prod_env)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "Image pins (dev (" in plan.stdout
+    for service, found in ids.items():
+        (image_id,) = found
+        assert any(line.strip().startswith(service) and line.rstrip().endswith(")") and image_id in line
+                   for line in plan.stdout.splitlines()), (service, plan.stdout)
+
+
+ONE_NODE = """\
+version: "3.8"
+services:
+  web:
+    image: busybox:latest
+    deploy:
+      replicas: ${REPLICAS:-1}
+      placement:
+        constraints: [node.role == manager]
+"""
+
+
+def test_promote_ships_the_running_image(tmp_path: Path, stacks: dict[str, str], lab_env: dict[str, str],
+                                         docker_client: Any, run_stackctl: Any) -> None:
+    """A stack on one node (lab image IDs differ per node): prod ends up running dev's exact image."""
+    (tmp_path / "stack.yml").write_text(ONE_NODE)
+    (tmp_path / "stackctl.yml").write_text(textwrap.dedent(f"""\
+        stack: {stacks['prod']}
+        files: [stack.yml]
+        environments:
+          dev: {{stack: {stacks['dev']}, host: "{LAB_HOST}"}}
+          prod: {{variables: {{REPLICAS: 2}}, host: "{LAB_HOST}"}}
+        """))
+    project = str(tmp_path / "stackctl.yml")
+    dev = run_stackctl("deploy", stacks["dev"], "-c", str(tmp_path / "stack.yml"), "--resolve-image", "never",
+                       "--timeout", "2m", env=lab_env)
+    assert dev.returncode == 0, dev.stdout + dev.stderr
+    ((image_id,),) = _running_image_ids(docker_client, stacks["dev"]).values()
+
+    result = run_stackctl("promote", "--from", "dev", "--to", "prod", "--project", project, "--timeout", "2m",
+                          env=lab_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"web  busybox:latest -> {image_id}  (image ID on mgr-1)" in result.stdout
+    prod = docker_client.api.inspect_service(f"{stacks['prod']}_web")["Spec"]
+    assert prod["TaskTemplate"]["ContainerSpec"]["Image"] == image_id
+    assert prod["Mode"]["Replicated"]["Replicas"] == 2
+    assert _running_image_ids(docker_client, stacks["prod"]) == {"web": {image_id}}
+    # promoting again changes nothing
+    again = run_stackctl("promote", "--from", "dev", "--to", "prod", "--project", project, env=lab_env)
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr
+
+
+def test_promote_refuses_what_was_not_tested(tmp_path: Path, stacks: dict[str, str], lab_env: dict[str, str],
+                                             run_stackctl: Any) -> None:
+    (tmp_path / "stack.yml").write_text(ONE_NODE)
+    (tmp_path / "stackctl.yml").write_text(textwrap.dedent(f"""\
+        stack: {stacks['prod']}
+        files: [stack.yml]
+        environments:
+          dev: {{stack: {stacks['dev']}, host: "{LAB_HOST}"}}
+          prod: {{host: "{LAB_HOST}"}}
+        """))
+    project = str(tmp_path / "stackctl.yml")
+    result = run_stackctl("promote", "--from", "dev", "--to", "prod", "--project", project, env=lab_env)
+    assert result.returncode == 1
+    assert f"stack '{stacks['dev']}' has no services to promote from" in result.stderr
