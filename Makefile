@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PYTHON
 
-.PHONY: setup test demo up down status unit lint
+.PHONY: setup test demo up down status unit lint bench bench-compose-v1
 
 setup:  ## install missing system packages and stackctl itself (only what is missing)
 	./scripts/setup.sh
@@ -27,3 +27,9 @@ unit:  ## unit tests only: no lab, no root
 
 lint:
 	$(PYTHON) -m ruff check stackctl tests
+
+bench:  ## stackctl against docker stack config/deploy on the lab (starts the lab only if it is down)
+	$(PYTHON) -m bench $(BENCH_ARGS)
+
+bench-compose-v1:  ## optional: docker-compose 1.29.2 in /tmp/stackctl-bench-compose-v1 as the config baseline
+	./bench/setup-compose-v1.sh

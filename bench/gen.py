@@ -38,7 +38,8 @@ def config_stack(count: int) -> str:
             "      retries: 3",
             "    deploy:",
             f"      replicas: {1 + i % 3}",
-            "      update_config: {parallelism: 1, delay: 10s, order: start-first, failure_action: rollback}",
+            "      update_config: {parallelism: 1, delay: 10s, order: start-first, "
+            "failure_action: rollback}",
             "      rollback_config: {parallelism: 1}",
             "      restart_policy: {condition: on-failure, max_attempts: 3}",
             "      resources:",
@@ -51,7 +52,8 @@ def config_stack(count: int) -> str:
         ]
     out += ["networks:", "  front: {driver: overlay}", "  back: {driver: overlay, attachable: true}"]
     out += ["volumes:"] + [f"  data{j}: {{}}" for j in range(10)]
-    out += ["secrets:", "  db_password: {file: ./db_password.txt}", "configs:", "  app_conf: {file: ./app.conf}"]
+    out += ["secrets:", "  db_password: {file: ./db_password.txt}"]
+    out += ["configs:", "  app_conf: {file: ./app.conf}"]
     return "\n".join(out) + "\n"
 
 

@@ -209,13 +209,11 @@ def _pipe(source: socket.socket, sink: socket.socket, scanner: RequestScanner | 
             sink.sendall(data)
     except OSError:
         pass
-    finally:
-        for sock in (sink, source):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if scanner is not None:
-            return
+    for sock in (sink, source):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    if scanner is None:  # the engine-to-client direction ends last and closes both
         source.close()
         sink.close()

@@ -354,6 +354,8 @@ def secret(version: str) -> Schema:
     table: Table = [
         ("name", "3.5", STRING),
         ("file", "3.0", STRING),
+        # stackctl superset (compose-spec): the value of a variable; no v3 version has it upstream.
+        ("environment", "3.1", STRING),
         ("external", "3.0", external(version)),
         ("labels", "3.0", LIST_OR_DICT),
         ("driver", "3.8", STRING),

@@ -8,6 +8,7 @@ one-line-per-problem messages on stderr, never a traceback.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -56,12 +57,6 @@ OptionalStack = Annotated[
 def _set_project(value: str | None) -> None:
     if value:
         os.environ["STACKCTL_PROJECT"] = value
-
-
-def _require_stack(stack: str | None, against: str | None = None) -> None:
-    """Until deploy/diff take the stack name from stackctl.yml (project.resolve_env_args), it is required."""
-    if stack is None and not against:
-        raise typer.BadParameter("give the stack name", param_hint="STACK")
 
 
 ProjectFile = Annotated[
@@ -175,7 +170,6 @@ def diff(
     from stackctl.commands import diff as impl
 
     extra = {"against": against} if against else {}
-    _require_stack(stack, against)
     _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
          fmt=fmt, context=context, debug=debug, **extra)
 
@@ -186,7 +180,9 @@ def deploy(
     compose_file: OptionalComposeFiles = None,
     env_file: EnvFiles = None,
     env: EnvName = None,
-    prune: Annotated[bool, typer.Option("--prune", help="Remove services the file no longer has.")] = False,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Remove the stack's services, networks, secrets and configs the file no longer has.")
+    ] = False,
     resolve_image: Annotated[
         str, typer.Option("--resolve-image", help="Query the registry for digests: always|changed|never.")
     ] = "always",
@@ -201,6 +197,9 @@ def deploy(
     lock_timeout: Annotated[
         str, typer.Option("--lock-timeout", help="How long to wait for another deploy's lock (Go duration).")
     ] = "60s",
+    keep_versions: Annotated[int, typer.Option(
+        "--keep-versions", help="Unused old versions of each rotated secret/config to keep for rollback.")
+    ] = 2,
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
@@ -209,11 +208,10 @@ def deploy(
     """Create or update the stack so the swarm matches the files (only what changed)."""
     from stackctl.commands import deploy as impl
 
-    _require_stack(stack)
     _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
          resolve_image=resolve_image, with_registry_auth=with_registry_auth, detach=detach, quiet=quiet,
          plan_only=plan_only, timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt,
-         context=context, debug=debug, lock_timeout=lock_timeout)
+         context=context, debug=debug, lock_timeout=lock_timeout, keep_versions=keep_versions)
 
 
 @app.command()
@@ -416,6 +414,10 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         print(f"stackctl {__version__}")
         return
+    # A short-lived CLI that builds large trees (YAML, specs): the default cyclic-GC threshold (700)
+    # makes full collections re-walk them again and again, ~25% of `config` on 1000 services
+    # (bench/README.md). Collect rarely instead; reference counting still frees nearly everything.
+    gc.set_threshold(100_000, 50, 50)
     app()
 
 

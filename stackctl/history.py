@@ -7,7 +7,9 @@ and pruning must neither count nor remove them. The data is JSON: revision numbe
 who and where from, the files, the stackctl version, the rendered stack (the
 `stackctl config` data: secret/config entries keep only their file paths; any inline
 content is replaced by its digest), a sha256 digest (12 hex) of each secret/config file,
-and the image of each service. Secret values are never stored. Large documents are
+the image of each service, and per secret/config the name of the version the services used
+(`objects`: rotated secrets/configs, docs/rotation.md), so that a rollback points the
+services back at that version. Secret values are never stored. Large documents are
 stored zlib-compressed and base64-encoded (a swarm config holds at most 500 KB).
 The last `keep` revisions (default 10) are kept.
 """
@@ -56,6 +58,8 @@ class Revision:
     config: dict[str, Any] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
     digests: dict[str, dict[str, str]] = field(default_factory=dict)  # secrets/configs: name -> digest
+    # "secrets"/"configs" -> base name (STACK_key) -> the version the services used (rotation)
+    objects: dict[str, dict[str, str]] = field(default_factory=dict)
     working_dir: str = ""
     config_id: str = ""
 
@@ -66,7 +70,7 @@ class Revision:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "working_dir": self.working_dir, "digests": self.digests,
-                "config": self.config}
+                "objects": self.objects, "config": self.config}
 
 
 def config_name(stack: str, revision: int) -> str:
@@ -178,6 +182,7 @@ def _from_config(cfg: Mapping[str, Any], client: Any) -> Revision:
         config=doc.get("config") or {},
         images=doc.get("images") or {},
         digests=doc.get("digests") or {},
+        objects=doc.get("objects") or {},
         working_dir=doc.get("working_dir", ""),
         config_id=cfg.get("ID", ""),
     )
@@ -193,6 +198,7 @@ def record_revision(
     working_dir: str = "",
     note: str = "",
     keep: int = DEFAULT_KEEP,
+    objects: Mapping[str, Mapping[str, str]] | None = None,
 ) -> int:
     """Store a new revision of `stack` and prune to the newest `keep`; return its number."""
     from stackctl import __version__
@@ -217,6 +223,7 @@ def record_revision(
         "config": clean,
         "images": all_images,
         "digests": digests,
+        "objects": {section: dict(names) for section, names in (objects or {}).items() if names},
     }
     api = _api(client)
     for _attempt in range(5):

@@ -27,6 +27,7 @@ class ObservedObject:
     version: int | None
     spec: dict[str, Any]  # the engine's Spec (networks: the whole inspect body; secrets: no Data)
     labels: dict[str, str] = field(default_factory=dict)
+    created: str = ""  # CreatedAt (RFC 3339): orders the versions of a rotated secret/config
 
     @property
     def stack(self) -> str | None:
@@ -117,6 +118,7 @@ def _object(raw: dict[str, Any]) -> ObservedObject:
         version=int((raw.get("Version") or {}).get("Index", 0)),
         spec=spec,
         labels=dict(spec.get("Labels") or {}),
+        created=str(raw.get("CreatedAt") or ""),
     )
 
 

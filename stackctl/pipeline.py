@@ -36,6 +36,9 @@ class LoadedStack:
     working_dir: str
     docs: list[SourceDoc] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
+    # the variables interpolation used (.env < --env-file < project < shell); `environment: VAR`
+    # secrets read their value from here at convert time (never part of `config`)
+    environ: dict[str, str] | None = field(default=None, repr=False)
 
 
 def _schema_checker() -> Any:
@@ -166,9 +169,9 @@ def load_stack(
     if validate:
         check_meaning = _meaning_checker()
         if check_meaning is not None:
-            found = check_meaning(config, docs, working_dir)
+            found = check_meaning(config, docs, working_dir, environ=env)
             errors = [d for d in found if d.severity == "error"]
             warnings += [d for d in found if d.severity != "error"]
             if errors:
                 raise ValidationError(diagnostics=errors + warnings)
-    return LoadedStack(config=config, working_dir=working_dir, docs=docs, warnings=warnings)
+    return LoadedStack(config=config, working_dir=working_dir, docs=docs, warnings=warnings, environ=env)

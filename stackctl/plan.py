@@ -3,7 +3,8 @@
 `make_plan(desired, observed, prune=...)` returns ordered actions (networks → secrets →
 configs → services), each create / update (field by field) / remove / unchanged, plus the
 checks that must pass before anything is written (external references, placement, ports,
-mode changes, immutable secret data). Nothing here talks to the engine.
+mode changes). Nothing here talks to the engine. A secret or config whose content changed
+becomes a new version the services switch to (rotation, docs/rotation.md).
 
 Comparison happens on *normalised* specs: engine-filled defaults, server-set fields and
 IDs are mapped away on both sides, so a service the engine stores exactly as we sent it
@@ -30,6 +31,7 @@ from stackctl.observe import ObservedNode, ObservedObject, ObservedService, Obse
 STACKCTL_LABEL_PREFIX = "com.docker.stackctl."
 SPEC_DIGEST_LABEL = "com.docker.stackctl.spec-digest"
 CONTENT_DIGEST_LABEL = "com.docker.stackctl.content-digest"
+OBJECT_LABEL = "com.docker.stackctl.object"  # secret/config versions: the base name they are a version of
 IMAGE_LABEL = "com.docker.stack.image"
 VXLAN_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
 NOT_USER_DEFINED_NETWORKS = {"default", "bridge", "host", "none"}
@@ -109,6 +111,8 @@ class Plan:
     errors: list[Diagnostic] = field(default_factory=list)
     prune: bool = False
     observed: ObservedStack | None = None
+    # "secrets"/"configs" -> base name (STACK_key or name:) -> the version the services will use
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         out = {CREATE: 0, UPDATE: 0, REMOVE: 0, UNCHANGED: 0}
@@ -580,19 +584,25 @@ def _attr(desired: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def make_plan(desired: Any, observed: ObservedStack, *, prune: bool, strict: bool = True) -> Plan:
+def make_plan(desired: Any, observed: ObservedStack, *, prune: bool, strict: bool = True,
+              pins: Mapping[str, Mapping[str, str]] | None = None) -> Plan:
     """The ordered actions that make the swarm match `desired`; PlanError on blocking problems.
 
     With `strict=False` the problems stay in `plan.errors` (diff renders them with the plan).
+    `pins` ("secrets"/"configs" -> base name -> version name) makes the services use those
+    existing versions whatever the files hold now (rollback to a recorded revision).
     """
     stack = _attr(desired, "stack", observed.stack)
     plan = Plan(stack=stack, prune=prune, observed=observed)
     services: dict[str, dict[str, Any]] = _attr(desired, "services", {})
+    pins = pins or {}
     _plan_networks(plan, desired, observed, services)
-    _plan_file_objects(plan, "secret", _attr(desired, "secrets", {}), _attr(desired, "external_secrets", []),
-                       observed.secrets, observed.all_secrets, services)
-    _plan_file_objects(plan, "config", _attr(desired, "configs", {}), _attr(desired, "external_configs", []),
-                       observed.configs, observed.all_configs, services)
+    for kind, section in (("secret", "secrets"), ("config", "configs")):
+        plan.versions[section] = _plan_file_objects(
+            plan, kind, _attr(desired, section, {}), _attr(desired, f"external_{section}", []),
+            getattr(observed, section), getattr(observed, f"all_{section}"), services, observed,
+            pins.get(section) or {})
+    services = repoint_services(services, plan.versions)
     _check_volumes(plan, _attr(desired, "volumes", {}), observed)
     for name in sorted(services):
         plan.actions.append(_plan_service(plan, name, services[name], observed))
@@ -669,6 +679,54 @@ def _user_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
     return {k: v for k, v in (labels or {}).items() if not k.startswith(STACKCTL_LABEL_PREFIX)}
 
 
+def object_digest(kind: str, obj: ObservedObject) -> str | None:
+    """The content digest of an existing secret/config: configs show their data, secrets only
+    the label stackctl put on them (None for a secret created without stackctl)."""
+    have = content_digest(obj.spec) if kind == "config" else None
+    return have or obj.labels.get(CONTENT_DIGEST_LABEL)
+
+
+def base_name(obj: ObservedObject) -> str:
+    """The base name a secret/config is a version of (its own name for a first version)."""
+    return obj.labels.get(OBJECT_LABEL) or obj.name
+
+
+def version_name(base: str, digest: str) -> str:
+    """`STACK_key-<first 8 hex of the content sha256>`: the name of a later version."""
+    return f"{base}-{digest.partition(':')[2][:8]}"
+
+
+def versions_of(base: str, own: Mapping[str, ObservedObject]) -> list[ObservedObject]:
+    """The stack's versions of one secret/config, oldest first."""
+    found = [o for o in own.values() if o.name == base or o.labels.get(OBJECT_LABEL) == base]
+    return sorted(found, key=lambda o: (o.created, o.name != base, o.name))
+
+
+def repoint_services(services: Mapping[str, dict[str, Any]],
+                     versions: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, Any]]:
+    """Copies of the service specs whose secret/config references name the chosen versions.
+
+    Only the object name changes: File.Name (the path inside the container) stays, so the
+    application sees the new content where it read the old one.
+    """
+    secrets, configs = versions.get("secrets") or {}, versions.get("configs") or {}
+    if not any(base != name for base, name in [*secrets.items(), *configs.items()]):
+        return dict(services)
+    out: dict[str, dict[str, Any]] = {}
+    for svc_name, spec in services.items():
+        spec = copy.deepcopy(spec)
+        cs = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        for ref in cs.get("Secrets") or []:
+            ref["SecretName"] = secrets.get(ref.get("SecretName", ""), ref.get("SecretName", ""))
+        for ref in cs.get("Configs") or []:
+            ref["ConfigName"] = configs.get(ref.get("ConfigName", ""), ref.get("ConfigName", ""))
+        cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
+        if cred.get("Config"):
+            cred["Config"] = configs.get(cred["Config"], cred["Config"])
+        out[svc_name] = spec
+    return out
+
+
 def _plan_file_objects(
     plan: Plan,
     kind: str,
@@ -677,7 +735,15 @@ def _plan_file_objects(
     own: Mapping[str, ObservedObject],
     everything: Mapping[str, ObservedObject],
     services: Mapping[str, Any],
-) -> None:
+    observed: ObservedStack,
+    pins: Mapping[str, str],
+) -> dict[str, str]:
+    """Plan one kind of file object; return base name -> the version services will use.
+
+    The swarm cannot change a secret's or config's data, so changed content is a new
+    version (`version_name`), created before the services switch to it; the old versions
+    stay for rollback until apply's garbage collection (docs/rotation.md).
+    """
     refs = _referenced(services, kind)
     for name in external:
         if name not in everything:
@@ -685,51 +751,118 @@ def _plan_file_objects(
                 plan.errors.append(Diagnostic(f"service {_short(svc, plan.stack)}: {kind} not found: {name}",
                                               hint=f"external {kind}s must exist before the deploy "
                                                    f"(docker {kind} create {name} FILE)"))
-    for name in sorted(desired):
-        spec = desired[name]
+    in_use = _referenced({n: s.spec for n, s in observed.services.items()}, kind)
+    chosen: dict[str, str] = {}
+    for base in sorted(desired):
+        spec = desired[base]
         digest = content_digest(spec)
-        current = own.get(name)
+        if base in pins:
+            chosen[base] = _plan_pinned(plan, kind, base, pins[base], spec, own, everything)
+            continue
+        current = own.get(base)
         if current is None:
-            other = everything.get(name)
+            other = everything.get(base)
             if other is not None and other.stack and other.stack != plan.stack:
                 plan.errors.append(Diagnostic(
-                    f"{kind} {name} already exists and belongs to stack {other.stack}",
+                    f"{kind} {base} already exists and belongs to stack {other.stack}",
                     hint="give it another name: (3.5+) in the file"))
-                continue
-            if other is None:
-                plan.actions.append(Action(kind, name, CREATE, desired=dict(spec), digest=digest))
+                chosen[base] = base
                 continue
             current = other  # unlabelled, same name: adopt it (as docker stack deploy does)
-        act = Action(kind, name, UNCHANGED, id=current.id, version=current.version, desired=dict(spec),
-                     current={k: v for k, v in current.spec.items() if k != "Data"}, digest=digest)
-        have_digest = content_digest(current.spec) if kind == "config" else None
-        have_digest = have_digest or current.labels.get(CONTENT_DIGEST_LABEL)
-        if digest and have_digest and digest != have_digest:
-            act.changes.append(FieldChange("Data", short_digest(have_digest), short_digest(digest)))
-            plan.errors.append(Diagnostic(
-                f"{kind} {name}: its content changed ({short_digest(have_digest)} → {short_digest(digest)}), "
-                f"but the swarm cannot change a {kind}'s data",
-                hint=f"give the {kind} a new name (e.g. name: {name}_v2, or a content hash) so services "
-                     f"switch to it, or remove the {kind}'s users first"))
-        elif digest and not have_digest and kind == "secret":
-            act.notes.append("content not verifiable (created without stackctl): treated as unchanged")
-        for key in ("Driver", "Templating"):
-            if _drop_zero(spec.get(key) or {}) != _drop_zero(current.spec.get(key) or {}):
-                act.changes.append(FieldChange(key, current.spec.get(key), spec.get(key)))
-                plan.errors.append(Diagnostic(f"{kind} {name}: {key} changed, but the swarm cannot update it",
-                                              hint=f"give the {kind} a new name"))
-        want_labels = _user_labels(spec.get("Labels"))
-        have_labels = _user_labels(current.labels)
-        if want_labels != have_labels:
-            act.changes.extend(_prefix(field_changes(have_labels, want_labels), "Labels"))
-        if act.changes:
-            act.action = UPDATE
-        plan.actions.append(act)
+        versions = versions_of(base, own)
+        if current is not None and all(v.name != current.name for v in versions):
+            versions.insert(0, current)
+        if not versions:
+            chosen[base] = base
+            plan.actions.append(Action(kind, base, CREATE, desired=_version_spec(spec, base, base),
+                                       digest=digest))
+            continue
+        used = [v for v in versions if v.name in in_use]
+        old = used[-1] if used else (current or versions[-1])
+        old_digest = object_digest(kind, old)
+        target = old
+        if digest:
+            match = [v for v in versions if object_digest(kind, v) == digest]
+            if match:
+                target = old if old in match else match[-1]
+            elif old_digest is not None:
+                chosen[base] = _plan_new_version(plan, kind, base, spec, digest, old, old_digest, everything)
+                continue
+        chosen[base] = target.name
+        plan.actions.append(_compare_object(plan, kind, target, spec, digest, base))
     if plan.prune:
-        for name in sorted(set(own) - set(desired) - set(external)):
+        keep = set(chosen.values()) | set(external)
+        for name in sorted(own):
             obj = own[name]
+            if name in keep or base_name(obj) in desired:
+                continue  # old versions of kept keys: apply's garbage collection decides
             plan.actions.append(Action(kind, name, REMOVE, id=obj.id, version=obj.version,
                                        current={k: v for k, v in obj.spec.items() if k != "Data"}))
+    return chosen
+
+
+def _version_spec(spec: Mapping[str, Any], base: str, name: str) -> dict[str, Any]:
+    out = dict(spec)
+    out["Name"] = name
+    out["Labels"] = {**(spec.get("Labels") or {}), OBJECT_LABEL: base}
+    return out
+
+
+def _plan_new_version(plan: Plan, kind: str, base: str, spec: Mapping[str, Any], digest: str,
+                      old: ObservedObject, old_digest: str, everything: Mapping[str, ObservedObject]) -> str:
+    name = version_name(base, digest)
+    taken = everything.get(name)
+    if taken is not None:
+        plan.errors.append(Diagnostic(
+            f"{kind} {base}: its content changed, but the name for the new version, {name}, is taken "
+            f"by a {kind} that is not a version of it", hint=f"remove {kind} {name}"))
+        return name
+    act = Action(kind, name, CREATE, desired=_version_spec(spec, base, name), digest=digest)
+    act.changes.append(FieldChange("Data", short_digest(old_digest), short_digest(digest)))
+    act.notes.append(f"new version of {base}, replacing {old.name} (same path in the containers; "
+                     "the old one is kept for rollback, see --keep-versions)")
+    plan.actions.append(act)
+    return name
+
+
+def _plan_pinned(plan: Plan, kind: str, base: str, pinned: str, spec: Mapping[str, Any],
+                 own: Mapping[str, ObservedObject], everything: Mapping[str, ObservedObject]) -> str:
+    obj = own.get(pinned) or everything.get(pinned)
+    if obj is None:
+        plan.errors.append(Diagnostic(
+            f"{kind} {pinned} (the version of {base} that revision used) no longer exists: old versions "
+            "beyond --keep-versions are removed after each deploy",
+            hint="deploy the files instead, or keep more versions (deploy --keep-versions N)"))
+        return pinned
+    act = Action(kind, pinned, UNCHANGED, id=obj.id, version=obj.version,
+                 desired=_version_spec(spec, base, pinned),
+                 current={k: v for k, v in obj.spec.items() if k != "Data"}, digest=object_digest(kind, obj))
+    act.notes.append(f"kept version {pinned} of {base}, as the revision used it")
+    plan.actions.append(act)
+    return pinned
+
+
+def _compare_object(plan: Plan, kind: str, current: ObservedObject, spec: Mapping[str, Any],
+                    digest: str | None, base: str) -> Action:
+    """An existing version the services will use: only labels can be updated in place."""
+    name = current.name
+    act = Action(kind, name, UNCHANGED, id=current.id, version=current.version,
+                 desired=_version_spec(spec, base, name),
+                 current={k: v for k, v in current.spec.items() if k != "Data"}, digest=digest)
+    if digest and object_digest(kind, current) is None and kind == "secret":
+        act.notes.append("content not verifiable (created without stackctl): treated as unchanged")
+    for key in ("Driver", "Templating"):
+        if _drop_zero(spec.get(key) or {}) != _drop_zero(current.spec.get(key) or {}):
+            act.changes.append(FieldChange(key, current.spec.get(key), spec.get(key)))
+            plan.errors.append(Diagnostic(f"{kind} {name}: {key} changed, but the swarm cannot update it",
+                                          hint=f"give the {kind} a new name"))
+    want_labels = _user_labels(spec.get("Labels"))
+    have_labels = _user_labels(current.labels)
+    if want_labels != have_labels:
+        act.changes.extend(_prefix(field_changes(have_labels, want_labels), "Labels"))
+    if act.changes:
+        act.action = UPDATE
+    return act
 
 
 def _prefix(changes: list[FieldChange], prefix: str) -> list[FieldChange]:

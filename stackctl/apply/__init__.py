@@ -34,12 +34,14 @@ from stackctl.plan import (
     field_changes,
     normalize_service,
     unpinned_image,
+    versions_of,
 )
 
 RESOLVE_MODES = ("always", "changed", "never")
 DEFAULT_WORKERS = 8
 RESOLVE_TIMEOUT = 5.0  # seconds for one registry lookup (there may be no registry at all)
 REMOVE_RETRY_SECONDS = 20.0  # networks/secrets stay in use while tasks shut down
+DEFAULT_KEEP_VERSIONS = 2  # unused versions of a rotated secret/config kept for rollback
 
 
 @dataclass
@@ -593,6 +595,64 @@ def undo(client: Any, result: ApplyResult, *,
     return problems
 
 
+# --- old versions of rotated secrets and configs ---------------------------------------------
+
+
+def _used_names(observed: ObservedStack, kind: str) -> set[str]:
+    """Names of the secrets/configs some service on the swarm (any stack) references."""
+    key, name_key, id_key = ("Secrets", "SecretName", "SecretID") if kind == "secret" else \
+        ("Configs", "ConfigName", "ConfigID")
+    names = observed.secret_names if kind == "secret" else observed.config_names
+    used: set[str] = set()
+    for svc in [*observed.services.values(), *observed.other_services]:
+        cs = (svc.spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        for ref in cs.get(key) or []:
+            used.add(ref.get(name_key) or "")
+            used.add(names.get(ref.get(id_key) or "", ""))
+        cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
+        if kind == "config" and cred.get("Config"):
+            used.update((cred["Config"], names.get(cred["Config"], "")))
+    used.discard("")
+    return used
+
+
+def collect_old_versions(client: Any, plan: Plan, *, keep: int = DEFAULT_KEEP_VERSIONS,
+                         on_event: Callable[[ApplyEvent], None] | None = None) -> tuple[list[AppliedObject],
+                                                                                       list[str]]:
+    """Remove the versions of the plan's secrets/configs that no service uses, except the
+    newest `keep` of them (kept so that `rollback` can point the services back).
+
+    Runs after the deploy converged (or right after apply with --detach). Only the keys the
+    file names are considered; a version some service still uses is never removed, and one
+    the engine refuses to remove is reported, not fatal. Returns (removed, problems).
+    """
+    from stackctl.observe import observe_stack
+
+    if not any(plan.versions.values()):
+        return [], []
+    observed = observe_stack(client, plan.stack)
+    engine = _Engine(client)
+    removed: list[AppliedObject] = []
+    problems: list[str] = []
+    for kind, section in (("secret", "secrets"), ("config", "configs")):
+        used = _used_names(observed, kind)
+        own = getattr(observed, section)
+        for base in sorted(plan.versions.get(section) or {}):
+            unused = [v for v in versions_of(base, own) if v.name not in used]  # oldest first
+            for obj in unused[: max(0, len(unused) - max(0, keep))]:
+                if on_event is not None:
+                    on_event(ApplyEvent(kind, REMOVE, obj.name, obj.id, message="old version"))
+                try:
+                    _delete_retrying(engine, f"/{kind}s/{obj.id}", False)
+                except Exception as err:  # noqa: BLE001 - an old version that stays is harmless
+                    problems.append(f"old version {obj.name} of {kind} {base} not removed: "
+                                    f"{_error_text(err)}")
+                    continue
+                shown = {k: v for k, v in obj.spec.items() if k != "Data"}
+                removed.append(AppliedObject(kind, obj.name, REMOVE, obj.id, previous_spec=shown))
+    return removed, problems
+
+
 def dumps_result(result: ApplyResult) -> str:
     return json.dumps(result.to_json(), indent=2)
 
@@ -604,5 +664,6 @@ __all__ = [
     "RESOLVE_MODES",
     "UNCHANGED",
     "apply_plan",
+    "collect_old_versions",
     "undo",
 ]

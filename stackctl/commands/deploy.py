@@ -38,18 +38,23 @@ class DeployOptions:
     record_history: bool = True
     files: list[str] | None = None  # recorded in the revision history
     note: str = ""  # recorded in the revision history ("rollback to 3"...)
+    keep_versions: int = 2  # unused versions of each rotated secret/config kept for rollback
+    environ: Mapping[str, str] | None = None  # for `environment: VAR` secrets (None: the shell)
+    # rollback: "secrets"/"configs" -> base name -> the version the revision's services used
+    pinned_objects: Mapping[str, Mapping[str, str]] | None = None
 
 
-def load_files(files: list[str], env_files: list[str], env: str | None) -> Any:
-    """LoadedStack for the files (warnings printed); LoadError/ValidationError on problems."""
-    if env:
-        raise UsageError("--env needs stackctl.yml (not yet supported)")
+def load_files(files: list[str], env_files: list[str], environ: Mapping[str, str] | None = None) -> Any:
+    """LoadedStack for the files (warnings printed); LoadError/ValidationError on problems.
+
+    `environ`: the interpolation variables (project.resolve_env_args; None: the shell's).
+    """
     if not files:
         raise UsageError("specify a Compose file (with --compose-file)")
     from stackctl.pipeline import load_stack
     from stackctl.render.diagnostics import print_warnings
 
-    loaded = load_stack(list(files), env_files=list(env_files), validate=True)
+    loaded = load_stack(list(files), env_files=list(env_files), environ=environ, validate=True)
     errors = [d for d in loaded.warnings if d.severity == "error"]
     if errors:
         from stackctl.errors import ValidationError
@@ -70,21 +75,23 @@ def check_stack_name(stack: str) -> str:
     return name
 
 
-def convert(stack: str, config: Mapping[str, Any]) -> Any:
+def convert(stack: str, config: Mapping[str, Any], environ: Mapping[str, str] | None = None,
+            read_file: Callable[[str], bytes] | None = None) -> Any:
     from stackctl.convert import convert_stack
     from stackctl.render.diagnostics import print_warnings
 
-    desired = convert_stack(config, stack)
+    desired = convert_stack(config, stack, environ=environ, read_file=read_file)
     print_warnings(getattr(desired, "warnings", []) or [])
     return desired
 
 
-def plan_for(client: Any, desired: Any, stack: str, *, prune: bool, strict: bool = True) -> Any:
+def plan_for(client: Any, desired: Any, stack: str, *, prune: bool, strict: bool = True,
+             pins: Mapping[str, Mapping[str, str]] | None = None) -> Any:
     from stackctl.observe import observe_stack
     from stackctl.plan import make_plan
 
     observed = observe_stack(client, stack)
-    return make_plan(desired, observed, prune=prune, strict=strict)
+    return make_plan(desired, observed, prune=prune, strict=strict, pins=pins)
 
 
 def _printer(fmt: str, quiet: bool) -> Callable[[str], None]:
@@ -129,7 +136,14 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
     out = _printer(opts.fmt, opts.quiet)
     show_plan = sys.stdout.isatty() if opts.show_plan is None else opts.show_plan
 
-    desired = convert(stack, config)
+    if opts.keep_versions < 0:
+        raise UsageError("--keep-versions must be 0 or more")
+    if opts.pinned_objects:
+        # The pinned versions hold the content: files or variables gone since do not matter.
+        desired = convert(stack, config, _AnyVariable(opts.environ), _file_or_nothing)
+    else:
+        desired = convert(stack, config, opts.environ)
+    pins = opts.pinned_objects
     if client is None:
         from stackctl.engine import connect
 
@@ -138,7 +152,7 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
     from stackctl.render.plan import print_plan
 
     require_manager(client)
-    plan = plan_for(client, desired, stack, prune=opts.prune, strict=False)
+    plan = plan_for(client, desired, stack, prune=opts.prune, strict=False, pins=pins)
     _print_plan_warnings(plan)
     if opts.plan_only:
         print_plan(plan, fmt=opts.fmt)
@@ -162,7 +176,7 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
     lock.acquire()
     try:
         # Under the lock: the swarm may have changed while we waited for it.
-        plan = plan_for(client, desired, stack, prune=opts.prune, strict=False)
+        plan = plan_for(client, desired, stack, prune=opts.prune, strict=False, pins=pins)
         plan.check()
         if show_plan and opts.fmt != "json" and plan.has_changes and not opts.quiet:
             print_plan(plan)
@@ -177,8 +191,10 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
         if not opts.rollback_on_failure:
             lock.release()
         code, outcomes = _wait(client, result, opts, wait_timeout)  # undoes on failure if asked
+        if code == EXIT_OK:
+            _collect_old_versions(client, plan, result, opts, out)
         if code == EXIT_OK and opts.record_history:
-            _record_history(client, stack, config, result, opts, working_dir)
+            _record_history(client, stack, config, result, opts, working_dir, plan.versions)
         if opts.fmt == "json":
             _print_json(_deploy_doc(plan, result, outcomes))
         return code
@@ -245,31 +261,75 @@ def _wait(client: Any, result: Any, opts: DeployOptions, timeout: float) -> tupl
     return report.exit_code, report.outcomes
 
 
+class _AnyVariable(dict):  # type: ignore[type-arg]
+    """Every variable counts as set (empty when unknown): for a rollback to pinned versions."""
+
+    def __init__(self, environ: Mapping[str, str] | None) -> None:
+        import os
+
+        super().__init__(os.environ if environ is None else environ)
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _file_or_nothing(path: str) -> bytes:
+    """A secret/config file's bytes, or none when it is gone (the pinned version has the content)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
+def _collect_old_versions(client: Any, plan: Any, result: Any, opts: DeployOptions,
+                          out: Callable[[str], None]) -> None:
+    """After a successful deploy: remove unused old versions of rotated secrets/configs."""
+    from stackctl.apply import collect_old_versions
+
+    try:
+        removed, problems = collect_old_versions(client, plan, keep=opts.keep_versions,
+                                                 on_event=_event_printer(out))
+        result.removed.extend(removed)  # shown in `deploy --format json` under applied.removed
+    except StackctlError as err:
+        problems = [str(err)]
+    for text in problems:
+        print(f"warning: {text}", file=sys.stderr)
+
+
 def _record_history(client: Any, stack: str, config: Mapping[str, Any], result: Any, opts: DeployOptions,
-                    working_dir: str) -> None:
+                    working_dir: str, objects: Mapping[str, Mapping[str, str]] | None = None) -> None:
     try:
         from stackctl.history import record_revision  # type: ignore[import-not-found]
     except ImportError:
         return
     try:
         record_revision(client, stack, config, dict(result.images), files=opts.files,
-                        working_dir=working_dir, note=opts.note)
+                        working_dir=working_dir, note=opts.note, objects=objects)
     except StackctlError as err:
         print(f"warning: deployed, but the revision was not recorded: {err}", file=sys.stderr)
 
 
-def run(*, stack: str, files: list[str], env_files: list[str], env: str | None = None, prune: bool = False,
-        resolve_image: str = "always", with_registry_auth: bool = False, detach: bool = False,
-        quiet: bool = False, plan_only: bool = False, timeout: str = "10m", rollback_on_failure: bool = False,
-        fmt: str = "text", context: str | None = None, debug: bool = False,
-        lock_timeout: str = DEFAULT_LOCK_TIMEOUT) -> int:
+def run(*, stack: str | None, files: list[str], env_files: list[str], env: str | None = None,
+        prune: bool = False, resolve_image: str = "always", with_registry_auth: bool = False,
+        detach: bool = False, quiet: bool = False, plan_only: bool = False, timeout: str = "10m",
+        rollback_on_failure: bool = False, fmt: str = "text", context: str | None = None, debug: bool = False,
+        lock_timeout: str = DEFAULT_LOCK_TIMEOUT, keep_versions: int = 2) -> int:
+    from stackctl.project import resolve_env_args
+
     started = time.monotonic()
-    stack = check_stack_name(stack)
-    loaded = load_files(files, env_files, env)
+    stack, files, env_files, environ, context = resolve_env_args(
+        env, files, env_files, stack, context=context, need_stack=True)
+    stack = check_stack_name(stack or "")
+    loaded = load_files(files, env_files, environ)
     opts = DeployOptions(prune=prune, resolve_image=resolve_image, with_registry_auth=with_registry_auth,
                          detach=detach, quiet=quiet, plan_only=plan_only, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, fmt=fmt, context=context, debug=debug,
-                         lock_timeout=lock_timeout, files=list(files))
+                         lock_timeout=lock_timeout, files=list(files), keep_versions=keep_versions,
+                         environ=loaded.environ)
     code = deploy_config(stack, loaded.config, loaded.working_dir, opts)
     if debug:
         print(f"debug: deploy took {time.monotonic() - started:.2f}s", file=sys.stderr)

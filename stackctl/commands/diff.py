@@ -9,7 +9,8 @@ from __future__ import annotations
 from stackctl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
 
 
-def run(*, stack: str, files: list[str], env_files: list[str], env: str | None = None, prune: bool = False,
+def run(*, stack: str | None, files: list[str], env_files: list[str], env: str | None = None,
+        prune: bool = False,
         fmt: str = "text", context: str | None = None, debug: bool = False,
         against: str | None = None) -> int:
     if against:  # two environments' rendered stacks, no engine
@@ -17,12 +18,15 @@ def run(*, stack: str, files: list[str], env_files: list[str], env: str | None =
 
         return env_diff.run(env=env, against=against, fmt=fmt, files=files)
     from stackctl.commands.deploy import check_stack_name, convert, load_files, plan_for
+    from stackctl.project import resolve_env_args
 
     if fmt not in ("text", "json"):
         raise UsageError(f"unknown --format {fmt!r} (text or json)")
-    stack = check_stack_name(stack)
-    loaded = load_files(files, env_files, env)
-    desired = convert(stack, loaded.config)
+    stack, files, env_files, environ, context = resolve_env_args(
+        env, files, env_files, stack, context=context, need_stack=True)
+    stack = check_stack_name(stack or "")
+    loaded = load_files(files, env_files, environ)
+    desired = convert(stack, loaded.config, loaded.environ)
     from stackctl.engine import connect
     from stackctl.render.diagnostics import print_warnings
     from stackctl.render.plan import print_plan

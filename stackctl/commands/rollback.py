@@ -2,8 +2,11 @@
 
 The default target is the revision before the latest. The revision's stack is deployed
 through the same path as `deploy` (plan, lock, apply, wait, --rollback-on-failure), so the
-exit codes are deploy's. Secret and config files are read again from the recorded paths;
-a file whose content changed since that revision is reported (its digest differs).
+exit codes are deploy's. Secrets and configs: the services are pointed back at the version
+of each that the revision used (kept on the swarm by rotation, docs/rotation.md); when that
+version was removed since, the rollback fails before any write, naming it. Revisions recorded
+before rotation existed read the files again from the recorded paths; a file whose content
+changed since that revision is reported (its digest differs).
 On success a new revision is recorded, noted `rollback to N`.
 """
 
@@ -25,7 +28,7 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
         raise UsageError("--to must be a revision number (see `stackctl history STACK`)")
     client = connect(context, debug)
     rev = get_revision(client, stack, to)
-    for section, digests in rev.digests.items():
+    for section, digests in rev.digests.items() if not rev.objects else ():
         for name, digest in digests.items():
             entry = (rev.config.get(section) or {}).get(name) or {}
             path = entry.get("file")
@@ -41,5 +44,6 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
               f"{rev.user}@{rev.host})")
     opts = DeployOptions(resolve_image=resolve_image, detach=detach, quiet=quiet, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, fmt=fmt, context=context, debug=debug,
-                         record_history=True, note=f"rollback to {rev.revision}", files=list(rev.files))
+                         record_history=True, note=f"rollback to {rev.revision}", files=list(rev.files),
+                         pinned_objects=rev.objects or None)
     return deploy_config(stack, rev.config, rev.working_dir or rev.cwd, opts, client=client)

@@ -1,8 +1,12 @@
 """The lab's images: a busybox-static root filesystem imported under several names.
 
 There is no registry, so every image a test or example needs is made here with
-`docker import` and loaded into every node. The AtSea stand-ins carry the real image
-names and serve HTTP on the real ports with busybox httpd where the real one does.
+`docker import` on the manager, then copied to the other nodes with `docker save` /
+`docker load`, so that one tag has the same image ID on every node, as a registry would
+give a real cluster (a separate import per node would make a new ID per node, and an image
+pinned by ID, as `promote` does without a registry, would run on one node only). The
+AtSea stand-ins carry the real image names and serve HTTP on the real ports with busybox
+httpd where the real one does.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,3 +116,28 @@ def import_args(image: Image) -> list[str]:
     for port in image.expose:
         args += ["--change", f"EXPOSE {port}"]
     return args
+
+
+def copy_images(source: str, targets: Sequence[str], names: Sequence[str] | None = None) -> None:
+    """Load the `source` engine's images into every `target` engine, keeping their IDs.
+
+    Engines are given as docker hosts (`unix:///run/stackctl-lab/mgr-1/docker.sock`). One
+    `docker save` of all the tags, then one `docker load` per target, in parallel. Loading
+    into an engine that already has a tag only moves the tag to the loaded image.
+    """
+    from stackctl.lab import host
+
+    wanted = list(names or [image.name for image in IMAGES])
+    if not targets:
+        return
+    with tempfile.TemporaryDirectory(prefix="stackctl-lab-images-") as tmp:
+        archive = str(Path(tmp) / "images.tar")
+        host.run(["docker", "-H", source, "save", "-o", archive, *wanted], timeout=180,
+                 what="saving the lab images")
+
+        def load(target: str) -> None:
+            host.run(["docker", "-H", target, "load", "-q", "-i", archive], timeout=180,
+                     what=f"loading the lab images into {target}")
+
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            list(pool.map(load, targets))

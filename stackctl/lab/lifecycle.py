@@ -315,13 +315,14 @@ def up(workers: int = 2, labels: list[str] | None = None, bridge: str | None = N
         _ensure_docker_sock_placeholder()
         _parallel(_start_node, layout.nodes)
         _say(f"dockerds answering after {time.monotonic() - phase:.1f}s; forming the swarm")
-        with ThreadPoolExecutor(max_workers=len(layout.nodes)) as pool:
-            imports = [pool.submit(_import_images, n, rootfs) for n in layout.nodes]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # Built once, on the manager, then copied: the same image IDs on every node.
+            imported = pool.submit(_import_images, layout.manager, rootfs)
             _form_swarm(layout)
             rows = _wait_ready(layout)
             _apply_labels(layout, rows)
-            for f in imports:
-                f.result()
+            imported.result()
+        images.copy_images(layout.manager.host, [n.host for n in layout.workers])
         rows = node_table(layout)
     return layout, rows, time.monotonic() - started
 

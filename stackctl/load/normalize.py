@@ -550,13 +550,15 @@ class Normalizer:
         extras = {k: v for k, v in raw.items() if k.startswith("x-")}
         ext = self.external(kind, key, raw, "3.5")
         spec = _struct({
-            "name": _str, "file": _str, "labels": _labels, "driver": _str, "driver_opts": _string_map,
-            "template_driver": _str,
+            "name": _str, "file": _str, "environment": _str, "labels": _labels, "driver": _str,
+            "driver_opts": _string_map, "template_driver": _str,
         }, keep_empty=True)
         out = self._convert(spec, raw, (kind + "s", key))
         if ext is not None:
             out.update(ext)
             out.pop("file", None)
+        elif out.get("environment") and not out.get("file"):
+            pass  # the variable's NAME only: its value is read at convert time, never printed
         elif out.get("driver"):
             if out.get("file"):
                 self.error(f"{kind}.driver and {kind}.file conflict; only use {kind}.driver",

@@ -251,8 +251,34 @@ def decode_text(raw: bytes, filename: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+def _check_nesting(text: str, filename: str) -> None:
+    """Refuse deep nesting before composing: libyaml's composer recurses in C, and some tens of
+    thousands of nested `[`/`{` overflow the C stack (the process dies with SIGSEGV) before any
+    Python check can run. The event stream is flat, so depth is counted there first."""
+    if text.count("[") + text.count("{") + text.count("\n") < MAX_DEPTH:
+        return
+    loader = _Base(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1 if event.start_mark else None
+                    raise LoadError(diagnostics=[Diagnostic(f"nesting deeper than {MAX_DEPTH} levels",
+                                                            filename, line)])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the real parse reports it, with its position
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, filename: str) -> SourceDoc:
     """Parse one stack file's text into a SourceDoc (version not yet checked)."""
+    _check_nesting(text, filename)
     loader = _Loader(text)
     try:
         try:

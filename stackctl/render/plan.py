@@ -94,7 +94,7 @@ def plan_lines(plan: Plan) -> list[tuple[str, str]]:
         for action in shown:
             symbol, text = _headline(action)
             lines.append((symbol, f"  {symbol} {text}"))
-            if action.action in (UPDATE, UNCHANGED):
+            if action.action in (UPDATE, UNCHANGED) or action.changes:  # a new version: Data old -> new
                 for ch in action.changes:
                     for i, line in enumerate(_change_lines(ch)):
                         lines.append(("~" if i == 0 else "", f"      {line}"))

@@ -11,7 +11,7 @@ import difflib
 import ipaddress
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stackctl.errors import Diagnostic
@@ -133,8 +133,9 @@ def constraint_problem(constraint: str) -> tuple[str, str] | None:
 
 class _Checker:
     def __init__(self, config: dict[str, Any], docs: Sequence[SourceDoc], working_dir: str,
-                 stack: str | None) -> None:
+                 stack: str | None, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
+        self.environ = environ
         self.docs = docs
         self.working_dir = working_dir
         self.stack = stack
@@ -425,18 +426,28 @@ class _Checker:
     def file_object(self, section: str, kind: str, key: str, obj: dict[str, Any]) -> None:
         path: Path = (section, key)
         if _is_external(obj):
-            for option in ("file", "driver", "template_driver"):
+            for option in ("file", "environment", "driver", "template_driver"):
                 if obj.get(option):
                     self.warn((*path, option), f'"{option}" is ignored for external {kind} "{key}"')
             return
+        sources = [k for k in ("file", "environment", "driver") if obj.get(k)]
+        if len(sources) > 1:
+            self.report((*path, sources[-1]), f'{kind} "{key}" sets both {sources[0]} and {sources[1]}',
+                        "use only one of file, environment, driver and external")
+            return
         if obj.get("driver"):
-            if obj.get("file"):
-                self.report((*path, "driver"), f'{kind} "{key}" sets both driver and file',
-                            "use only one of them")
+            return
+        variable = obj.get("environment")
+        if variable:
+            if self.environ is not None and str(variable) not in self.environ:
+                self.report((*path, "environment"),
+                            f'{kind} "{key}": environment variable {variable} is not set',
+                            f"export {variable} (or set it in an env file) before deploying")
             return
         file = obj.get("file")
         if not file:
-            needs = "file:, driver: or external: true" if kind == "secret" else "file: or external: true"
+            needs = ("file:, environment:, driver: or external: true" if kind == "secret"
+                     else "file: or external: true")
             self.report(path, f'{kind} "{key}" has no content', f"give it {needs}")
             return
         full = os.path.join(self.working_dir, os.path.expanduser(str(file)))
@@ -487,11 +498,12 @@ def _get(data: Any, path: Iterable[str | int]) -> Any:
 
 
 def check_meaning(config: dict[str, Any], docs: list[SourceDoc], working_dir: str,
-                  stack: str | None = None) -> list[Diagnostic]:
+                  stack: str | None = None, *, environ: Mapping[str, str] | None = None) -> list[Diagnostic]:
     """Errors and warnings (by severity) on the merged config, sorted by file and line.
 
     `stack`, when known (deploy, diff), also checks that STACK_service fits the swarm's limit.
+    `environ`, when given, is where `environment: VAR` secrets read their value: VAR must be set.
     """
-    found = _Checker(config, docs, working_dir, stack).run()
+    found = _Checker(config, docs, working_dir, stack, environ).run()
     order = {doc.filename: i for i, doc in enumerate(docs)}
     return sorted(found, key=lambda d: (order.get(d.file or "", -1), d.line or 0, d.path))

@@ -114,13 +114,13 @@ def test_atsea_dev_and_prod_side_by_side(tmp_path: Path, stacks: dict[str, str],
     dev_env = {**lab_env, **_ports()}
     prod_env = {**lab_env, **_ports()}
 
-    # (`deploy --env` is the same thing once deploy.py calls project.resolve_env_args)
-    base = ["--resolve-image", "never", "--timeout", "3m", "-c", str(EXAMPLE / "atsea.yml")]
-    dev = run_stackctl("deploy", stacks["dev"], *base, "-c", str(EXAMPLE / "dev.yml"), "--env-file",
-                       str(EXAMPLE / "dev.env"), env=dev_env)
+    base = ["--project", project, "--resolve-image", "never", "--timeout", "3m"]
+    dev = run_stackctl("deploy", "--env", "dev", *base, env=dev_env)
     assert dev.returncode == 0, dev.stdout + dev.stderr
-    prod = run_stackctl("deploy", stacks["prod"], *base, "-c", str(EXAMPLE / "prod.yml"), env=prod_env)
+    prod = run_stackctl("deploy", "--env", "prod", *base, env=prod_env)
     assert prod.returncode == 0, prod.stdout + prod.stderr
+    same = run_stackctl("diff", "--env", "dev", "--project", project, env=dev_env)
+    assert same.returncode == 0, same.stdout + same.stderr
 
     def spec(stack: str, service: str) -> dict[str, Any]:
         return docker_client.api.inspect_service(f"{stack}_{service}")["Spec"]
@@ -133,16 +133,18 @@ def test_atsea_dev_and_prod_side_by_side(tmp_path: Path, stacks: dict[str, str],
     assert "node.labels.pcidss == yes" not in dev_pay
     assert "node.labels.pcidss == yes" in prod_pay
 
-    # promote: the pins are the image IDs dev's containers run (no registry on the lab)
+    # promote: the pins are the image IDs dev's containers run (no registry on the lab); the lab
+    # gives every node the same image IDs (as a registry would), so prod runs them on any node
     ids = _running_image_ids(docker_client, stacks["dev"])
-    plan = run_stackctl("promote", "--from", "dev", "--to", "prod", "--project", project, "--plan-only",
-                        env=prod_env)
-    assert plan.returncode == 0, plan.stdout + plan.stderr
-    assert "Image pins (dev (" in plan.stdout
+    promoted = run_stackctl("promote", "--from", "dev", "--to", "prod", "--project", project,
+                            "--timeout", "3m", env=prod_env)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert "Image pins (dev (" in promoted.stdout
     for service, found in ids.items():
         (image_id,) = found
         assert any(line.strip().startswith(service) and line.rstrip().endswith(")") and image_id in line
-                   for line in plan.stdout.splitlines()), (service, plan.stdout)
+                   for line in promoted.stdout.splitlines()), (service, promoted.stdout)
+    assert _running_image_ids(docker_client, stacks["prod"]) == ids
 
 
 ONE_NODE = """\
@@ -159,7 +161,7 @@ services:
 
 def test_promote_ships_the_running_image(tmp_path: Path, stacks: dict[str, str], lab_env: dict[str, str],
                                          docker_client: Any, run_stackctl: Any) -> None:
-    """A stack on one node (lab image IDs differ per node): prod ends up running dev's exact image."""
+    """Prod ends up running dev's exact image (pinned by image ID: the lab has no registry)."""
     (tmp_path / "stack.yml").write_text(ONE_NODE)
     (tmp_path / "stackctl.yml").write_text(textwrap.dedent(f"""\
         stack: {stacks['prod']}
@@ -185,6 +187,28 @@ def test_promote_ships_the_running_image(tmp_path: Path, stacks: dict[str, str],
     # promoting again changes nothing
     again = run_stackctl("promote", "--from", "dev", "--to", "prod", "--project", project, env=lab_env)
     assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr
+
+
+def test_deploy_and_diff_take_the_environment(tmp_path: Path, stacks: dict[str, str], lab_env: dict[str, str],
+                                              docker_client: Any, run_stackctl: Any) -> None:
+    """`deploy --env dev` / `diff --env dev`: stack name, files, variables and swarm from stackctl.yml."""
+    (tmp_path / "stack.yml").write_text(ONE_NODE)
+    (tmp_path / "stackctl.yml").write_text(textwrap.dedent(f"""\
+        stack: {stacks['prod']}
+        files: [stack.yml]
+        environments:
+          dev: {{stack: {stacks['dev']}, variables: {{REPLICAS: 0}}, host: "{LAB_HOST}"}}
+        """))
+    project = ["--project", str(tmp_path / "stackctl.yml")]
+    shell = {k: v for k, v in lab_env.items() if k not in ("DOCKER_HOST", "REPLICAS")}
+    res = run_stackctl("deploy", "--env", "dev", *project, "--detach", "--resolve-image", "never", env=shell)
+    assert res.returncode == 0, res.stdout + res.stderr
+    spec = docker_client.api.inspect_service(f"{stacks['dev']}_web")["Spec"]
+    assert spec["Mode"]["Replicated"]["Replicas"] == 0
+    same = run_stackctl("diff", "--env", "dev", *project, env=shell)
+    assert same.returncode == 0, same.stdout + same.stderr
+    changed = run_stackctl("diff", "--env", "dev", *project, env={**shell, "REPLICAS": "1"})  # the shell wins
+    assert changed.returncode == 2 and "Mode.Replicated.Replicas: 0 -> 1" in changed.stdout, changed.stdout
 
 
 def test_promote_refuses_what_was_not_tested(tmp_path: Path, stacks: dict[str, str], lab_env: dict[str, str],

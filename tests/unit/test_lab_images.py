@@ -68,3 +68,25 @@ def test_import_args_set_cmd_as_json() -> None:
     cmd = args[args.index("--change") + 1]
     assert cmd.startswith("CMD ") and json.loads(cmd[4:]) == ["sh", "-c", "echo 'hi'"]
     assert "EXPOSE 8080" in args
+
+
+def test_copy_images_saves_once_and_loads_into_each_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackctl.lab import host
+
+    calls: list[list[str]] = []
+
+    def fake_run(args: list[str], **kw: object) -> None:
+        calls.append(list(args))
+
+    monkeypatch.setattr(host, "run", fake_run)
+    images.copy_images("unix:///m.sock", ["unix:///w1.sock", "unix:///w2.sock"])
+    saves = [c for c in calls if "save" in c]
+    loads = sorted(c for c in calls if "load" in c)
+    assert len(saves) == 1 and saves[0][:3] == ["docker", "-H", "unix:///m.sock"]
+    assert {img.name for img in images.IMAGES} <= set(saves[0])
+    archive = saves[0][saves[0].index("-o") + 1]
+    assert [c[2] for c in loads] == ["unix:///w1.sock", "unix:///w2.sock"]
+    assert all(c[-1] == archive for c in loads)
+    calls.clear()
+    images.copy_images("unix:///m.sock", [])
+    assert calls == []

@@ -193,3 +193,17 @@ def test_located_in_the_right_file() -> None:
     (d,) = check_meaning(config, [base, override], "/")
     assert (d.file, d.line, d.path) == ("b.yml", 7, "services.web.networks.back")
     assert d.hint == "declare it under the top-level networks:"
+
+
+def test_secret_from_an_environment_variable(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    config = stack(secrets={"set": {"environment": "TOKEN"}, "unset": {"environment": "NOPE"},
+                            "both": {"environment": "TOKEN", "file": str(tmp_path / "f.txt")},
+                            "ext": {"external": True, "environment": "TOKEN"}})
+    assert sorted(check(config, str(tmp_path), environ={"TOKEN": "s3cr3t-v4lue"})) == [
+        'error: secrets.both.environment: secret "both" sets both file and environment',
+        'error: secrets.unset.environment: secret "unset": environment variable NOPE is not set',
+        'warning: secrets.ext.environment: "environment" is ignored for external secret "ext"',
+    ]
+    # without an environment (a check of the file alone), the variable is not looked up
+    assert not any("not set" in line for line in check(config, str(tmp_path)))

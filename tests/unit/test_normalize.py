@@ -69,3 +69,14 @@ def test_port_and_volume_short_syntax() -> None:
         "type": "volume", "source": "data", "target": "/data", "read_only": True}
     with pytest.raises(ValueError, match="too many colons"):
         formats.parse_volume_spec("/a:/b:ro:x")
+
+
+def test_secret_from_environment_keeps_the_variable_name_only(tmp_path: Path) -> None:
+    """stackctl superset (docs/rotation.md): `environment: VAR` is carried through, never its value."""
+    target = tmp_path / "s.yml"
+    target.write_text('version: "3.8"\nservices:\n  web:\n    image: busybox\n    secrets: [tok]\n'
+                      "secrets:\n  tok:\n    environment: TOKEN\n")
+    stack = load_stack([str(target)], environ={"TOKEN": "s3cr3t-v4lue"}, validate=True)
+    assert stack.config["secrets"] == {"tok": {"environment": "TOKEN"}}
+    assert "s3cr3t-v4lue" not in dump_yaml(stack.config)
+    assert stack.environ is not None and stack.environ["TOKEN"] == "s3cr3t-v4lue"

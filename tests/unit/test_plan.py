@@ -17,6 +17,7 @@ from stackctl.observe import ObservedNode, ObservedObject, ObservedService, Obse
 from stackctl.plan import (
     CONTENT_DIGEST_LABEL,
     CREATE,
+    OBJECT_LABEL,
     REMOVE,
     SPEC_DIGEST_LABEL,
     UNCHANGED,
@@ -27,6 +28,7 @@ from stackctl.plan import (
     normalize_service,
     spec_digest,
     unpinned_image,
+    version_name,
 )
 from stackctl.render.plan import plan_json, render_plan_text
 
@@ -229,20 +231,124 @@ def test_reference_deployed_service_without_digest_label_is_unchanged() -> None:
     assert not make_plan(desired, observed, prune=False).has_changes
 
 
-def test_changed_secret_content_blocks_and_shows_digests_only() -> None:
+def test_changed_secret_content_is_a_new_version_shown_by_digest_only() -> None:
     observed = observed_from(_desired(secret=b"old-value"))
-    plan = make_plan(_desired(secret=b"new-value"), observed, prune=False, strict=False)
-    secret = plan.action_for("secret", "st_pw")
-    assert secret is not None and secret.action == UPDATE
-    assert secret.changes[0].path == "Data"
+    plan = make_plan(_desired(secret=b"new-value"), observed, prune=False)
+    new_name = version_name("st_pw", content_digest({"Data": base64.b64encode(b"new-value").decode()}))
+    assert new_name.startswith("st_pw-") and len(new_name) == len("st_pw-") + 8
+    secret = plan.action_for("secret", new_name)
+    assert secret is not None and secret.action == CREATE
+    assert secret.desired is not None and secret.desired["Name"] == new_name
+    assert secret.desired["Labels"][OBJECT_LABEL] == "st_pw"
+    assert [c.path for c in secret.changes] == ["Data"]
     assert secret.changes[0].old.startswith("sha256:") and len(secret.changes[0].old) == 19
-    assert plan.errors and "cannot change a secret's data" in plan.errors[0].message
+    assert plan.action_for("secret", "st_pw") is None  # the old version is left for rollback
+    web = plan.action_for("service", "st_web")
+    assert web is not None and web.action == UPDATE
+    assert [(c.path, c.old, c.new) for c in web.changes] == [
+        ("TaskTemplate.ContainerSpec.Secrets[0].SecretName", "st_pw", new_name)]
+    ref = web.desired["TaskTemplate"]["ContainerSpec"]["Secrets"][0]
+    assert ref["File"]["Name"] == "pw"  # same path inside the container
+    api = plan.action_for("service", "st_api")
+    assert api is not None and api.action == UNCHANGED
+    assert plan.versions["secrets"] == {"st_pw": new_name}
     dumped = json.dumps(plan_json(plan)) + render_plan_text(plan)
+    assert f"+ secret {new_name} (sha256:" in dumped and "~ Data: " in dumped
     for value in (b"old-value", b"new-value"):
         assert value.decode() not in dumped
         assert base64.b64encode(value).decode() not in dumped
-    with pytest.raises(PlanError):
-        plan.check()
+
+
+def _rotated(observed: ObservedStack, secret: bytes, name: str, created: str) -> None:
+    """Add a kept version of st_pw holding `secret` to the observed state."""
+    data = base64.b64encode(secret).decode()
+    labels = {"com.docker.stack.namespace": STACK, OBJECT_LABEL: "st_pw",
+              CONTENT_DIGEST_LABEL: content_digest({"Data": data})}
+    obj = ObservedObject("id-" + name, name, 3, {"Name": name, "Labels": labels}, labels, created=created)
+    observed.secrets[name] = obj
+    observed.all_secrets[name] = obj
+
+
+def test_content_back_to_a_kept_version_reuses_it() -> None:
+    observed = observed_from(_desired(secret=b"old-value"))
+    observed.secrets["st_pw"].created = "2024-01-01T00:00:00Z"
+    _rotated(observed, b"newer", "st_pw-aaaaaaaa", "2024-01-02T00:00:00Z")
+    observed.services["st_web"].spec["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretName"] = \
+        "st_pw-aaaaaaaa"
+    plan = make_plan(_desired(secret=b"old-value"), observed, prune=False)
+    assert not plan.by_kind("secret", CREATE)
+    assert plan.versions["secrets"] == {"st_pw": "st_pw"}
+    web = plan.action_for("service", "st_web")
+    assert web is not None and [(c.old, c.new) for c in web.changes] == [("st_pw-aaaaaaaa", "st_pw")]
+
+
+def test_unchanged_content_on_a_later_version_changes_nothing() -> None:
+    observed = observed_from(_desired(secret=b"old-value"))
+    _rotated(observed, b"newer", "st_pw-aaaaaaaa", "2024-01-02T00:00:00Z")
+    observed.services["st_web"].spec["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretName"] = \
+        "st_pw-aaaaaaaa"
+    plan = make_plan(_desired(secret=b"newer"), observed, prune=True)
+    assert not plan.has_changes, render_plan_text(plan)  # old version st_pw is not pruned either
+
+
+def test_reference_secret_without_digest_is_not_rotated() -> None:
+    observed = observed_from(_desired(secret=b"old-value"), secret_digest_label=False)
+    plan = make_plan(_desired(secret=b"new-value"), observed, prune=False)
+    assert not plan.has_changes
+    secret = plan.action_for("secret", "st_pw")
+    assert secret is not None and "not verifiable" in secret.notes[0]
+
+
+def test_config_rotation_repoints_the_config_reference() -> None:
+    cfg = _config()
+    cfg["configs"] = {"conf": {"file": "/conf"}}
+    cfg["services"]["web"]["configs"] = [{"source": "conf", "target": "/etc/app.conf"}]
+    files = {"/pw": b"pw", "/conf": b"a=1"}
+    desired = convert_stack(cfg, STACK, read_file=lambda p: files[p])
+    observed = observed_from(desired)
+    for i, (name, spec) in enumerate(desired.configs.items()):
+        obj = ObservedObject(f"cfg{i}", name, 5, dict(spec), dict(spec["Labels"]))
+        observed.configs[name] = observed.all_configs[name] = obj
+    for svc in observed.services.values():
+        for ref in svc.spec["TaskTemplate"]["ContainerSpec"].get("Configs") or []:
+            ref["ConfigID"] = "cfg0"
+    assert not make_plan(desired, observed, prune=False).has_changes
+    files["/conf"] = b"a=2"
+    plan = make_plan(convert_stack(cfg, STACK, read_file=lambda p: files[p]), observed, prune=False)
+    (new,) = plan.by_kind("config", CREATE)
+    assert new.name.startswith("st_conf-")
+    web = plan.action_for("service", "st_web")
+    assert web is not None
+    refs = web.desired["TaskTemplate"]["ContainerSpec"]["Configs"]
+    assert refs[0]["ConfigName"] == new.name and refs[0]["File"]["Name"] == "/etc/app.conf"
+
+
+def test_pins_use_the_recorded_version_or_fail_naming_it() -> None:
+    observed = observed_from(_desired(secret=b"old-value"))
+    _rotated(observed, b"newer", "st_pw-aaaaaaaa", "2024-01-02T00:00:00Z")
+    plan = make_plan(_desired(secret=b"whatever-now"), observed, prune=False,
+                     pins={"secrets": {"st_pw": "st_pw-aaaaaaaa"}})
+    assert not plan.by_kind("secret", CREATE)
+    web = plan.action_for("service", "st_web")
+    assert web is not None and [(c.old, c.new) for c in web.changes] == [("st_pw", "st_pw-aaaaaaaa")]
+    with pytest.raises(PlanError) as info:
+        make_plan(_desired(), observed, prune=False, pins={"secrets": {"st_pw": "st_pw-gone1234"}})
+    assert "secret st_pw-gone1234 (the version of st_pw that revision used) no longer exists" in \
+        info.value.diagnostics[0].message
+
+
+def test_prune_removes_dropped_secrets_and_configs_but_not_externals() -> None:
+    desired = _desired()
+    observed = observed_from(desired)
+    labels = {"com.docker.stack.namespace": STACK}
+    observed.configs["st_old"] = ObservedObject("c9", "st_old", 1, {"Name": "st_old"}, labels)
+    observed.secrets["st_gone"] = ObservedObject("s9", "st_gone", 1, {"Name": "st_gone"}, labels)
+    observed.all_secrets["shared"] = ObservedObject("s8", "shared", 1, {"Name": "shared"}, {})
+    _rotated(observed, b"older", "st_pw-bbbbbbbb", "2023-01-01T00:00:00Z")
+    assert not make_plan(desired, observed, prune=False).has_changes
+    plan = make_plan(desired, observed, prune=True)
+    assert [(a.kind, a.name) for a in plan.actions if a.action == REMOVE] == [
+        ("secret", "st_gone"), ("config", "st_old")]
 
 
 def test_missing_external_secret_is_an_error_before_any_write() -> None:
