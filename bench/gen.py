@@ -57,6 +57,36 @@ def config_stack(count: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def anchored_stack(services: int) -> str:
+    """The load helper's shape (first in bench/config_bench.py): a YAML anchor merged into every
+    service's deploy (`<<: *common`), list labels, a relative bind mount, a string healthcheck."""
+    out = ['version: "3.8"', "x-common: &common", "  restart_policy: {condition: on-failure, delay: 5s}",
+           "services:"]
+    for i in range(services):
+        out += [
+            f"  svc{i}:",
+            f"    image: registry.example.com/team/app{i % 17}:${{TAG:-1.{i}}}",
+            f"    command: [\"serve\", \"--port\", \"{8000 + i}\"]",
+            "    environment:",
+            f"      APP_ID: \"{i}\"",
+            "      LOG_LEVEL: ${LOG_LEVEL:-info}",
+            "    labels: [com.example.tier=backend, com.example.owner=team]",
+            f"    ports: [\"{10000 + i}:{8000 + i}\"]",
+            "    volumes: [\"data:/var/lib/app\", \"./conf:/etc/app:ro\"]",
+            "    networks: [front, back]",
+            "    healthcheck: {test: \"curl -f http://localhost/ || exit 1\", interval: 30s, timeout: 5s}",
+            "    deploy:",
+            "      replicas: 2",
+            "      <<: *common",
+            "      resources: {limits: {cpus: \"0.5\", memory: 256M}}",
+            "      update_config: {parallelism: 1, delay: 10s, order: start-first}",
+            "      placement: {constraints: [node.role == worker]}",
+        ]
+    out += ["networks:", "  front: {driver: overlay}", "  back: {driver: overlay, attachable: true}",
+            "volumes:", "  data: {}"]
+    return "\n".join(out) + "\n"
+
+
 def write_config_stack(directory: Path, count: int) -> Path:
     """Write stack<count>.yml and the secret/config files it names; return its path."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import getpass
 import json
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,7 @@ HOLDER_LABEL = "com.docker.stackctl.lock.holder"
 SINCE_LABEL = "com.docker.stackctl.lock.since"
 TOKEN_LABEL = "com.docker.stackctl.lock.token"
 STACK_LABEL = "com.docker.stackctl.lock.stack"
+PROCESS_LABEL = "com.docker.stackctl.lock.process"  # boot id, pid namespace, pid, start time
 DEFAULT_TTL = 15 * 60.0
 DEFAULT_TIMEOUT = 60.0
 
@@ -45,6 +47,7 @@ class LockInfo:
     holder: str
     since: float  # epoch seconds
     token: str
+    process: str = ""
 
     @property
     def age(self) -> float:
@@ -76,6 +79,41 @@ def holder_identity() -> str:
     return f"{user}@{socket.gethostname()} pid {os.getpid()}"
 
 
+def _process_start(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def process_identity(pid: int | None = None) -> str:
+    """This machine's boot, this pid namespace, the pid and its start time: enough to tell
+    later, on this same machine, that the process is gone (and not a reused pid). "" off Linux."""
+    pid = os.getpid() if pid is None else pid
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            boot = fh.read().strip()
+        pidns = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    start = _process_start(pid)
+    return f"{boot}:{pidns}:{pid}:{start}" if start else ""
+
+
+def holder_is_gone(info: LockInfo) -> bool:
+    """True when the lock was taken by a process of this machine (same boot, same pid namespace)
+    that no longer runs: its deploy died (killed, or its engine vanished before it could unlock)."""
+    try:
+        boot, pidns, pid, start = info.process.split(":")
+    except ValueError:
+        return False
+    mine = process_identity()
+    if not mine or mine.split(":")[:2] != [boot, pidns] or int(pid) == os.getpid():
+        return False
+    return _process_start(int(pid)) != start
+
+
 def _api(client: Any) -> Any:
     return getattr(client, "api", client)
 
@@ -97,7 +135,7 @@ def read_lock(client: Any, stack: str) -> LockInfo | None:
             since = 0.0
         return LockInfo(name=name, id=raw["ID"], version=int((raw.get("Version") or {}).get("Index", 0)),
                         holder=labels.get(HOLDER_LABEL, "unknown"), since=since,
-                        token=labels.get(TOKEN_LABEL, ""))
+                        token=labels.get(TOKEN_LABEL, ""), process=labels.get(PROCESS_LABEL, ""))
     return None
 
 
@@ -124,7 +162,7 @@ class StackLock:
         spec = {
             "Name": lock_name(self.stack),
             "Labels": {HOLDER_LABEL: self.holder, SINCE_LABEL: f"{time.time():.3f}", TOKEN_LABEL: self.token,
-                       STACK_LABEL: self.stack},
+                       STACK_LABEL: self.stack, PROCESS_LABEL: process_identity()},
             "Data": base64.b64encode(
                 json.dumps({"holder": self.holder, "stack": self.stack}).encode()).decode(),
         }
@@ -149,6 +187,11 @@ class StackLock:
             if current is None:
                 continue  # released between our create and our read
             if current.age > self.ttl:
+                _remove(self.client, current)
+                continue
+            if holder_is_gone(current):
+                print(f"taking over the deploy lock of stack {self.stack}: its holder ({current.holder}) "
+                      "is no longer running", file=sys.stderr)
                 _remove(self.client, current)
                 continue
             if time.monotonic() >= deadline:

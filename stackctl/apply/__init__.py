@@ -156,7 +156,29 @@ class _Engine:
         self.api._raise_for_status(resp)
 
 
+ENGINE_LOST = "the connection to the Docker engine was lost"
+ENGINE_DOWN = "the Docker engine is not answering"
+
+
+def _connection_problem(err: Exception) -> str | None:
+    """A sentence for a request that failed below HTTP (engine stopped, restarted, unreachable)."""
+    import requests
+
+    if isinstance(err, requests.exceptions.ReadTimeout):
+        return "the Docker engine did not answer in time: whether this change took effect is unknown"
+    if not isinstance(err, requests.exceptions.ConnectionError):
+        return None
+    text = str(err)
+    if "Connection refused" in text or "No such file" in text or "Failed to establish" in text:
+        return f"{ENGINE_DOWN} (connection refused: did it stop?): not done"
+    return (f"{ENGINE_LOST} during the request (did it stop or restart?): "
+            "whether this change took effect is unknown")
+
+
 def _error_text(err: Exception) -> str:
+    lost = _connection_problem(err)
+    if lost:
+        return lost
     explanation = getattr(err, "explanation", None)
     if explanation:
         text = explanation.decode() if isinstance(explanation, bytes) else str(explanation)
@@ -526,7 +548,11 @@ def apply_plan(
     result = run.result
     if result.errors:
         done = f"{result.writes} change{'s' if result.writes != 1 else ''} applied before the failure"
-        err = ApplyError(f"deploy of stack {plan.stack} failed ({done})", list(result.errors))
+        message = f"deploy of stack {plan.stack} failed ({done})"
+        if any(ENGINE_LOST in d.message or ENGINE_DOWN in d.message for d in result.errors):
+            message = (f"deploy of stack {plan.stack} failed: the Docker engine went away during the deploy "
+                       f"({done}); rerun the same deploy once the engine is back: it converges")
+        err = ApplyError(message, list(result.errors))
         err.result = result  # type: ignore[attr-defined]
         raise err
     return result

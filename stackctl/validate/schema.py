@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from stackctl.errors import Diagnostic
 from stackctl.load.source import SourceDoc, dotted
 from stackctl.validate import formats
+from stackctl.validate.fastcheck import fast_validator
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError as SchemaError
@@ -91,6 +92,9 @@ def check_schema(doc: SourceDoc) -> list[Diagnostic]:
         return [_unsupported_version(doc, version)]
     if not isinstance(doc.data, dict):
         return [Diagnostic("top-level object must be a mapping", doc.filename, 1)]
+    is_valid = fast_validator(schemas_dir() / f"compose-{version}.json")  # a pre-check only: see fastcheck
+    if is_valid is not None and is_valid(doc.data):
+        return []
     validator = compiled_validator(version)
     found: list[Diagnostic] = []
     for error in validator.iter_errors(doc.data):

@@ -64,6 +64,8 @@ def _stack_file(folder: Path) -> Path:
           app:
             image: busybox:latest
             command: ["sh", "-c", "echo started; sleep 3600"]
+            environment:
+              NOT_A_SECRET: rl-visible-marker
             secrets:
               - db_pw
               - source: api_key
@@ -132,6 +134,7 @@ def test_no_command_leaks_a_secret(stack_name: str, lab_env: dict[str, str], run
     stack_file = str(_stack_file(tmp_path))
     values = [first, second, api_key]
     outputs: list[tuple[str, int]] = []
+    texts: list[str] = []
 
     def run(*args: str, ok: tuple[int, ...] = (0,)) -> None:
         proc = run_stackctl(*args, env=lab_env, timeout=240)
@@ -140,6 +143,7 @@ def test_no_command_leaks_a_secret(stack_name: str, lab_env: dict[str, str], run
         assert "Traceback" not in text and "internal error" not in text, f"{what}:\n{text[-3000:]}"
         _assert_clean(what, text, values)
         outputs.append((what, proc.returncode))
+        texts.append(text)
         assert proc.returncode in ok, f"{what}: exit {proc.returncode}\n{text[-3000:]}"
 
     try:
@@ -169,6 +173,8 @@ def test_no_command_leaks_a_secret(stack_name: str, lab_env: dict[str, str], run
         run("ps", stack_name, "--format", "json", "--debug", "--no-trunc")
         run("logs", stack_name, "app", "--debug")
 
+        # The control: a plain environment value does show up, so the outputs really were searched.
+        assert sum("rl-visible-marker" in text for text in texts) >= 4
         for where, text in _swarm_texts(stack_name, lab_env).items():
             _assert_clean(f"the swarm's {where}", text, values)
         history = _swarm_texts(stack_name, lab_env)["history configs"]

@@ -386,6 +386,11 @@ class ExtraSwarm:
             shutil.rmtree(self.run_root, ignore_errors=True)
         if still:
             raise ExtraEngineError(f"could not unmount {still[:3]}")
+        for base in (STATE_BASE, RUN_BASE):
+            try:
+                base.rmdir()  # only when no other extra swarm is using it
+            except OSError:
+                pass
 
     def leftovers(self) -> list[str]:
         """What destroy() should have removed and did not (for the test to assert on)."""
