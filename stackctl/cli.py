@@ -156,7 +156,9 @@ def diff(
     compose_file: OptionalComposeFiles = None,
     env_file: EnvFiles = None,
     env: EnvName = None,
-    prune: Annotated[bool, typer.Option("--prune", help="Also plan removal of objects the file dropped.")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also plan removal of objects the file dropped.")
+    ] = False,
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
@@ -295,7 +297,9 @@ def rollback(
 @app.command()
 def ps(
     stack: Annotated[str, typer.Argument(help="Stack name.")],
-    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="KEY=VALUE (repeatable).")] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", "-f", help="KEY=VALUE (repeatable).")
+    ] = None,
     no_trunc: Annotated[bool, typer.Option("--no-trunc")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include old (shut down) tasks.")] = False,
@@ -339,7 +343,9 @@ def services(
 @app.command()
 def rm(
     stacks: Annotated[list[str], typer.Argument(help="Stack name(s).")],
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Do not wait for networks to be gone.")] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Do not wait for networks to be gone.")
+    ] = False,
     fmt: Annotated[str, typer.Option("--format")] = "text",
     context: Context = None,
     debug: Debug = False,
@@ -376,8 +382,12 @@ def lab_up(
     label: Annotated[
         list[str] | None, typer.Option("--label", help="NODE:KEY=VALUE node label (repeatable).")
     ] = None,
-    bridge: Annotated[str | None, typer.Option("--bridge", help="Bridge name (env STACKCTL_LAB_BRIDGE).")] = None,
-    subnet: Annotated[str | None, typer.Option("--subnet", help="IPv4 /24 (env STACKCTL_LAB_SUBNET).")] = None,
+    bridge: Annotated[
+        str | None, typer.Option("--bridge", help="Bridge name (env STACKCTL_LAB_BRIDGE).")
+    ] = None,
+    subnet: Annotated[
+        str | None, typer.Option("--subnet", help="IPv4 /24 (env STACKCTL_LAB_SUBNET).")
+    ] = None,
 ) -> None:
     """Start a manager and N workers, each a real dockerd in its own network namespace."""
     from stackctl.commands import lab as impl

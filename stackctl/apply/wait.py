@@ -630,19 +630,19 @@ def exit_code_for(outcomes: Sequence[ServiceOutcome]) -> int:
 
 
 def parse_duration(text: str | float | int) -> float:
-    """Go-style duration (`10m`, `1h30m`, `90s`, `500ms`, bare seconds) in seconds."""
+    """A --timeout value in seconds: a Go duration (`10m`, `1h30m`, `500ms`) or bare seconds."""
     from stackctl.errors import UsageError
+    from stackctl.formats import parse_duration as go_duration
 
-    if isinstance(text, (int, float)):
+    if isinstance(text, int | float):
         return float(text)
     s = text.strip()
     if re.fullmatch(r"\d+(\.\d+)?", s):
         return float(s)
-    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", s)
-    if not parts or "".join(a + b for a, b in parts) != s:
-        raise UsageError(f"invalid duration {text!r} (use e.g. 90s, 10m, 1h30m)")
-    return sum(float(a) * units[b] for a, b in parts)
+    try:
+        return go_duration(s) / 1e9
+    except ValueError:
+        raise UsageError(f"invalid duration {text!r} (use e.g. 90s, 10m, 1h30m)") from None
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Value formats of stack files as the Engine API wants them: durations, sizes, CPUs, images.
+"""Values as the Engine API wants them: Go strings and image references (durations, sizes, CPUs:
+stackctl.formats).
 
 Each parser raises `ValueError` with a user-facing message; the converter turns it into a
 diagnostic carrying the key path.
@@ -7,88 +8,7 @@ diagnostic carrying the key path.
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from typing import Any
-
-_DURATION_UNITS_NS: dict[str, Fraction] = {
-    "ns": Fraction(1),
-    "us": Fraction(1_000),
-    "µs": Fraction(1_000),  # U+00B5 micro sign
-    "μs": Fraction(1_000),  # U+03BC greek mu
-    "ms": Fraction(1_000_000),
-    "s": Fraction(1_000_000_000),
-    "m": Fraction(60_000_000_000),
-    "h": Fraction(3_600_000_000_000),
-}
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def parse_duration(value: Any) -> int:
-    """Go `time.ParseDuration` semantics, in nanoseconds: `1m30s`, `1.5s`, `-2h`, `0`.
-
-    An int is taken as nanoseconds already (a converted spec fed back in).
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"invalid duration {value!r}")
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text in ("0", "+0", "-0"):
-        return 0
-    sign = 1
-    body = text
-    if body and body[0] in "+-":
-        sign = -1 if body[0] == "-" else 1
-        body = body[1:]
-    if not body:
-        raise ValueError(f'invalid duration "{text}"')
-    pos = 0
-    total = Fraction(0)
-    while pos < len(body):
-        match = _DURATION_PART.match(body, pos)
-        if not match:
-            if re.match(r"(\d+\.?\d*|\.\d+)$", body[pos:]):
-                raise ValueError(f'missing unit in duration "{text}"')
-            raise ValueError(f'invalid duration "{text}"')
-        total += Fraction(match.group(1)) * _DURATION_UNITS_NS[match.group(2)]
-        pos = match.end()
-    return sign * int(total)  # Go truncates fractional nanoseconds
-
-
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?|\.\d+) ?([kmgtp]?)(b|ib)?$", re.IGNORECASE)
-_SIZE_NUMBER = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)")
-_SIZE_FACTORS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
-def parse_bytes(value: Any) -> int:
-    """go-units `RAMInBytes`: `512m`, `1.5g`, `10MB` (always base 1024), or a plain byte count."""
-    if isinstance(value, bool):
-        raise ValueError(f"invalid size: '{value}'")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    text = str(value).strip()
-    match = _SIZE.match(text)
-    if not match:
-        number = _SIZE_NUMBER.match(text)
-        if not number:
-            raise ValueError(f"invalid size: '{text}'")
-        raise ValueError(f"invalid suffix: '{text[number.end() :].strip()}'")
-    return int(Fraction(match.group(1)) * _SIZE_FACTORS[match.group(2).lower()])
-
-
-def parse_cpus(value: Any) -> int:
-    """A decimal CPU count (`"0.5"`) in NanoCPUs; more than 9 decimals is an error, as in the CLI."""
-    text = str(value).strip()
-    try:
-        amount = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f'invalid cpus value "{text}"') from None
-    nano = amount * 1_000_000_000
-    if nano.denominator != 1:
-        raise ValueError(f'invalid cpus value "{text}": value is too precise')
-    return int(nano)
 
 
 def go_string(value: Any) -> str:

@@ -1,98 +1,9 @@
-"""Value formats shared by the loader and later stages: Go durations, byte sizes, ports, volumes."""
+"""Short syntax the loader expands: port specs and volume specs (durations and sizes: stackctl.formats)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from fractions import Fraction
-
-_UNITS_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "\u00b5s": 1_000,  # micro sign
-    "\u03bcs": 1_000,  # greek mu
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([a-z\u00b5\u03bc]+)")
-
-
-def parse_duration(text: str) -> int:
-    """Go's time.ParseDuration, in nanoseconds. Raises ValueError."""
-    if not isinstance(text, str):
-        raise ValueError(f"invalid duration {text!r}")
-    original = text
-    sign = 1
-    if text[:1] in "+-" and text:
-        sign = -1 if text[0] == "-" else 1
-        text = text[1:]
-    if text == "0":
-        return 0
-    if not text:
-        raise ValueError(f'invalid duration "{original}"')
-    total = Fraction(0)
-    pos = 0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        if not match or match.group(1) in ("", "."):
-            if match and match.group(1) == "" and pos < len(text) and not text[pos].isdigit():
-                raise ValueError(f'invalid duration "{original}"')
-            raise ValueError(f'invalid duration "{original}"')
-        number, unit = match.groups()
-        if unit not in _UNITS_NS:
-            raise ValueError(f'unknown unit "{unit}" in duration "{original}"')
-        total += Fraction(number) * _UNITS_NS[unit]
-        pos = match.end()
-    return sign * int(total)
-
-
-def format_duration(ns: int) -> str:
-    """Go's Duration.String(): `1h30m0s`, `1m0s`, `1.5s`, `10ms`, `0s`."""
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    if ns < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("\u00b5s", 1_000), ("ns", 1)):
-            if ns >= size:
-                return sign + _fraction(ns, size) + unit
-    hours, rest = divmod(ns, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    seconds = _fraction(rest, 1_000_000_000) + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{seconds}"
-    if minutes:
-        return f"{sign}{minutes}m{seconds}"
-    return sign + seconds
-
-
-def _fraction(value: int, unit: int) -> str:
-    whole, frac = divmod(value, unit)
-    if not frac:
-        return str(whole)
-    width = len(str(unit)) - 1
-    return f"{whole}.{str(frac).rjust(width, '0').rstrip('0')}"
-
-
-_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?(?:(b)|([kmgtp])(b|ib)?)?", re.IGNORECASE)
-_SIZE_MULT = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
-def parse_size(value: str | int | float) -> int:
-    """go-units RAMInBytes: base 1024, `50M`, `1.5g`, `10MB`, `512`. Raises ValueError."""
-    if isinstance(value, bool):
-        raise ValueError(f"invalid size: '{value}'")
-    if isinstance(value, int | float):
-        return int(value)
-    match = _SIZE.fullmatch(value)
-    if not match:
-        raise ValueError(f"invalid size: '{value}'")
-    number, _, prefix, _ = match.groups()
-    mult = _SIZE_MULT[prefix.lower()] if prefix else 1
-    return int(float(number) * mult)
-
 
 # --- ports ---------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stackctl.errors import Diagnostic
+from stackctl.formats import format_duration, parse_bytes, parse_duration
 from stackctl.load import formats
 from stackctl.load.source import KeyPath, SourceDoc, dotted
 from stackctl.load.yamlio import go_number
@@ -64,13 +65,13 @@ def _float(value: Any) -> Any:
 
 def _duration(value: Any) -> Any:
     ns = _parse_duration(value)
-    return _OMIT if not ns else formats.format_duration(ns)
+    return _OMIT if not ns else format_duration(ns)
 
 
 def _ptr_duration(value: Any) -> Any:
     if value is None:
         return _OMIT
-    return formats.format_duration(_parse_duration(value))
+    return format_duration(_parse_duration(value))
 
 
 def _parse_duration(value: Any) -> int:
@@ -79,7 +80,7 @@ def _parse_duration(value: Any) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
     try:
-        return formats.parse_duration(value)
+        return parse_duration(value)
     except ValueError as err:
         raise _Bad(str(err)) from None
 
@@ -88,7 +89,7 @@ def _size(value: Any) -> Any:
     if value is None:
         return _OMIT
     try:
-        size = formats.parse_size(value)
+        size = parse_bytes(value)
     except ValueError as err:
         raise _Bad(str(err)) from None
     return str(size) if size else _OMIT

@@ -1,4 +1,4 @@
-"""Parsers for the value formats of stack files: Go durations, byte sizes, CPUs, port specs.
+"""Format checks for the schema: port specs here; durations, sizes and CPUs from stackctl.formats.
 
 Each `parse_*` returns the parsed value or raises ValueError with a short reason; the
 `is_*` wrappers are the JSON-schema format checkers. Pure Python, no imports of note.
@@ -7,73 +7,11 @@ Each `parse_*` returns the parsed value or raises ValueError with a short reason
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
-_DURATION_UNITS = {
-    "ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
-    "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000,
-}
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_BYTES = re.compile(r"^(\d+(?:\.\d*)?|\.\d+) ?([kmgtp]?(?:i?b)?)$", re.IGNORECASE)
-_BYTE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+from stackctl.formats import parse_bytes, parse_cpus, parse_duration
+
 PROTOCOLS = ("tcp", "udp", "sctp")
-
-
-def parse_duration(text: str) -> int:
-    """Go's time.ParseDuration, in nanoseconds: `1m30s`, `1.5h`, `250ms`, `0`."""
-    if not isinstance(text, str):
-        raise ValueError("a duration must be a string such as 30s")
-    s = text
-    sign = 1
-    if s[:1] in "+-" and s:
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise ValueError("empty duration")
-    total = Decimal(0)
-    pos = 0
-    while pos < len(s):
-        match = _DURATION_PART.match(s, pos)
-        if not match:
-            if re.match(r"(\d+\.?\d*|\.\d+)$", s[pos:]):
-                raise ValueError(f"missing unit in duration {text!r}: use ns, us, ms, s, m or h")
-            raise ValueError(f"invalid duration {text!r}")
-        total += Decimal(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    return sign * int(total)
-
-
-def parse_bytes(value: str | int | float) -> int:
-    """go-units RAMInBytes: `512M`, `1.5g`, `10MB`, `1024` (always base 1024)."""
-    if isinstance(value, bool):
-        raise ValueError("a byte size must be a number or a string such as 512M")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("a byte size cannot be negative")
-        return int(value)
-    match = _BYTES.match(value.strip()) if isinstance(value, str) else None
-    if not match:
-        raise ValueError(f"invalid byte size {value!r}, use e.g. 512M, 1.5G or 1024")
-    unit = match.group(2).lower()[:1] if match.group(2).lower() not in ("b", "") else ""
-    return int(Decimal(match.group(1)) * _BYTE_UNITS[unit])
-
-
-def parse_cpus(value: str | int | float) -> int:
-    """A CPU count as NanoCPUs: `"0.5"` -> 500000000 (at most 9 decimals, as the CLI)."""
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"invalid CPU count {value!r}, use e.g. \"0.5\" or \"2\"") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"invalid CPU count {value!r}")
-    nanos = amount * 1_000_000_000
-    if nanos != nanos.to_integral_value():
-        raise ValueError(f"CPU count {value!r} is too precise: at most 9 decimals")
-    return int(nanos)
 
 
 @dataclass(frozen=True)
@@ -147,6 +85,10 @@ def _checker(parse):  # type: ignore[no-untyped-def]
 
 def is_duration(value: object) -> bool:
     return not isinstance(value, str) or _checker(parse_duration)(value)
+
+
+__all__ = ["PROTOCOLS", "PortSpec", "format_reason", "is_bytes", "is_duration", "is_ports", "parse_bytes",
+           "parse_cpus", "parse_duration", "parse_port_spec"]
 
 
 def is_bytes(value: object) -> bool:

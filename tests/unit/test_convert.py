@@ -14,8 +14,9 @@ import yaml
 
 from stackctl.convert import DesiredStack, convert_stack, digest, secret_digest
 from stackctl.convert.service import effective_capabilities
-from stackctl.convert.values import normalize_image, parse_bytes, parse_cpus, parse_duration, strip_digest
+from stackctl.convert.values import normalize_image, strip_digest
 from stackctl.errors import ConvertError
+from stackctl.formats import parse_bytes, parse_cpus, parse_duration
 from tests.paths import CORPUS
 
 CORPUS_CONFIGS = CORPUS / "expected_config"
@@ -515,7 +516,7 @@ def test_cpus_too_precise_is_an_error() -> None:
         {"services": {"web": {"image": "x", "deploy": {"resources": {"limits": {"cpus": "0.0000000001"}}}}}}
     )
     assert errs == [
-        'services.web.deploy.resources.limits.cpus: invalid cpus value "0.0000000001": value is too precise'
+        'services.web.deploy.resources.limits.cpus: invalid cpus value "0.0000000001": value is too precise (at most 9 decimals)'
     ]
 
 

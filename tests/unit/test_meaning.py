@@ -121,12 +121,12 @@ def test_durations_sizes_cpus() -> None:
     config = stack({"stop_grace_period": "1d", "deploy": {"resources": {
         "limits": {"cpus": "lots", "memory": "1024"}, "reservations": {"cpus": "0.0000000001"}}}})
     assert check(config) == [
-        "error: services.web.deploy.resources.limits.cpus: invalid CPU count 'lots', "
-        "use e.g. \"0.5\" or \"2\"",
+        "error: services.web.deploy.resources.limits.cpus: invalid cpus value \"lots\" "
+        "(use e.g. \"0.5\" or \"2\")",
         "error: services.web.deploy.resources.limits.memory: memory limit 1024 bytes is below the engine's "
         "minimum of 4MiB",
-        "error: services.web.deploy.resources.reservations.cpus: CPU count '0.0000000001' is too precise: "
-        "at most 9 decimals",
+        "error: services.web.deploy.resources.reservations.cpus: invalid cpus value \"0.0000000001\": "
+        "value is too precise (at most 9 decimals)",
         "error: services.web.stop_grace_period: '1d' is not a valid duration",
     ]
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from stackctl.commands.config import dump_yaml
+from stackctl.formats import format_duration, parse_bytes, parse_duration
 from stackctl.load import formats
 from stackctl.pipeline import load_stack
 from tests.unit._reference import reference_config
@@ -42,20 +43,20 @@ def test_host_ip_ports_warn(tmp_path: Path) -> None:
     ("10ms", 10**7, "10ms"), ("0", 0, "0s"), ("1us", 1000, "1µs"), ("120s", 120 * 10**9, "2m0s"),
 ])
 def test_durations(text: str, ns: int, shown: str) -> None:
-    assert formats.parse_duration(text) == ns
-    assert formats.format_duration(ns) == shown
+    assert parse_duration(text) == ns
+    assert format_duration(ns) == shown
 
 
 @pytest.mark.parametrize("text", ["1d", "", "10", "s", "1.s.", "abc"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
-        formats.parse_duration(text)
+        parse_duration(text)
 
 
 @pytest.mark.parametrize(("text", "size"), [("1024M", 1 << 30), ("50M", 52428800), ("1.5g", 1610612736),
                                             ("10MB", 10 << 20), ("512", 512), ("1kib", 1024), ("2 k", 2048)])
 def test_sizes(text: str, size: int) -> None:
-    assert formats.parse_size(text) == size
+    assert parse_bytes(text) == size
 
 
 def test_port_and_volume_short_syntax() -> None:

@@ -1,0 +1,124 @@
+"""The value grammars every stage shares: Go durations, go-units byte sizes, CPU counts.
+
+One implementation, so that what `validate` accepts is exactly what `load` normalises and
+`convert` sends. Each parser raises ValueError with a short, user-facing reason.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Any
+
+_NS_PER_UNIT = {
+    "ns": 1,
+    "us": 1_000,
+    "\u00b5s": 1_000,  # micro sign
+    "\u03bcs": 1_000,  # greek mu
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+_DURATION_PART = re.compile("(\\d+\\.?\\d*|\\.\\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_BARE_NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)$")
+
+
+def parse_duration(value: Any) -> int:
+    """Go's time.ParseDuration, in nanoseconds: `1m30s`, `1.5h`, `250ms`, `-2s`, `0`.
+
+    A non-bool int is taken as nanoseconds already (a converted spec read back).
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("a duration must be a string such as 30s")
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    body = text
+    sign = 1
+    if body[:1] in ("+", "-"):
+        sign = -1 if body[0] == "-" else 1
+        body = body[1:]
+    if body == "0":
+        return 0
+    if not body:
+        raise ValueError(f'invalid duration "{text}"')
+    total = Fraction(0)
+    pos = 0
+    while pos < len(body):
+        match = _DURATION_PART.match(body, pos)
+        if not match:
+            if _BARE_NUMBER.match(body, pos):
+                raise ValueError(f'missing unit in duration "{text}" (use ns, us, ms, s, m or h)')
+            raise ValueError(f'invalid duration "{text}"')
+        total += Fraction(match.group(1)) * _NS_PER_UNIT[match.group(2)]
+        pos = match.end()
+    return sign * int(total)  # Go truncates fractional nanoseconds
+
+
+def format_duration(ns: int) -> str:
+    """Go's Duration.String(): `1h30m0s`, `1m0s`, `1.5s`, `10ms`, `0s`."""
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("\u00b5s", 1_000), ("ns", 1)):
+            if ns >= size:
+                return sign + _decimal(ns, size) + unit
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    seconds = _decimal(rest, 1_000_000_000) + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{seconds}"
+    if minutes:
+        return f"{sign}{minutes}m{seconds}"
+    return sign + seconds
+
+
+def _decimal(value: int, unit: int) -> str:
+    whole, frac = divmod(value, unit)
+    if not frac:
+        return str(whole)
+    width = len(str(unit)) - 1
+    return f"{whole}.{str(frac).rjust(width, '0').rstrip('0')}"
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?|\.\d+) ?([kmgtp]?)(b|ib)?$", re.IGNORECASE)
+_SIZE_NUMBER = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)")
+_SIZE_FACTORS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def parse_bytes(value: Any) -> int:
+    """go-units RAMInBytes: `512m`, `1.5g`, `10MB`, `100b` (always base 1024), or a plain count."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("a byte size must be a number or a string such as 512M")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a byte size cannot be negative")
+        return int(value)
+    text = value.strip()
+    match = _SIZE.match(text)
+    if not match:
+        number = _SIZE_NUMBER.match(text)
+        if not number:
+            raise ValueError(f"invalid size: '{text}'")
+        raise ValueError(f"invalid suffix: '{text[number.end():].strip()}'")
+    return int(Fraction(match.group(1)) * _SIZE_FACTORS[match.group(2).lower()])
+
+
+def parse_cpus(value: Any) -> int:
+    """A decimal CPU count (`"0.5"`) in NanoCPUs; more than 9 decimals is an error, as in the CLI."""
+    text = str(value).strip()
+    try:
+        if "/" in text:
+            raise ValueError(text)
+        amount = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f'invalid cpus value "{text}" (use e.g. "0.5" or "2")') from None
+    if amount < 0:
+        raise ValueError(f'invalid cpus value "{text}": cannot be negative')
+    nano = amount * 1_000_000_000
+    if nano.denominator != 1:
+        raise ValueError(f'invalid cpus value "{text}": value is too precise (at most 9 decimals)')
+    return int(nano)
