@@ -282,11 +282,13 @@ def normalize_service(
     (vip, tcp, ingress, any, pause, stop-first, container runtime, default isolation) and
     zero values; maps network IDs to names; moves legacy and Pids fields to one place.
     """
-    s: dict[str, Any] = copy.deepcopy(dict(spec or {}))
     ext = _external_normalizer()
-    if ext is not None:
+    s: dict[str, Any]
+    if ext is not None:  # returns a fresh copy: no need to copy here (deepcopy dominated planning time)
         ids = {name: net_id for net_id, name in (network_names or {}).items()}
-        s = copy.deepcopy(ext(s, network_ids=ids))
+        s = ext(dict(spec or {}), network_ids=ids)
+    else:
+        s = copy.deepcopy(dict(spec or {}))
     network_names = network_names or {}
     config_names = config_names or {}
     s["Labels"] = _user_labels(s.get("Labels"))

@@ -36,7 +36,6 @@ idempotent (normalising twice changes nothing). What it does, and why:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,6 +80,15 @@ _NEWER_FIELDS: list[tuple[tuple[int, int], tuple[str, ...]]] = [
 _SUBPATH_MIN_API = (1, 45)
 
 
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars): several times faster than deepcopy."""
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    return value
+
+
 def normalize_service_spec(
     spec: Mapping[str, Any],
     network_ids: Mapping[str, str] | None = None,
@@ -93,7 +101,7 @@ def normalize_service_spec(
     `Target` ID and our name compare equal. `api_version` is the negotiated Engine API
     version; fields the engine is too old to store are dropped (rule 5).
     """
-    out = copy.deepcopy(dict(spec))
+    out = _copy_json(dict(spec))
     if api_version:
         _drop_unsupported(out, _version_tuple(api_version))
     id_to_name = {net_id: name for name, net_id in (network_ids or {}).items()}
