@@ -251,11 +251,23 @@ def decode_text(raw: bytes, filename: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+_INDENT = re.compile(r"\n([ \t]*)")
+
+
+def _depth_bound(text: str) -> int:
+    """An upper bound on nesting, found with C-speed string scans: every flow level needs a `[` or
+    `{`, and every block level at least one more column of indentation (a list under a key may
+    share its column, hence twice). Real stack files stay far below the limit, so the event scan
+    below runs only for files that might really be deep."""
+    widest = max((len(m) for m in _INDENT.findall(text)), default=0)
+    return text.count("[") + text.count("{") + 2 * (widest + 1)
+
+
 def _check_nesting(text: str, filename: str) -> None:
     """Refuse deep nesting before composing: libyaml's composer recurses in C, and some tens of
     thousands of nested `[`/`{` overflow the C stack (the process dies with SIGSEGV) before any
     Python check can run. The event stream is flat, so depth is counted there first."""
-    if text.count("[") + text.count("{") + text.count("\n") < MAX_DEPTH:
+    if _depth_bound(text) < MAX_DEPTH:
         return
     loader = _Base(text)
     depth = 0
