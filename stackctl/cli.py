@@ -6,7 +6,6 @@ Each implementation returns an exit code; errors derived from StackctlError beco
 one-line-per-problem messages on stderr, never a traceback.
 """
 
-from __future__ import annotations
 
 import gc
 import os
@@ -89,6 +88,12 @@ def _run(impl: Callable[..., int], **kwargs: Any) -> None:
     except Exception as err:  # noqa: BLE001 - last line of defence: no traceback reaches a user
         if os.environ.get("STACKCTL_TRACEBACK"):
             raise
+        from stackctl.engine import describe_engine_failure
+
+        engine_problem = describe_engine_failure(err)  # the engine died or refused mid-command
+        if engine_problem:
+            print(f"error: {engine_problem}", file=sys.stderr)
+            raise typer.Exit(EXIT_ERROR) from None
         print(f"stackctl: internal error: {type(err).__name__}: {err}", file=sys.stderr)
         print("(set STACKCTL_TRACEBACK=1 to see the traceback, and please report it)", file=sys.stderr)
         raise typer.Exit(EXIT_ERROR) from None

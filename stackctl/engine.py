@@ -118,11 +118,37 @@ def _short(text: str) -> str:
     if inner:
         text = inner[-1]
     for pattern in (r"Failed to establish a new connection: (?:\[Errno -?\d+\] )?([^'\"]*)",
-                    r"FileNotFoundError\(\d+, '([^']*)'\)", r"ConnectionRefusedError\(\d+, '([^']*)'\)"):
+                    r"FileNotFoundError\(\d+, '([^']*)'\)", r"ConnectionRefusedError\(\d+, '([^']*)'\)",
+                    r"ConnectionResetError\(\d+, '([^']*)'\)", r"RemoteDisconnected\('([^']*)'\)",
+                    r"BrokenPipeError\(\d+, '([^']*)'\)"):
         m = re.search(pattern, text)
         if m:
             return m.group(1)
     return text
+
+
+def describe_engine_failure(err: BaseException) -> str | None:
+    """A clear sentence when a command failed because the engine went away or refused a call
+    after connecting (dockerd stopped, restarted, unreachable); None for anything else."""
+    import sys
+
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    requests_exc = sys.modules.get("requests.exceptions")
+    if requests_exc is not None:
+        if isinstance(err, requests_exc.Timeout):
+            return (f"the Docker engine at {host} stopped answering (timed out); what was already sent "
+                    "stays applied: rerun the command once the engine answers again")
+        if isinstance(err, requests_exc.ConnectionError):
+            return (f"lost the connection to the Docker engine at {host} ({_short(str(err))}; did it stop or "
+                    "restart?); what was already sent stays applied: rerun the command once the engine is "
+                    "back (a rerun deploy converges)")
+    docker_errors = sys.modules.get("docker.errors")
+    if docker_errors is not None and isinstance(err, docker_errors.APIError):
+        explanation = err.explanation or str(err)
+        if isinstance(explanation, bytes):
+            explanation = explanation.decode(errors="replace")
+        return f"the Docker engine at {host} refused a request: {explanation}"
+    return None
 
 
 def connect(context: str | None = None, debug: bool = False, timeout: int = 60) -> Any:

@@ -43,7 +43,7 @@ def parse_duration(value: Any) -> int:
         return 0
     if not body:
         raise ValueError(f'invalid duration "{text}"')
-    total = Fraction(0)
+    total: int | Fraction = 0
     pos = 0
     while pos < len(body):
         match = _DURATION_PART.match(body, pos)
@@ -51,7 +51,9 @@ def parse_duration(value: Any) -> int:
             if _BARE_NUMBER.match(body, pos):
                 raise ValueError(f'missing unit in duration "{text}" (use ns, us, ms, s, m or h)')
             raise ValueError(f'invalid duration "{text}"')
-        total += Fraction(match.group(1)) * _NS_PER_UNIT[match.group(2)]
+        number, unit = match.groups()
+        # Fractions only where needed: they cost more than the rest of the parse.
+        total += (int(number) if number.isdigit() else Fraction(number)) * _NS_PER_UNIT[unit]
         pos = match.end()
     return sign * int(total)  # Go truncates fractional nanoseconds
 

@@ -21,6 +21,8 @@ from stackctl.load.source import KeyPath, SourceDoc
 
 MAX_NODES = 1_000_000  # values built after alias expansion
 MAX_DEPTH = 200  # nesting of mappings and lists
+# libyaml composes recursively in C: 20,000 levels were fine here, 50,000 crashed the process.
+C_COMPOSER_SAFE_DEPTH = 5_000
 
 LATEST_VERSION = "3.13"
 SUPPORTED_VERSIONS = frozenset(f"3.{minor}" for minor in range(14))
@@ -267,8 +269,8 @@ def _check_nesting(text: str, filename: str) -> None:
     """Refuse deep nesting before composing: libyaml's composer recurses in C, and some tens of
     thousands of nested `[`/`{` overflow the C stack (the process dies with SIGSEGV) before any
     Python check can run. The event stream is flat, so depth is counted there first."""
-    if _depth_bound(text) < MAX_DEPTH:
-        return
+    if _depth_bound(text) < C_COMPOSER_SAFE_DEPTH:
+        return  # deeper than MAX_DEPTH but below this is refused cleanly after composing
     loader = _Base(text)
     depth = 0
     try:
