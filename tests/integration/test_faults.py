@@ -327,6 +327,35 @@ def test_signal_while_waiting(sig: signal.Signals, rollback: bool, stack_name: s
         ext.remove()
 
 
+def test_sigkill_leaves_a_lock_the_next_deploy_takes_over(stack_name: str, lab_env: dict[str, str],
+                                                          run_stackctl: Any, tmp_path: Path) -> None:
+    """kill -9 cannot be caught: a deploy killed while it holds the stack's lock leaves the lock.
+    Its holder is provably gone (same machine, pid not running), so the next deploy takes it over
+    at once instead of waiting out --lock-timeout and failing."""
+    v1 = write_stack(tmp_path, SLOW_V1.replace("networks: [ext]", "").replace("secrets: [ext]", ""),
+                     name="v1.yml")
+    try:
+        assert run_stackctl("deploy", stack_name, "-c", v1, "--timeout", "90s", env=lab_env).returncode == 0
+        take_and_die = (
+            "import os, signal\n"
+            "from stackctl.engine import connect\n"
+            "from stackctl.lock import StackLock\n"
+            f"StackLock(connect(), {stack_name!r}).acquire()\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", take_and_die], env=lab_env, timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+        assert docker(lab_env, "config", "ls", "-q", "--filter", f"name=stackctl-lock-{stack_name}").strip()
+        v2 = write_stack(tmp_path, SLOW_V1.replace('VERSION: "1"', 'VERSION: "3"').replace(
+            "networks: [ext]", "").replace("secrets: [ext]", ""), name="v2.yml")
+        started = time.monotonic()
+        out = converges(run_stackctl, lab_env, stack_name, v2, attempts=1)
+        assert time.monotonic() - started < 50, "the deploy waited for the dead deploy's lock"
+        assert "taking over the deploy lock" in out, out
+    finally:
+        remove_stack(run_stackctl, lab_env, stack_name)
+
+
 def test_signal_while_creating(stack_name: str, lab_env: dict[str, str], run_stackctl: Any,
                                tmp_path: Path) -> None:
     """Ctrl-C in the middle of creating 30 services: whatever exists was reported; rerun converges."""
@@ -377,13 +406,19 @@ def _restore(swarm: ExtraSwarm) -> None:
 
 
 @pytest.mark.slow
-def test_manager_dockerd_killed_during_deploy(swarm: ExtraSwarm, swarm_env: dict[str, str],
+@pytest.mark.parametrize("phase", ["creating", "waiting"])
+def test_manager_dockerd_killed_during_deploy(phase: str, swarm: ExtraSwarm, swarm_env: dict[str, str],
                                               run_stackctl: Any, tmp_path: Path) -> None:
+    """kill -9 of the manager's dockerd while services are being created, or while the deploy
+    waits for them to converge; then the daemon is restarted and the deploy rerun."""
     stack = f"rlk{uuid.uuid4().hex[:6]}"
     ext = Externals(swarm_env, stack)
+    count = 20 if phase == "creating" else 3
+    # s00 never turns healthy in this test's time, so the deploy is still waiting on it.
+    slow = ', healthcheck: {test: ["CMD", "false"], interval: 2s, retries: 100, start_period: 120s}'
     services = "services:\n" + "".join(
         f"  s{i:02d}: {{image: busybox:latest, deploy: {{replicas: {1 if i < 3 else 0}}},"
-        f" networks: [ext, own], secrets: [ext, own]}}\n" for i in range(20))
+        f" networks: [ext, own], secrets: [ext, own]{slow if i == 0 else ''}}}\n" for i in range(count))
     (tmp_path / "own.txt").write_text("own-secret\n")
     path = write_stack(tmp_path, services + textwrap.dedent(f"""\
         networks:
@@ -395,7 +430,8 @@ def test_manager_dockerd_killed_during_deploy(swarm: ExtraSwarm, swarm_env: dict
         """))
     try:
         run = Deploy(["deploy", stack, "-c", path, "--timeout", "2m"], swarm_env, tmp_path)
-        run.wait_for("Creating service", timeout=60)
+        run.wait_for("Creating service" if phase == "creating" else f"{stack}_s00: ", timeout=60)
+        time.sleep(0 if phase == "creating" else 2)
         swarm.kill_dockerd(swarm.manager)
         code = run.finish(timeout=120)
         out = run.output
@@ -406,7 +442,7 @@ def test_manager_dockerd_killed_during_deploy(swarm: ExtraSwarm, swarm_env: dict
         assert_all_reported(swarm_env, stack, out)
         ext.assert_intact()
         rerun = converges(run_stackctl, swarm_env, stack, path)
-        print(f"manager killed: deploy exit {code}\n{out[-2500:]}\nrerun:\n{rerun[-1500:]}")
+        print(f"manager killed while {phase}: deploy exit {code}\n{out[-2500:]}\nrerun:\n{rerun[-1500:]}")
         ext.assert_intact()
     finally:
         _restore(swarm)

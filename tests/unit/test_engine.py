@@ -63,3 +63,20 @@ def test_connect_to_nothing_is_an_engine_error(monkeypatch: pytest.MonkeyPatch, 
         engine.connect(timeout=5)
     host = f"unix://{tmp_path}/none.sock"
     assert str(err.value) == f"cannot reach the Docker engine at {host}: No such file or directory"
+
+
+def test_engine_failures_after_connecting_are_described() -> None:
+    import docker.errors
+    import requests
+
+    lost = engine.describe_engine_failure(requests.exceptions.ConnectionError(
+        "('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))"))
+    assert lost and "lost the connection to the Docker engine" in lost
+    assert "Remote end closed connection without response" in lost
+    refused = engine.describe_engine_failure(requests.exceptions.ConnectionError(
+        "('Connection aborted.', ConnectionRefusedError(111, 'Connection refused'))"))
+    assert refused and "(Connection refused;" in refused
+    assert "stopped answering" in (engine.describe_engine_failure(requests.exceptions.ReadTimeout("x")) or "")
+    api = docker.errors.APIError("500 Server Error", explanation="rpc error: code = Unavailable")
+    assert "refused a request: rpc error" in (engine.describe_engine_failure(api) or "")
+    assert engine.describe_engine_failure(ValueError("x")) is None
