@@ -57,10 +57,13 @@ def stacks(client: Any, prefix: str) -> set[str]:
 
 
 def remove_stacks(client: Any, names: Iterable[str], timeout: float = 180.0) -> None:
-    """Remove services, then networks, of the stacks; wait until they are gone."""
+    """Remove the stacks (and stackctl's revision history of them); wait until they are gone."""
     names = set(names)
     if not names:
         return
+    for cfg in client.configs(filters={"label": "com.docker.stackctl.history"}):
+        if ((cfg.get("Spec") or {}).get("Labels") or {}).get("com.docker.stackctl.history") in names:
+            _quietly(client.remove_config, cfg["ID"])
     for service in client.services(filters={"label": NAMESPACE_LABEL}):
         if ((service.get("Spec") or {}).get("Labels") or {}).get(NAMESPACE_LABEL) in names:
             _quietly(client.remove_service, service["ID"])

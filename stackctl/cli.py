@@ -351,6 +351,9 @@ def rm(
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Do not wait for networks to be gone.")
     ] = False,
+    keep_history: Annotated[
+        bool, typer.Option("--keep-history", help="Keep the stack's revision history in the swarm.")
+    ] = False,
     fmt: Annotated[str, typer.Option("--format")] = "text",
     context: Context = None,
     debug: Debug = False,
@@ -358,7 +361,8 @@ def rm(
     """Remove stacks: services, then networks, secrets and configs. Volumes and externals are kept."""
     from stackctl.commands import rm as impl
 
-    _run(impl.run, stacks=stacks, detach=detach, fmt=fmt, context=context, debug=debug)
+    _run(impl.run, stacks=stacks, detach=detach, fmt=fmt, context=context, debug=debug,
+         keep_history=keep_history)
 
 
 @app.command()

@@ -102,6 +102,11 @@ def stack_name(request: pytest.FixtureRequest, lab_env: dict[str, str]) -> Itera
     name = f"{prefix}{uuid.uuid4().hex[:8]}"
     yield name
     subprocess.run(["docker", "stack", "rm", name], env=lab_env, capture_output=True, timeout=60)
+    history_filter = f"label=com.docker.stackctl.history={name}"
+    history = subprocess.run(["docker", "config", "ls", "-q", "--filter", history_filter],
+                             env=lab_env, capture_output=True, text=True, timeout=60).stdout.split()
+    if history:
+        subprocess.run(["docker", "config", "rm", *history], env=lab_env, capture_output=True, timeout=60)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _stack_gone(name, lab_env):
         time.sleep(1)

@@ -5,7 +5,8 @@ networks are really gone, so that a deploy right afterwards does not race the te
 Order: services (then wait until none of their tasks still runs: a network or secret in use by a
 running task cannot be removed), secrets, configs, networks (retried while the engine still
 reports them in use), then poll the network list until the stack's networks are absent.
-`--detach` skips only that last poll.
+`--detach` skips only that last poll. The stack's revision history (stackctl-history-STACK-N
+configs) goes too, unless `--keep-history`: it would otherwise pile up across rm/deploy cycles.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class StackRemoval:
     stack: str
     found: bool = True
     removed: dict[str, list[str]] = field(
-        default_factory=lambda: {"services": [], "secrets": [], "configs": [], "networks": []})
+        default_factory=lambda: {"services": [], "secrets": [], "configs": [], "networks": [], "history": []})
     failed: list[dict[str, str]] = field(default_factory=list)
     kept: KeptObjects = field(default_factory=KeptObjects)
     networks_gone: bool | None = None
@@ -48,14 +49,15 @@ class StackRemoval:
 
 
 def run(*, stacks: list[str], detach: bool = False, fmt: str = "text", context: str | None = None,
-        debug: bool = False) -> int:
+        debug: bool = False, keep_history: bool = False) -> int:
     fmt = check_format(fmt, TEXT_FORMATS)
     client = connect_manager(context, debug)
     def say(msg: str) -> None:
         if fmt != "json":
             print(msg, flush=True)
 
-    results = [_remove_stack(client.api, stack.strip(), detach=detach, say=say) for stack in stacks]
+    results = [_remove_stack(client.api, stack.strip(), detach=detach, keep_history=keep_history, say=say)
+               for stack in stacks]
     code = 0
     for r in results:
         if not r.found:
@@ -71,14 +73,19 @@ def run(*, stacks: list[str], detach: bool = False, fmt: str = "text", context: 
     return code
 
 
-def _remove_stack(api: Any, stack: str, *, detach: bool, say: Callable[[str], None]) -> StackRemoval:
+def _remove_stack(api: Any, stack: str, *, detach: bool, keep_history: bool,
+                  say: Callable[[str], None]) -> StackRemoval:
+    from stackctl.history import HISTORY_LABEL
+
     result = StackRemoval(stack)
     label = stack_filters(stack)
     services = api_call("list services", lambda: api.services(filters=label))
     networks = api_call("list networks", lambda: api.networks(filters=label))
     secrets = api_call("list secrets", lambda: api.secrets(filters=label))
     configs = api_call("list configs", lambda: api.configs(filters=label))
-    if not (services or networks or secrets or configs):
+    history = [] if keep_history else api_call(
+        "list history", lambda: api.configs(filters={"label": [f"{HISTORY_LABEL}={stack}"]}))
+    if not (services or networks or secrets or configs or history):
         result.found = False
         return result
 
@@ -111,6 +118,15 @@ def _remove_stack(api: Any, stack: str, *, detach: bool, say: Callable[[str], No
         remove("config", cfg, api.remove_config, cfg["ID"])
     for net in sorted(networks, key=lambda n: natural_key(object_name(n))):
         _remove_network(api, net, result, say)
+    if history:
+        say(f"Removing history of {stack} ({len(history)} revisions)")
+        for rev in sorted(history, key=lambda c: natural_key(object_name(c))):
+            try:
+                api_call("remove history", lambda rev=rev: api.remove_config(rev["ID"]))
+            except EngineError as err:
+                result.failed.append({"kind": "history", "name": object_name(rev), "error": str(err)})
+                continue
+            result.removed["history"].append(object_name(rev))
 
     if networks and not detach:
         result.networks_gone = _wait_networks_gone(api, stack, say)

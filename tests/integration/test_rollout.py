@@ -208,6 +208,11 @@ def test_history_and_rollback_of_atsea(stack: str, tmp_path: Path, run_stackctl:
     cp = run_stackctl("history", stack, "--format", "json", env=lab_env)
     revs = json.loads(cp.stdout)
     assert [r["revision"] for r in revs] == [1, 2, 3] and revs[2]["note"] == "rollback to 1"
+    # rm takes the history with the stack (it would pile up otherwise)
+    cp = run_stackctl("rm", stack, env=lab_env)
+    assert cp.returncode == 0 and "Removing history of" in cp.stdout, out(cp)
+    cp = run_stackctl("history", stack, "--format", "json", env=lab_env)
+    assert cp.returncode != 0 or json.loads(cp.stdout) == [], out(cp)
 
 
 def _deploy_then_signal(lab_env: dict[str, str], stack: str, file: str, sig: int, *extra: str) -> Any:

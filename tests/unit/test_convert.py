@@ -516,7 +516,8 @@ def test_cpus_too_precise_is_an_error() -> None:
         {"services": {"web": {"image": "x", "deploy": {"resources": {"limits": {"cpus": "0.0000000001"}}}}}}
     )
     assert errs == [
-        'services.web.deploy.resources.limits.cpus: invalid cpus value "0.0000000001": value is too precise (at most 9 decimals)'
+        'services.web.deploy.resources.limits.cpus: invalid cpus value "0.0000000001": '
+        "value is too precise (at most 9 decimals)"
     ]
 
 
