@@ -233,9 +233,10 @@ class _ImageResolver:
             if image in self.warned:
                 return None
             self.warned.add(image)
-        return (f"image {image} could not be accessed on a registry to record\nits digest. Each node will "
-                f"access {image} independently,\npossibly leading to different nodes running different "
-                "versions of the image.")
+        # One line per image (the reference spreads it over three): a stack of many services on a
+        # machine with no registry otherwise buries the deploy's own output.
+        return (f"warning: image {image} could not be accessed on a registry to record its digest; "
+                "each node uses its own copy, which may differ between nodes")
 
 
 def _registry_auth(client: Any, with_registry_auth: bool) -> Callable[[str], str | None]:
