@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import Diagnostic, PlanError
+from stackctl.load.source import dotted
 from stackctl.observe import ObservedNode, ObservedObject, ObservedService, ObservedStack
 
 STACKCTL_LABEL_PREFIX = "com.docker.stackctl."
@@ -386,16 +387,6 @@ def _ipam_comparable(desired: dict[str, Any], current: dict[str, Any]) -> None:
 # --- field-level diff -------------------------------------------------------------------
 
 
-def _path_text(path: list[Any]) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 def _get(value: Any, path: list[Any]) -> Any:
     for part in path:
         if isinstance(part, int):
@@ -430,7 +421,7 @@ def field_changes(old: Any, new: Any) -> list[FieldChange]:
                     if _is_scalar_list(_get(old, parent)) and _is_scalar_list(_get(new, parent)):
                         path = parent
                         break
-            paths.setdefault(_path_text(path), path)
+            paths.setdefault(dotted(path), path)
     out = []
     for text, path in sorted(paths.items(), key=lambda kv: _sort_key(kv[1])):
         out.append(FieldChange(text, copy.deepcopy(_get(old, path)), copy.deepcopy(_get(new, path))))

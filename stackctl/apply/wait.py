@@ -34,7 +34,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from stackctl.errors import (
@@ -44,6 +43,7 @@ from stackctl.errors import (
     EXIT_ROLLED_BACK,
     EXIT_TIMEOUT,
 )
+from stackctl.inspect_tasks import parse_time as parse_engine_time
 
 CONVERGED = "converged"
 FAILED = "failed"
@@ -61,7 +61,6 @@ REPLACE_GRACE = 3.0  # seconds a failed task may stay without a successor before
 NODE_REFRESH = 5.0  # seconds between node list calls
 SINCE_MARGIN = 2.0  # default `since`: this long before the wait began
 
-_TS_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
 _TASK_IN_MESSAGE = re.compile(r"\btask ([0-9a-z]{25})\b")
 _ID_RE = re.compile(r"^[0-9a-z]{25}$")
 
@@ -113,16 +112,9 @@ class ServiceProgress:
 
 
 def parse_time(value: str | None) -> float | None:
-    """Engine timestamp (RFC 3339 with nanoseconds) as epoch seconds; None for Go's zero time."""
-    if not value or value.startswith("0001-01-01"):
-        return None
-    m = _TS_RE.match(value.strip())
-    if not m:
-        return None
-    date, clock, frac, zone = m.groups()
-    micro = (frac or "0")[:6].ljust(6, "0")
-    tz = "+00:00" if zone in (None, "Z") else zone
-    return datetime.fromisoformat(f"{date}T{clock}.{micro}{tz}").astimezone(timezone.utc).timestamp()
+    """Engine timestamp as epoch seconds; None for Go's zero time."""
+    moment = parse_engine_time(value)
+    return moment.timestamp() if moment else None
 
 
 def service_mode(service: Mapping[str, Any]) -> str:
