@@ -244,6 +244,12 @@ def down_nodes(nodes: Sequence[Mapping[str, Any]]) -> set[str]:
     return {n["ID"] for n in nodes if (n.get("Status") or {}).get("State") == "down"}
 
 
+def down_node_names(nodes: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Hostnames of the nodes the manager sees as down, sorted."""
+    return sorted(((n.get("Description") or {}).get("Hostname") or n.get("ID", "?"))
+                  for n in nodes if (n.get("Status") or {}).get("State") == "down")
+
+
 def current_update_status(service: Mapping[str, Any], since: float | None) -> dict[str, Any] | None:
     """The service's UpdateStatus if it belongs to this deploy (started at or after `since`)."""
     status = service.get("UpdateStatus")
@@ -580,10 +586,15 @@ def wait_for_services(
                         prog.message += f": {why[-1]}"
                 progress[n] = prog
             if deadline is not None and time.monotonic() >= deadline:
+                lost = down_node_names(nodes or [])
                 for n in undecided():
                     p = progress[n]
                     p.final = TIMEOUT
                     p.message = f"timed out after {_fmt_seconds(timeout)}: {p.message}"
+                    if lost:  # the likeliest reason, and not visible in the service itself
+                        verb = "are" if len(lost) > 1 else "is"
+                        p.message += (f" (node{'s' if len(lost) > 1 else ''} {', '.join(lost)} {verb} down; "
+                                      "the swarm moves their tasks to other nodes where it can)")
             if on_progress:
                 on_progress([progress[n] for n in order])
             if undecided():

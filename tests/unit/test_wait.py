@@ -341,3 +341,15 @@ def test_plain_progress_prints_only_changes() -> None:
     p2 = ServiceProgress("ro_web", running=2, desired=2, message="2/2 running", final=CONVERGED)
     display([p2])
     assert buf.getvalue().splitlines() == ["ro_web: 0/2 running", "ro_web: 2/2 running"]
+
+
+def test_down_node_names_are_hostnames_sorted() -> None:
+    from stackctl.apply.wait import down_node_names
+
+    nodes = [
+        {"ID": "a", "Description": {"Hostname": "wrk-2"}, "Status": {"State": "down"}},
+        {"ID": "b", "Description": {"Hostname": "mgr-1"}, "Status": {"State": "ready"}},
+        {"ID": "c", "Description": {"Hostname": "wrk-1"}, "Status": {"State": "down"}},
+        {"ID": "d", "Status": {"State": "down"}},
+    ]
+    assert down_node_names(nodes) == ["d", "wrk-1", "wrk-2"]
