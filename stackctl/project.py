@@ -125,7 +125,9 @@ def find_project(explicit: str | None = None, cwd: str | None = None) -> str:
 
 @functools.cache
 def _schema() -> dict[str, Any]:
-    path = Path(__file__).resolve().parents[1] / "schemas" / "stackctl-project.json"
+    from stackctl.validate.schema import schemas_dir
+
+    path = schemas_dir() / "stackctl-project.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 

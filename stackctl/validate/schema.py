@@ -56,8 +56,14 @@ FORMAT_NAMES = {"duration": "duration", "ports": "port", "bytes": "byte size"}
 
 
 def schemas_dir() -> Path:
-    """The repository's `schemas/` folder (the package is installed editable from the repo)."""
-    return Path(__file__).resolve().parents[2] / "schemas"
+    """The `schemas/` folder: the repository's (editable install, the usual case), else the copy a
+    regular install puts in `<prefix>/share/stackctl/schemas` (pyproject's data-files)."""
+    repo = Path(__file__).resolve().parents[2] / "schemas"
+    if repo.is_dir():
+        return repo
+    import sys
+
+    return Path(sys.prefix) / "share" / "stackctl" / "schemas"
 
 
 def normalise_version(version: str | None) -> str:
