@@ -270,6 +270,12 @@ def _external_normalizer() -> Any:
     return normalize_service_spec
 
 
+def _refs_by_name(refs: Any, id_key: str, name_key: str) -> list[dict[str, Any]]:
+    """Secret/config references without their IDs (names identify them), in a stable order."""
+    out = [{k: v for k, v in ref.items() if k != id_key} for ref in refs or []]
+    return sorted(out, key=lambda r: (r.get(name_key, ""), json.dumps(r, sort_keys=True)))
+
+
 def normalize_service(
     spec: Mapping[str, Any] | None,
     *,
@@ -312,18 +318,8 @@ def normalize_service(
     tt["ContainerSpec"] = cs
     if cs.get("Image"):
         cs["Image"] = unpinned_image(familiar_image(cs["Image"]))
-    secrets = []
-    for ref in cs.get("Secrets") or []:
-        ref = dict(ref)
-        ref.pop("SecretID", None)
-        secrets.append(ref)
-    cs["Secrets"] = sorted(secrets, key=lambda r: (r.get("SecretName", ""), json.dumps(r, sort_keys=True)))
-    configs = []
-    for ref in cs.get("Configs") or []:
-        ref = dict(ref)
-        ref.pop("ConfigID", None)
-        configs.append(ref)
-    cs["Configs"] = sorted(configs, key=lambda r: (r.get("ConfigName", ""), json.dumps(r, sort_keys=True)))
+    cs["Secrets"] = _refs_by_name(cs.get("Secrets"), "SecretID", "SecretName")
+    cs["Configs"] = _refs_by_name(cs.get("Configs"), "ConfigID", "ConfigName")
     cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
     if cred.get("Config"):
         cred["Config"] = config_names.get(cred["Config"], cred["Config"])

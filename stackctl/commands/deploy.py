@@ -112,6 +112,15 @@ def _event_printer(out: Callable[[str], None]) -> Callable[[Any], None]:
     return on_event
 
 
+def _up_to_date(plan: Any, opts: Any, out: Callable[[str], None]) -> int:
+    """Nothing to write: say so (or print the empty deploy document) and succeed."""
+    if opts.fmt == "json":
+        _print_json(_deploy_doc(plan))
+    else:
+        out(f"Stack {plan.stack} is up to date: nothing to do.")
+    return EXIT_OK
+
+
 def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
                   options: DeployOptions | None = None, *, client: Any = None, **overrides: Any) -> int:
     """Deploy an already-loaded stack config (the merged dict `docker stack config` prints).
@@ -160,11 +169,7 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
         return EXIT_OK
     plan.check()
     if not plan.has_changes:
-        if opts.fmt == "json":
-            _print_json(_deploy_doc(plan))
-        else:
-            out(f"Stack {stack} is up to date: nothing to do.")
-        return EXIT_OK
+        return _up_to_date(plan, opts, out)
 
     from stackctl.lock import StackLock
 
@@ -182,11 +187,7 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
             print_plan(plan)
             print()
         if not plan.has_changes:
-            if opts.fmt == "json":
-                _print_json(_deploy_doc(plan))
-            else:
-                out(f"Stack {stack} is up to date: nothing to do.")
-            return EXIT_OK
+            return _up_to_date(plan, opts, out)
         result = _apply(client, plan, opts, out)
         if not opts.rollback_on_failure:
             lock.release()
