@@ -11,6 +11,13 @@ deliberate superset: network `ipam.config[]` also takes `gateway`, `ip_range` an
 
 Formats used (checked by `stackctl.validate.schema`): `duration` (Go duration), `ports` (short
 port syntax), `bytes` (byte size such as `512M`).
+
+`schemas/compose-spec.json` is the schema for a file WITHOUT `version:` (a Compose Specification file,
+the shape `docker compose config` prints): the 3.13 schema, plus what that shape adds and swarm can use
+(top-level `name`, `depends_on` long syntax, `published` as a string, `cpus` as a number, port `host_ip`,
+`name`, `app_protocol`), plus every other service key of the Compose Specification (listed from
+`schemas/upstream/compose-spec.json`) accepted with any value: stackctl warns that swarm ignores it
+(docs/ordering.md). Keys the reference refuses outright (`extends`, `mem_limit`...) stay errors.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from typing import Any
 
 VERSIONS = [f"3.{minor}" for minor in range(14)]
 HERE = Path(__file__).resolve().parent
+SPEC = "spec"  # the Compose Specification variant: 3.13 plus (see the module docstring)
+UPSTREAM_SPEC = HERE / "upstream" / "compose-spec.json"
 
 Schema = dict[str, Any]
 # A property table: (key, version that added it, schema of its value).
@@ -29,6 +38,8 @@ Table = list[tuple[str, str, Schema]]
 
 
 def vt(version: str) -> tuple[int, int]:
+    if version == SPEC:
+        return (3, 13)
     major, minor = version.split(".")
     return int(major), int(minor)
 
@@ -107,12 +118,16 @@ def update_config(version: str) -> Schema:
     return mapping(table, version)
 
 
+def cpus(version: str) -> Schema:
+    return {"type": ["string", "number"]} if version == SPEC else STRING
+
+
 def resources(version: str) -> Schema:
     discrete = mapping([("kind", "3.0", STRING), ("value", "3.0", NUMBER)], version)
     generic = {"type": "array",
                "items": mapping([("discrete_resource_spec", "3.0", discrete)], version)}
-    limits: Table = [("cpus", "3.0", STRING), ("memory", "3.0", BYTES), ("pids", "3.9", INTEGER)]
-    reservations: Table = [("cpus", "3.0", STRING), ("memory", "3.0", BYTES),
+    limits: Table = [("cpus", "3.0", cpus(version)), ("memory", "3.0", BYTES), ("pids", "3.9", INTEGER)]
+    reservations: Table = [("cpus", "3.0", cpus(version)), ("memory", "3.0", BYTES),
                            ("generic_resources", "3.5", generic)]
     return mapping([
         ("limits", "3.0", mapping(limits, version)),
@@ -172,6 +187,9 @@ def port_item(version: str) -> Schema:
         ("published", "3.0", INTEGER),
         ("protocol", "3.0", STRING),
     ]
+    if version == SPEC:  # `docker compose config` prints published as a string: "8080"
+        long_form[2] = ("published", "3.0", {"type": ["integer", "string"]})
+        long_form += [("host_ip", "3.0", STRING), ("name", "3.0", STRING), ("app_protocol", "3.0", STRING)]
     return {"anyOf": [*short, mapping(long_form, version)]}
 
 
@@ -238,7 +256,7 @@ def service(version: str) -> Schema:
         ("configs", "3.3", file_reference(version)),
         ("container_name", "3.0", STRING),
         ("credential_spec", "3.3", mapping(credential_spec, version)),
-        ("depends_on", "3.0", LIST_OF_STRINGS),
+        ("depends_on", "3.0", depends_on(version)),
         ("devices", "3.0", LIST_OF_STRINGS),
         ("dns", "3.0", STRING_OR_LIST),
         ("dns_search", "3.0", STRING_OR_LIST),
@@ -282,7 +300,37 @@ def service(version: str) -> Schema:
         ("volumes", "3.0", {"type": "array", "items": volume_item(version), "uniqueItems": True}),
         ("working_dir", "3.0", STRING),
     ]
-    return mapping(table, version, extensions_since="3.7")
+    extra = None
+    if version == SPEC:
+        known = {key for key, _, _ in table}
+        extra = {key: ANY for key in spec_service_keys() if key not in known and key not in FORBIDDEN}
+    return mapping(table, version, extensions_since="3.7", extra=extra)
+
+
+def depends_on(version: str) -> Schema:
+    """A list of names; a Compose Specification file may also give a map of name -> conditions."""
+    if version != SPEC:
+        return LIST_OF_STRINGS
+    conditions: Table = [
+        ("condition", "3.0", {"type": "string",
+                              "enum": ["service_started", "service_healthy", "service_completed_successfully"]}),
+        ("required", "3.0", BOOLEAN),
+        ("restart", "3.0", BOOLEAN),
+    ]
+    as_map = {"type": "object", "patternProperties": {"^[a-zA-Z0-9._-]+$": mapping(
+        conditions, version, extensions_since="3.0")}, "additionalProperties": False}
+    return one_of_types(LIST_OF_STRINGS, as_map)
+
+
+# Refused before the schema runs (stackctl.pipeline.FORBIDDEN), in every format.
+FORBIDDEN = frozenset(("extends", "volume_driver", "volumes_from", "cpu_quota", "cpu_shares", "cpuset",
+                       "mem_limit", "memswap_limit"))
+
+
+def spec_service_keys() -> list[str]:
+    """Service keys of the Compose Specification (schemas/upstream/compose-spec.json)."""
+    upstream = json.loads(UPSTREAM_SPEC.read_text(encoding="utf-8"))
+    return sorted(upstream["definitions"]["service"]["properties"])
 
 
 # --- top-level objects ---------------------------------------------------------------------
@@ -405,6 +453,7 @@ def definitions(version: str) -> Schema:
 def schema_for(version: str) -> Schema:
     top: Table = [
         ("version", "3.0", STRING),
+        *([("name", "3.0", {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"})] if version == SPEC else []),
         ("services", "3.0", named("service")),
         ("networks", "3.0", named("network", any_name=True)),
         ("volumes", "3.0", named("volume")),
@@ -413,10 +462,13 @@ def schema_for(version: str) -> Schema:
     ]
     root = mapping(top, version, extensions_since="3.4",
                    required=["version"] if vt(version) < (3, 10) else None)
+    title = f"Compose file version {version} (Docker Swarm stacks), as stackctl accepts it"
+    if version == SPEC:
+        title = "Compose Specification file (no version:) for Docker Swarm stacks, as stackctl accepts it"
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": f"stackctl:compose-{version}.json",
-        "title": f"Compose file version {version} (Docker Swarm stacks), as stackctl accepts it",
+        "title": title,
         **root,
         "definitions": definitions(version),
     }
@@ -429,7 +481,7 @@ def render(version: str) -> str:
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     stale = []
-    for version in VERSIONS:
+    for version in [*VERSIONS, SPEC]:
         path = HERE / f"compose-{version}.json"
         text = render(version)
         if check:

@@ -15,7 +15,7 @@ from typing import Any
 
 from stackctl.errors import Diagnostic
 from stackctl.formats import format_duration, parse_bytes, parse_duration
-from stackctl.load import formats
+from stackctl.load import formats, spec
 from stackctl.load.source import KeyPath, SourceDoc, dotted
 from stackctl.load.yamlio import go_number
 
@@ -254,6 +254,22 @@ _DEPLOY = _struct({
 })
 
 
+def _depends_on(value: Any) -> Any:
+    """The list syntax stays a list (the reference prints it so); the long syntax (Compose
+    Specification files only) is a map with each default written out, as `docker compose config` does."""
+    if not isinstance(value, dict):
+        return _str_list(value)
+    out: dict[str, Any] = {}
+    for name, options in value.items():
+        options = options if isinstance(options, dict) else {}
+        entry: dict[str, Any] = {"condition": _s(options.get("condition") or "service_started"),
+                                 "required": options.get("required") is not False}
+        if options.get("restart") is True:
+            entry["restart"] = True
+        out[str(name)] = entry
+    return out if out else _OMIT
+
+
 def _healthcheck_test(value: Any) -> Any:
     if isinstance(value, str):
         return ["CMD-SHELL", value]
@@ -316,7 +332,7 @@ _SERVICE_FIELDS: dict[str, Callable[[Any], Any]] = {
     "configs": _list_of(_file_ref),
     "container_name": _str,
     "credential_spec": _CREDENTIAL_SPEC,
-    "depends_on": _str_list,
+    "depends_on": _depends_on,
     "deploy": _DEPLOY,
     "devices": _str_list,
     "dns": _str_list, "dns_search": _str_list,
@@ -378,13 +394,15 @@ class Normalizer:
     def error(self, message: str, path: KeyPath, hint: str | None = None) -> None:
         self.errors.append(Diagnostic(message, self.doc.filename, self.doc.line_of(path), dotted(path), hint))
 
-    def warn(self, message: str, path: KeyPath) -> None:
+    def warn(self, message: str, path: KeyPath, hint: str | None = None) -> None:
         self.warnings.append(Diagnostic(message, self.doc.filename, self.doc.line_of(path), dotted(path),
-                                        severity="warning"))
+                                        hint, severity="warning"))
 
     def run(self) -> dict[str, Any]:
         data = self.doc.data
         out: dict[str, Any] = {"version": self.doc.version}
+        if self.doc.spec and isinstance(data.get("name"), str) and data["name"]:
+            out["name"] = data["name"]
         services = data.get("services") or {}
         out["services"] = {}
         if isinstance(services, dict):
@@ -424,6 +442,8 @@ class Normalizer:
                 else:
                     fn = _SERVICE_FIELDS.get(key)
                     if fn is None:
+                        if self.doc.spec:  # a Compose Specification key swarm has no use for
+                            self.warn(f'"{key}" is ignored by swarm stacks', path, spec.ignored_hint(key))
                         continue
                     converted = fn(value)
             except _Bad as err:
@@ -448,6 +468,10 @@ class Normalizer:
         out: list[dict[str, Any]] = []
         for index, item in enumerate(value):
             if isinstance(item, dict):
+                if self.doc.spec:
+                    item = self.spec_port(item, (*path, index))
+                    if item is None:
+                        continue
                 out.append(_long_port(item))
                 continue
             try:
@@ -459,6 +483,29 @@ class Normalizer:
             for message in parsed.warnings:
                 self.warn(message, (*path, index))
         return out
+
+    def spec_port(self, item: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
+        """A Compose Specification long port → the 3.x one: `published: "8080"` becomes 8080; the
+        keys swarm has no use for are warned about and dropped."""
+        item = dict(item)
+        published = item.get("published")
+        if isinstance(published, str):
+            text = published.strip()
+            if text.isdigit():
+                item["published"] = int(text)
+            elif text == "":
+                item.pop("published")
+            else:
+                self.error(f'published port "{published}" is not a port number', (*path, "published"),
+                           "swarm publishes single ports in the long syntax; write one entry per port")
+                return None
+        for key in spec.IGNORED_PORT_KEYS:
+            if key in item:
+                value = item.pop(key)
+                if key == "host_ip" and value in ("", "0.0.0.0", "::"):
+                    continue
+                self.warn(f'"{key}" is ignored by swarm stacks', (*path, key), spec.IGNORED_PORT_KEYS[key])
+        return item
 
     def service_volumes(self, value: Any, path: KeyPath) -> Any:
         if not value:
