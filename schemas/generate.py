@@ -118,6 +118,29 @@ def update_config(version: str) -> Schema:
     return mapping(table, version)
 
 
+# Compose Specification keys a swarm service or object has no field for, by where they sit ("*": any
+# name, "[]": any list item). The spec schema accepts them with any value; the list goes into the schema
+# as "x-stackctl-ignored", from which stackctl warns once per key (stackctl/load/spec.py).
+SPEC_IGNORED: dict[str, list[str]] = {
+    "services.*.deploy.resources.reservations": ["devices"],
+    "services.*.networks.*": ["gw_priority", "interface_name", "link_local_ips", "mac_address", "priority"],
+    "services.*.ports.[]": ["host_ip", "name", "app_protocol"],
+    "networks.*": ["enable_ipv4", "enable_ipv6"],
+    "networks.*.ipam": ["options"],
+    "configs.*": ["content"],
+}
+
+
+def spec_ignored() -> dict[str, list[str]]:
+    """SPEC_IGNORED, with every service key of the Compose Specification that 3.x does not have."""
+    return {"services.*": spec_service_keys(), **SPEC_IGNORED}
+
+
+def ignored(version: str, where: str) -> dict[str, Schema] | None:
+    """The keys ignored at `where`, accepted with any value, in the spec schema only."""
+    return {key: ANY for key in spec_ignored()[where]} if version == SPEC else None
+
+
 def cpus(version: str) -> Schema:
     return {"type": ["string", "number"]} if version == SPEC else STRING
 
@@ -131,7 +154,8 @@ def resources(version: str) -> Schema:
                            ("generic_resources", "3.5", generic)]
     return mapping([
         ("limits", "3.0", mapping(limits, version)),
-        ("reservations", "3.0", mapping(reservations, version)),
+        ("reservations", "3.0", mapping(reservations, version,
+                                        extra=ignored(version, "services.*.deploy.resources.reservations"))),
     ], version)
 
 
@@ -189,8 +213,7 @@ def port_item(version: str) -> Schema:
     ]
     if version == SPEC:  # `docker compose config` prints published as a string: "8080"
         long_form[2] = ("published", "3.0", {"type": ["integer", "string"]})
-        long_form += [("host_ip", "3.0", STRING), ("name", "3.0", STRING), ("app_protocol", "3.0", STRING)]
-    return {"anyOf": [*short, mapping(long_form, version)]}
+    return {"anyOf": [*short, mapping(long_form, version, extra=ignored(version, "services.*.ports.[]"))]}
 
 
 def volume_item(version: str) -> Schema:
@@ -230,7 +253,8 @@ def service_networks(version: str) -> Schema:
         ("ipv6_address", "3.0", STRING),
         ("driver_opts", "3.13", STRING_MAP),
     ]
-    per_network = one_of_types(mapping(table, version), {"type": "null"})
+    per_network = one_of_types(mapping(table, version, extra=ignored(version, "services.*.networks.*")),
+                               {"type": "null"})
     as_map = {"type": "object", "patternProperties": {"^[a-zA-Z0-9._-]+$": per_network},
               "additionalProperties": False}
     return one_of_types(LIST_OF_STRINGS, as_map)
@@ -300,11 +324,7 @@ def service(version: str) -> Schema:
         ("volumes", "3.0", {"type": "array", "items": volume_item(version), "uniqueItems": True}),
         ("working_dir", "3.0", STRING),
     ]
-    extra = None
-    if version == SPEC:
-        known = {key for key, _, _ in table}
-        extra = {key: ANY for key in spec_service_keys() if key not in known and key not in FORBIDDEN}
-    return mapping(table, version, extensions_since="3.7", extra=extra)
+    return mapping(table, version, extensions_since="3.7", extra=ignored(version, "services.*"))
 
 
 def depends_on(version: str) -> Schema:
@@ -312,8 +332,8 @@ def depends_on(version: str) -> Schema:
     if version != SPEC:
         return LIST_OF_STRINGS
     conditions: Table = [
-        ("condition", "3.0", {"type": "string",
-                              "enum": ["service_started", "service_healthy", "service_completed_successfully"]}),
+        ("condition", "3.0", {"type": "string", "enum": [
+            "service_started", "service_healthy", "service_completed_successfully"]}),
         ("required", "3.0", BOOLEAN),
         ("restart", "3.0", BOOLEAN),
     ]
@@ -328,9 +348,11 @@ FORBIDDEN = frozenset(("extends", "volume_driver", "volumes_from", "cpu_quota", 
 
 
 def spec_service_keys() -> list[str]:
-    """Service keys of the Compose Specification (schemas/upstream/compose-spec.json)."""
+    """Service keys of the Compose Specification (schemas/upstream/compose-spec.json) that no 3.x
+    version has, less the ones refused in every format."""
     upstream = json.loads(UPSTREAM_SPEC.read_text(encoding="utf-8"))
-    return sorted(upstream["definitions"]["service"]["properties"])
+    known = set(service("3.13")["properties"])
+    return sorted(k for k in upstream["definitions"]["service"]["properties"] if k not in known | FORBIDDEN)
 
 
 # --- top-level objects ---------------------------------------------------------------------
@@ -348,17 +370,18 @@ def network(version: str) -> Schema:
         ("driver", "3.0", STRING),
         ("config", "3.0", {"type": "array", "items": mapping(ipam_config, version)}),
     ]
+    ipam_extra = ignored(version, "networks.*.ipam")
     table: Table = [
         ("name", "3.5", STRING),
         ("driver", "3.0", STRING),
         ("driver_opts", "3.0", STRING_MAP),
-        ("ipam", "3.0", mapping(ipam, version)),
+        ("ipam", "3.0", mapping(ipam, version, extra=ipam_extra)),
         ("external", "3.0", external(version)),
         ("internal", "3.0", BOOLEAN),
         ("attachable", "3.2", BOOLEAN),
         ("labels", "3.0", LIST_OR_DICT),
     ]
-    return nullable(mapping(table, version, extensions_since="3.7"))
+    return nullable(mapping(table, version, extensions_since="3.7", extra=ignored(version, "networks.*")))
 
 
 def cluster_spec() -> Schema:
@@ -421,7 +444,7 @@ def config(version: str) -> Schema:
         ("labels", "3.0", LIST_OR_DICT),
         ("template_driver", "3.8", STRING),
     ]
-    return mapping(table, version, extensions_since="3.7")
+    return mapping(table, version, extensions_since="3.7", extra=ignored(version, "configs.*"))
 
 
 def named(ref: str, *, any_name: bool = False) -> Schema:
@@ -450,10 +473,14 @@ def definitions(version: str) -> Schema:
     }
 
 
+# Compose's project-name rule; also a valid swarm stack name.
+STACK_NAME: Schema = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"}
+
+
 def schema_for(version: str) -> Schema:
     top: Table = [
         ("version", "3.0", STRING),
-        *([("name", "3.0", {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"})] if version == SPEC else []),
+        *([("name", "3.0", STACK_NAME)] if version == SPEC else []),
         ("services", "3.0", named("service")),
         ("networks", "3.0", named("network", any_name=True)),
         ("volumes", "3.0", named("volume")),
@@ -462,16 +489,18 @@ def schema_for(version: str) -> Schema:
     ]
     root = mapping(top, version, extensions_since="3.4",
                    required=["version"] if vt(version) < (3, 10) else None)
-    title = f"Compose file version {version} (Docker Swarm stacks), as stackctl accepts it"
-    if version == SPEC:
-        title = "Compose Specification file (no version:) for Docker Swarm stacks, as stackctl accepts it"
-    return {
+    out = {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": f"stackctl:compose-{version}.json",
-        "title": title,
+        "title": f"Compose file version {version} (Docker Swarm stacks), as stackctl accepts it",
         **root,
         "definitions": definitions(version),
     }
+    if version == SPEC:
+        out["title"] = ("Compose Specification file (no version:) for Docker Swarm stacks, "
+                        "as stackctl accepts it")
+        out["x-stackctl-ignored"] = spec_ignored()
+    return out
 
 
 def render(version: str) -> str:

@@ -162,6 +162,10 @@ def load_stack(
             schema_errors.append(Diagnostic("version must be a string", doc.filename,
                                             doc.line_of(("version",)), "version"))
             continue
+        if doc.spec:  # a Compose Specification file: its keys swarm cannot honour
+            from stackctl.load.spec import ignored_keys
+
+            warnings += ignored_keys(doc)
         data, errors, file_warnings = normalize_doc(doc, working_dir, lookup)
         load_errors += errors
         warnings += file_warnings

@@ -15,7 +15,7 @@ from typing import Any
 
 from stackctl.errors import Diagnostic
 from stackctl.formats import format_duration, parse_bytes, parse_duration
-from stackctl.load import formats, spec
+from stackctl.load import formats
 from stackctl.load.source import KeyPath, SourceDoc, dotted
 from stackctl.load.yamlio import go_number
 
@@ -394,9 +394,9 @@ class Normalizer:
     def error(self, message: str, path: KeyPath, hint: str | None = None) -> None:
         self.errors.append(Diagnostic(message, self.doc.filename, self.doc.line_of(path), dotted(path), hint))
 
-    def warn(self, message: str, path: KeyPath, hint: str | None = None) -> None:
+    def warn(self, message: str, path: KeyPath) -> None:
         self.warnings.append(Diagnostic(message, self.doc.filename, self.doc.line_of(path), dotted(path),
-                                        hint, severity="warning"))
+                                        severity="warning"))
 
     def run(self) -> dict[str, Any]:
         data = self.doc.data
@@ -442,9 +442,7 @@ class Normalizer:
                 else:
                     fn = _SERVICE_FIELDS.get(key)
                     if fn is None:
-                        if self.doc.spec:  # a Compose Specification key swarm has no use for
-                            self.warn(f'"{key}" is ignored by swarm stacks', path, spec.ignored_hint(key))
-                        continue
+                        continue  # in a Compose Specification file: warned about (load/spec.py)
                     converted = fn(value)
             except _Bad as err:
                 self.error(str(err), path)
@@ -485,8 +483,8 @@ class Normalizer:
         return out
 
     def spec_port(self, item: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
-        """A Compose Specification long port → the 3.x one: `published: "8080"` becomes 8080; the
-        keys swarm has no use for are warned about and dropped."""
+        """A Compose Specification long port → the 3.x one: `published: "8080"` becomes 8080 (the
+        keys swarm has no field for are dropped by _long_port; load/spec.py warns about them)."""
         item = dict(item)
         published = item.get("published")
         if isinstance(published, str):
@@ -499,12 +497,6 @@ class Normalizer:
                 self.error(f'published port "{published}" is not a port number', (*path, "published"),
                            "swarm publishes single ports in the long syntax; write one entry per port")
                 return None
-        for key in spec.IGNORED_PORT_KEYS:
-            if key in item:
-                value = item.pop(key)
-                if key == "host_ip" and value in ("", "0.0.0.0", "::"):
-                    continue
-                self.warn(f'"{key}" is ignored by swarm stacks', (*path, key), spec.IGNORED_PORT_KEYS[key])
         return item
 
     def service_volumes(self, value: Any, path: KeyPath) -> Any:
