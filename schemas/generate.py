@@ -286,7 +286,7 @@ def service(version: str) -> Schema:
         ("dns_search", "3.0", STRING_OR_LIST),
         ("domainname", "3.0", STRING),
         ("entrypoint", "3.0", one_of_types(STRING, {"type": "array", "items": STRING})),
-        ("env_file", "3.0", STRING_OR_LIST),
+        ("env_file", "3.0", env_file(version)),
         ("environment", "3.0", LIST_OR_DICT),
         ("expose", "3.0", {"type": "array", "items": {"type": ["string", "number"]}, "uniqueItems": True}),
         ("external_links", "3.0", LIST_OF_STRINGS),
@@ -325,6 +325,15 @@ def service(version: str) -> Schema:
         ("working_dir", "3.0", STRING),
     ]
     return mapping(table, version, extensions_since="3.7", extra=ignored(version, "services.*"))
+
+
+def env_file(version: str) -> Schema:
+    """A path or a list of paths; a Compose Specification file may give {path, required, format} items."""
+    if version != SPEC:
+        return STRING_OR_LIST
+    item = mapping([("path", "3.0", STRING), ("required", "3.0", BOOLEAN), ("format", "3.0", STRING)],
+                   version, required=["path"])
+    return one_of_types(STRING, {"type": "array", "items": one_of_types(STRING, item)})
 
 
 def depends_on(version: str) -> Schema:

@@ -427,6 +427,8 @@ class Normalizer:
     def service(self, name: str, raw: dict[str, Any]) -> dict[str, Any]:
         base: KeyPath = ("services", name)
         out: dict[str, Any] = {}
+        if self.doc.spec and isinstance(raw.get("env_file"), list):
+            raw = {**raw, "env_file": self.spec_env_files(raw["env_file"])}
         for key, value in raw.items():
             path = (*base, key)
             if key.startswith("x-"):
@@ -480,6 +482,20 @@ class Normalizer:
             out += parsed.ports
             for message in parsed.warnings:
                 self.warn(message, (*path, index))
+        return out
+
+    def spec_env_files(self, items: list[Any]) -> list[Any]:
+        """Compose Specification `env_file` items {path, required} → paths; an optional file that
+        does not exist is left out, as compose does."""
+        out = []
+        for item in items:
+            if not isinstance(item, dict):
+                out.append(item)
+                continue
+            path = _s(item.get("path"))
+            if item.get("required") is False and not os.path.exists(self.abs_path(path)):
+                continue
+            out.append(path)
         return out
 
     def spec_port(self, item: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:

@@ -253,3 +253,13 @@ def test_name_from_stdin_does_not_consume_it(monkeypatch: pytest.MonkeyPatch) ->
 def test_invalid_name_is_located(tmp_path: Path) -> None:
     path = _write(tmp_path, "name: My Shop\nservices:\n  app:\n    image: busybox\n")
     assert _problems(path) == [(1, "name", "error", 'invalid stack name "My Shop"')]
+
+
+def test_env_file_long_syntax(tmp_path: Path) -> None:
+    (tmp_path / "a.env").write_text("A=1\n")
+    path = _write(tmp_path, "services:\n  app:\n    image: busybox\n    env_file:\n"
+                            "      - path: ./a.env\n        required: true\n"
+                            "      - path: ./missing.env\n        required: false\n")
+    app = load_stack([path], environ={}).config["services"]["app"]
+    assert app["environment"] == {"A": "1"}
+    assert app["env_file"] == ["./a.env"]
