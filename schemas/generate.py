@@ -127,7 +127,6 @@ SPEC_IGNORED: dict[str, list[str]] = {
     "services.*.ports.[]": ["host_ip", "name", "app_protocol"],
     "networks.*": ["enable_ipv4", "enable_ipv6"],
     "networks.*.ipam": ["options"],
-    "configs.*": ["content"],
 }
 
 
@@ -453,7 +452,9 @@ def config(version: str) -> Schema:
         ("labels", "3.0", LIST_OR_DICT),
         ("template_driver", "3.8", STRING),
     ]
-    return mapping(table, version, extensions_since="3.7", extra=ignored(version, "configs.*"))
+    # inline `content:` passes the schema so that normalisation can say plainly it is not supported
+    extra = {"content": STRING} if version == SPEC else None
+    return mapping(table, version, extensions_since="3.7", extra=extra)
 
 
 def named(ref: str, *, any_name: bool = False) -> Schema:

@@ -603,6 +603,10 @@ class Normalizer:
         return self.file_object("config", key, raw)
 
     def file_object(self, kind: str, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+        if raw.get("content") is not None and not raw.get("file"):  # Compose Specification files only
+            self.error(f'{kind} "{key}": inline content is not supported', (kind + "s", key, "content"),
+                       "put the content in a file and use file:")
+            return {}
         extras = {k: v for k, v in raw.items() if k.startswith("x-")}
         ext = self.external(kind, key, raw, "3.5")
         spec = _struct({

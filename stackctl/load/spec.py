@@ -38,7 +38,6 @@ NESTED_HINTS = {
         "use generic_resources; swarm has no device requests",
     ("services.*.networks.*", "mac_address"): "swarm assigns addresses",
     ("networks.*", "enable_ipv6"): "create the network yourself and mark it external: true",
-    ("configs.*", "content"): "put the content in a file and use file:",
 }
 # Values that ask for nothing swarm does not do anyway: no warning.
 HARMLESS = {("services.*.ports.[]", "host_ip"): ("", "0.0.0.0", "::")}

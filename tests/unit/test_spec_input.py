@@ -263,3 +263,10 @@ def test_env_file_long_syntax(tmp_path: Path) -> None:
     app = load_stack([path], environ={}).config["services"]["app"]
     assert app["environment"] == {"A": "1"}
     assert app["env_file"] == ["./a.env"]
+
+
+def test_inline_config_content_is_a_clear_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "services:\n  app:\n    image: busybox\n    configs: [c]\n"
+                            "configs:\n  c:\n    content: hello\n")
+    expected = (7, "configs.c.content", "error", 'config "c": inline content is not supported')
+    assert _problems(path) == [expected]
