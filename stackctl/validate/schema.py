@@ -104,7 +104,7 @@ def check_schema(doc: SourceDoc) -> list[Diagnostic]:
         return [_unsupported_version(doc, version)]
     if not isinstance(doc.data, dict):
         return [Diagnostic("top-level object must be a mapping", doc.filename, 1)]
-    schema = SPEC if getattr(doc, "spec", False) else version
+    schema = SPEC if doc.spec else version
     is_valid = fast_validator(schemas_dir() / f"compose-{schema}.json")  # a pre-check only: see fastcheck
     if is_valid is not None and is_valid(doc.data):
         return []
