@@ -11,6 +11,13 @@ deliberate superset: network `ipam.config[]` also takes `gateway`, `ip_range` an
 
 Formats used (checked by `stackctl.validate.schema`): `duration` (Go duration), `ports` (short
 port syntax), `bytes` (byte size such as `512M`).
+
+`schemas/compose-spec.json` is the schema for a file WITHOUT `version:` (a Compose Specification file,
+the shape `docker compose config` prints): the 3.13 schema, plus what that shape adds and swarm can use
+(top-level `name`, `depends_on` long syntax, `published` as a string, `cpus` as a number, port `host_ip`,
+`name`, `app_protocol`), plus every other service key of the Compose Specification (listed from
+`schemas/upstream/compose-spec.json`) accepted with any value: stackctl warns that swarm ignores it
+(docs/ordering.md). Keys the reference refuses outright (`extends`, `mem_limit`...) stay errors.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from typing import Any
 
 VERSIONS = [f"3.{minor}" for minor in range(14)]
 HERE = Path(__file__).resolve().parent
+SPEC = "spec"  # the Compose Specification variant: 3.13 plus (see the module docstring)
+UPSTREAM_SPEC = HERE / "upstream" / "compose-spec.json"
 
 Schema = dict[str, Any]
 # A property table: (key, version that added it, schema of its value).
@@ -29,6 +38,8 @@ Table = list[tuple[str, str, Schema]]
 
 
 def vt(version: str) -> tuple[int, int]:
+    if version == SPEC:
+        return (3, 13)
     major, minor = version.split(".")
     return int(major), int(minor)
 
@@ -107,16 +118,43 @@ def update_config(version: str) -> Schema:
     return mapping(table, version)
 
 
+# Compose Specification keys a swarm service or object has no field for, by where they sit ("*": any
+# name, "[]": any list item). The spec schema accepts them with any value; the list goes into the schema
+# as "x-stackctl-ignored", from which stackctl warns once per key (stackctl/load/spec.py).
+SPEC_IGNORED: dict[str, list[str]] = {
+    "services.*.deploy.resources.reservations": ["devices"],
+    "services.*.networks.*": ["gw_priority", "interface_name", "link_local_ips", "mac_address", "priority"],
+    "services.*.ports.[]": ["host_ip", "name", "app_protocol"],
+    "networks.*": ["enable_ipv4", "enable_ipv6"],
+    "networks.*.ipam": ["options"],
+}
+
+
+def spec_ignored() -> dict[str, list[str]]:
+    """SPEC_IGNORED, with every service key of the Compose Specification that 3.x does not have."""
+    return {"services.*": spec_service_keys(), **SPEC_IGNORED}
+
+
+def ignored(version: str, where: str) -> dict[str, Schema] | None:
+    """The keys ignored at `where`, accepted with any value, in the spec schema only."""
+    return {key: ANY for key in spec_ignored()[where]} if version == SPEC else None
+
+
+def cpus(version: str) -> Schema:
+    return {"type": ["string", "number"]} if version == SPEC else STRING
+
+
 def resources(version: str) -> Schema:
     discrete = mapping([("kind", "3.0", STRING), ("value", "3.0", NUMBER)], version)
     generic = {"type": "array",
                "items": mapping([("discrete_resource_spec", "3.0", discrete)], version)}
-    limits: Table = [("cpus", "3.0", STRING), ("memory", "3.0", BYTES), ("pids", "3.9", INTEGER)]
-    reservations: Table = [("cpus", "3.0", STRING), ("memory", "3.0", BYTES),
+    limits: Table = [("cpus", "3.0", cpus(version)), ("memory", "3.0", BYTES), ("pids", "3.9", INTEGER)]
+    reservations: Table = [("cpus", "3.0", cpus(version)), ("memory", "3.0", BYTES),
                            ("generic_resources", "3.5", generic)]
     return mapping([
         ("limits", "3.0", mapping(limits, version)),
-        ("reservations", "3.0", mapping(reservations, version)),
+        ("reservations", "3.0", mapping(reservations, version,
+                                        extra=ignored(version, "services.*.deploy.resources.reservations"))),
     ], version)
 
 
@@ -172,7 +210,9 @@ def port_item(version: str) -> Schema:
         ("published", "3.0", INTEGER),
         ("protocol", "3.0", STRING),
     ]
-    return {"anyOf": [*short, mapping(long_form, version)]}
+    if version == SPEC:  # `docker compose config` prints published as a string: "8080"
+        long_form[2] = ("published", "3.0", {"type": ["integer", "string"]})
+    return {"anyOf": [*short, mapping(long_form, version, extra=ignored(version, "services.*.ports.[]"))]}
 
 
 def volume_item(version: str) -> Schema:
@@ -212,7 +252,8 @@ def service_networks(version: str) -> Schema:
         ("ipv6_address", "3.0", STRING),
         ("driver_opts", "3.13", STRING_MAP),
     ]
-    per_network = one_of_types(mapping(table, version), {"type": "null"})
+    per_network = one_of_types(mapping(table, version, extra=ignored(version, "services.*.networks.*")),
+                               {"type": "null"})
     as_map = {"type": "object", "patternProperties": {"^[a-zA-Z0-9._-]+$": per_network},
               "additionalProperties": False}
     return one_of_types(LIST_OF_STRINGS, as_map)
@@ -238,13 +279,13 @@ def service(version: str) -> Schema:
         ("configs", "3.3", file_reference(version)),
         ("container_name", "3.0", STRING),
         ("credential_spec", "3.3", mapping(credential_spec, version)),
-        ("depends_on", "3.0", LIST_OF_STRINGS),
+        ("depends_on", "3.0", depends_on(version)),
         ("devices", "3.0", LIST_OF_STRINGS),
         ("dns", "3.0", STRING_OR_LIST),
         ("dns_search", "3.0", STRING_OR_LIST),
         ("domainname", "3.0", STRING),
         ("entrypoint", "3.0", one_of_types(STRING, {"type": "array", "items": STRING})),
-        ("env_file", "3.0", STRING_OR_LIST),
+        ("env_file", "3.0", env_file(version)),
         ("environment", "3.0", LIST_OR_DICT),
         ("expose", "3.0", {"type": "array", "items": {"type": ["string", "number"]}, "uniqueItems": True}),
         ("external_links", "3.0", LIST_OF_STRINGS),
@@ -282,7 +323,44 @@ def service(version: str) -> Schema:
         ("volumes", "3.0", {"type": "array", "items": volume_item(version), "uniqueItems": True}),
         ("working_dir", "3.0", STRING),
     ]
-    return mapping(table, version, extensions_since="3.7")
+    return mapping(table, version, extensions_since="3.7", extra=ignored(version, "services.*"))
+
+
+def env_file(version: str) -> Schema:
+    """A path or a list of paths; a Compose Specification file may give {path, required, format} items."""
+    if version != SPEC:
+        return STRING_OR_LIST
+    item = mapping([("path", "3.0", STRING), ("required", "3.0", BOOLEAN), ("format", "3.0", STRING)],
+                   version, required=["path"])
+    return one_of_types(STRING, {"type": "array", "items": one_of_types(STRING, item)})
+
+
+def depends_on(version: str) -> Schema:
+    """A list of names; a Compose Specification file may also give a map of name -> conditions."""
+    if version != SPEC:
+        return LIST_OF_STRINGS
+    conditions: Table = [
+        ("condition", "3.0", {"type": "string", "enum": [
+            "service_started", "service_healthy", "service_completed_successfully"]}),
+        ("required", "3.0", BOOLEAN),
+        ("restart", "3.0", BOOLEAN),
+    ]
+    as_map = {"type": "object", "patternProperties": {"^[a-zA-Z0-9._-]+$": mapping(
+        conditions, version, extensions_since="3.0")}, "additionalProperties": False}
+    return one_of_types(LIST_OF_STRINGS, as_map)
+
+
+# Refused before the schema runs (stackctl.pipeline.FORBIDDEN), in every format.
+FORBIDDEN = frozenset(("extends", "volume_driver", "volumes_from", "cpu_quota", "cpu_shares", "cpuset",
+                       "mem_limit", "memswap_limit"))
+
+
+def spec_service_keys() -> list[str]:
+    """Service keys of the Compose Specification (schemas/upstream/compose-spec.json) that no 3.x
+    version has, less the ones refused in every format."""
+    upstream = json.loads(UPSTREAM_SPEC.read_text(encoding="utf-8"))
+    known = set(service("3.13")["properties"])
+    return sorted(k for k in upstream["definitions"]["service"]["properties"] if k not in known | FORBIDDEN)
 
 
 # --- top-level objects ---------------------------------------------------------------------
@@ -300,17 +378,18 @@ def network(version: str) -> Schema:
         ("driver", "3.0", STRING),
         ("config", "3.0", {"type": "array", "items": mapping(ipam_config, version)}),
     ]
+    ipam_extra = ignored(version, "networks.*.ipam")
     table: Table = [
         ("name", "3.5", STRING),
         ("driver", "3.0", STRING),
         ("driver_opts", "3.0", STRING_MAP),
-        ("ipam", "3.0", mapping(ipam, version)),
+        ("ipam", "3.0", mapping(ipam, version, extra=ipam_extra)),
         ("external", "3.0", external(version)),
         ("internal", "3.0", BOOLEAN),
         ("attachable", "3.2", BOOLEAN),
         ("labels", "3.0", LIST_OR_DICT),
     ]
-    return nullable(mapping(table, version, extensions_since="3.7"))
+    return nullable(mapping(table, version, extensions_since="3.7", extra=ignored(version, "networks.*")))
 
 
 def cluster_spec() -> Schema:
@@ -373,7 +452,9 @@ def config(version: str) -> Schema:
         ("labels", "3.0", LIST_OR_DICT),
         ("template_driver", "3.8", STRING),
     ]
-    return mapping(table, version, extensions_since="3.7")
+    # inline `content:` passes the schema so that normalisation can say plainly it is not supported
+    extra = {"content": STRING} if version == SPEC else None
+    return mapping(table, version, extensions_since="3.7", extra=extra)
 
 
 def named(ref: str, *, any_name: bool = False) -> Schema:
@@ -402,9 +483,14 @@ def definitions(version: str) -> Schema:
     }
 
 
+# Compose's project-name rule; also a valid swarm stack name.
+STACK_NAME: Schema = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"}
+
+
 def schema_for(version: str) -> Schema:
     top: Table = [
         ("version", "3.0", STRING),
+        *([("name", "3.0", STACK_NAME)] if version == SPEC else []),
         ("services", "3.0", named("service")),
         ("networks", "3.0", named("network", any_name=True)),
         ("volumes", "3.0", named("volume")),
@@ -413,13 +499,18 @@ def schema_for(version: str) -> Schema:
     ]
     root = mapping(top, version, extensions_since="3.4",
                    required=["version"] if vt(version) < (3, 10) else None)
-    return {
+    out = {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": f"stackctl:compose-{version}.json",
         "title": f"Compose file version {version} (Docker Swarm stacks), as stackctl accepts it",
         **root,
         "definitions": definitions(version),
     }
+    if version == SPEC:
+        out["title"] = ("Compose Specification file (no version:) for Docker Swarm stacks, "
+                        "as stackctl accepts it")
+        out["x-stackctl-ignored"] = spec_ignored()
+    return out
 
 
 def render(version: str) -> str:
@@ -429,7 +520,7 @@ def render(version: str) -> str:
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     stale = []
-    for version in VERSIONS:
+    for version in [*VERSIONS, SPEC]:
         path = HERE / f"compose-{version}.json"
         text = render(version)
         if check:

@@ -49,7 +49,7 @@ OptionalComposeFiles = Annotated[
                  help="Stack file (repeatable, merged in order; '-' reads stdin; with --env: merged last)."),
 ]
 OptionalStack = Annotated[
-    str | None, typer.Argument(help="Stack name (default with --env: from stackctl.yml).")
+    str | None, typer.Argument(help="Stack name (default: stackctl.yml's with --env, else the file's name:).")
 ]
 
 

@@ -57,10 +57,15 @@ def _meaning_checker() -> Any:
     return check_meaning
 
 
+_stdin: list[bytes] = []  # stdin, once read: the `name:` look-up (load/spec.py) reads files twice
+
+
 def read_source(name: str) -> tuple[str, bytes]:
     """(display name, bytes) of a -c argument; `-` is stdin."""
     if name == "-":
-        return "<stdin>", sys.stdin.buffer.read()
+        if not _stdin:
+            _stdin.append(sys.stdin.buffer.read())
+        return "<stdin>", _stdin[0]
     try:
         with open(name, "rb") as handle:
             return name, handle.read()
@@ -157,6 +162,10 @@ def load_stack(
             schema_errors.append(Diagnostic("version must be a string", doc.filename,
                                             doc.line_of(("version",)), "version"))
             continue
+        if doc.spec:  # a Compose Specification file: its keys swarm cannot honour
+            from stackctl.load.spec import ignored_keys
+
+            warnings += ignored_keys(doc)
         data, errors, file_warnings = normalize_doc(doc, working_dir, lookup)
         load_errors += errors
         warnings += file_warnings

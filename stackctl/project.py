@@ -230,7 +230,12 @@ def resolve_env_args(
             raise UsageError("give a stack file with -c/--compose-file, or an environment with --env "
                              "(from stackctl.yml)")
         if need_stack and not stack:
-            raise UsageError("give a stack name (or an environment with --env)")
+            from stackctl.load.spec import declared_name
+
+            stack = declared_name(files, env_files)
+            if not stack:
+                raise UsageError("give a stack name (or an environment with --env, or name: in a file "
+                                 "without version:)")
         return stack, files, env_files, None, context
     target = load_project(find_project(project)).target(env)
     if not target.files and not files:

@@ -23,6 +23,8 @@ def merge_configs(configs: list[dict[str, Any]]) -> dict[str, Any]:
         return configs[0]
     result = copy.deepcopy(configs[0])
     for override in configs[1:]:
+        if override.get("name"):  # a Compose Specification file's stack name: the last one wins
+            result["name"] = override["name"]
         services = result.setdefault("services", {})
         for name, service in (override.get("services") or {}).items():
             if name in services:
@@ -54,6 +56,8 @@ def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, A
             out[key] = {**out[key], **copy.deepcopy(value)}
         elif key in _STRING_MAPS:
             out[key] = _merge_string_map(out[key], value)
+        elif key == "depends_on" and isinstance(out[key], dict) != isinstance(value, dict):
+            out[key] = _deep_merge(_depends_map(out[key]), _depends_map(value))
         else:
             out[key] = _deep_merge(out[key], value)
     return out
@@ -66,6 +70,13 @@ def _merge_keyed(base: list[dict], override: list[dict], key_name: str) -> list[
     for item in override:
         merged[item.get(key_name, 0 if key_name == "published" else "")] = copy.deepcopy(item)
     return [merged[k] for k in sorted(merged)]
+
+
+def _depends_map(value: Any) -> dict[str, Any]:
+    """depends_on in its long form: list syntax and long syntax merge per dependency."""
+    if isinstance(value, dict):
+        return value
+    return {name: {"condition": "service_started", "required": True} for name in value}
 
 
 def _merge_logging(base: dict, override: dict) -> dict:

@@ -254,6 +254,22 @@ _DEPLOY = _struct({
 })
 
 
+def _depends_on(value: Any) -> Any:
+    """The list syntax stays a list (the reference prints it so); the long syntax (Compose
+    Specification files only) is a map with each default written out, as `docker compose config` does."""
+    if not isinstance(value, dict):
+        return _str_list(value)
+    out: dict[str, Any] = {}
+    for name, options in value.items():
+        options = options if isinstance(options, dict) else {}
+        entry: dict[str, Any] = {"condition": _s(options.get("condition") or "service_started"),
+                                 "required": options.get("required") is not False}
+        if options.get("restart") is True:
+            entry["restart"] = True
+        out[str(name)] = entry
+    return out if out else _OMIT
+
+
 def _healthcheck_test(value: Any) -> Any:
     if isinstance(value, str):
         return ["CMD-SHELL", value]
@@ -316,7 +332,7 @@ _SERVICE_FIELDS: dict[str, Callable[[Any], Any]] = {
     "configs": _list_of(_file_ref),
     "container_name": _str,
     "credential_spec": _CREDENTIAL_SPEC,
-    "depends_on": _str_list,
+    "depends_on": _depends_on,
     "deploy": _DEPLOY,
     "devices": _str_list,
     "dns": _str_list, "dns_search": _str_list,
@@ -385,6 +401,8 @@ class Normalizer:
     def run(self) -> dict[str, Any]:
         data = self.doc.data
         out: dict[str, Any] = {"version": self.doc.version}
+        if self.doc.spec and isinstance(data.get("name"), str) and data["name"]:
+            out["name"] = data["name"]
         services = data.get("services") or {}
         out["services"] = {}
         if isinstance(services, dict):
@@ -409,6 +427,8 @@ class Normalizer:
     def service(self, name: str, raw: dict[str, Any]) -> dict[str, Any]:
         base: KeyPath = ("services", name)
         out: dict[str, Any] = {}
+        if self.doc.spec and isinstance(raw.get("env_file"), list):
+            raw = {**raw, "env_file": self.spec_env_files(raw["env_file"])}
         for key, value in raw.items():
             path = (*base, key)
             if key.startswith("x-"):
@@ -424,7 +444,7 @@ class Normalizer:
                 else:
                     fn = _SERVICE_FIELDS.get(key)
                     if fn is None:
-                        continue
+                        continue  # in a Compose Specification file: warned about (load/spec.py)
                     converted = fn(value)
             except _Bad as err:
                 self.error(str(err), path)
@@ -448,6 +468,10 @@ class Normalizer:
         out: list[dict[str, Any]] = []
         for index, item in enumerate(value):
             if isinstance(item, dict):
+                if self.doc.spec:
+                    item = self.spec_port(item, (*path, index))
+                    if item is None:
+                        continue
                 out.append(_long_port(item))
                 continue
             try:
@@ -459,6 +483,37 @@ class Normalizer:
             for message in parsed.warnings:
                 self.warn(message, (*path, index))
         return out
+
+    def spec_env_files(self, items: list[Any]) -> list[Any]:
+        """Compose Specification `env_file` items {path, required} → paths; an optional file that
+        does not exist is left out, as compose does."""
+        out = []
+        for item in items:
+            if not isinstance(item, dict):
+                out.append(item)
+                continue
+            path = _s(item.get("path"))
+            if item.get("required") is False and not os.path.exists(self.abs_path(path)):
+                continue
+            out.append(path)
+        return out
+
+    def spec_port(self, item: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
+        """A Compose Specification long port → the 3.x one: `published: "8080"` becomes 8080 (the
+        keys swarm has no field for are dropped by _long_port; load/spec.py warns about them)."""
+        item = dict(item)
+        published = item.get("published")
+        if isinstance(published, str):
+            text = published.strip()
+            if text.isdigit():
+                item["published"] = int(text)
+            elif text == "":
+                item.pop("published")
+            else:
+                self.error(f'published port "{published}" is not a port number', (*path, "published"),
+                           "swarm publishes single ports in the long syntax; write one entry per port")
+                return None
+        return item
 
     def service_volumes(self, value: Any, path: KeyPath) -> Any:
         if not value:
@@ -548,6 +603,10 @@ class Normalizer:
         return self.file_object("config", key, raw)
 
     def file_object(self, kind: str, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+        if raw.get("content") is not None and not raw.get("file"):  # Compose Specification files only
+            self.error(f'{kind} "{key}": inline content is not supported', (kind + "s", key, "content"),
+                       "put the content in a file and use file:")
+            return {}
         extras = {k: v for k, v in raw.items() if k.startswith("x-")}
         ext = self.external(kind, key, raw, "3.5")
         spec = _struct({

@@ -74,7 +74,7 @@ _CLUSTER_SPEC = _struct(
         "secrets": _list(_struct("key secret")),
     },
 )
-TOP = _struct("version services networks volumes secrets configs", {
+TOP = _struct("version name services networks volumes secrets configs", {
     "services": _map(_SERVICE),
     "networks": _map(_struct("name driver driver_opts ipam external internal attachable labels", {
         "ipam": _struct("driver config", {"config": _list(_struct("subnet"))}),

@@ -21,6 +21,9 @@ class SourceDoc:
     data: dict[str, Any]
     lines: dict[KeyPath, int] = field(default_factory=dict)
     version: str = "3.13"  # normalised: a missing version reads as "3.13"
+    # no `version:` key: a Compose Specification file (docs/ordering.md), checked against
+    # schemas/compose-spec.json; its model is still the 3.13 one
+    spec: bool = False
 
     def line_of(self, path: Sequence[str | int]) -> int | None:
         """Line of `path`, or of its nearest ancestor that has one."""

@@ -335,6 +335,7 @@ def check_version(doc: SourceDoc) -> list[Diagnostic]:
     """Normalise `doc.version` as the reference does; report versions it does not support."""
     raw = doc.data.get("version")
     line = doc.lines.get(("version",))
+    doc.spec = "version" not in doc.data
     if raw is None or raw == "" or raw == "3":
         doc.version = LATEST_VERSION
         return []

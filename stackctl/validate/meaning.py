@@ -165,6 +165,7 @@ class _Checker:
         for name, service in services.items():
             if isinstance(service, dict):
                 self.service(str(name), service)
+        self.dependencies(services)
         self.top_level_objects()
         return self.out
 
@@ -403,6 +404,54 @@ class _Checker:
                 self.warn((*base, "restart"), '"restart" is only a fallback for deploy.restart_policy',
                           "use deploy.restart_policy")
 
+    def dependencies(self, services: dict[str, Any]) -> None:
+        """depends_on: names that are services, no cycle, conditions the dependency can meet."""
+        from stackctl.model import depends
+
+        edges = depends.edges_of(self.config)
+        for edge in edges:
+            path = self.item_path(("services", edge.service, "depends_on"), edge.dependency)
+            target = services.get(edge.dependency)
+            if edge.dependency not in services:
+                close = difflib.get_close_matches(edge.dependency, list(services), n=1)
+                hint = f"did you mean '{close[0]}'?" if close else "name a service of this stack"
+                if edge.required:
+                    self.report(path, f'depends on undefined service "{edge.dependency}"', hint)
+                else:
+                    self.warn(path, f'optional dependency "{edge.dependency}" is not a service of this '
+                              "stack: ignored", hint)
+                continue
+            target = target if isinstance(target, dict) else {}
+            if edge.condition == depends.HEALTHY and not _has_healthcheck(target):
+                self.report(path, f'service_healthy: "{edge.dependency}" has no healthcheck',
+                            f"add a healthcheck: to {edge.dependency} (stackctl does not look inside images "
+                            "for a HEALTHCHECK), or use condition: service_started")
+            elif edge.condition == depends.COMPLETED:
+                self.completion(path, edge.dependency, target)
+        cycle = depends.find_cycle(services, edges)
+        if cycle:
+            first = self.item_path(("services", cycle[0], "depends_on"), cycle[1])
+            self.report(first, "dependency cycle: " + " -> ".join(cycle),
+                        "services cannot wait for each other; remove one of these depends_on entries")
+
+    def completion(self, path: Path, name: str, target: dict[str, Any]) -> None:
+        """service_completed_successfully: a job completes; a service swarm restarts never does."""
+        deploy = target.get("deploy") if isinstance(target.get("deploy"), dict) else {}
+        if deploy.get("mode") in ("replicated-job", "global-job"):
+            return
+        policy = deploy.get("restart_policy") if isinstance(deploy.get("restart_policy"), dict) else {}
+        restart = "" if "restart_policy" in deploy else str(target.get("restart") or "")
+        fallback = restart.partition(":")[0]
+        condition = policy.get("condition") or ("on-failure" if fallback == "on-failure" else "any")
+        if condition == "any":
+            self.report(path, f'service_completed_successfully: "{name}" never completes (swarm restarts '
+                        "its tasks when they exit)",
+                        "make it a job: deploy.mode: replicated-job")
+        else:
+            self.warn(path, f'service_completed_successfully: "{name}" is not a job; its tasks complete '
+                      f"only because restart_policy is {condition}",
+                      "a job says it better: deploy.mode: replicated-job")
+
     def top_level_objects(self) -> None:
         for key, net in self.top("networks").items():
             if isinstance(net, dict) and _is_external(net):
@@ -472,6 +521,14 @@ class _Checker:
                     if item == name or (isinstance(item, dict) and item.get("source") == name):
                         return (*list_path, i)
         return (*list_path, index) if index is not None else (*list_path, name)
+
+
+def _has_healthcheck(service: dict[str, Any]) -> bool:
+    check = service.get("healthcheck")
+    if not isinstance(check, dict) or check.get("disable"):
+        return False
+    test = check.get("test")
+    return bool(test) and test[:1] != ["NONE"]
 
 
 def _shown_path(full: str, working_dir: str) -> str:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 SUPPORTED_VERSIONS = tuple(f"3.{minor}" for minor in range(14))
 LATEST = SUPPORTED_VERSIONS[-1]
+SPEC = "spec"  # schemas/compose-spec.json: files without `version:`
 
 TYPE_NAMES = {"object": "mapping", "array": "list", "string": "string", "number": "number",
               "integer": "integer", "boolean": "boolean", "null": "null"}
@@ -43,7 +44,8 @@ FORBIDDEN_SERVICE_KEYS = {
 }
 # Compose-specification keys that the 3.x format does not have.
 COMPOSE_SPEC_HINTS = {
-    ("name",): "the stack name is given on the command line: stackctl deploy NAME",
+    ("name",): "give the stack name on the command line (stackctl deploy NAME), or drop `version:` to make "
+               "this a Compose Specification file, where name: is the default stack name",
     ("include",): "not part of the Compose file format 3.x; merge files with several -c options",
 }
 
@@ -92,16 +94,21 @@ def compiled_validator(version: str) -> Validator:
 
 
 def check_schema(doc: SourceDoc) -> list[Diagnostic]:
-    """Every schema problem of `doc.data` for its version, sorted by line."""
+    """Every schema problem of `doc.data` for its version, sorted by line.
+
+    A file without `version:` is a Compose Specification file: schemas/compose-spec.json (3.13 plus
+    the Compose Specification's keys, see schemas/generate.py); its messages read as for 3.13.
+    """
     version = normalise_version(doc.version)
     if version not in SUPPORTED_VERSIONS:
         return [_unsupported_version(doc, version)]
     if not isinstance(doc.data, dict):
         return [Diagnostic("top-level object must be a mapping", doc.filename, 1)]
-    is_valid = fast_validator(schemas_dir() / f"compose-{version}.json")  # a pre-check only: see fastcheck
+    schema = SPEC if doc.spec else version
+    is_valid = fast_validator(schemas_dir() / f"compose-{schema}.json")  # a pre-check only: see fastcheck
     if is_valid is not None and is_valid(doc.data):
         return []
-    validator = compiled_validator(version)
+    validator = compiled_validator(schema)
     found: list[Diagnostic] = []
     for error in validator.iter_errors(doc.data):
         found.extend(_Explainer(doc, version).explain(error))
@@ -173,6 +180,9 @@ class _Explainer:
             return [self.diag(path, f'missing required key "{k}"') for k in missing]
         if kind == "uniqueItems":
             return [self._duplicates(error, path)]
+        if kind == "pattern" and path == ("name",):
+            return [self.diag(path, f"invalid stack name {_show(error.instance)}",
+                              "lowercase letters, digits, \"-\" and \"_\", starting with a letter or digit")]
         if kind in ("minimum", "maximum"):
             word = "at least" if kind == "minimum" else "at most"
             return [self.diag(path, f"must be {word} {error.validator_value} (got {_show(error.instance)})")]
@@ -193,6 +203,9 @@ class _Explainer:
             hint = f'write it in quotes: "{shown}"'
         elif "boolean" in types and isinstance(instance, str):
             hint = "use true or false"
+        elif path[-1] == "depends_on" and isinstance(instance, dict):
+            hint = ("the long syntax (condition:) needs a Compose Specification file: remove `version:` "
+                    "(docs/ordering.md)")
         return self.diag(path, f"must be {_article(_humanise_types(types))}", hint)
 
     def _unknown_keys(self, error: SchemaError, path: tuple[str | int, ...]) -> Iterator[Diagnostic]:

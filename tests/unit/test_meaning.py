@@ -175,6 +175,7 @@ def test_ignored_keys_warn() -> None:
     config = stack({"build": ".", "depends_on": ["db"], "container_name": "x", "tmpfs": ["/t"],
                     "privileged": True, "restart": "always",
                     "networks": {"default": {"ipv4_address": "10.0.0.5"}}})
+    config["services"]["db"] = {"image": "postgres:16"}  # a dependency that exists: no error
     assert check(config) == [
         'warning: services.web.build: "build" is ignored by swarm stacks',
         'warning: services.web.container_name: "container_name" is ignored by swarm stacks',

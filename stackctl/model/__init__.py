@@ -1,0 +1,1 @@
+"""Facts derived from the normalised stack (the model, docs/architecture.md): pure, no engine."""
