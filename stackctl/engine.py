@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -216,26 +216,50 @@ def open_engine(context: str | None = None, debug: bool = False, *, host: str | 
 # --- errors -----------------------------------------------------------------------------------
 
 
-def _describe_failure(err: BaseException, host: str) -> str:
-    """One clear sentence for the usual ways a first connection fails (TLS set-up above all)."""
-    text = str(err)
-    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-        import re
+# TLS alerts (ssl.SSLError.reason) by which an engine refuses the client's certificate.
+_CLIENT_CERT_REFUSED = frozenset({"SSLV3_ALERT_BAD_CERTIFICATE", "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+                                  "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "TLSV1_ALERT_UNKNOWN_CA"})
 
-        reason = re.search(r"certificate verify failed: ([^(\)']+)", text)
-        why = reason.group(1).strip() if reason else "certificate verify failed"
-        return (f"cannot verify the TLS certificate of the Docker engine at {host}: {why} "
-                "(is DOCKER_CERT_PATH's ca.pem the CA that signed the engine's certificate, and does "
-                "the certificate name this host?)")
-    if "ALERT_BAD_CERTIFICATE" in text or "alert bad certificate" in text or "CERTIFICATE_REQUIRED" in text:
-        return (f"the Docker engine at {host} refused stackctl's TLS client certificate (TLS alert: bad "
-                "certificate): DOCKER_CERT_PATH's cert.pem must be signed by a CA the engine trusts")
-    if "HTTP request to an HTTPS server" in text:
+
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    """`err` and every exception it wraps (causes, contexts, urllib3 reasons, arguments)."""
+    seen: set[int] = set()
+    todo: list[Any] = [err]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or not isinstance(item, BaseException):
+            continue
+        seen.add(id(item))
+        yield item
+        todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+
+
+def _describe_failure(err: BaseException, host: str) -> str:
+    """One clear sentence for the usual ways a first connection fails (TLS set-up above all),
+    told by the types in the error chain."""
+    import ssl
+
+    docker_errors = sys.modules.get("docker.errors")
+    if docker_errors is not None and isinstance(err, docker_errors.APIError) and err.status_code == 400:
+        # A Go TLS server answers a plain HTTP request with 400 before any handler: the only
+        # 400 the version probe can get.
         return (f"the Docker engine at {host} speaks TLS only: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH "
                 "to a folder with ca.pem, cert.pem and key.pem")
-    if "SSL" in text or "TLS" in text or "tls" in text:
-        return f"TLS handshake with the Docker engine at {host} failed: {_short(text)}"
-    return f"cannot reach the Docker engine at {host}: {_short(text)}"
+    causes = list(_causes(err))
+    for item in causes:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            why = item.verify_message or "certificate verify failed"
+            return (f"cannot verify the TLS certificate of the Docker engine at {host}: {why} "
+                    "(is DOCKER_CERT_PATH's ca.pem the CA that signed the engine's certificate, and does "
+                    "the certificate name this host?)")
+    for item in causes:
+        if isinstance(item, ssl.SSLError):
+            if item.reason in _CLIENT_CERT_REFUSED:
+                return (f"the Docker engine at {host} refused stackctl's TLS client certificate (TLS alert: "
+                        f"{item.reason}): DOCKER_CERT_PATH's cert.pem must be signed by a CA the engine "
+                        "trusts")
+            return f"TLS handshake with the Docker engine at {host} failed: {item.reason or item}"
+    return f"cannot reach the Docker engine at {host}: {_short(str(err))}"
 
 
 def _short(text: str) -> str:
@@ -256,23 +280,16 @@ def _short(text: str) -> str:
 
 
 def _nothing_listens(err: BaseException) -> bool:
-    """Whether a connection error's cause chain holds a refused connection or a missing socket
-    (the request never reached an engine), found by type, not by text."""
-    seen: set[int] = set()
-    todo: list[Any] = [err]
-    while todo:
-        item = todo.pop()
-        if id(item) in seen or not isinstance(item, BaseException):
-            continue
-        seen.add(id(item))
+    """Whether a connection error wraps a refused connection or a missing socket (the request
+    never reached an engine), found by type, not by text."""
+    for item in _causes(err):
         if isinstance(item, ConnectionRefusedError | FileNotFoundError):
             return True
         if isinstance(item, OSError) and item.errno in (errno.ECONNREFUSED, errno.ENOENT):
             return True
-        if type(item).__name__ == "NewConnectionError":  # urllib3: nothing accepted the connection
-            return True
-        todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
-    return False
+    urllib3_exc = sys.modules.get("urllib3.exceptions")
+    return urllib3_exc is not None and any(isinstance(item, urllib3_exc.NewConnectionError)
+                                           for item in _causes(err))
 
 
 def translate(err: BaseException, host: str = "") -> EngineError | None:
