@@ -75,13 +75,14 @@ def _tls_from_env(environ: Mapping[str, str]) -> TlsFiles | None:
 def endpoint_from(environ: Mapping[str, str], *, context: str | None = None,
                   host: str | None = None) -> Endpoint:
     """The docker CLI's precedence: --context, else --host, else DOCKER_HOST, else DOCKER_CONTEXT,
-    else the current context of config.json, else the default socket."""
+    else the current context of config.json, else the default socket (the context "default" is
+    DOCKER_HOST, or that socket)."""
     config_dir = docker_config_dir(environ)
     if context and host:
         raise UsageError("conflicting options: give either a host or --context, not both")
-    if context:
+    if context and context != "default":
         return Endpoint(context=context, config_dir=config_dir)
-    host = host or environ.get("DOCKER_HOST") or None
+    host = host or environ.get("DOCKER_HOST") or None  # the "default" context is DOCKER_HOST too
     if host:
         return Endpoint(host=host, tls=_tls_from_env(environ), config_dir=config_dir)
     named = environ.get("DOCKER_CONTEXT") or _current_context(config_dir)

@@ -39,6 +39,7 @@ def test_flags_win_over_the_environment(tmp_path: Path) -> None:
     assert engine.endpoint_from({"DOCKER_CONTEXT": "ctx"}, host="ssh://me@box").host == "ssh://me@box"
     with pytest.raises(UsageError):
         engine.endpoint_from(env, context="flag", host="tcp://other:2375")
+    assert engine.endpoint_from(env, context="default").host == "tcp://h:2375"  # default = DOCKER_HOST
 
 
 def test_a_context_names_its_host(tmp_path: Path) -> None:
