@@ -1,63 +1,143 @@
-"""The engine connection: the only module that imports the docker SDK.
+"""The engine gateway: the only module that talks to the docker SDK.
 
-Connection the docker way: DOCKER_HOST (unix, tcp + DOCKER_TLS_VERIFY/DOCKER_CERT_PATH,
-ssh), DOCKER_CONTEXT or --context, API version negotiated.
+`Engine` wraps one SDK client. It uses the SDK's public API where the SDK has one and its
+low-level `APIClient` where it does not (raw JSON specs, log streams); every failure of
+either, or of requests below them, goes through `translate` and comes out as an
+`EngineError` carrying the HTTP status and the engine's message, so the rest of stackctl
+decides on status codes and never on message text.
+
+`connect(host, tls, context)` takes its settings as arguments; `endpoint_from` reads them
+from an environment the way the docker CLI does (DOCKER_HOST over DOCKER_CONTEXT over the
+current context of ~/.docker/config.json), and `open_engine` joins the two for commands.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from stackctl.errors import EngineError
+from stackctl.errors import DOWN, LOST, OTHER, REFUSED, TIMEOUT, EngineError, UsageError
+
+T = TypeVar("T")
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+# Kinds `Engine.objects/inspect/create/update/remove` know, with the path segment of each.
+KINDS = {"service": "services", "task": "tasks", "node": "nodes", "network": "networks",
+         "secret": "secrets", "config": "configs", "volume": "volumes", "container": "containers"}
+# What a DELETE of an object still used by tasks gets: 400 (swarmkit's FailedPrecondition for a
+# network, InvalidArgument for a secret/config, measured on engine 20.10, API 1.41), 403 and 409
+# (newer engines: "active endpoints", "in use"). Retried while tasks shut down.
+IN_USE_STATUSES = frozenset({400, 403, 409})
 
 
-def _context_host(name: str) -> dict[str, Any]:
-    """Endpoint of a docker CLI context (~/.docker/contexts/meta/<sha256(name)>/meta.json)."""
-    import hashlib
+# --- connection settings ------------------------------------------------------------------
 
-    if name == "default":
-        return {}
-    cfg_dir = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker"))
-    meta = cfg_dir / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A folder holding cert.pem and key.pem (and ca.pem when `verify`), as DOCKER_CERT_PATH."""
+
+    folder: str
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to connect: a host (with TLS files or not) or a docker CLI context name."""
+
+    host: str | None = None
+    tls: TlsFiles | None = None
+    context: str | None = None
+    config_dir: str | None = None  # the docker CLI's config folder (contexts live there)
+
+
+def docker_config_dir(environ: Mapping[str, str]) -> str:
+    return environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+
+
+def _tls_from_env(environ: Mapping[str, str]) -> TlsFiles | None:
+    """DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as the docker CLI reads them."""
+    cert_path = environ.get("DOCKER_CERT_PATH") or None
+    verify = bool(environ.get("DOCKER_TLS_VERIFY"))
+    if not (cert_path or verify):
+        return None
+    return TlsFiles(cert_path or str(Path.home() / ".docker"), verify)
+
+
+def endpoint_from(environ: Mapping[str, str], *, context: str | None = None,
+                  host: str | None = None) -> Endpoint:
+    """The docker CLI's precedence: --context, else --host, else DOCKER_HOST, else DOCKER_CONTEXT,
+    else the current context of config.json, else the default socket (the context "default" is
+    DOCKER_HOST, or that socket)."""
+    config_dir = docker_config_dir(environ)
+    if context and host:
+        raise UsageError("conflicting options: give either a host or --context, not both")
+    if context and context != "default":
+        return Endpoint(context=context, config_dir=config_dir)
+    host = host or environ.get("DOCKER_HOST") or None  # the "default" context is DOCKER_HOST too
+    if host:
+        return Endpoint(host=host, tls=_tls_from_env(environ), config_dir=config_dir)
+    named = environ.get("DOCKER_CONTEXT") or _current_context(config_dir)
+    if named and named != "default":
+        return Endpoint(context=named, config_dir=config_dir)
+    return Endpoint(tls=_tls_from_env(environ), config_dir=config_dir)
+
+
+def _current_context(config_dir: str) -> str | None:
+    try:
+        data = json.loads((Path(config_dir) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    name = data.get("currentContext") if isinstance(data, dict) else None
+    return str(name) if name else None
+
+
+def _context_endpoint(name: str, config_dir: str | None) -> Endpoint:
+    """Host and TLS files of a docker CLI context (~/.docker/contexts/meta/<sha256(name)>/meta.json)."""
+    base = Path(config_dir or Path.home() / ".docker") / "contexts"
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = base / "meta" / digest / "meta.json"
     try:
         data = json.loads(meta.read_text())
-    except OSError as err:
+    except (OSError, ValueError) as err:
         raise EngineError(f"docker context {name!r} not found ({meta})") from err
-    endpoint = data.get("Endpoints", {}).get("docker", {})
-    tls_dir = cfg_dir / "contexts" / "tls" / hashlib.sha256(name.encode()).hexdigest() / "docker"
-    out: dict[str, Any] = {"host": endpoint.get("Host")}
-    if tls_dir.is_dir():
-        out["tls_dir"] = str(tls_dir)
-        out["tls_verify"] = not endpoint.get("SkipTLSVerify", False)
-    return out
+    endpoint = (data.get("Endpoints") or {}).get("docker") or {}
+    tls_dir = base / "tls" / digest / "docker"
+    tls = TlsFiles(str(tls_dir), not endpoint.get("SkipTLSVerify", False)) if tls_dir.is_dir() else None
+    return Endpoint(host=endpoint.get("Host") or DEFAULT_HOST, tls=tls, context=name)
 
 
-def _tls_from_env(environ: Any) -> Any:
-    """DOCKER_TLS_VERIFY / DOCKER_CERT_PATH as the docker CLI reads them, checked up front so a
-    missing file is named (the SDK's own message does not say which)."""
+def _tls_config(tls: TlsFiles | None) -> Any:
+    """The SDK's TLSConfig, with the missing files named up front (the SDK's message does not)."""
+    if tls is None:
+        return False
     import docker
 
-    cert_path = environ.get("DOCKER_CERT_PATH") or None
-    verify_var = environ.get("DOCKER_TLS_VERIFY")
-    verify = verify_var is not None and verify_var != ""
-    if not (cert_path or verify):
-        return False
-    folder = Path(cert_path or Path.home() / ".docker")
-    needed = ["cert.pem", "key.pem"] + (["ca.pem"] if verify else [])
+    folder = Path(tls.folder)
+    needed = ["cert.pem", "key.pem"] + (["ca.pem"] if tls.verify else [])
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
         raise EngineError(
             f"TLS is on (DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) but {folder} has no {', '.join(missing)} "
-            "(DOCKER_CERT_PATH must name a folder holding ca.pem, cert.pem and key.pem)"
-        )
-    return docker.tls.TLSConfig(
-        client_cert=(str(folder / "cert.pem"), str(folder / "key.pem")),
-        ca_cert=str(folder / "ca.pem") if verify else None,
-        verify=verify,
-    )
+            "(DOCKER_CERT_PATH must name a folder holding ca.pem, cert.pem and key.pem)")
+    return docker.tls.TLSConfig(client_cert=(str(folder / "cert.pem"), str(folder / "key.pem")),
+                                ca_cert=str(folder / "ca.pem") if tls.verify else None, verify=tls.verify)
+
+
+def client_args(host: str, tls: Any, timeout: int) -> dict[str, Any]:
+    """Keyword arguments of the SDK clients for `host`: ssh:// goes through the system's ssh
+    binary (`use_ssh_client`, no paramiko), and never with TLS."""
+    if host.startswith("ssh://"):
+        return {"base_url": host, "tls": False, "timeout": timeout, "use_ssh_client": True}
+    return {"base_url": host, "tls": tls, "timeout": timeout}
 
 
 def _pin_tls_trust(api: Any) -> None:
@@ -88,26 +168,99 @@ def _version_tuple(version: str) -> tuple[int, ...]:
         return (0,)
 
 
-def _describe_failure(err: BaseException, host: str) -> str:
-    """One clear sentence for the usual ways a connection fails."""
-    text = str(err)
-    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-        import re
+def connect(host: str | None = None, tls: TlsFiles | None = None, context: str | None = None, *,
+            config_dir: str | None = None, debug: bool = False, timeout: int = 60) -> Engine:
+    """An Engine on `host` (or the docker CLI context `context`), API version negotiated."""
+    import docker
 
-        reason = re.search(r"certificate verify failed: ([^(\)']+)", text)
-        why = reason.group(1).strip() if reason else "certificate verify failed"
-        return (f"cannot verify the TLS certificate of the Docker engine at {host}: {why} "
-                "(is DOCKER_CERT_PATH's ca.pem the CA that signed the engine's certificate, and does "
-                "the certificate name this host?)")
-    if "ALERT_BAD_CERTIFICATE" in text or "alert bad certificate" in text or "CERTIFICATE_REQUIRED" in text:
-        return (f"the Docker engine at {host} refused stackctl's TLS client certificate (TLS alert: bad "
-                "certificate): DOCKER_CERT_PATH's cert.pem must be signed by a CA the engine trusts")
-    if "HTTP request to an HTTPS server" in text:
+    if not host and context and context != "default":
+        ctx = _context_endpoint(context, config_dir)
+        host, tls = ctx.host, ctx.tls
+    host = host or DEFAULT_HOST
+    try:
+        args = client_args(host, _tls_config(tls), timeout)
+        # Negotiate the API version ourselves: the SDK's "auto" talks to the engine inside the
+        # constructor, before the TLS trust can be pinned.
+        probe = docker.APIClient(version=docker.constants.MINIMUM_DOCKER_API_VERSION, **args)
+        _pin_tls_trust(probe)
+        try:
+            server = str(probe.version(api_version=False).get("ApiVersion") or "")
+        finally:
+            probe.close()
+        version = docker.constants.DEFAULT_DOCKER_API_VERSION
+        if server and _version_tuple(server) < _version_tuple(version):
+            version = server
+        client = docker.DockerClient(version=version, **args)
+        _pin_tls_trust(client.api)
+        client.ping()
+    except EngineError:
+        raise
+    except Exception as err:  # noqa: BLE001 - sorted by translate; anything else is ours
+        failure = translate(err, host)
+        if failure is None:
+            raise
+        raise EngineError(_describe_failure(err, host), status=failure.status, reason=failure.reason,
+                          failure=failure.failure) from None
+    engine = Engine(client, host=host)
+    if debug:
+        engine.log_calls()
+    return engine
+
+
+def open_engine(context: str | None = None, debug: bool = False, *, host: str | None = None,
+                environ: Mapping[str, str] | None = None) -> Engine:
+    """connect() with the settings of `environ` (default: this process's), as the docker CLI."""
+    ep = endpoint_from(os.environ if environ is None else environ, context=context, host=host)
+    return connect(ep.host, ep.tls, ep.context, config_dir=ep.config_dir, debug=debug)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+# TLS alerts (ssl.SSLError.reason) by which an engine refuses the client's certificate.
+_CLIENT_CERT_REFUSED = frozenset({"SSLV3_ALERT_BAD_CERTIFICATE", "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+                                  "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "TLSV1_ALERT_UNKNOWN_CA"})
+
+
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    """`err` and every exception it wraps (causes, contexts, urllib3 reasons, arguments)."""
+    seen: set[int] = set()
+    todo: list[Any] = [err]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or not isinstance(item, BaseException):
+            continue
+        seen.add(id(item))
+        yield item
+        todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+
+
+def _describe_failure(err: BaseException, host: str) -> str:
+    """One clear sentence for the usual ways a first connection fails (TLS set-up above all),
+    told by the types in the error chain."""
+    import ssl
+
+    docker_errors = sys.modules.get("docker.errors")
+    if docker_errors is not None and isinstance(err, docker_errors.APIError) and err.status_code == 400:
+        # A Go TLS server answers a plain HTTP request with 400 before any handler: the only
+        # 400 the version probe can get.
         return (f"the Docker engine at {host} speaks TLS only: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH "
                 "to a folder with ca.pem, cert.pem and key.pem")
-    if "SSL" in text or "TLS" in text or "tls" in text:
-        return f"TLS handshake with the Docker engine at {host} failed: {_short(text)}"
-    return f"cannot reach the Docker engine at {host}: {_short(text)}"
+    causes = list(_causes(err))
+    for item in causes:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            why = item.verify_message or "certificate verify failed"
+            return (f"cannot verify the TLS certificate of the Docker engine at {host}: {why} "
+                    "(is DOCKER_CERT_PATH's ca.pem the CA that signed the engine's certificate, and does "
+                    "the certificate name this host?)")
+    for item in causes:
+        if isinstance(item, ssl.SSLError):
+            if item.reason in _CLIENT_CERT_REFUSED:
+                return (f"the Docker engine at {host} refused stackctl's TLS client certificate (TLS alert: "
+                        f"{item.reason}): DOCKER_CERT_PATH's cert.pem must be signed by a CA the engine "
+                        "trusts")
+            return f"TLS handshake with the Docker engine at {host} failed: {item.reason or item}"
+    return f"cannot reach the Docker engine at {host}: {_short(str(err))}"
 
 
 def _short(text: str) -> str:
@@ -127,92 +280,241 @@ def _short(text: str) -> str:
     return text
 
 
-def describe_engine_failure(err: BaseException) -> str | None:
-    """A clear sentence when a command failed because the engine went away or refused a call
-    after connecting (dockerd stopped, restarted, unreachable); None for anything else."""
-    import sys
+def _nothing_listens(err: BaseException) -> bool:
+    """Whether a connection error wraps a refused connection or a missing socket (the request
+    never reached an engine), found by type, not by text."""
+    for item in _causes(err):
+        if isinstance(item, ConnectionRefusedError | FileNotFoundError):
+            return True
+        if isinstance(item, OSError) and item.errno in (errno.ECONNREFUSED, errno.ENOENT):
+            return True
+    urllib3_exc = sys.modules.get("urllib3.exceptions")
+    return urllib3_exc is not None and any(isinstance(item, urllib3_exc.NewConnectionError)
+                                           for item in _causes(err))
 
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+def translate(err: BaseException, host: str = "") -> EngineError | None:
+    """The one place engine, SDK and requests errors become EngineErrors (None: not one of those)."""
+    if isinstance(err, EngineError):
+        return err
+    where = f" at {host}" if host else ""
+    docker_errors = sys.modules.get("docker.errors")
+    if docker_errors is not None and isinstance(err, docker_errors.APIError):
+        reason = err.explanation or str(err)
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        reason = str(reason)
+        return EngineError(f"Error response from daemon: {reason}", status=err.status_code, reason=reason,
+                           failure=REFUSED)
     requests_exc = sys.modules.get("requests.exceptions")
     if requests_exc is not None:
         if isinstance(err, requests_exc.Timeout):
-            return (f"the Docker engine at {host} stopped answering (timed out); what was already sent "
-                    "stays applied: rerun the command once the engine answers again")
+            return EngineError(f"the Docker engine{where} did not answer in time (timed out): whether the "
+                               "last change took effect is unknown", reason="timed out", failure=TIMEOUT)
         if isinstance(err, requests_exc.ConnectionError):
-            return (f"lost the connection to the Docker engine at {host} ({_short(str(err))}; did it stop or "
-                    "restart?); what was already sent stays applied: rerun the command once the engine is "
-                    "back (a rerun deploy converges)")
-    docker_errors = sys.modules.get("docker.errors")
-    if docker_errors is not None and isinstance(err, docker_errors.APIError):
-        explanation = err.explanation or str(err)
-        if isinstance(explanation, bytes):
-            explanation = explanation.decode(errors="replace")
-        return f"the Docker engine at {host} refused a request: {explanation}"
+            short = _short(str(err))
+            if _nothing_listens(err):
+                return EngineError(f"the Docker engine{where} is not answering ({short}: did it stop?)",
+                                   reason=short, failure=DOWN)
+            return EngineError(f"lost the connection to the Docker engine{where} ({short}; did it stop or "
+                               "restart?): whether the last change took effect is unknown",
+                               reason=short, failure=LOST)
+        if isinstance(err, requests_exc.RequestException):
+            return EngineError(f"request to the Docker engine{where} failed: {err}", reason=str(err),
+                               failure=OTHER)
+    if docker_errors is not None and isinstance(err, docker_errors.DockerException):
+        return EngineError(f"Docker engine{where}: {err}", reason=str(err), failure=OTHER)
     return None
 
 
-def connect(context: str | None = None, debug: bool = False, timeout: int = 60) -> Any:
-    """A docker.DockerClient for DOCKER_HOST / --context, with the API version negotiated."""
-    import docker
-    import requests
-    from docker.errors import DockerException
+# --- the gateway -------------------------------------------------------------------------------
 
-    context = context or os.environ.get("DOCKER_CONTEXT")
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    try:
-        if context and context != "default":
-            ctx = _context_host(context)
-            host = ctx.get("host") or host
-            tls: Any = False
-            if ctx.get("tls_dir"):
-                d = ctx["tls_dir"]
-                tls = docker.tls.TLSConfig(
-                    client_cert=(f"{d}/cert.pem", f"{d}/key.pem"),
-                    ca_cert=f"{d}/ca.pem" if ctx.get("tls_verify") else None,
-                    verify=ctx.get("tls_verify", True),
-                )
-            base_url = ctx.get("host")
-        else:
-            tls = _tls_from_env(os.environ)
-            base_url = os.environ.get("DOCKER_HOST") or None
-        # Negotiate the API version ourselves: the SDK's "auto" talks to the engine inside the
-        # constructor, before the TLS trust can be pinned.
-        probe = docker.APIClient(base_url=base_url, tls=tls, timeout=timeout,
-                                 version=docker.constants.MINIMUM_DOCKER_API_VERSION)
-        _pin_tls_trust(probe)
+
+class LogStream:
+    """A raw log response: `read(n)` bytes (multiplexed unless the service has a TTY), `close()`."""
+
+    def __init__(self, response: Any, engine: Engine) -> None:
+        self._response = response
+        self._engine = engine
+
+    def read(self, size: int) -> bytes:
+        return self._engine._call(lambda: self._response.raw.read(size))
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class Engine:
+    """One engine connection. Every method raises EngineError (see `translate`) for an engine failure."""
+
+    def __init__(self, client: Any, *, host: str = "") -> None:
+        self._client = client
+        self._api = client.api
+        self.host = host or str(getattr(self._api, "base_url", ""))
+
+    @property
+    def api_version(self) -> str:
+        """The Engine API version negotiated with the engine ("1.41")."""
+        return str(self._api.api_version)
+
+    def _call(self, fn: Callable[[], T]) -> T:
         try:
-            server = str(probe.version(api_version=False).get("ApiVersion") or "")
-        finally:
-            probe.close()
-        version = docker.constants.DEFAULT_DOCKER_API_VERSION
-        if server and _version_tuple(server) < _version_tuple(version):
-            version = server
-        client = docker.DockerClient(base_url=base_url, tls=tls, version=version, timeout=timeout)
-        _pin_tls_trust(client.api)
-        client.ping()
-    except (DockerException, requests.exceptions.RequestException) as err:
-        raise EngineError(_describe_failure(err, host)) from None
-    if debug:
-        _install_debug_logging(client)
-    return client
+            return fn()
+        except EngineError:
+            raise
+        except Exception as err:  # noqa: BLE001 - non-engine errors are re-raised as they are
+            failure = translate(err, self.host)
+            if failure is None:
+                raise
+            raise failure from None
+
+    # raw calls (the low-level client: JSON bodies exactly as given)
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *,
+            headers: Mapping[str, str] | None = None, timeout: float | None = None) -> Any:
+        def call() -> Any:
+            kwargs: dict[str, Any] = {"params": dict(params or {})}
+            if headers:
+                kwargs["headers"] = dict(headers)
+            if timeout:
+                kwargs["timeout"] = timeout
+            resp = self._api._get(self._api._url(path), **kwargs)
+            self._api._raise_for_status(resp)
+            return resp.json()
+
+        return self._call(call)
+
+    def post(self, path: str, body: Any = None, params: Mapping[str, Any] | None = None, *,
+             headers: Mapping[str, str] | None = None, timeout: float | None = None) -> Any:
+        def call() -> Any:
+            kwargs: dict[str, Any] = {"params": dict(params or {})}
+            if headers:
+                kwargs["headers"] = dict(headers)
+            if timeout:
+                kwargs["timeout"] = timeout
+            resp = self._api._post_json(self._api._url(path), data=body, **kwargs)
+            self._api._raise_for_status(resp)
+            try:
+                return resp.json()
+            except ValueError:
+                return None
+
+        return self._call(call)
+
+    def delete(self, path: str, params: Mapping[str, Any] | None = None) -> None:
+        def call() -> None:
+            resp = self._api._delete(self._api._url(path), params=dict(params or {}))
+            self._api._raise_for_status(resp)
+
+        self._call(call)
+
+    def stream(self, path: str, params: Mapping[str, Any] | None = None) -> LogStream:
+        """A streamed GET without the socket timeout (for `logs --follow`)."""
+        def call() -> Any:
+            resp = self._api._get(self._api._url(path), params=dict(params or {}), stream=True)
+            self._api._raise_for_status(resp)
+            return resp
+
+        resp = self._call(call)
+        try:
+            self._api._disable_socket_timeout(self._api._get_raw_response_socket(resp))
+        except Exception:  # noqa: BLE001 - only matters for long --follow sessions
+            pass
+        return LogStream(resp, self)
+
+    # typed calls: the SDK's public API where it has one
+    def info(self) -> dict[str, Any]:
+        return self._call(self._api.info)
+
+    def objects(self, kind: str, filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Objects of one kind (service, task, node, network, secret, config, volume)."""
+        flt = dict(filters) if filters else None
+        if kind == "volume":
+            return list((self._call(lambda: self._api.volumes(filters=flt)) or {}).get("Volumes") or [])
+        method = getattr(self._api, KINDS[kind])
+        return list(self._call(lambda: method(filters=flt)) or [])
+
+    def inspect(self, kind: str, ident: str) -> dict[str, Any]:
+        method = getattr(self._api, f"inspect_{kind}")
+        return dict(self._call(lambda: method(ident)))
+
+    def create(self, kind: str, spec: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+               ) -> dict[str, Any]:
+        """POST the spec as it is; the engine's answer (`ID` or `Id`, `Warnings`)."""
+        return dict(self.post(f"/{KINDS[kind]}/create", spec, headers=headers) or {})
+
+    def update(self, kind: str, ident: str, version: int, spec: Mapping[str, Any], *,
+               headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return dict(self.post(f"/{KINDS[kind]}/{ident}/update", spec, {"version": version},
+                              headers=headers) or {})
+
+    def remove(self, kind: str, ident: str) -> None:
+        method = getattr(self._api, f"remove_{kind}")
+        self._call(lambda: method(ident))
+
+    def image_digest(self, image: str, *, registry_auth: str | None = None,
+                     timeout: float = 5.0) -> str | None:
+        """The registry's manifest digest of `image` (`GET /distribution/NAME/json`), or None."""
+        from urllib.parse import quote
+
+        headers = {"X-Registry-Auth": registry_auth} if registry_auth else None
+        body = self.get(f"/distribution/{quote(image, safe='/:@')}/json", headers=headers, timeout=timeout)
+        return ((body or {}).get("Descriptor") or {}).get("digest")
+
+    def registry_auth(self, image: str) -> str | None:
+        """The X-Registry-Auth header for `image` from the docker CLI's credentials, or None."""
+        from docker import auth
+
+        try:
+            registry, _ = auth.resolve_repository_name(image.split("@")[0])
+            value = auth.get_config_header(self._api, registry)
+        except Exception:  # noqa: BLE001 - no credentials: send none
+            return None
+        if not value:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    def service_logs(self, service_id: str, params: Mapping[str, Any]) -> LogStream:
+        return self.stream(f"/services/{service_id}/logs", params)
+
+    def log_calls(self) -> None:
+        """--debug: one stderr line per engine call (method, path, status); bodies are never logged."""
+        def hook(resp: Any, *args: Any, **kwargs: Any) -> None:
+            req = resp.request
+            print(f"debug: {req.method} {req.path_url} -> {resp.status_code}", file=sys.stderr)
+
+        self._api.hooks["response"].append(hook)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
-def _install_debug_logging(client: Any) -> None:
-    """--debug: one stderr line per engine call (method, path, status); bodies are never logged."""
-    import sys
+def remove_retrying(engine: Engine, kind: str, ident: str, seconds: float) -> bool:
+    """Remove an object, retrying for `seconds` while the engine says it is still in use (tasks
+    shutting down). True when removed, False when it was already gone."""
+    deadline = time.monotonic() + max(0.0, seconds)
+    delay = 0.25
+    while True:
+        try:
+            engine.remove(kind, ident)
+            return True
+        except EngineError as err:
+            if err.not_found:
+                return False
+            if err.status not in IN_USE_STATUSES or time.monotonic() >= deadline:
+                raise
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 2.0)
 
-    session = client.api
 
-    def hook(resp: Any, *args: Any, **kwargs: Any) -> None:
-        req = resp.request
-        print(f"debug: {req.method} {req.path_url} -> {resp.status_code}", file=sys.stderr)
-
-    session.hooks["response"].append(hook)
-
-
-def require_manager(client: Any) -> dict[str, Any]:
+def require_manager(engine: Engine) -> dict[str, Any]:
     """Fail before any write when the engine is not a swarm manager."""
-    info = client.info()
+    info = engine.info()
     swarm = info.get("Swarm") or {}
     if not swarm.get("ControlAvailable"):
         raise EngineError(
@@ -220,3 +522,16 @@ def require_manager(client: Any) -> dict[str, Any]:
             "to connect this node to swarm and try again"
         )
     return info
+
+
+def describe_engine_failure(err: BaseException) -> str | None:
+    """The user's sentence for an engine failure that escaped a command (None: not one)."""
+    failure = translate(err)
+    if failure is None:
+        return None
+    if failure.failure == REFUSED:
+        return f"the Docker engine refused a request: {failure.reason}"
+    if failure.connection_failed:
+        return f"{failure.message}; what was already sent stays applied: rerun the command once the engine " \
+               "answers again (a rerun deploy converges)"
+    return failure.message

@@ -92,8 +92,45 @@ class ConvertError(StackctlError):
     """The validated stack cannot be expressed as Engine API objects."""
 
 
+# EngineError.failure: how an engine call failed (set by stackctl.engine.translate).
+REFUSED = "refused"  # the engine answered with an HTTP error: `status` and `reason` say which
+DOWN = "down"  # nothing listens (connection refused, no socket): the request was not sent
+LOST = "lost"  # the connection broke during the request: whether it took effect is unknown
+TIMEOUT = "timeout"  # no answer in time: whether it took effect is unknown
+OTHER = "other"  # TLS, bad host, not a manager...
+
+
+@dataclass
 class EngineError(StackctlError):
-    """The engine is unreachable, not a manager, or refused a call."""
+    """The engine is unreachable, not a manager, or refused a call.
+
+    Code decides on `status` (the HTTP status code: 404 not found, 409 conflict...) and
+    `failure`, never on the text; `reason` is the engine's own message, `message` the
+    sentence a user reads.
+    """
+
+    status: int | None = None
+    reason: str = ""
+    failure: str = OTHER
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        """409: a name that already exists (the engine's AlreadyExists)."""
+        return self.status == 409
+
+    @property
+    def connection_failed(self) -> bool:
+        """The engine stopped, restarted or went away: rerunning later is the remedy."""
+        return self.failure in (DOWN, LOST, TIMEOUT)
+
+    def during(self, what: str) -> EngineError:
+        """The same failure, told as `cannot <what>: <reason>`."""
+        return EngineError(f"cannot {what}: {self.reason or self.message}", list(self.diagnostics),
+                           self.exit_code, self.status, self.reason, self.failure)
 
 
 class PlanError(StackctlError):

@@ -28,9 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EngineError, StackctlError
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 HISTORY_LABEL = "com.docker.stackctl.history"
 REVISION_LABEL = "com.docker.stackctl.revision"
@@ -131,16 +134,12 @@ def _decode(data: bytes) -> dict[str, Any]:
     return doc
 
 
-def _api(client: Any) -> Any:
-    return getattr(client, "api", client)
-
-
-def _history_configs(client: Any, stack: str) -> list[dict[str, Any]]:
+def _history_configs(engine: Engine, stack: str) -> list[dict[str, Any]]:
     """The stack's history configs, oldest first (exact stack match: label filters are exact)."""
     try:
-        found = _api(client).configs(filters={"label": [f"{HISTORY_LABEL}={stack}"]})
-    except Exception as err:  # noqa: BLE001
-        raise EngineError(f"cannot list the history of stack {stack}: {_explain(err)}") from None
+        found = engine.objects("config", {"label": [f"{HISTORY_LABEL}={stack}"]})
+    except EngineError as err:
+        raise err.during(f"list the history of stack {stack}") from None
     out = []
     for c in found:
         labels = (c.get("Spec") or {}).get("Labels") or {}
@@ -157,15 +156,10 @@ def _revision_number(cfg: Mapping[str, Any]) -> int:
     return int(((cfg.get("Spec") or {}).get("Labels") or {})[REVISION_LABEL])
 
 
-def _explain(err: Exception) -> str:
-    text = getattr(err, "explanation", None) or str(err)
-    return text.decode() if isinstance(text, bytes) else str(text)
-
-
-def _from_config(cfg: Mapping[str, Any], client: Any) -> Revision:
+def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
     data = (cfg.get("Spec") or {}).get("Data")
     if data is None:  # some engines omit Data in lists
-        data = ((_api(client).inspect_config(cfg["ID"]).get("Spec")) or {}).get("Data", "")
+        data = ((engine.inspect("config", cfg["ID"]).get("Spec")) or {}).get("Data", "")
     try:
         doc = _decode(base64.b64decode(data))
     except (ValueError, zlib.error) as err:
@@ -189,7 +183,7 @@ def _from_config(cfg: Mapping[str, Any], client: Any) -> Revision:
 
 
 def record_revision(
-    client: Any,
+    engine: Engine,
     stack: str,
     config: Mapping[str, Any],
     images: Mapping[str, str],
@@ -207,7 +201,7 @@ def record_revision(
     all_images = {f"{stack}_{name}": str(body.get("image", ""))
                   for name, body in (clean.get("services") or {}).items() if isinstance(body, dict)}
     all_images.update(images)  # what was sent (maybe pinned) wins over the file's string
-    existing = _history_configs(client, stack)
+    existing = _history_configs(engine, stack)
     number = (_revision_number(existing[-1]) if existing else 0) + 1
     doc = {
         "format": FORMAT_VERSION,
@@ -225,46 +219,45 @@ def record_revision(
         "digests": digests,
         "objects": {section: dict(names) for section, names in (objects or {}).items() if names},
     }
-    api = _api(client)
     for _attempt in range(5):
         doc["revision"] = number
+        spec = {"Name": config_name(stack, number), "Data": base64.b64encode(_encode(doc)).decode(),
+                "Labels": {HISTORY_LABEL: stack, REVISION_LABEL: str(number)}}
         try:
-            api.create_config(config_name(stack, number), _encode(doc),
-                              labels={HISTORY_LABEL: stack, REVISION_LABEL: str(number)})
+            engine.create("config", spec)
             break
-        except Exception as err:  # noqa: BLE001
-            if "already exists" in _explain(err) or getattr(getattr(err, "response", None), "status_code",
-                                                               None) == 409:
+        except EngineError as err:
+            if err.conflict:
                 number += 1  # a concurrent deploy took this number
                 continue
-            raise EngineError(f"cannot record revision {number} of stack {stack}: {_explain(err)}") from None
+            raise err.during(f"record revision {number} of stack {stack}") from None
     else:
         raise HistoryError(f"cannot record a revision of stack {stack}: revision numbers keep colliding")
-    prune(client, stack, keep)
+    prune(engine, stack, keep)
     return number
 
 
-def prune(client: Any, stack: str, keep: int = DEFAULT_KEEP) -> list[int]:
+def prune(engine: Engine, stack: str, keep: int = DEFAULT_KEEP) -> list[int]:
     """Remove all but the newest `keep` revisions; return the removed numbers."""
-    configs = _history_configs(client, stack)
+    configs = _history_configs(engine, stack)
     removed = []
     for cfg in configs[: max(0, len(configs) - max(1, keep))]:
         try:
-            _api(client).remove_config(cfg["ID"])
+            engine.remove("config", cfg["ID"])
             removed.append(_revision_number(cfg))
-        except Exception:  # noqa: BLE001 - an old revision that stays is harmless
+        except EngineError:  # an old revision that stays is harmless
             continue
     return removed
 
 
-def list_revisions(client: Any, stack: str) -> list[Revision]:
+def list_revisions(engine: Engine, stack: str) -> list[Revision]:
     """The recorded revisions, oldest first."""
-    return [_from_config(c, client) for c in _history_configs(client, stack)]
+    return [_from_config(c, engine) for c in _history_configs(engine, stack)]
 
 
-def get_revision(client: Any, stack: str, revision: int | None = None) -> Revision:
+def get_revision(engine: Engine, stack: str, revision: int | None = None) -> Revision:
     """One revision; None means the one before the latest (the usual rollback target)."""
-    revs = _history_configs(client, stack)
+    revs = _history_configs(engine, stack)
     if not revs:
         raise HistoryError(f"stack {stack} has no recorded revisions (deploy it with stackctl first)")
     numbers = [_revision_number(c) for c in revs]
@@ -272,20 +265,20 @@ def get_revision(client: Any, stack: str, revision: int | None = None) -> Revisi
         if len(revs) < 2:
             raise HistoryError(f"stack {stack} has only revision {numbers[0]}: "
                                "there is nothing to roll back to")
-        return _from_config(revs[-2], client)
+        return _from_config(revs[-2], engine)
     for c in revs:
         if _revision_number(c) == revision:
-            return _from_config(c, client)
+            return _from_config(c, engine)
     raise HistoryError(f"stack {stack} has no revision {revision} (recorded: {', '.join(map(str, numbers))})")
 
 
-def remove_history(client: Any, stack: str) -> int:
+def remove_history(engine: Engine, stack: str) -> int:
     """Delete every revision of the stack (tests, `rm --history`); return how many."""
-    configs = _history_configs(client, stack)
+    configs = _history_configs(engine, stack)
     for cfg in configs:
         try:
-            _api(client).remove_config(cfg["ID"])
-        except Exception:  # noqa: BLE001
+            engine.remove("config", cfg["ID"])
+        except EngineError:
             continue
     return len(configs)
 

@@ -21,9 +21,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EngineError, StackctlError
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 LOCK_PREFIX = "stackctl-lock-"
 HOLDER_LABEL = "com.docker.stackctl.lock.holder"
@@ -114,17 +117,10 @@ def holder_is_gone(info: LockInfo) -> bool:
     return _process_start(int(pid)) != start
 
 
-def _api(client: Any) -> Any:
-    return getattr(client, "api", client)
-
-
-def read_lock(client: Any, stack: str) -> LockInfo | None:
+def read_lock(engine: Engine, stack: str) -> LockInfo | None:
     """The current lock of `stack`, or None."""
-    api = _api(client)
     name = lock_name(stack)
-    resp = api._get(api._url("/configs"), params={"filters": json.dumps({"name": [name]})})
-    api._raise_for_status(resp)
-    for raw in resp.json() or []:
+    for raw in engine.objects("config", {"name": [name]}):
         spec = raw.get("Spec") or {}
         if spec.get("Name") != name:
             continue
@@ -140,11 +136,12 @@ def read_lock(client: Any, stack: str) -> LockInfo | None:
 
 
 class StackLock:
-    """Context manager: `with StackLock(client, stack, timeout=60): ...`."""
+    """Context manager: `with StackLock(engine, stack, timeout=60): ...`."""
 
-    def __init__(self, client: Any, stack: str, *, timeout: float = DEFAULT_TIMEOUT, ttl: float = DEFAULT_TTL,
-                 on_wait: Callable[[LockInfo], None] | None = None, poll: float = 1.0) -> None:
-        self.client = client
+    def __init__(self, engine: Engine, stack: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 ttl: float = DEFAULT_TTL, on_wait: Callable[[LockInfo], None] | None = None,
+                 poll: float = 1.0) -> None:
+        self.engine = engine
         self.stack = stack
         self.timeout = timeout
         self.ttl = ttl
@@ -156,9 +153,6 @@ class StackLock:
 
     def _create(self) -> bool:
         """Try to create the lock config; False when it exists."""
-        from docker.errors import APIError
-
-        api = _api(self.client)
         spec = {
             "Name": lock_name(self.stack),
             "Labels": {HOLDER_LABEL: self.holder, SINCE_LABEL: f"{time.time():.3f}", TOKEN_LABEL: self.token,
@@ -167,14 +161,12 @@ class StackLock:
                 json.dumps({"holder": self.holder, "stack": self.stack}).encode()).decode(),
         }
         try:
-            resp = api._post_json(api._url("/configs/create"), data=spec)
-            api._raise_for_status(resp)
-        except APIError as err:
-            if err.status_code == 409 or "already exists" in str(err.explanation or err):
+            created = self.engine.create("config", spec)
+        except EngineError as err:
+            if err.conflict:  # the name exists: someone holds the lock
                 return False
-            raise EngineError(
-                f"cannot take the deploy lock of stack {self.stack}: {err.explanation or err}") from None
-        self.id = resp.json().get("ID")
+            raise err.during(f"take the deploy lock of stack {self.stack}") from None
+        self.id = created.get("ID")
         return True
 
     def acquire(self) -> None:
@@ -183,16 +175,16 @@ class StackLock:
         while True:
             if self._create():
                 return
-            current = read_lock(self.client, self.stack)
+            current = read_lock(self.engine, self.stack)
             if current is None:
                 continue  # released between our create and our read
             if current.age > self.ttl:
-                _remove(self.client, current)
+                _remove(self.engine, current)
                 continue
             if holder_is_gone(current):
                 print(f"taking over the deploy lock of stack {self.stack}: its holder ({current.holder}) "
                       "is no longer running", file=sys.stderr)
-                _remove(self.client, current)
+                _remove(self.engine, current)
                 continue
             if time.monotonic() >= deadline:
                 raise LockError(
@@ -209,9 +201,9 @@ class StackLock:
         if not self.id:
             return
         try:
-            current = read_lock(self.client, self.stack)
+            current = read_lock(self.engine, self.stack)
             if current is not None and current.token == self.token:
-                _remove(self.client, current)
+                _remove(self.engine, current)
         except Exception:  # noqa: BLE001 - never hide the deploy's own outcome; TTL covers the rest
             pass
         self.id = None
@@ -224,20 +216,17 @@ class StackLock:
         self.release()
 
 
-def _remove(client: Any, info: LockInfo) -> None:
-    from docker.errors import NotFound
-
-    api = _api(client)
+def _remove(engine: Engine, info: LockInfo) -> None:
     try:
-        resp = api._delete(api._url(f"/configs/{info.id}"))
-        api._raise_for_status(resp)
-    except NotFound:
-        pass
+        engine.remove("config", info.id)
+    except EngineError as err:
+        if not err.not_found:  # gone already: released by its holder meanwhile
+            raise
 
 
-def unlock(client: Any, stack: str) -> LockInfo | None:
+def unlock(engine: Engine, stack: str) -> LockInfo | None:
     """Remove the lock of `stack` (whoever holds it); returns what was removed."""
-    info = read_lock(client, stack)
+    info = read_lock(engine, stack)
     if info is not None:
-        _remove(client, info)
+        _remove(engine, info)
     return info

@@ -9,11 +9,13 @@ the engine returns (network targets come back as IDs), and port conflicts with o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EngineError
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 
@@ -90,6 +92,7 @@ class ObservedStack:
     secret_names: dict[str, str] = field(default_factory=dict)  # ID -> name
     config_names: dict[str, str] = field(default_factory=dict)  # ID -> name
     volumes_listed: bool = False  # False when the volume list failed (plan skips volume checks)
+    api_version: str = ""  # the Engine API version spoken with the engine ("1.41"); "" when unknown
 
 
 def _service(raw: dict[str, Any]) -> ObservedService:
@@ -144,32 +147,21 @@ def _node(raw: dict[str, Any]) -> ObservedNode:
     )
 
 
-def _get_json(api: Any, path: str, params: dict[str, Any] | None = None) -> Any:
-    resp = api._get(api._url(path), params=params)
-    api._raise_for_status(resp)
-    return resp.json()
-
-
-def observe_stack(client: Any, stack: str) -> ObservedStack:
+def observe_stack(engine: Engine, stack: str) -> ObservedStack:
     """Read the swarm's current state for `stack` (6 list calls, whatever the stack's size)."""
-    from docker.errors import APIError, DockerException
-
-    api = client.api
-    out = ObservedStack(stack=stack)
+    out = ObservedStack(stack=stack, api_version=engine.api_version)
     try:
-        services = _get_json(api, "/services")
-        networks = _get_json(api, "/networks")
-        secrets = _get_json(api, "/secrets")
-        configs = _get_json(api, "/configs")
-        nodes = _get_json(api, "/nodes")
-    except APIError as err:
-        raise EngineError(f"cannot read the swarm state: {err.explanation or err}") from None
-    except DockerException as err:
-        raise EngineError(f"cannot read the swarm state: {err}") from None
+        services = engine.objects("service")
+        networks = engine.objects("network")
+        secrets = engine.objects("secret")
+        configs = engine.objects("config")
+        nodes = engine.objects("node")
+    except EngineError as err:
+        raise err.during("read the swarm state") from None
     try:
-        volumes = (_get_json(api, "/volumes") or {}).get("Volumes") or []
+        volumes = engine.objects("volume")
         out.volumes_listed = True
-    except DockerException:
+    except EngineError:
         volumes = []
 
     for raw in services or []:
@@ -202,22 +194,3 @@ def observe_stack(client: Any, stack: str) -> ObservedStack:
                                            labels=dict(raw.get("Labels") or {}))
     out.nodes = [_node(raw) for raw in nodes or []]
     return out
-
-
-def observe_volumes(client: Any, names: list[str]) -> dict[str, ObservedObject]:
-    """The manager's local volumes with these names (one list call; best effort, never raises)."""
-    from docker.errors import DockerException
-
-    if not names:
-        return {}
-    try:
-        body = _get_json(client.api, "/volumes", {"filters": json.dumps({"name": names})})
-    except DockerException:
-        return {}
-    wanted = set(names)
-    return {
-        raw["Name"]: ObservedObject(id=raw["Name"], name=raw["Name"], version=None, spec=raw,
-                                    labels=dict(raw.get("Labels") or {}))
-        for raw in (body or {}).get("Volumes") or []
-        if raw.get("Name") in wanted
-    }

@@ -212,16 +212,25 @@ def _strings(variables: Mapping[str, Any] | None) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class EngineChoice:
+    """Which engine a command talks to: `--context`, else an environment's context or host
+    (None for both: the shell's DOCKER_HOST / DOCKER_CONTEXT, see stackctl.engine.endpoint_from)."""
+
+    context: str | None = None
+    host: str | None = None
+
+
 def resolve_env_args(
     env: str | None, files: Sequence[str] | None, env_files: Sequence[str] | None, stack: str | None = None,
     *, context: str | None = None, project: str | None = None, need_stack: bool = False,
-) -> tuple[str | None, list[str], list[str], dict[str, str] | None, str | None]:
-    """One line for a command: (stack, files, env_files, environ, context).
+) -> tuple[str | None, list[str], list[str], dict[str, str] | None, EngineChoice]:
+    """One line for a command: (stack, files, env_files, environ, engine choice).
 
     Without `--env` the arguments pass through (environ None: load_stack reads the shell).
     With it, the environment's files come first and `-c` files are merged after them; the
-    environment's DOCKER_HOST, when it has one, is exported for this process (engine.connect
-    reads it) unless `--context` was given.
+    environment's context or host, when it has one, is the engine to use unless `--context`
+    was given.
     """
     files = list(files or [])
     env_files = list(env_files or [])
@@ -236,18 +245,14 @@ def resolve_env_args(
             if not stack:
                 raise UsageError("give a stack name (or an environment with --env, or name: in a file "
                                  "without version:)")
-        return stack, files, env_files, None, context
+        return stack, files, env_files, None, EngineChoice(context)
     target = load_project(find_project(project)).target(env)
     if not target.files and not files:
         raise UsageError(f"environment {env!r} names no stack file (add `files:` to stackctl.yml)")
-    if not context:
-        if target.context:
-            context = target.context
-        elif target.host:
-            os.environ["DOCKER_HOST"] = target.host
-            os.environ.pop("DOCKER_CONTEXT", None)
+    choice = EngineChoice(context) if context else EngineChoice(target.context, None if target.context
+                                                                                  else target.host)
     return (stack or target.stack, target.files + files, target.env_files + env_files, target.environ(),
-            context)
+            choice)
 
 
 def environment_target(env: str, project: str | None = None) -> EnvironmentTarget:

@@ -85,6 +85,14 @@ def docker_client(lab_env: dict[str, str]) -> Iterator[Any]:
     client.close()
 
 
+@pytest.fixture(scope="session")
+def engine(docker_client: Any) -> Any:
+    """stackctl's engine gateway over the lab client (what stackctl's functions take)."""
+    from stackctl.engine import Engine
+
+    return Engine(docker_client, host=LAB_HOST)
+
+
 def _stack_gone(name: str, env: dict[str, str]) -> bool:
     label = f"label=com.docker.stack.namespace={name}"
     for kind in ("service", "network"):

@@ -11,7 +11,6 @@ recorded in ApplyResult with what it replaced, so `undo` can put the stack back.
 from __future__ import annotations
 
 import copy
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackctl.errors import ApplyError, Diagnostic
-from stackctl.observe import ObservedStack, service_from_inspect
+from stackctl.engine import Engine, remove_retrying, require_manager
+from stackctl.errors import ApplyError, Diagnostic, EngineError
+from stackctl.observe import ObservedService, ObservedStack, service_from_inspect
 from stackctl.plan import (
     CONTENT_DIGEST_LABEL,
     CREATE,
@@ -82,7 +82,7 @@ class AppliedObject:
 
 @dataclass
 class ApplyResult:
-    """Everything apply did; `undo(client, result)` reverses it."""
+    """Everything apply did; `undo(engine, result)` reverses it."""
 
     stack: str
     created: list[AppliedObject] = field(default_factory=list)
@@ -118,77 +118,12 @@ class ApplyResult:
         }
 
 
-# --- low-level calls --------------------------------------------------------------------
-
-
-class _Engine:
-    """Raw JSON calls on the low-level client; errors come back as messages."""
-
-    def __init__(self, client: Any) -> None:
-        self.api = getattr(client, "api", client)
-
-    def post(self, path: str, body: Any = None, *, params: dict[str, Any] | None = None,
-             headers: dict[str, str] | None = None, timeout: float | None = None) -> Any:
-        kwargs: dict[str, Any] = {"params": params}
-        if headers:
-            kwargs["headers"] = headers
-        if timeout:
-            kwargs["timeout"] = timeout
-        resp = self.api._post_json(self.api._url(path), data=body, **kwargs)
-        self.api._raise_for_status(resp)
-        try:
-            return resp.json()
-        except ValueError:
-            return None
-
-    def get(self, path: str, *, timeout: float | None = None, headers: dict[str, str] | None = None) -> Any:
-        kwargs: dict[str, Any] = {}
-        if timeout:
-            kwargs["timeout"] = timeout
-        if headers:
-            kwargs["headers"] = headers
-        resp = self.api._get(self.api._url(path), **kwargs)
-        self.api._raise_for_status(resp)
-        return resp.json()
-
-    def delete(self, path: str) -> None:
-        resp = self.api._delete(self.api._url(path))
-        self.api._raise_for_status(resp)
-
-
-ENGINE_LOST = "the connection to the Docker engine was lost"
-ENGINE_DOWN = "the Docker engine is not answering"
-
-
-def _connection_problem(err: Exception) -> str | None:
-    """A sentence for a request that failed below HTTP (engine stopped, restarted, unreachable)."""
-    import requests
-
-    if isinstance(err, requests.exceptions.ReadTimeout):
-        return "the Docker engine did not answer in time: whether this change took effect is unknown"
-    if not isinstance(err, requests.exceptions.ConnectionError):
-        return None
-    text = str(err)
-    if "Connection refused" in text or "No such file" in text or "Failed to establish" in text:
-        return f"{ENGINE_DOWN} (connection refused: did it stop?): not done"
-    return (f"{ENGINE_LOST} during the request (did it stop or restart?): "
-            "whether this change took effect is unknown")
+# --- engine failures ----------------------------------------------------------------------
 
 
 def _error_text(err: Exception) -> str:
-    lost = _connection_problem(err)
-    if lost:
-        return lost
-    explanation = getattr(err, "explanation", None)
-    if explanation:
-        text = explanation.decode() if isinstance(explanation, bytes) else str(explanation)
-        return f"Error response from daemon: {text}"
-    return str(err)
-
-
-def _status(err: Exception) -> int | None:
-    resp = getattr(err, "response", None)
-    return getattr(resp, "status_code", None)
+    """What a failed write says (engine failures come as EngineError from stackctl.engine)."""
+    return err.message if isinstance(err, EngineError) else str(err)
 
 
 # --- image resolution -------------------------------------------------------------------
@@ -197,7 +132,7 @@ def _status(err: Exception) -> int | None:
 class _ImageResolver:
     """`GET /distribution/IMAGE/json` once per image, bounded; failure means "send unpinned"."""
 
-    def __init__(self, engine: _Engine, mode: str, auth: Callable[[str], str | None]) -> None:
+    def __init__(self, engine: Engine, mode: str, auth: Callable[[str], str | None]) -> None:
         self.engine = engine
         self.mode = mode
         self.auth = auth
@@ -209,20 +144,12 @@ class _ImageResolver:
         with self.lock:
             if image in self.cache:
                 return self.cache[image]
-        from urllib.parse import quote
-
-        headers = {}
-        token = self.auth(image)
-        if token:
-            headers["X-Registry-Auth"] = token
         pinned: str | None = None
         try:
-            body = self.engine.get(f"/distribution/{quote(image, safe='/:@')}/json",
-                                   timeout=RESOLVE_TIMEOUT, headers=headers)
-            digest = ((body or {}).get("Descriptor") or {}).get("digest")
+            digest = self.engine.image_digest(image, registry_auth=self.auth(image), timeout=RESOLVE_TIMEOUT)
             if digest:
                 pinned = unpinned_image(image).split("@")[0] + "@" + digest
-        except Exception:  # noqa: BLE001 - any failure: the image is sent unpinned
+        except EngineError:  # no registry, no such image, no answer: the image is sent unpinned
             pinned = None
         with self.lock:
             self.cache[image] = pinned
@@ -239,22 +166,10 @@ class _ImageResolver:
                 "each node uses its own copy, which may differ between nodes")
 
 
-def _registry_auth(client: Any, with_registry_auth: bool) -> Callable[[str], str | None]:
+def _registry_auth(engine: Engine, with_registry_auth: bool) -> Callable[[str], str | None]:
     if not with_registry_auth:
         return lambda image: None
-    from docker import auth
-
-    api = getattr(client, "api", client)
-
-    def header(image: str) -> str | None:
-        registry, _ = auth.resolve_repository_name(image.split("@")[0])
-        try:
-            value = auth.get_config_header(api, registry)
-        except Exception:  # noqa: BLE001 - no credentials: send none
-            return None
-        return value.decode() if isinstance(value, bytes) else value
-
-    return header
+    return engine.registry_auth
 
 
 # --- apply ------------------------------------------------------------------------------
@@ -263,21 +178,21 @@ def _registry_auth(client: Any, with_registry_auth: bool) -> Callable[[str], str
 class _Run:
     """State of one apply: the result, the event sink, name→ID maps for references."""
 
-    def __init__(self, client: Any, plan: Plan, resolve_image: str, with_registry_auth: bool,
+    def __init__(self, engine: Engine, plan: Plan, resolve_image: str, with_registry_auth: bool,
                  on_event: Callable[[ApplyEvent], None] | None, workers: int) -> None:
-        self.client = client
-        self.engine = _Engine(client)
+        self.engine = engine
         self.plan = plan
         self.observed: ObservedStack = plan.observed or ObservedStack(stack=plan.stack)
         self.result = ApplyResult(stack=plan.stack, started_at=time.time())
         self.on_event = on_event
         self.workers = max(1, workers)
-        self.auth = _registry_auth(client, with_registry_auth)
+        self.auth = _registry_auth(engine, with_registry_auth)
         self.resolver = _ImageResolver(self.engine, resolve_image, self.auth)
         self.mode = resolve_image
         self.lock = threading.Lock()
         self.secret_ids = {n: o.id for n, o in self.observed.all_secrets.items()}
         self.config_ids = {n: o.id for n, o in self.observed.all_configs.items()}
+        self.engine_lost = False  # a write failed because the engine stopped or went away
 
     # events and bookkeeping
     def emit(self, event: ApplyEvent) -> None:
@@ -299,6 +214,8 @@ class _Run:
         verb = {CREATE: "create", UPDATE: "update", REMOVE: "remove"}.get(action.action, action.action)
         text = err if isinstance(err, str) else _error_text(err)
         with self.lock:
+            if isinstance(err, EngineError) and err.connection_failed:
+                self.engine_lost = True
             self.result.errors.append(Diagnostic(f"failed to {verb} {action.kind} {action.name}: {text}"))
 
     def parallel(self, fn: Callable[[Action], None], actions: Iterable[Action]) -> None:
@@ -320,11 +237,11 @@ class _Run:
         body.setdefault("CheckDuplicate", True)
         self.emit(ApplyEvent("network", CREATE, action.name))
         try:
-            resp = self.engine.post("/networks/create", body)
-        except Exception as err:  # noqa: BLE001
+            resp = self.engine.create("network", body)
+        except EngineError as err:
             self.fail(action, err)
             return
-        self.record(AppliedObject("network", action.name, CREATE, (resp or {}).get("Id", ""), spec=body))
+        self.record(AppliedObject("network", action.name, CREATE, resp.get("Id", ""), spec=body))
 
     # secrets and configs
     def write_file_object(self, action: Action) -> None:
@@ -340,19 +257,19 @@ class _Run:
         if action.action == CREATE:
             self.emit(ApplyEvent(kind, CREATE, action.name))
             try:
-                resp = self.engine.post(f"/{kind}s/create", spec)
-            except Exception as err:  # noqa: BLE001
+                resp = self.engine.create(kind, spec)
+            except EngineError as err:
                 self.fail(action, err)
                 return
-            new_id = (resp or {}).get("ID", "")
+            new_id = resp.get("ID", "")
             with self.lock:
                 ids[action.name] = new_id
             self.record(AppliedObject(kind, action.name, CREATE, new_id, spec=shown, data=data))
             return
         self.emit(ApplyEvent(kind, UPDATE, action.name, action.id))
         try:
-            self.engine.post(f"/{kind}s/{action.id}/update", spec, params={"version": action.version})
-        except Exception as err:  # noqa: BLE001
+            self.engine.update(kind, action.id or "", action.version or 0, spec)
+        except EngineError as err:
             self.fail(action, err)
             return
         self.record(AppliedObject(kind, action.name, UPDATE, action.id or "",
@@ -421,13 +338,13 @@ class _Run:
         headers = self._auth_headers(spec)
         self.emit(ApplyEvent("service", CREATE, action.name))
         try:
-            resp = self.engine.post("/services/create", spec, headers=headers)
-        except Exception as err:  # noqa: BLE001
+            resp = self.engine.create("service", spec, headers=headers)
+        except EngineError as err:
             self.fail(action, err)
             return
         self.note_image(action.name, spec)
-        self.record(AppliedObject("service", action.name, CREATE, (resp or {}).get("ID", ""), spec=spec))
-        for w in (resp or {}).get("Warnings") or []:
+        self.record(AppliedObject("service", action.name, CREATE, resp.get("ID", ""), spec=spec))
+        for w in resp.get("Warnings") or []:
             self.warn(w)
 
     def update_service(self, action: Action, current: dict[str, Any], service_id: str, version: int,
@@ -436,29 +353,35 @@ class _Run:
         headers = self._auth_headers(spec)
         self.emit(ApplyEvent("service", UPDATE, action.name, service_id))
         try:
-            resp = self.engine.post(f"/services/{service_id}/update", spec, params={"version": version},
-                                    headers=headers)
-        except Exception as err:  # noqa: BLE001
-            if retry and "out of sequence" in _error_text(err):
-                self.replan_service(action, service_id)
+            resp = self.engine.update("service", service_id, version, spec, headers=headers)
+        except EngineError as err:
+            # "update out of sequence" is a plain 500: tell it by the service's version instead.
+            fresh = self.moved_since(service_id, version) if retry and err.status else None
+            if fresh is not None:
+                self.replan_service(action, fresh)
                 return
             self.fail(action, err)
             return
         self.note_image(action.name, spec)
         self.record(AppliedObject("service", action.name, UPDATE, service_id, previous_spec=current,
                                   spec=spec))
-        for w in (resp or {}).get("Warnings") or []:
+        for w in resp.get("Warnings") or []:
             self.warn(w)
 
-    def replan_service(self, action: Action, service_id: str) -> None:
+    def moved_since(self, service_id: str, version: int) -> ObservedService | None:
+        """The service as it is now when its version moved past `version` (someone else updated
+        it since we observed it), else None."""
+        try:
+            fresh = service_from_inspect(self.engine.inspect("service", service_id))
+        except EngineError:
+            return None
+        return fresh if fresh.version != version else None
+
+    def replan_service(self, action: Action, fresh: ObservedService) -> None:
         """Someone updated the service since we looked: compare again and update once more."""
+        service_id = fresh.id
         with self.lock:
             self.result.conflicts.append(action.name)
-        try:
-            fresh = service_from_inspect(self.engine.get(f"/services/{service_id}"))
-        except Exception as err:  # noqa: BLE001
-            self.fail(action, err)
-            return
         names = {"network_names": self.observed.network_names, "config_names": self.observed.config_names}
         have = normalize_service(fresh.spec, **names)
         want = normalize_service(action.desired or {}, **names)
@@ -483,34 +406,17 @@ class _Run:
     def remove(self, action: Action) -> None:
         self.emit(ApplyEvent(action.kind, REMOVE, action.name, action.id))
         try:
-            _delete_retrying(self.engine, f"/{action.kind}s/{action.id}", action.kind != "service")
-        except Exception as err:  # noqa: BLE001
+            remove_retrying(self.engine, action.kind, action.id or "",
+                            REMOVE_RETRY_SECONDS if action.kind != "service" else 0)
+        except EngineError as err:
             self.fail(action, err)
             return
         self.record(AppliedObject(action.kind, action.name, REMOVE, action.id or "",
                                   previous_spec=action.current))
 
 
-def _delete_retrying(engine: _Engine, path: str, retry: bool) -> None:
-    """DELETE; objects still in use by shutting-down tasks are retried for a while."""
-    deadline = time.monotonic() + (REMOVE_RETRY_SECONDS if retry else 0)
-    delay = 0.25
-    while True:
-        try:
-            engine.delete(path)
-            return
-        except Exception as err:  # noqa: BLE001
-            if _status(err) == 404:
-                return
-            text = _error_text(err)
-            if time.monotonic() >= deadline or not any(w in text for w in ("in use", "active endpoints")):
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
-
-
 def apply_plan(
-    client: Any,
+    engine: Engine,
     plan: Plan,
     *,
     resolve_image: str = "always",
@@ -524,15 +430,13 @@ def apply_plan(
     Unchanged objects get no call at all. A phase that failed stops the later phases (no
     service is written when one of its networks could not be created).
     """
-    from stackctl.engine import require_manager
-
     if resolve_image not in RESOLVE_MODES:
         from stackctl.errors import UsageError
 
         raise UsageError(f"invalid option {resolve_image} for flag --resolve-image")
     if check_manager:
-        require_manager(client)
-    run = _Run(client, plan, resolve_image, with_registry_auth, on_event, workers)
+        require_manager(engine)
+    run = _Run(engine, plan, resolve_image, with_registry_auth, on_event, workers)
     phases: list[tuple[Callable[[Action], None], list[Action]]] = [
         (run.create_network, plan.by_kind("network", CREATE)),
         (run.write_file_object,
@@ -550,7 +454,7 @@ def apply_plan(
     if result.errors:
         done = f"{result.writes} change{'s' if result.writes != 1 else ''} applied before the failure"
         message = f"deploy of stack {plan.stack} failed ({done})"
-        if any(ENGINE_LOST in d.message or ENGINE_DOWN in d.message for d in result.errors):
+        if run.engine_lost:
             message = (f"deploy of stack {plan.stack} failed: the Docker engine went away during the deploy "
                        f"({done}); rerun the same deploy once the engine is back: it converges")
         err = ApplyError(message, list(result.errors))
@@ -562,12 +466,11 @@ def apply_plan(
 # --- undo -------------------------------------------------------------------------------
 
 
-def undo(client: Any, result: ApplyResult, *,
+def undo(engine: Engine, result: ApplyResult, *,
          on_event: Callable[[ApplyEvent], None] | None = None) -> list[str]:
     """Put the stack back as it was before `result`: restore updated services to their previous
     specs (and secrets/configs to their previous labels), re-create removed services, remove
     created objects. Returns the problems (empty when everything was undone)."""
-    engine = _Engine(client)
     problems: list[str] = []
 
     def emit(ev: ApplyEvent) -> None:
@@ -577,47 +480,45 @@ def undo(client: Any, result: ApplyResult, *,
     for obj in [o for o in result.updated if o.kind == "service"]:
         emit(ApplyEvent("service", UPDATE, obj.name, obj.id, message="restoring the previous spec"))
         try:
-            live = engine.get(f"/services/{obj.id}")
+            live = engine.inspect("service", obj.id)
             spec = copy.deepcopy(obj.previous_spec or {})
             force = ((live.get("Spec") or {}).get("TaskTemplate") or {}).get("ForceUpdate")
             if force:
                 spec.setdefault("TaskTemplate", {})["ForceUpdate"] = force
-            engine.post(f"/services/{obj.id}/update", spec,
-                        params={"version": (live.get("Version") or {}).get("Index")})
-        except Exception as err:  # noqa: BLE001
+            engine.update("service", obj.id, int((live.get("Version") or {}).get("Index") or 0), spec)
+        except EngineError as err:
             problems.append(f"failed to restore service {obj.name}: {_error_text(err)}")
     for obj in [o for o in result.removed if o.kind == "service"]:
         emit(ApplyEvent("service", CREATE, obj.name, message="re-creating the removed service"))
         try:
             spec = copy.deepcopy(obj.previous_spec or {})
             (spec.get("TaskTemplate") or {}).pop("ForceUpdate", None)
-            engine.post("/services/create", spec)
-        except Exception as err:  # noqa: BLE001
+            engine.create("service", spec)
+        except EngineError as err:
             problems.append(f"failed to re-create service {obj.name}: {_error_text(err)}")
     for obj in [o for o in result.created if o.kind == "service"]:
         emit(ApplyEvent("service", REMOVE, obj.name, obj.id))
         try:
-            _delete_retrying(engine, f"/services/{obj.id}", False)
-        except Exception as err:  # noqa: BLE001
+            remove_retrying(engine, "service", obj.id, 0)
+        except EngineError as err:
             problems.append(f"failed to remove service {obj.name}: {_error_text(err)}")
     for obj in [o for o in result.updated if o.kind in ("secret", "config")]:
         emit(ApplyEvent(obj.kind, UPDATE, obj.name, obj.id, message="restoring the previous labels"))
         try:
-            live = engine.get(f"/{obj.kind}s/{obj.id}")
+            live = engine.inspect(obj.kind, obj.id)
             spec = dict(obj.spec or {})
             spec["Labels"] = (obj.previous_spec or {}).get("Labels") or {}
             if obj.data is not None:
                 spec["Data"] = obj.data
-            engine.post(f"/{obj.kind}s/{obj.id}/update", spec,
-                        params={"version": (live.get("Version") or {}).get("Index")})
-        except Exception as err:  # noqa: BLE001
+            engine.update(obj.kind, obj.id, int((live.get("Version") or {}).get("Index") or 0), spec)
+        except EngineError as err:
             problems.append(f"failed to restore {obj.kind} {obj.name}: {_error_text(err)}")
     for kind in ("secret", "config", "network"):
         for obj in [o for o in result.created if o.kind == kind]:
             emit(ApplyEvent(kind, REMOVE, obj.name, obj.id))
             try:
-                _delete_retrying(engine, f"/{kind}s/{obj.id}", True)
-            except Exception as err:  # noqa: BLE001
+                remove_retrying(engine, kind, obj.id, REMOVE_RETRY_SECONDS)
+            except EngineError as err:
                 problems.append(f"failed to remove {kind} {obj.name}: {_error_text(err)}")
     return problems
 
@@ -643,7 +544,7 @@ def _used_names(observed: ObservedStack, kind: str) -> set[str]:
     return used
 
 
-def collect_old_versions(client: Any, plan: Plan, *, keep: int = DEFAULT_KEEP_VERSIONS,
+def collect_old_versions(engine: Engine, plan: Plan, *, keep: int = DEFAULT_KEEP_VERSIONS,
                          on_event: Callable[[ApplyEvent], None] | None = None) -> tuple[list[AppliedObject],
                                                                                        list[str]]:
     """Remove the versions of the plan's secrets/configs that no service uses, except the
@@ -657,8 +558,7 @@ def collect_old_versions(client: Any, plan: Plan, *, keep: int = DEFAULT_KEEP_VE
 
     if not any(plan.versions.values()):
         return [], []
-    observed = observe_stack(client, plan.stack)
-    engine = _Engine(client)
+    observed = observe_stack(engine, plan.stack)
     removed: list[AppliedObject] = []
     problems: list[str] = []
     for kind, section in (("secret", "secrets"), ("config", "configs")):
@@ -670,18 +570,14 @@ def collect_old_versions(client: Any, plan: Plan, *, keep: int = DEFAULT_KEEP_VE
                 if on_event is not None:
                     on_event(ApplyEvent(kind, REMOVE, obj.name, obj.id, message="old version"))
                 try:
-                    _delete_retrying(engine, f"/{kind}s/{obj.id}", False)
-                except Exception as err:  # noqa: BLE001 - an old version that stays is harmless
+                    remove_retrying(engine, kind, obj.id, 0)
+                except EngineError as err:  # an old version that stays is harmless
                     problems.append(f"old version {obj.name} of {kind} {base} not removed: "
                                     f"{_error_text(err)}")
                     continue
                 shown = {k: v for k, v in obj.spec.items() if k != "Data"}
                 removed.append(AppliedObject(kind, obj.name, REMOVE, obj.id, previous_spec=shown))
     return removed, problems
-
-
-def dumps_result(result: ApplyResult) -> str:
-    return json.dumps(result.to_json(), indent=2)
 
 
 __all__ = [

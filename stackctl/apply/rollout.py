@@ -1,6 +1,6 @@
 """The waiting phase of a deploy: watch, report, and (with --rollback-on-failure) undo.
 
-`follow_rollout(client, result, ...)` is what `deploy` and `rollback` call after
+`follow_rollout(engine, result, ...)` is what `deploy` and `rollback` call after
 `apply_plan`: it waits for every service the deploy created or updated, prints the verdict,
 and returns the exit code (docs/exit-codes.md). Ctrl-C and SIGTERM while waiting: with
 `rollback_on_failure` the deploy is undone (and waited for) before exiting 130; without it
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from stackctl.apply.wait import (
     CONVERGED,
@@ -24,6 +24,9 @@ from stackctl.apply.wait import (
     wait_for_services,
 )
 from stackctl.errors import EXIT_DEPLOY_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROLLED_BACK
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 
 @dataclass
@@ -64,7 +67,7 @@ def _what_was_done(result: Any) -> str:
 
 
 def follow_rollout(
-    client: Any,
+    engine: Engine,
     result: Any,
     *,
     timeout: float,
@@ -78,7 +81,7 @@ def follow_rollout(
     """Wait for `result.service_names` and decide the deploy's exit code; undo on failure if asked.
 
     `result` is the deploy helper's ApplyResult (`created`, `updated`, `removed`,
-    `service_names`, `started_at`); `undo(client, result)` from stackctl.apply restores it.
+    `service_names`, `started_at`); `undo(engine, result)` from stackctl.apply restores it.
     """
     from stackctl.render.progress import RolloutDisplay, summary_lines
 
@@ -88,7 +91,7 @@ def follow_rollout(
     if not names:
         return RolloutReport(EXIT_OK)
     with RolloutDisplay(out, quiet=quiet, live=live) as display, interrupt_on_sigterm():
-        outcomes = wait_for_services(client, names, timeout=timeout, on_progress=display, poll=poll,
+        outcomes = wait_for_services(engine, names, timeout=timeout, on_progress=display, poll=poll,
                                      since=getattr(result, "started_at", None) or None)
     report = RolloutReport(exit_code_for(outcomes), outcomes)
     if report.ok:
@@ -103,14 +106,14 @@ def follow_rollout(
             print(f"interrupted: the deploy already {_what_was_done(result)}; the swarm continues the "
                   f"rollout on its own (follow it with `stackctl ps {result.stack}`)", file=err)
         return report
-    _undo_and_wait(client, result, report, timeout=timeout, quiet=quiet, out=out, err=err, poll=poll,
+    _undo_and_wait(engine, result, report, timeout=timeout, quiet=quiet, out=out, err=err, poll=poll,
                    live=live)
     if interrupted:
         report.exit_code = EXIT_INTERRUPTED
     return report
 
 
-def _undo_and_wait(client: Any, result: Any, report: RolloutReport, *, timeout: float, quiet: bool,
+def _undo_and_wait(engine: Engine, result: Any, report: RolloutReport, *, timeout: float, quiet: bool,
                    out: TextIO, err: TextIO, poll: float, live: bool | None) -> None:
     from stackctl.apply import undo
     from stackctl.render.progress import RolloutDisplay, summary_lines
@@ -120,7 +123,7 @@ def _undo_and_wait(client: Any, result: Any, report: RolloutReport, *, timeout: 
     since = time.time()
     try:
         with interrupt_on_sigterm():
-            problems = undo(client, result, on_event=None if quiet else
+            problems = undo(engine, result, on_event=None if quiet else
                             (lambda ev: print(f"undo: {ev.text()}", file=out)))
     except KeyboardInterrupt:
         report.undo_problems = ["undo interrupted: the stack may be partly restored"]
@@ -133,7 +136,7 @@ def _undo_and_wait(client: Any, result: Any, report: RolloutReport, *, timeout: 
     restored = _restored_names(result)
     if restored:
         with RolloutDisplay(out, quiet=quiet, live=live, title="undo") as display, interrupt_on_sigterm():
-            report.undo_outcomes = wait_for_services(client, restored, timeout=timeout, on_progress=display,
+            report.undo_outcomes = wait_for_services(engine, restored, timeout=timeout, on_progress=display,
                                                      poll=poll, since=since)
     undo_ok = not problems and all(o.state in (CONVERGED, ROLLED_BACK) for o in report.undo_outcomes)
     report.undone = undo_ok

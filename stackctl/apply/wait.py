@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,
@@ -42,8 +42,12 @@ from stackctl.errors import (
     EXIT_OK,
     EXIT_ROLLED_BACK,
     EXIT_TIMEOUT,
+    EngineError,
 )
 from stackctl.inspect_tasks import parse_time as parse_engine_time
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 CONVERGED = "converged"
 FAILED = "failed"
@@ -449,11 +453,11 @@ def _waiting_message(prog: ServiceProgress, state: str | None, message: str) -> 
 # --- the waiter ------------------------------------------------------------------------------
 
 
-def _server_skew(api: Any) -> float:
+def _server_skew(engine: Engine) -> float:
     """Engine clock minus local clock, so `since` and task timestamps compare (0 when unknown)."""
     try:
         before = time.time()
-        info = api.info()
+        info = engine.info()
         after = time.time()
         server = parse_time(info.get("SystemTime"))
     except Exception:  # noqa: BLE001 - a missing clock reading only weakens staleness checks
@@ -461,7 +465,7 @@ def _server_skew(api: Any) -> float:
     return 0.0 if server is None else server - (before + after) / 2
 
 
-def _lookup_failed_task(api: Any, prog: ServiceProgress, service_id: str, messages: Sequence[str],
+def _lookup_failed_task(engine: Engine, prog: ServiceProgress, service_id: str, messages: Sequence[str],
                         since: float) -> None:
     """After a pause or rollback, show the error of the task the swarm blamed.
 
@@ -474,22 +478,22 @@ def _lookup_failed_task(api: Any, prog: ServiceProgress, service_id: str, messag
         if not m:
             continue
         try:
-            found = describe_task_error(api.inspect_task(m.group(1)))
-        except Exception:  # noqa: BLE001 - the task may be gone; fall back to the list
+            found = describe_task_error(engine.inspect("task", m.group(1)))
+        except EngineError:  # the task may be gone; fall back to the list
             found = None
         if found:
             prog.task_error = found
             return
     try:
-        tasks = api.tasks(filters={"service": [service_id]})
-    except Exception:  # noqa: BLE001 - the status message remains
+        tasks = engine.objects("task", {"service": [service_id]})
+    except EngineError:  # the status message remains
         return
     failed = [t for t in tasks if _state(t) in FAILED_TASK_STATES or _state(t) == "complete"]
     prog.task_error = newest_task_error(failed, since, exits_fail=True) or prog.task_error
 
 
 def wait_for_services(
-    client: Any,
+    engine: Engine,
     names: list[str],
     *,
     timeout: float,
@@ -505,14 +509,11 @@ def wait_for_services(
     before it belong to earlier deploys and are ignored. Ctrl-C (KeyboardInterrupt) marks the
     undecided services `interrupted` and returns.
     """
-    from docker.errors import APIError, NotFound
-
-    api = getattr(client, "api", client)
     started = time.monotonic()
     deadline = started + timeout if timeout and timeout > 0 else None
     if since is None:
         since = time.time() - SINCE_MARGIN
-    skew = _server_skew(api)
+    skew = _server_skew(engine)
     server_since = since + skew
     order = list(dict.fromkeys(names))
     progress: dict[str, ServiceProgress] = {n: ServiceProgress(name=n, message="waiting") for n in order}
@@ -534,11 +535,11 @@ def wait_for_services(
             known = [ids[n] for n in watch if n in ids]
             svcs: list[dict[str, Any]] = []
             if unknown:
-                svcs += api.services(filters={"name": unknown})
-                svcs += api.services(filters={"id": [n for n in unknown if _ID_RE.match(n)]}) \
+                svcs += engine.objects("service", {"name": unknown})
+                svcs += engine.objects("service", {"id": [n for n in unknown if _ID_RE.match(n)]}) \
                     if any(_ID_RE.match(n) for n in unknown) else []
             if known:
-                svcs += api.services(filters={"id": known})
+                svcs += engine.objects("service", {"id": known})
             by_key: dict[str, dict[str, Any]] = {}
             for s in svcs:
                 by_key[s["ID"]] = s
@@ -557,13 +558,15 @@ def wait_for_services(
                 time.sleep(poll)
                 continue
             if now_mono - nodes_at >= NODE_REFRESH:
-                nodes = api.nodes()
+                nodes = engine.objects("node")
                 nodes_at = now_mono
             # tasks: one call for every watched service, current spec only
             try:
-                tasks = api.tasks(filters={"service": [s["ID"] for s in found.values()],
-                                           "_up-to-date": "true"})
-            except NotFound:
+                tasks = engine.objects("task", {"service": [s["ID"] for s in found.values()],
+                                                "_up-to-date": "true"})
+            except EngineError as err:
+                if not err.not_found:
+                    raise
                 ids.clear()  # a service went away between the two calls; resolve again next poll
                 time.sleep(poll)
                 continue
@@ -579,7 +582,7 @@ def wait_for_services(
                 if prog.update_state and msg and msg not in seen_messages.setdefault(n, []):
                     seen_messages[n].append(msg)
                 if prog.final in (PAUSED, ROLLED_BACK):
-                    _lookup_failed_task(api, prog, svc["ID"], list(reversed(seen_messages[n])),
+                    _lookup_failed_task(engine, prog, svc["ID"], list(reversed(seen_messages[n])),
                                         server_since)
                     why = [m for m in seen_messages[n] if "due to" in m]
                     if prog.final == ROLLED_BACK and why:
@@ -605,10 +608,8 @@ def wait_for_services(
             progress[n].message = f"interrupted while {progress[n].message or 'waiting'}"
         if on_progress:
             on_progress([progress[n] for n in order])
-    except APIError as err:
-        from stackctl.errors import EngineError
-
-        raise EngineError(f"watching the rollout failed: {err.explanation or err}") from None
+    except EngineError as err:
+        raise err.during("watch the rollout") from None
     return [progress[n].outcome() for n in order]
 
 

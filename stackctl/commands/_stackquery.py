@@ -1,16 +1,19 @@
 """Engine access shared by the troubleshooting commands (ps, ls, services, rm, logs).
 
-Every call goes through `api_call`, so an engine refusal becomes an EngineError with one clear
-line, never a traceback. Lists are fetched with label filters: a fixed number of calls per
-command, never one per service.
+Every call goes through `api_call`, so an engine refusal (an EngineError from the gateway)
+reads as one clear line naming what was being done, never a traceback. Lists are fetched with
+label filters: a fixed number of calls per command, never one per service.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from stackctl.errors import EngineError, StackctlError, UsageError
+from stackctl.errors import EngineError, UsageError
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 T = TypeVar("T")
 
@@ -29,31 +32,23 @@ def check_format(fmt: str, allowed: Iterable[str]) -> str:
     return value
 
 
-def connect_manager(context: str | None, debug: bool) -> Any:
-    """A client for the swarm manager (fails clearly on a worker or a non-swarm engine)."""
-    from stackctl.engine import connect, require_manager
+def connect_manager(context: str | None, debug: bool) -> Engine:
+    """The gateway to the swarm manager (fails clearly on a worker or a non-swarm engine)."""
+    from stackctl.engine import open_engine, require_manager
 
-    client = connect(context, debug)
-    api_call("read engine info", lambda: require_manager(client))
-    return client
+    engine = open_engine(context, debug)
+    api_call("read engine info", lambda: require_manager(engine))
+    return engine
 
 
 def api_call(what: str, fn: Callable[[], T]) -> T:
     """Run one engine call; its failure becomes `EngineError("cannot <what>: <reason>")`."""
-    from docker.errors import APIError, DockerException
-    from requests.exceptions import RequestException
-
     try:
         return fn()
-    except StackctlError:
-        raise
-    except APIError as err:
-        reason = err.explanation or str(err)
-        if isinstance(reason, bytes):
-            reason = reason.decode(errors="replace")
-        raise EngineError(f"cannot {what}: {reason}") from None
-    except (DockerException, RequestException) as err:
-        raise EngineError(f"cannot {what}: {err}") from None
+    except EngineError as err:
+        if err.status is None and not err.reason:
+            raise  # already a sentence of ours (not a manager...)
+        raise err.during(what) from None
 
 
 def not_found(stack: str) -> EngineError:

@@ -13,9 +13,12 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EXIT_ERROR, EXIT_OK, ApplyError, StackctlError, UsageError
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 DEFAULT_LOCK_TIMEOUT = "60s"
 
@@ -32,6 +35,7 @@ class DeployOptions:
     rollback_on_failure: bool = False
     fmt: str = "text"
     context: str | None = None
+    host: str | None = None  # an environment's engine (stackctl.yml `host:`); None: the shell's
     debug: bool = False
     lock_timeout: str | float = DEFAULT_LOCK_TIMEOUT
     show_plan: bool | None = None  # None: only when stdout is a terminal
@@ -85,12 +89,12 @@ def convert(stack: str, config: Mapping[str, Any], environ: Mapping[str, str] | 
     return desired
 
 
-def plan_for(client: Any, desired: Any, stack: str, *, prune: bool, strict: bool = True,
+def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: bool = True,
              pins: Mapping[str, Mapping[str, str]] | None = None) -> Any:
     from stackctl.observe import observe_stack
     from stackctl.plan import make_plan
 
-    observed = observe_stack(client, stack)
+    observed = observe_stack(engine, stack)
     return make_plan(desired, observed, prune=prune, strict=strict, pins=pins)
 
 
@@ -122,7 +126,8 @@ def _up_to_date(plan: Any, opts: Any, out: Callable[[str], None]) -> int:
 
 
 def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
-                  options: DeployOptions | None = None, *, client: Any = None, **overrides: Any) -> int:
+                  options: DeployOptions | None = None, *, engine: Engine | None = None,
+                  **overrides: Any) -> int:
     """Deploy an already-loaded stack config (the merged dict `docker stack config` prints).
 
     Used by `deploy` and by the rollback command (which redeploys a stored revision).
@@ -153,15 +158,13 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
     else:
         desired = convert(stack, config, opts.environ)
     pins = opts.pinned_objects
-    if client is None:
-        from stackctl.engine import connect
-
-        client = connect(opts.context, opts.debug)
-    from stackctl.engine import require_manager
+    from stackctl.engine import open_engine, require_manager
     from stackctl.render.plan import print_plan
 
-    require_manager(client)
-    plan = plan_for(client, desired, stack, prune=opts.prune, strict=False, pins=pins)
+    if engine is None:
+        engine = open_engine(opts.context, opts.debug, host=opts.host)
+    require_manager(engine)
+    plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins)
     _print_plan_warnings(plan)
     if opts.plan_only:
         print_plan(plan, fmt=opts.fmt)
@@ -177,25 +180,25 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
         print(f"Waiting for the deploy lock of stack {stack}, held by {info.describe()}...",
               file=sys.stderr, flush=True)
 
-    lock = StackLock(client, stack, timeout=lock_timeout, on_wait=on_wait)
+    lock = StackLock(engine, stack, timeout=lock_timeout, on_wait=on_wait)
     lock.acquire()
     try:
         # Under the lock: the swarm may have changed while we waited for it.
-        plan = plan_for(client, desired, stack, prune=opts.prune, strict=False, pins=pins)
+        plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins)
         plan.check()
         if show_plan and opts.fmt != "json" and plan.has_changes and not opts.quiet:
             print_plan(plan)
             print()
         if not plan.has_changes:
             return _up_to_date(plan, opts, out)
-        result = _apply(client, plan, opts, out)
+        result = _apply(engine, plan, opts, out)
         if not opts.rollback_on_failure:
             lock.release()
-        code, outcomes = _wait(client, result, opts, wait_timeout)  # undoes on failure if asked
+        code, outcomes = _wait(engine, result, opts, wait_timeout)  # undoes on failure if asked
         if code == EXIT_OK:
-            _collect_old_versions(client, plan, result, opts, out)
+            _collect_old_versions(engine, plan, result, opts, out)
         if code == EXIT_OK and opts.record_history:
-            _record_history(client, stack, config, result, opts, working_dir, plan.versions)
+            _record_history(engine, stack, config, result, opts, working_dir, plan.versions)
         if opts.fmt == "json":
             _print_json(_deploy_doc(plan, result, outcomes))
         return code
@@ -224,18 +227,18 @@ def _print_json(doc: Any) -> None:
     print(json.dumps(doc, indent=2, ensure_ascii=False))
 
 
-def _apply(client: Any, plan: Any, opts: DeployOptions, out: Callable[[str], None]) -> Any:
+def _apply(engine: Engine, plan: Any, opts: DeployOptions, out: Callable[[str], None]) -> Any:
     from stackctl.apply import apply_plan, undo
 
     try:
-        return apply_plan(client, plan, resolve_image=opts.resolve_image,
+        return apply_plan(engine, plan, resolve_image=opts.resolve_image,
                           with_registry_auth=opts.with_registry_auth, on_event=_event_printer(out),
                           check_manager=False)
     except ApplyError as err:
         result = getattr(err, "result", None)
         if opts.rollback_on_failure and result is not None and result.writes:
             out("Deploy failed: undoing what was applied")
-            problems = undo(client, result, on_event=_event_printer(out))
+            problems = undo(engine, result, on_event=_event_printer(out))
             err.diagnostics.extend(_diag(p) for p in problems)
         raise
 
@@ -246,7 +249,7 @@ def _diag(text: str) -> Any:
     return Diagnostic(text)
 
 
-def _wait(client: Any, result: Any, opts: DeployOptions, timeout: float) -> tuple[int, list[Any]]:
+def _wait(engine: Engine, result: Any, opts: DeployOptions, timeout: float) -> tuple[int, list[Any]]:
     """Wait for the services this deploy wrote (unless --detach); (exit code, outcomes).
 
     stackctl.apply.rollout does the watching, the verdict, Ctrl-C/SIGTERM handling and, with
@@ -257,7 +260,7 @@ def _wait(client: Any, result: Any, opts: DeployOptions, timeout: float) -> tupl
     from stackctl.apply.rollout import follow_rollout
 
     stream = sys.stderr if opts.fmt == "json" else sys.stdout
-    report = follow_rollout(client, result, timeout=timeout, rollback_on_failure=opts.rollback_on_failure,
+    report = follow_rollout(engine, result, timeout=timeout, rollback_on_failure=opts.rollback_on_failure,
                             quiet=opts.quiet, stream=stream)
     return report.exit_code, report.outcomes
 
@@ -286,13 +289,13 @@ def _file_or_nothing(path: str) -> bytes:
         return b""
 
 
-def _collect_old_versions(client: Any, plan: Any, result: Any, opts: DeployOptions,
+def _collect_old_versions(engine: Engine, plan: Any, result: Any, opts: DeployOptions,
                           out: Callable[[str], None]) -> None:
     """After a successful deploy: remove unused old versions of rotated secrets/configs."""
     from stackctl.apply import collect_old_versions
 
     try:
-        removed, problems = collect_old_versions(client, plan, keep=opts.keep_versions,
+        removed, problems = collect_old_versions(engine, plan, keep=opts.keep_versions,
                                                  on_event=_event_printer(out))
         result.removed.extend(removed)  # shown in `deploy --format json` under applied.removed
     except StackctlError as err:
@@ -301,14 +304,12 @@ def _collect_old_versions(client: Any, plan: Any, result: Any, opts: DeployOptio
         print(f"warning: {text}", file=sys.stderr)
 
 
-def _record_history(client: Any, stack: str, config: Mapping[str, Any], result: Any, opts: DeployOptions,
+def _record_history(engine: Engine, stack: str, config: Mapping[str, Any], result: Any, opts: DeployOptions,
                     working_dir: str, objects: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    from stackctl.history import record_revision
+
     try:
-        from stackctl.history import record_revision  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    try:
-        record_revision(client, stack, config, dict(result.images), files=opts.files,
+        record_revision(engine, stack, config, dict(result.images), files=opts.files,
                         working_dir=working_dir, note=opts.note, objects=objects)
     except StackctlError as err:
         print(f"warning: deployed, but the revision was not recorded: {err}", file=sys.stderr)
@@ -322,15 +323,15 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     from stackctl.project import resolve_env_args
 
     started = time.monotonic()
-    stack, files, env_files, environ, context = resolve_env_args(
+    stack, files, env_files, environ, choice = resolve_env_args(
         env, files, env_files, stack, context=context, need_stack=True)
     stack = check_stack_name(stack or "")
     loaded = load_files(files, env_files, environ)
     opts = DeployOptions(prune=prune, resolve_image=resolve_image, with_registry_auth=with_registry_auth,
                          detach=detach, quiet=quiet, plan_only=plan_only, timeout=timeout,
-                         rollback_on_failure=rollback_on_failure, fmt=fmt, context=context, debug=debug,
-                         lock_timeout=lock_timeout, files=list(files), keep_versions=keep_versions,
-                         environ=loaded.environ)
+                         rollback_on_failure=rollback_on_failure, fmt=fmt, context=choice.context,
+                         host=choice.host, debug=debug, lock_timeout=lock_timeout, files=list(files),
+                         keep_versions=keep_versions, environ=loaded.environ)
     code = deploy_config(stack, loaded.config, loaded.working_dir, opts)
     if debug:
         print(f"debug: deploy took {time.monotonic() - started:.2f}s", file=sys.stderr)

@@ -22,17 +22,17 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
 
     if fmt not in ("text", "json"):
         raise UsageError(f"unknown --format {fmt!r} (text or json)")
-    stack, files, env_files, environ, context = resolve_env_args(
+    stack, files, env_files, environ, choice = resolve_env_args(
         env, files, env_files, stack, context=context, need_stack=True)
     stack = check_stack_name(stack or "")
     loaded = load_files(files, env_files, environ)
     desired = convert(stack, loaded.config, loaded.environ)
-    from stackctl.engine import connect
+    from stackctl.engine import open_engine
     from stackctl.render.diagnostics import print_warnings
     from stackctl.render.plan import print_plan
 
-    client = connect(context, debug)
-    plan = plan_for(client, desired, stack, prune=prune, strict=False)
+    engine = open_engine(choice.context, debug, host=choice.host)
+    plan = plan_for(engine, desired, stack, prune=prune, strict=False)
     print_plan(plan, fmt=fmt)
     if fmt == "json":
         return EXIT_ERROR if plan.errors else (EXIT_CHANGES if plan.has_changes else EXIT_OK)

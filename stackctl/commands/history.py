@@ -8,13 +8,13 @@ from stackctl.errors import EXIT_OK, UsageError
 
 
 def run(*, stack: str, fmt: str = "table", context: str | None = None, debug: bool = False) -> int:
-    from stackctl.engine import connect
+    from stackctl.engine import open_engine
     from stackctl.history import list_revisions
 
     if fmt not in ("table", "json"):
         raise UsageError(f"unknown --format {fmt!r} (table or json)")
-    client = connect(context, debug)
-    revisions = list_revisions(client, stack)
+    engine = open_engine(context, debug)
+    revisions = list_revisions(engine, stack)
     if fmt == "json":
         print(json.dumps([r.summary() for r in revisions], indent=2))
         return EXIT_OK

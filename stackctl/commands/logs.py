@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from stackctl.commands._stackquery import api_call, connect_manager, not_found
 from stackctl.errors import EngineError, UsageError
@@ -27,6 +27,9 @@ from stackctl.inspect_tasks import (
     stack_filters,
 )
 
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
+
 STDERR_STREAM = 2
 
 
@@ -36,10 +39,9 @@ def run(*, stack: str, service: str | None = None, follow: bool = False, tail: s
     if tail != "all" and not tail.isdigit():
         raise UsageError(f"invalid --tail {tail!r} (expected a number of lines or 'all')")
     since_param = parse_since(since, datetime.now(timezone.utc)) if since else None
-    client = connect_manager(context, debug)
-    api = client.api
+    engine = connect_manager(context, debug)
 
-    services = api_call("list services", lambda: api.services(filters=stack_filters(stack)))
+    services = api_call("list services", lambda: engine.objects("service", stack_filters(stack)))
     if not services:
         raise not_found(stack)
     if service:
@@ -52,17 +54,17 @@ def run(*, stack: str, service: str | None = None, follow: bool = False, tail: s
         services = chosen
     services.sort(key=lambda s: natural_key(object_name(s)))
 
-    namer = _TaskNamer(api, stack, {s["ID"]: object_name(s) for s in services})
+    namer = _TaskNamer(engine, stack, {s["ID"]: object_name(s) for s in services})
     params: dict[str, Any] = {"details": True, "follow": follow, "stdout": True, "stderr": True,
                               "timestamps": True, "tail": tail}
     if since_param:
         params["since"] = since_param
     if follow:
-        _follow(api, services, params, namer)
+        _follow(engine, services, params, namer)
     else:
         lines: list[tuple[str, int, int, str]] = []  # (timestamp, order, stream, text)
         for svc in services:
-            for stream, raw in _read_log(api, svc, params):
+            for stream, raw in _read_log(engine, svc, params):
                 stamp, text = namer.render(raw, object_name(svc))
                 lines.append((stamp, len(lines), stream, text))
         lines.sort()
@@ -81,13 +83,14 @@ def _emit(stream: int, text: str, lock: threading.Lock | None = None) -> None:
         out.write(text + "\n")
 
 
-def _follow(api: Any, services: list[dict[str, Any]], params: dict[str, Any], namer: _TaskNamer) -> None:
+def _follow(engine: Engine, services: list[dict[str, Any]], params: dict[str, Any],
+            namer: _TaskNamer) -> None:
     lock = threading.Lock()
     errors: list[EngineError] = []
 
     def reader(svc: dict[str, Any]) -> None:
         try:
-            for stream, raw in _read_log(api, svc, params):
+            for stream, raw in _read_log(engine, svc, params):
                 _stamp, text = namer.render(raw, object_name(svc))
                 _emit(stream, text, lock)
         except EngineError as err:
@@ -103,35 +106,26 @@ def _follow(api: Any, services: list[dict[str, Any]], params: dict[str, Any], na
         raise errors[0]
 
 
-def _read_log(api: Any, svc: dict[str, Any], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
+def _read_log(engine: Engine, svc: dict[str, Any], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
     """(stream, line) pairs of one service's log, demultiplexed (stdout=1, stderr=2)."""
     tty = bool(((svc.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec", {}).get("TTY"))
     name = object_name(svc)
 
-    def open_stream() -> Any:
-        res = api._get(api._url("/services/{0}/logs", svc["ID"]), params=params, stream=True)
-        api._raise_for_status(res)
-        return res
-
-    res = api_call(f"read the logs of {name}", open_stream)
-    try:
-        api._disable_socket_timeout(api._get_raw_response_socket(res))
-    except Exception:  # noqa: BLE001 - only matters for long --follow sessions
-        pass
+    res = api_call(f"read the logs of {name}", lambda: engine.service_logs(svc["ID"], params))
     buffers = {1: b"", 2: b""}
     try:
         while True:
             if tty:
-                chunk, stream = res.raw.read(4096), 1
+                chunk, stream = res.read(4096), 1
                 if not chunk:
                     break
             else:
-                header = res.raw.read(8)
+                header = res.read(8)
                 if len(header) < 8:
                     break
                 stream_id, length = struct.unpack(">BxxxL", header)
                 stream = STDERR_STREAM if stream_id == STDERR_STREAM else 1
-                chunk = res.raw.read(length) if length else b""
+                chunk = res.read(length) if length else b""
             buffers[stream] += chunk
             *complete, buffers[stream] = buffers[stream].split(b"\n")
             for line in complete:
@@ -146,8 +140,8 @@ def _read_log(api: Any, svc: dict[str, Any], params: dict[str, Any]) -> Iterator
 class _TaskNamer:
     """Log prefixes from the stack's tasks and nodes, listed once (again only for unseen tasks)."""
 
-    def __init__(self, api: Any, stack: str, service_names: dict[str, str]) -> None:
-        self.api = api
+    def __init__(self, engine: Engine, stack: str, service_names: dict[str, str]) -> None:
+        self.engine = engine
         self.stack = stack
         self.service_names = service_names
         self.lock = threading.Lock()
@@ -157,8 +151,8 @@ class _TaskNamer:
         self._refresh()
 
     def _refresh(self) -> None:
-        tasks = api_call("list tasks", lambda: self.api.tasks(filters=stack_filters(self.stack)))
-        nodes = api_call("list nodes", lambda: self.api.nodes())
+        tasks = api_call("list tasks", lambda: self.engine.objects("task", stack_filters(self.stack)))
+        nodes = api_call("list nodes", lambda: self.engine.objects("node"))
         self.tasks = {t["ID"]: t for t in tasks}
         self.nodes = node_names(nodes)
         self.refreshed = set(self.tasks)

@@ -13,13 +13,12 @@ from stackctl.render.tables import LS_HEADERS, ls_cells, ls_json, print_json, pr
 
 def run(*, fmt: str = "table", context: str | None = None, debug: bool = False) -> int:
     fmt = check_format(fmt, TABLE_FORMATS)
-    client = connect_manager(context, debug)
-    api = client.api
+    engine = connect_manager(context, debug)
     by_label = {"label": [STACK_LABEL]}
-    services = api_call("list services", lambda: api.services(filters=by_label))
-    networks = api_call("list networks", lambda: api.networks(filters=by_label))
-    secrets = api_call("list secrets", lambda: api.secrets(filters=by_label))
-    configs = api_call("list configs", lambda: api.configs(filters=by_label))
+    services = api_call("list services", lambda: engine.objects("service", by_label))
+    networks = api_call("list networks", lambda: engine.objects("network", by_label))
+    secrets = api_call("list secrets", lambda: engine.objects("secret", by_label))
+    configs = api_call("list configs", lambda: engine.objects("config", by_label))
     stacks = stack_summaries(services, networks, secrets, configs)
     if fmt == "json":
         print_json(ls_json(stacks))

@@ -20,14 +20,15 @@ the point.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stackctl.errors import EXIT_OK, Diagnostic, PlanError, UsageError
+from stackctl.errors import EXIT_OK, Diagnostic, EngineError, PlanError, UsageError
+
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 NODE_HOST_ENV = "STACKCTL_NODE_HOST"
@@ -43,25 +44,8 @@ class Pin:
     seen_on: tuple[str, ...]  # nodes whose running tasks were checked
 
 
-@contextlib.contextmanager
-def _engine_env(context: str | None, host: str | None) -> Iterator[str | None]:
-    """Point engine.connect at an environment's swarm for the duration of the block."""
-    saved = {k: os.environ.get(k) for k in ("DOCKER_HOST", "DOCKER_CONTEXT")}
-    try:
-        if host and not context:
-            os.environ["DOCKER_HOST"] = host
-            os.environ.pop("DOCKER_CONTEXT", None)
-        yield context
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _node_client(hostname: str, addr: str) -> Any:
-    import docker
+def _node_engine(hostname: str, addr: str) -> Engine | None:
+    from stackctl.engine import connect
 
     template = os.environ.get(NODE_HOST_ENV)
     if not template:
@@ -70,25 +54,23 @@ def _node_client(hostname: str, addr: str) -> Any:
             return None
         template = LAB_NODE_HOST
     try:
-        client = docker.DockerClient(base_url=template.format(hostname=hostname, addr=addr), timeout=20)
-        client.ping()
-        return client
-    except Exception:  # noqa: BLE001 - reported by the caller as "unreachable"
+        return connect(template.format(hostname=hostname, addr=addr), timeout=20)
+    except EngineError:  # reported by the caller as "unreachable"
         return None
 
 
-def running_images(client: Any, stack: str) -> dict[str, dict[str, Any]]:
+def running_images(engine: Engine, stack: str) -> dict[str, dict[str, Any]]:
     """Per descoped service: the spec images and container image IDs of its running tasks."""
-    services = client.api.services(filters={"label": f"{NAMESPACE_LABEL}={stack}"})
+    services = engine.objects("service", {"label": f"{NAMESPACE_LABEL}={stack}"})
     if not services:
         raise PlanError(f"stack {stack!r} has no services to promote from")
-    nodes = {n["ID"]: n for n in client.api.nodes()}
-    node_clients: dict[str, Any] = {}
+    nodes = {n["ID"]: n for n in engine.objects("node")}
+    node_engines: dict[str, Engine | None] = {}
     out: dict[str, dict[str, Any]] = {}
     for service in services:
         full = service["Spec"]["Name"]
         name = full[len(stack) + 1:] if full.startswith(stack + "_") else full
-        tasks = client.api.tasks(filters={"service": service["ID"], "desired-state": "running"})
+        tasks = engine.objects("task", {"service": service["ID"], "desired-state": "running"})
         info: dict[str, Any] = {"specs": set(), "ids": {}, "unreachable": set(), "running": 0}
         for task in tasks:
             status = task.get("Status") or {}
@@ -102,22 +84,22 @@ def running_images(client: Any, stack: str) -> dict[str, dict[str, Any]]:
             container_id = (status.get("ContainerStatus") or {}).get("ContainerID")
             if "@sha256:" in task["Spec"]["ContainerSpec"]["Image"] or not container_id:
                 continue
-            if hostname not in node_clients:
-                node_clients[hostname] = _node_client(hostname, addr)
-            engine = node_clients[hostname]
-            if engine is None:
+            if hostname not in node_engines:
+                node_engines[hostname] = _node_engine(hostname, addr)
+            node_engine = node_engines[hostname]
+            if node_engine is None:
                 info["unreachable"].add(hostname)
                 continue
             try:
-                image_id = engine.api.inspect_container(container_id)["Image"]
-            except Exception:  # noqa: BLE001
+                image_id = node_engine.inspect("container", container_id)["Image"]
+            except EngineError:
                 info["unreachable"].add(hostname)
                 continue
             info["ids"].setdefault(image_id, set()).add(hostname)
         out[name] = info
-    for engine in node_clients.values():
-        if engine is not None:
-            engine.close()
+    for node_engine in node_engines.values():
+        if node_engine is not None:
+            node_engine.close()
     return out
 
 
@@ -191,7 +173,7 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
         plan_only: bool = False, timeout: str = "10m", rollback_on_failure: bool = False, fmt: str = "text",
         debug: bool = False, lock_timeout: str = "60s") -> int:
     from stackctl.commands.deploy import DeployOptions, deploy_config
-    from stackctl.engine import connect
+    from stackctl.engine import open_engine
     from stackctl.pipeline import load_stack
     from stackctl.project import environment_target
     from stackctl.render.diagnostics import print_warnings
@@ -204,12 +186,8 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
     dst = environment_target(target)
     loaded = load_stack(dst.files, env_files=dst.env_files, environ=dst.environ(), validate=True)
     print_warnings(loaded.warnings)
-    with _engine_env(src.context, src.host) as context:
-        client = connect(context, debug)
-        try:
-            running = running_images(client, src.stack)
-        finally:
-            client.close()
+    with open_engine(src.context, debug, host=None if src.context else src.host) as engine:
+        running = running_images(engine, src.stack)
     pins, problems = choose_pins(source, running, loaded.config)
     if problems:
         raise PlanError(f"cannot promote {source} ({src.stack}) to {target} ({dst.stack}):", problems)
@@ -221,6 +199,5 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
                          timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt, debug=debug,
                          lock_timeout=lock_timeout, files=list(dst.files), show_plan=True,
                          note=f"promoted from {source} ({src.stack})")
-    with _engine_env(dst.context, dst.host) as context:
-        opts.context = context
-        return deploy_config(dst.stack, config, loaded.working_dir, opts) or EXIT_OK
+    opts.context, opts.host = dst.context, None if dst.context else dst.host
+    return deploy_config(dst.stack, config, loaded.working_dir, opts) or EXIT_OK

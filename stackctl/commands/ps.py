@@ -19,17 +19,16 @@ def run(*, stack: str, filters: list[str], no_trunc: bool = False, quiet: bool =
         all_tasks: bool = False, fmt: str = "table", context: str | None = None, debug: bool = False) -> int:
     fmt = check_format(fmt, TABLE_FORMATS)
     user_filters = parse_filters(filters)
-    client = connect_manager(context, debug)
-    api = client.api
+    engine = connect_manager(context, debug)
 
-    tasks = api_call("list tasks", lambda: api.tasks(filters=stack_filters(stack, user_filters)))
-    services = api_call("list services", lambda: api.services(filters=stack_filters(stack)))
+    tasks = api_call("list tasks", lambda: engine.objects("task", stack_filters(stack, user_filters)))
+    services = api_call("list services", lambda: engine.objects("service", stack_filters(stack)))
     # Convergence is judged on all the stack's tasks, not only those the user's filter kept.
     all_stack_tasks = tasks if not user_filters else api_call(
-        "list tasks", lambda: api.tasks(filters=stack_filters(stack)))
+        "list tasks", lambda: engine.objects("task", stack_filters(stack)))
     if not tasks and not services and not all_stack_tasks:
         raise not_found(stack)
-    nodes = api_call("list nodes", lambda: api.nodes())
+    nodes = api_call("list nodes", lambda: engine.objects("node"))
 
     now = datetime.now(timezone.utc)
     rows = task_rows(tasks, services, nodes, now=now, all_tasks=all_tasks)

@@ -21,13 +21,13 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
         rollback_on_failure: bool = False, quiet: bool = False, resolve_image: str = "changed",
         fmt: str = "text", context: str | None = None, debug: bool = False) -> int:
     from stackctl.commands.deploy import DeployOptions, deploy_config
-    from stackctl.engine import connect
+    from stackctl.engine import open_engine
     from stackctl.history import file_digest, get_revision
 
     if to is not None and to < 1:
         raise UsageError("--to must be a revision number (see `stackctl history STACK`)")
-    client = connect(context, debug)
-    rev = get_revision(client, stack, to)
+    engine = open_engine(context, debug)
+    rev = get_revision(engine, stack, to)
     for section, digests in rev.digests.items() if not rev.objects else ():
         for name, digest in digests.items():
             entry = (rev.config.get(section) or {}).get(name) or {}
@@ -46,4 +46,4 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
                          rollback_on_failure=rollback_on_failure, fmt=fmt, context=context, debug=debug,
                          record_history=True, note=f"rollback to {rev.revision}", files=list(rev.files),
                          pinned_objects=rev.objects or None)
-    return deploy_config(stack, rev.config, rev.working_dir or rev.cwd, opts, client=client)
+    return deploy_config(stack, rev.config, rev.working_dir or rev.cwd, opts, engine=engine)

@@ -10,12 +10,11 @@ from stackctl.render.tables import SERVICES_HEADERS, print_json, print_table, se
 def run(*, stack: str, quiet: bool = False, fmt: str = "table", context: str | None = None,
         debug: bool = False) -> int:
     fmt = check_format(fmt, TABLE_FORMATS)
-    client = connect_manager(context, debug)
-    api = client.api
-    services = api_call("list services", lambda: api.services(filters=stack_filters(stack)))
+    engine = connect_manager(context, debug)
+    services = api_call("list services", lambda: engine.objects("service", stack_filters(stack)))
     if not services:
         raise not_found(stack)
-    tasks = api_call("list tasks", lambda: api.tasks(filters=stack_filters(stack)))
+    tasks = api_call("list tasks", lambda: engine.objects("task", stack_filters(stack)))
     statuses = service_statuses(services, tasks)
     if quiet:
         for s in statuses:

@@ -9,13 +9,13 @@ from stackctl.errors import EXIT_OK
 
 def run(*, stack: str, context: str | None = None, debug: bool = False) -> int:
     from stackctl.commands.deploy import check_stack_name
-    from stackctl.engine import connect, require_manager
+    from stackctl.engine import open_engine, require_manager
     from stackctl.lock import unlock
 
     stack = check_stack_name(stack)
-    client = connect(context, debug)
-    require_manager(client)
-    info = unlock(client, stack)
+    engine = open_engine(context, debug)
+    require_manager(engine)
+    info = unlock(engine, stack)
     if info is None:
         print(f"Stack {stack} is not locked.", file=sys.stderr)
     else:

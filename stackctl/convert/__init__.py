@@ -12,14 +12,13 @@ empty `SecretID`/`ConfigID` to fill in; a `Privileges.CredentialSpec.Config` hol
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import ConvertError, Diagnostic
 
-__all__ = ["ConvertError", "DesiredStack", "convert_stack", "digest", "secret_digest"]
+__all__ = ["ConvertError", "DesiredStack", "convert_stack"]
 
 
 @dataclass
@@ -41,19 +40,6 @@ class DesiredStack:
         """`STACK_web` → `web`, the key in the stack file."""
         prefix = f"{self.stack}_"
         return full_name[len(prefix) :] if full_name.startswith(prefix) else full_name
-
-
-def digest(data: bytes | str) -> str:
-    """What a secret's value may be shown as: sha256, first 12 hex characters."""
-    raw = data.encode() if isinstance(data, str) else data
-    return hashlib.sha256(raw).hexdigest()[:12]
-
-
-def secret_digest(spec: Mapping[str, Any]) -> str:
-    """`digest` of a SecretSpec/ConfigSpec's decoded `Data` (base64 in the spec)."""
-    import base64
-
-    return digest(base64.b64decode(spec.get("Data") or ""))
 
 
 def convert_stack(

@@ -18,12 +18,12 @@ STACK_PREFIX = "dp"
 
 
 @pytest.fixture(autouse=True)
-def _drop_history(stack_name: str, docker_client: Any) -> Iterator[None]:
+def _drop_history(engine: Any, stack_name: str, docker_client: Any) -> Iterator[None]:
     """Successful deploys record revisions (swarm configs) that `docker stack rm` keeps."""
     yield
     from stackctl.history import remove_history
 
-    remove_history(docker_client, stack_name)
+    remove_history(engine, stack_name)
 REPO = Path(__file__).resolve().parents[2]
 WORKER_HOST = "unix:///run/stackctl-lab/wrk-1/docker.sock"
 
@@ -200,10 +200,11 @@ def test_concurrent_deploys_do_not_interleave(tmp_path: Path, stack_name: str, l
 
 
 def test_held_lock_fails_cleanly_naming_the_holder(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
-                                                   docker_client: Any, run_stackctl: Any) -> None:
+                                                   docker_client: Any, engine: Any,
+                                                   run_stackctl: Any) -> None:
     from stackctl.lock import StackLock, read_lock
 
-    lock = StackLock(docker_client, stack_name, timeout=5)
+    lock = StackLock(engine, stack_name, timeout=5)
     lock.acquire()
     try:
         res = deploy(run_stackctl, lab_env, stack_name, stack_file(tmp_path), "--lock-timeout", "2s")
@@ -212,13 +213,13 @@ def test_held_lock_fails_cleanly_naming_the_holder(tmp_path: Path, stack_name: s
         assert versions(docker_client, stack_name) == {}
         unlocked = run_stackctl("unlock", stack_name, env=lab_env)
         assert unlocked.returncode == 0 and lock.holder in unlocked.stdout
-        assert read_lock(docker_client, stack_name) is None
+        assert read_lock(engine, stack_name) is None
     finally:
         lock.release()
 
 
 def test_plan_uses_a_constant_number_of_api_calls(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
-                                                  docker_client: Any, run_stackctl: Any) -> None:
+                                                  docker_client: Any, engine: Any, run_stackctl: Any) -> None:
     from stackctl.convert import convert_stack
     from stackctl.observe import observe_stack
     from stackctl.plan import make_plan
@@ -248,11 +249,11 @@ def test_plan_uses_a_constant_number_of_api_calls(tmp_path: Path, stack_name: st
 
     api._get, api._post = counting_get, counting_post
     try:
-        plan = make_plan(desired, observe_stack(docker_client, stack_name), prune=False)
+        plan = make_plan(desired, observe_stack(engine, stack_name), prune=False)
         big_calls = len(calls)
         calls.clear()
         make_plan(convert_stack({"services": {"one": {"image": "busybox"}}}, stack_name + "x"),
-                  observe_stack(docker_client, stack_name + "x"), prune=False)
+                  observe_stack(engine, stack_name + "x"), prune=False)
         small_calls = len(calls)
     finally:
         api._get, api._post = real_get, real_post
@@ -412,16 +413,16 @@ def _plan(client: Any, path: str, stack: str) -> Any:
 
 
 def test_out_of_sequence_update_is_replanned_once(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
-                                                  docker_client: Any, run_stackctl: Any) -> None:
+                                                  docker_client: Any, engine: Any, run_stackctl: Any) -> None:
     from stackctl.apply import apply_plan
 
     assert deploy(run_stackctl, lab_env, stack_name, stack_file(tmp_path, replicas=0)).returncode == 0
-    plan = _plan(docker_client, stack_file(tmp_path, replicas=0, env="2", name="e.yml"), stack_name)
+    plan = _plan(engine, stack_file(tmp_path, replicas=0, env="2", name="e.yml"), stack_name)
     # someone else updates the service between our plan and our apply
     other = subprocess.run(["docker", "service", "update", "-d", "--label-add", "touched=yes",
                             f"{stack_name}_web"], env=lab_env, capture_output=True, text=True, timeout=60)
     assert other.returncode == 0, other.stderr
-    result = apply_plan(docker_client, plan, resolve_image="never")
+    result = apply_plan(engine, plan, resolve_image="never")
     assert result.conflicts == [f"{stack_name}_web"]
     spec = docker_client.api.inspect_service(f"{stack_name}_web")["Spec"]
     assert spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=2"]
@@ -448,7 +449,8 @@ def test_unchanged_image_keeps_its_pinned_string(tmp_path: Path, stack_name: str
 
 
 def test_undo_restores_updated_and_removes_created(tmp_path: Path, stack_name: str, lab_env: dict[str, str],
-                                                   docker_client: Any, run_stackctl: Any) -> None:
+                                                   docker_client: Any, engine: Any,
+                                                   run_stackctl: Any) -> None:
     from stackctl.apply import apply_plan, undo
 
     assert deploy(run_stackctl, lab_env, stack_name, stack_file(tmp_path, replicas=0)).returncode == 0
@@ -457,10 +459,10 @@ def test_undo_restores_updated_and_removes_created(tmp_path: Path, stack_name: s
     path = stack_file(tmp_path, replicas=0, env="2", name="e.yml")
     text = Path(path).read_text().replace("\nnetworks:", "\n" + extra + "networks:", 1)
     Path(path).write_text(text)
-    result = apply_plan(docker_client, _plan(docker_client, path, stack_name), resolve_image="never")
+    result = apply_plan(engine, _plan(engine, path, stack_name), resolve_image="never")
     assert sorted(o.name for o in result.created) == [f"{stack_name}_extra"]
     assert [o.name for o in result.updated] == [f"{stack_name}_web"]
-    assert undo(docker_client, result) == []
+    assert undo(engine, result) == []
     after = docker_client.api.inspect_service(f"{stack_name}_web")["Spec"]
     assert after["TaskTemplate"]["ContainerSpec"]["Env"] == before["TaskTemplate"]["ContainerSpec"]["Env"]
     assert f"{stack_name}_extra" not in versions(docker_client, stack_name)
@@ -487,20 +489,20 @@ def test_prune_removes_what_the_file_dropped(tmp_path: Path, stack_name: str, la
     assert objects["networks"] == [f"{stack_name}_default"]
 
 
-def test_a_stale_lock_is_taken_over(stack_name: str, docker_client: Any) -> None:
+def test_a_stale_lock_is_taken_over(engine: Any, stack_name: str, docker_client: Any) -> None:
     from stackctl.lock import StackLock, read_lock
 
-    old = StackLock(docker_client, stack_name, timeout=5)
+    old = StackLock(engine, stack_name, timeout=5)
     old.acquire()
-    new = StackLock(docker_client, stack_name, timeout=5, ttl=0.0)
+    new = StackLock(engine, stack_name, timeout=5, ttl=0.0)
     try:
         time.sleep(0.05)
         new.acquire()
-        info = read_lock(docker_client, stack_name)
+        info = read_lock(engine, stack_name)
         assert info is not None and info.token == new.token
         old.release()  # not the holder any more: must not remove the new lock
-        assert read_lock(docker_client, stack_name) is not None
+        assert read_lock(engine, stack_name) is not None
     finally:
         new.release()
         old.release()
-    assert read_lock(docker_client, stack_name) is None
+    assert read_lock(engine, stack_name) is None

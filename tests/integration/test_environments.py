@@ -23,7 +23,7 @@ LAB_HOST = "unix:///run/stackctl-lab/mgr-1/docker.sock"
 STACK_PREFIX = "ev"
 
 
-def _remove(names: list[str], lab_env: dict[str, str], docker_client: Any) -> None:
+def _remove(names: list[str], lab_env: dict[str, str], engine: Any) -> None:
     import time
 
     for name in names:
@@ -37,21 +37,18 @@ def _remove(names: list[str], lab_env: dict[str, str], docker_client: Any) -> No
         if not left:
             break
         time.sleep(1)
-    try:
-        from stackctl.history import remove_history
+    from stackctl.history import remove_history
 
-        for name in names:
-            remove_history(docker_client, name)
-    except ImportError:
-        pass
+    for name in names:
+        remove_history(engine, name)
 
 
 @pytest.fixture
-def stacks(lab_env: dict[str, str], docker_client: Any) -> Iterator[dict[str, str]]:
+def stacks(lab_env: dict[str, str], engine: Any) -> Iterator[dict[str, str]]:
     base = f"{STACK_PREFIX}{uuid.uuid4().hex[:6]}"
     names = {"dev": base + "dev", "prod": base + "prod"}
     yield names
-    _remove(list(names.values()), lab_env, docker_client)
+    _remove(list(names.values()), lab_env, engine)
 
 
 def _project(tmp_path: Path, names: dict[str, str]) -> Path:

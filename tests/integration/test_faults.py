@@ -338,9 +338,9 @@ def test_sigkill_leaves_a_lock_the_next_deploy_takes_over(stack_name: str, lab_e
         assert run_stackctl("deploy", stack_name, "-c", v1, "--timeout", "90s", env=lab_env).returncode == 0
         take_and_die = (
             "import os, signal\n"
-            "from stackctl.engine import connect\n"
+            "from stackctl.engine import open_engine\n"
             "from stackctl.lock import StackLock\n"
-            f"StackLock(connect(), {stack_name!r}).acquire()\n"
+            f"StackLock(open_engine(), {stack_name!r}).acquire()\n"
             "os.kill(os.getpid(), signal.SIGKILL)\n"
         )
         proc = subprocess.run([sys.executable, "-c", take_and_die], env=lab_env, timeout=60)

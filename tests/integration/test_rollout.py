@@ -23,11 +23,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def stack(stack_name: str, docker_client: Any) -> Any:
+def stack(engine: Any, stack_name: str, docker_client: Any) -> Any:
     yield stack_name
     from stackctl.history import remove_history
 
-    remove_history(docker_client, stack_name)
+    remove_history(engine, stack_name)
 
 
 def write_stack(path: Path, services: dict[str, Any], version: str = "3.8") -> str:
@@ -153,7 +153,8 @@ def test_unschedulable_service_times_out_with_the_schedulers_reason(
     assert time.monotonic() - started < 30
 
 
-def test_constraint_no_node_satisfies_times_out_with_the_reason(docker_client: Any, stack: str) -> None:
+def test_constraint_no_node_satisfies_times_out_with_the_reason(engine: Any, docker_client: Any,
+                                                                stack: str) -> None:
     """The planner refuses such a file before writing; a service made by hand shows the wait's side."""
     from docker.types import ContainerSpec, Placement, TaskTemplate
 
@@ -164,7 +165,7 @@ def test_constraint_no_node_satisfies_times_out_with_the_reason(docker_client: A
         TaskTemplate(ContainerSpec("busybox:latest"),
                      placement=Placement(constraints=["node.labels.nope==1"])),
         name=name, labels={"com.docker.stack.namespace": stack})
-    outcomes = wait_for_services(docker_client, [name], timeout=4)
+    outcomes = wait_for_services(engine, [name], timeout=4)
     assert outcomes[0].state == TIMEOUT and exit_code_for(outcomes) == EXIT_TIMEOUT
     assert "scheduling constraints not satisfied" in (outcomes[0].task_error or "")
 

@@ -23,11 +23,11 @@ NODE_HOST = "unix:///run/stackctl-lab/{node}/docker.sock"
 
 
 @pytest.fixture(autouse=True)
-def _drop_history(stack_name: str, docker_client: Any) -> Iterator[None]:
+def _drop_history(engine: Any, stack_name: str, docker_client: Any) -> Iterator[None]:
     yield
     from stackctl.history import remove_history
 
-    remove_history(docker_client, stack_name)
+    remove_history(engine, stack_name)
 
 
 def _names(client: Any, kind: str, stack: str) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stackctl.convert import DesiredStack, convert_stack, digest, secret_digest
+from stackctl.convert import DesiredStack, convert_stack
 from stackctl.convert.service import effective_capabilities
 from stackctl.convert.values import normalize_image, strip_digest
 from stackctl.errors import ConvertError
@@ -129,12 +129,6 @@ def test_normalize_image_like_the_go_client(image: str, normal: str) -> None:
 def test_strip_digest_keeps_digest_only_references() -> None:
     assert strip_digest("redis:7@sha256:" + "b" * 64) == "redis:7"
     assert strip_digest("busybox@sha256:" + "a" * 64) == "busybox@sha256:" + "a" * 64
-
-
-def test_digest_is_12_hex_of_sha256() -> None:
-    assert digest(b"hello") == "2cf24dba5fb0"
-    assert digest("hello") == "2cf24dba5fb0"
-    assert secret_digest({"Data": base64.b64encode(b"hello").decode()}) == "2cf24dba5fb0"
 
 
 # --- service: names, labels, container basics --------------------------------------------------------

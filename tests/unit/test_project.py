@@ -12,6 +12,7 @@ import pytest
 from stackctl.commands.env_diff import compare
 from stackctl.errors import UsageError, ValidationError
 from stackctl.project import (
+    EngineChoice,
     EnvironmentTarget,
     find_project,
     load_project,
@@ -71,8 +72,8 @@ def test_variables_beat_env_files_and_shell_beats_variables(tmp_path: Path, monk
     monkeypatch.delenv("TAG", raising=False)
     monkeypatch.delenv("REPLICAS", raising=False)
     monkeypatch.setenv("STACKCTL_PROJECT", str(write_project(tmp_path, GOOD)))
-    stack, files, env_files, environ, context = resolve_env_args("dev", [], [])
-    assert (stack, context) == ("shop-dev", "lab")
+    stack, files, env_files, environ, choice = resolve_env_args("dev", [], [])
+    assert (stack, choice) == ("shop-dev", EngineChoice(context="lab"))
     config = load_stack(files, env_files=env_files, environ=environ).config
     assert config["services"]["web"]["image"] == "busybox:dev"  # variables > env file
     assert config["services"]["web"]["deploy"]["replicas"] == 2  # env file still used
@@ -85,23 +86,24 @@ def test_variables_beat_env_files_and_shell_beats_variables(tmp_path: Path, monk
 def test_command_line_wins(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("STACKCTL_PROJECT", str(write_project(tmp_path, GOOD)))
     extra = str(tmp_path / "prod.yml")
-    stack, files, _, _, context = resolve_env_args("dev", [extra], ["x.env"], "mine", context="other")
-    assert stack == "mine" and context == "other"
+    stack, files, _, _, choice = resolve_env_args("dev", [extra], ["x.env"], "mine", context="other")
+    assert stack == "mine" and choice == EngineChoice(context="other")
     assert files == [str(tmp_path / "base.yml"), extra]
 
 
-def test_host_is_exported(tmp_path: Path, monkeypatch) -> None:
+def test_host_is_chosen_not_exported(tmp_path: Path, monkeypatch) -> None:
+    """The environment's host wins over the shell's DOCKER_HOST/DOCKER_CONTEXT, without changing them."""
     monkeypatch.setenv("STACKCTL_PROJECT", str(write_project(tmp_path, GOOD)))
     monkeypatch.setenv("DOCKER_HOST", "unix:///elsewhere.sock")
     monkeypatch.setenv("DOCKER_CONTEXT", "elsewhere")
-    _, _, _, _, context = resolve_env_args("prod", [], [])
-    assert context is None
-    assert os.environ["DOCKER_HOST"] == "tcp://prod:2376"
-    assert "DOCKER_CONTEXT" not in os.environ
+    _, _, _, _, choice = resolve_env_args("prod", [], [])
+    assert choice == EngineChoice(host="tcp://prod:2376")
+    assert os.environ["DOCKER_HOST"] == "unix:///elsewhere.sock"
+    assert os.environ["DOCKER_CONTEXT"] == "elsewhere"
 
 
 def test_without_env_passes_through() -> None:
-    assert resolve_env_args(None, ["a.yml"], [], "s") == ("s", ["a.yml"], [], None, None)
+    assert resolve_env_args(None, ["a.yml"], [], "s") == ("s", ["a.yml"], [], None, EngineChoice())
     with pytest.raises(UsageError, match="--env"):
         resolve_env_args(None, [], [], "s")
 
