@@ -38,6 +38,8 @@ from tests.paths import REPO
 
 pytestmark = pytest.mark.integration
 
+LAB_DIR = Path("/run/stackctl-lab")  # one docker.sock per lab node
+
 # Transition id ("<leaf>=<example> apply|revert|stepN") → why stackctl is not faithful there yet.
 KNOWN_UNFAITHFUL: dict[str, str] = {
     "init=false apply": "diff plans unchanged (the normaliser drops Init: false), so deploy writes "
@@ -196,6 +198,21 @@ def lab(lab_env: dict[str, str], docker_client: Any,
         if not left:
             break
         time.sleep(1)
+    _remove_node_volumes(lab_env, (the_lab.ref, the_lab.ours))
+
+
+def _remove_node_volumes(lab_env: dict[str, str], stacks: tuple[str, ...]) -> None:
+    """The replicas cases run tasks, which leave the stacks' volumes on every node they ran on."""
+    for socket in sorted(LAB_DIR.glob("*/docker.sock")):
+        env = {**lab_env, "DOCKER_HOST": f"unix://{socket}"}
+        names = subprocess.run(["docker", "volume", "ls", "-q"], env=env, capture_output=True, text=True,
+                               timeout=60).stdout.split()
+        mine = [n for n in names if n.startswith(tuple(f"{stack}_" for stack in stacks))]
+        for _ in range(30):  # a task's container may still hold its volume for a moment
+            if not mine or subprocess.run(["docker", "volume", "rm", *mine], env=env,
+                                          capture_output=True, timeout=60).returncode == 0:
+                break
+            time.sleep(1)
 
 
 def test_schema_keys_are_all_covered() -> None:
