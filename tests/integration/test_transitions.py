@@ -6,13 +6,16 @@ stay fast, the cases run side by side: case i is service `cNNN` of one stack, an
 every service to its r-th state at once. The same file goes to stack A with `docker stack deploy`
 (the reference) and to stack B with `stackctl deploy`. Per service and transition:
 
-- `stackctl diff` on B (before B's deploy) plans an update exactly when A's stored spec changed
-  (and nothing for keys swarm ignores); the exit code is 2 exactly when some A spec changed;
+- `stackctl diff` on B (before B's deploy) plans an update of that service exactly when A's
+  stored spec changed (and nothing for keys swarm ignores). The cases share one diff, so its
+  exit code is checked against its plan (2 exactly when something is planned, and only services
+  are ever planned), and the plan per service against the reference;
 - after both deploys the engine holds the same spec for A and B (stack names, IDs and
   stackctl's own `com.docker.stackctl.*` labels aside);
 - a second `stackctl diff` on B plans nothing (no perpetual update).
 
-A file the reference refuses (loader or engine) must be refused by stackctl too.
+A file the reference refuses (loader or engine) must be refused by stackctl too; a state stackctl
+refuses but the reference deploys is an unfaithful transition, and that case stops there.
 `KNOWN_UNFAITHFUL` lists the transitions that fail today, each with its reason; it is strict:
 a listed transition that passes fails the test, so the list only ever shrinks.
 """
@@ -243,7 +246,8 @@ def test_one_key_transitions_match_the_reference(lab: Lab) -> None:
                     "stackctl config accepts it")
                 break
 
-    frozen: dict[str, dict[str, Any]] = {}  # service → state it stays at (the engine refused the next)
+    # service → the state it stays at, once the engine or stackctl refused its next one
+    frozen: dict[str, dict[str, Any]] = {}
     engine_refused: dict[str, tuple[dict[str, Any], str]] = {}  # service → (refused state, error)
 
     def state(service: str, round_no: int) -> dict[str, Any]:
@@ -312,6 +316,11 @@ def test_one_key_transitions_match_the_reference(lab: Lab) -> None:
             if the_plan is not None and (code == 2) != bool(the_plan.get("changes")):
                 round_problems.append(f"round {round_no}: diff {number} exit {code} but its plan says "
                                       f"changes={the_plan.get('changes')}")
+        for action in (plan or {}).get("actions") or []:
+            if action.get("kind") != "service" and action.get("action") != "unchanged":
+                # every case changes a service only: the file's objects are the same in all rounds
+                round_problems.append(f"round {round_no}: diff plans {action.get('action')} "
+                                      f"{action.get('kind')} {action.get('name')}")
         if plan2 is None:
             round_problems.append(f"round {round_no}: second stackctl diff exit {code2}: {text2[:300]}")
 
