@@ -181,10 +181,8 @@ def _service_actions(plan: dict[str, Any] | None) -> dict[str, tuple[str, list[s
     return out
 
 
-@pytest.fixture(scope="module")
-def lab(lab_env: dict[str, str], docker_client: Any,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    workdir = tmp_path_factory.mktemp("transitions")
+def _two_stacks(lab_env: dict[str, str], docker_client: Any, workdir: Path) -> Iterator[Lab]:
+    """Stacks A and B (fresh names) for the duration of the tests, then removed with what they left."""
     for name, text in tc.BASE_FILES.items():
         (workdir / name).write_text(text)
     tag = uuid.uuid4().hex[:6]
@@ -202,6 +200,18 @@ def lab(lab_env: dict[str, str], docker_client: Any,
             break
         time.sleep(1)
     _remove_node_volumes(lab_env, (the_lab.ref, the_lab.ours))
+
+
+@pytest.fixture(scope="module")
+def lab(lab_env: dict[str, str], docker_client: Any,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from _two_stacks(lab_env, docker_client, tmp_path_factory.mktemp("transitions"))
+
+
+@pytest.fixture(scope="module")
+def lone_lab(lab_env: dict[str, str], docker_client: Any,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from _two_stacks(lab_env, docker_client, tmp_path_factory.mktemp("lone-transitions"))
 
 
 def _remove_node_volumes(lab_env: dict[str, str], stacks: tuple[str, ...]) -> None:
@@ -225,11 +235,25 @@ def test_schema_keys_are_all_covered() -> None:
     assert len(tc.cases()) >= 60
 
 
-def test_one_key_transitions_match_the_reference(lab: Lab) -> None:
-    started = time.monotonic()
-    cases = tc.cases()
-    by_service = {_service_name(i): case for i, case in enumerate(cases)}
-    results: dict[str, str | None] = {}  # transition id → None (faithful) or what went wrong
+@dataclass
+class Outcome:
+    """What a run of cases found: transition id → None (faithful) or what went wrong."""
+
+    results: dict[str, str | None]
+    round_problems: list[str]
+    ignored: set[str]  # cases whose first change the reference does not store
+    engine_refused: int
+    loader_refused: int
+
+
+def _run_cases(lab: Lab, cases: list[tc.Case], *, exact_exit: bool = False, first: int = 0) -> Outcome:
+    """Run `cases` side by side (case i is service cNNN) on the two stacks, round by round.
+
+    With `exact_exit` (one case at a time), the diff's exit code itself must be 2 exactly when
+    the reference changed a spec. `first` numbers the services, so that successive runs on the
+    same stacks use services of their own (an earlier case's leftovers do not leak in)."""
+    by_service = {_service_name(first + i): case for i, case in enumerate(cases)}
+    results: dict[str, str | None] = {}
 
     # Files the reference loader refuses are no transition: stackctl must refuse them too.
     refused: dict[str, dict[str, Any]] = {}
@@ -324,6 +348,7 @@ def test_one_key_transitions_match_the_reference(lab: Lab) -> None:
         if plan2 is None:
             round_problems.append(f"round {round_no}: second stackctl diff exit {code2}: {text2[:300]}")
 
+        any_change = any(before_ref.get(s) != after_ref.get(s) for s in by_service if s not in frozen)
         for service, case in by_service.items():
             if service in frozen:
                 continue
@@ -340,6 +365,9 @@ def test_one_key_transitions_match_the_reference(lab: Lab) -> None:
                         _differences(before_ref.get(service), after_ref.get(service))[:4]
                     ) if ref_changed else "stored the same spec"
                     problems.append(f"diff plans {planned} {fields[:4]} but the reference {what}")
+            if exact_exit and round_no and plan is not None and (diff_code == 2) != any_change:
+                problems.append(f"diff exits {diff_code} but the reference "
+                                f"{'changed the spec' if any_change else 'stored the same spec'}")
             mismatch = _differences(after_ref.get(service), after_ours.get(service))
             if mismatch:
                 problems.append("engine specs differ: " + "; ".join(mismatch[:4]))
@@ -359,24 +387,57 @@ def test_one_key_transitions_match_the_reference(lab: Lab) -> None:
             f"the engine refuses {case.describe(refused_state)} from docker stack deploy "
             f"({error[:200]}), stackctl deploy succeeds")
 
-    # A case's later rows (idle rounds) only repeat an earlier failure of the same case.
-    failing_cases = {tid.rsplit(" ", 1)[0] for tid, problem in results.items() if problem
-                     and not re.search(r" (idle\d+|base)$", tid)}
+    return Outcome(results, round_problems, ignored, len(engine_refused), len(refused))
+
+
+def _verdict(outcome: Outcome, known: dict[str, str]) -> list[str]:
+    """One line per unfaithful transition not in `known`, per `known` entry that now passes or
+    did not run; a case's idle rounds only repeat its earlier failure, so they are left out."""
+    results = outcome.results
+    idle = re.compile(r" (idle\d+|base)$")
+    failing_cases = {tid.rsplit(" ", 1)[0] for tid, problem in results.items()
+                     if problem and not idle.search(tid)}
     failures = []
     for tid, problem in sorted(results.items()):
-        if re.search(r" (idle\d+|base)$", tid) and tid.rsplit(" ", 1)[0] in failing_cases:
+        if idle.search(tid) and tid.rsplit(" ", 1)[0] in failing_cases:
             continue
-        known = KNOWN_UNFAITHFUL.get(tid)
-        if problem and not known:
+        if problem and tid in known:
+            print(f"known unfaithful {tid}: {problem}")  # shown with pytest -s
+        if problem and tid not in known:
             failures.append(f"UNFAITHFUL {tid}: {problem}")
-        elif known and not problem:
-            failures.append(f"NOW FAITHFUL (remove from KNOWN_UNFAITHFUL) {tid}: was {known}")
-    for tid in sorted(set(KNOWN_UNFAITHFUL) - set(results)):
+        elif tid in known and not problem:
+            failures.append(f"NOW FAITHFUL (remove from KNOWN_UNFAITHFUL) {tid}: was {known[tid]}")
+    for tid in sorted(set(known) - set(results)):
         failures.append(f"NOT RUN (stale KNOWN_UNFAITHFUL entry) {tid}")
-    print("keys swarm ignores (the reference stored the same spec):",
-          ", ".join(sorted(ignored)) or "none")
-    checked = sum(1 for t in results if "idle" not in t and not t.endswith(" base"))
-    summary = (f"{len(cases)} cases, {checked} transitions checked, {len(engine_refused)} refused by "
-               f"the engine, {len(refused)} by the loader, {time.monotonic() - started:.0f}s")
+    return outcome.round_problems + failures
+
+
+def test_one_key_transitions_match_the_reference(lab: Lab) -> None:
+    started = time.monotonic()
+    cases = tc.cases()
+    outcome = _run_cases(lab, cases)
+    failures = _verdict(outcome, KNOWN_UNFAITHFUL)
+    print("keys swarm ignores (the reference stored the same spec):", ", ".join(sorted(outcome.ignored)))
+    checked = sum(1 for t in outcome.results if not re.search(r" (idle\d+|base)$", t))
+    summary = (f"{len(cases)} cases, {checked} transitions checked, {outcome.engine_refused} refused by "
+               f"the engine, {outcome.loader_refused} by the loader, {time.monotonic() - started:.0f}s")
     print(summary)
-    assert not failures and not round_problems, summary + "\n" + "\n".join(round_problems + failures)
+    assert not failures, summary + "\n" + "\n".join(failures)
+
+
+# Cases also run one at a time, so that the diff's exit code speaks for that one change alone:
+# the three transitions issue 13 names, a key swarm ignores, and a plain change.
+LONE_CASES = ("init=false", "init=true->false", "healthcheck.start_interval=7s",
+              "healthcheck.start_interval+interval", "ports.0.target=short-tcp-udp", "privileged=true",
+              "user=1000")
+
+
+def test_lone_transitions_exit_codes_match_the_reference(lone_lab: Lab) -> None:
+    cases = [case for case in tc.cases() if case.name in LONE_CASES]
+    assert sorted(case.name for case in cases) == sorted(LONE_CASES)
+    failures = []
+    for index, case in enumerate(cases):
+        outcome = _run_cases(lone_lab, [case], exact_exit=True, first=index)
+        known = {tid: why for tid, why in KNOWN_UNFAITHFUL.items() if tid.rsplit(" ", 1)[0] == case.name}
+        failures += _verdict(outcome, known)
+    assert not failures, "\n".join(failures)
