@@ -123,6 +123,8 @@ def schema_leaves() -> dict[str, dict[str, Any]]:
 
 # Leaf → list of (label, patch). A patch maps dotted paths (on the base service) to new values.
 EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    # swarm refuses to change a service's mode in place: both tools must refuse it
+    "deploy.mode": [("global", {"deploy.mode": "global", "deploy.replicas": DELETE})],
     "deploy.endpoint_mode": [("dnsrr", {"deploy.endpoint_mode": "dnsrr"})],
     "deploy.replicas": [("2", {"deploy.replicas": 2}), ("unset", {"deploy.replicas": DELETE})],
     "deploy.labels": [("map", {"deploy.labels": {"tr.label": "v"}}),
@@ -227,7 +229,6 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
 
 # Keys not tested, and why.
 SKIPPED: dict[str, str] = {
-    "deploy.mode": "swarm refuses to change a service's mode in place (both tools fail alike)",
     "build.dockerfile": "build is ignored by swarm; one build case (build.context) covers it",
     "build.args": "build is ignored by swarm; one build case (build.context) covers it",
     "build.cache_from": "build is ignored by swarm; one build case (build.context) covers it",
@@ -236,7 +237,6 @@ SKIPPED: dict[str, str] = {
     "build.target": "build is ignored by swarm; one build case (build.context) covers it",
     "build.shm_size": "build is ignored by swarm; one build case (build.context) covers it",
     "build.extra_hosts": "build is ignored by swarm; one build case (build.context) covers it",
-    "container_name": "the reference refuses it in a stack file (no container names in swarm)",
 }
 
 # A generic new value per schema type/format, for leaves without an EXAMPLES entry.
