@@ -188,11 +188,12 @@ def _two_stacks(lab_env: dict[str, str], docker_client: Any, workdir: Path) -> I
     tag = uuid.uuid4().hex[:6]
     the_lab = Lab(env=lab_env, client=docker_client, workdir=workdir, ref=f"tra{tag}", ours=f"trb{tag}")
     yield the_lab
+    from stackctl.engine import Engine
     from stackctl.history import remove_history
 
     for stack in (the_lab.ref, the_lab.ours):
         subprocess.run(["docker", "stack", "rm", stack], env=lab_env, capture_output=True, timeout=120)
-    remove_history(docker_client, the_lab.ours)
+    remove_history(Engine(docker_client), the_lab.ours)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         left = [n for n in docker_client.api.networks() if n["Name"].startswith((the_lab.ref, the_lab.ours))]
