@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from stackctl.names import NAMESPACE_LABEL
+
 LAB_HOST = "unix:///run/stackctl-lab/mgr-1/docker.sock"
-NAMESPACE_LABEL = "com.docker.stack.namespace"
 
 
 def lab_ready(stackctl: list[str]) -> bool:

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import EngineError
-
-NAMESPACE_LABEL = "com.docker.stack.namespace"
+from stackctl.names import NAMESPACE_LABEL
 
 
 @dataclass
@@ -90,6 +89,7 @@ class ObservedStack:
     secret_names: dict[str, str] = field(default_factory=dict)  # ID -> name
     config_names: dict[str, str] = field(default_factory=dict)  # ID -> name
     volumes_listed: bool = False  # False when the volume list failed (plan skips volume checks)
+    api_version: str = ""  # the negotiated Engine API version: the normaliser drops fields it predates
 
 
 def _service(raw: dict[str, Any]) -> ObservedService:
@@ -155,7 +155,7 @@ def observe_stack(client: Any, stack: str) -> ObservedStack:
     from docker.errors import APIError, DockerException
 
     api = client.api
-    out = ObservedStack(stack=stack)
+    out = ObservedStack(stack=stack, api_version=str(getattr(api, "api_version", "") or ""))
     try:
         services = _get_json(api, "/services")
         networks = _get_json(api, "/networks")

@@ -25,15 +25,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackctl.convert.normalize_spec import normalize_service_spec, prune_empty, service_mode, tasks_wanted
 from stackctl.errors import Diagnostic, PlanError
 from stackctl.load.source import dotted
+from stackctl.names import (
+    CONTENT_DIGEST_LABEL,
+    IMAGE_LABEL,
+    OBJECT_LABEL,
+    SPEC_DIGEST_LABEL,
+    user_labels,
+)
 from stackctl.observe import ObservedNode, ObservedObject, ObservedService, ObservedStack
 
-STACKCTL_LABEL_PREFIX = "com.docker.stackctl."
-SPEC_DIGEST_LABEL = "com.docker.stackctl.spec-digest"
-CONTENT_DIGEST_LABEL = "com.docker.stackctl.content-digest"
-OBJECT_LABEL = "com.docker.stackctl.object"  # secret/config versions: the base name they are a version of
-IMAGE_LABEL = "com.docker.stack.image"
 VXLAN_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
 NOT_USER_DEFINED_NETWORKS = {"default", "bridge", "host", "none"}
 
@@ -194,166 +197,11 @@ def spec_digest(normalized: Mapping[str, Any]) -> str:
 # --- normalisation ----------------------------------------------------------------------
 
 
-def familiar_image(ref: str) -> str:
-    """`nginx` → `nginx:latest`, `docker.io/library/nginx:1` → `nginx:1` (what the docker client sends)."""
-    if not ref:
-        return ref
-    name, at, digest = ref.partition("@")
-    for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-            if name.startswith("library/") and name.count("/") == 1:
-                name = name[len("library/"):]
-            break
-    last = name.rsplit("/", 1)[-1]
-    if ":" not in last and not at:
-        name += ":latest"
-    return name + (at + digest if at else "")
-
-
-def unpinned_image(ref: str) -> str:
-    """Drop a digest the registry resolution added (`name:tag@sha256:…` → `name:tag`)."""
-    name, at, _ = ref.partition("@")
-    if at and ":" in name.rsplit("/", 1)[-1]:
-        return name
-    return ref
-
-
-_OPAQUE = {"Labels", "Options", "DriverOpts", "Sysctls", "Env", "Args", "Command", "AuxiliaryAddresses"}
-
-
-def _drop_zero(value: Any) -> Any:
-    """Remove None, "", 0, False, {} and [] map entries: the engine cannot tell them from unset.
-
-    User maps and lists (labels, options, env...) are kept verbatim: `label: ""` is a label.
-    """
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            v = v if k in _OPAQUE else _drop_zero(v)
-            if v is None or v is False or (isinstance(v, (str, list, dict)) and not v):
-                continue
-            if isinstance(v, (int, float)) and v == 0:
-                continue
-            out[k] = v
-        return out
-    if isinstance(value, list):
-        return [_drop_zero(v) for v in value]
-    return value
-
-
-def _normalize_mode(mode: Any) -> dict[str, Any]:
-    mode = mode or {}
-    if "Global" in mode:
-        return {"Global": {}}
-    if "GlobalJob" in mode:
-        return {"GlobalJob": {}}
-    if "ReplicatedJob" in mode:
-        job = mode.get("ReplicatedJob") or {}
-        concurrent = job.get("MaxConcurrent") or 1
-        return {"ReplicatedJob": {"MaxConcurrent": concurrent,
-                                  "TotalCompletions": job.get("TotalCompletions") or concurrent}}
-    replicas = (mode.get("Replicated") or {}).get("Replicas")
-    return {"Replicated": {"Replicas": 1 if replicas is None else int(replicas)}}
-
-
-def mode_kind(spec: Mapping[str, Any]) -> str:
-    return next(iter(_normalize_mode(spec.get("Mode"))))
-
-
-def _external_normalizer() -> Any:
-    """convert's normaliser, when that module provides one (it knows the converter's output)."""
-    try:
-        from stackctl.convert.normalize_spec import normalize_service_spec
-    except ImportError:
-        return None
-    return normalize_service_spec
-
-
-def _refs_by_name(refs: Any, id_key: str, name_key: str) -> list[dict[str, Any]]:
-    """Secret/config references without their IDs (names identify them), in a stable order."""
-    out = [{k: v for k, v in ref.items() if k != id_key} for ref in refs or []]
-    return sorted(out, key=lambda r: (r.get(name_key, ""), json.dumps(r, sort_keys=True)))
-
-
-def normalize_service(
-    spec: Mapping[str, Any] | None,
-    *,
-    network_names: Mapping[str, str] | None = None,
-    config_names: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """A service spec reduced to what the user controls, so desired and stored specs compare.
-
-    Applied to both sides. Removes stackctl's own labels, IDs of secrets/configs (names stay),
-    the force-update counter, registry-added digests and platforms, engine defaults
-    (vip, tcp, ingress, any, pause, stop-first, container runtime, default isolation) and
-    zero values; maps network IDs to names; moves legacy and Pids fields to one place.
-    """
-    ext = _external_normalizer()
-    s: dict[str, Any]
-    if ext is not None:  # returns a fresh copy: no need to copy here (deepcopy dominated planning time)
-        ids = {name: net_id for net_id, name in (network_names or {}).items()}
-        s = ext(dict(spec or {}), network_ids=ids)
-    else:
-        s = copy.deepcopy(dict(spec or {}))
-    network_names = network_names or {}
-    config_names = config_names or {}
-    s["Labels"] = _user_labels(s.get("Labels"))
-    mode = _normalize_mode(s.pop("Mode", None))
-    tt = s.get("TaskTemplate") or {}
-    s["TaskTemplate"] = tt
-    tt.pop("ForceUpdate", None)
-    if tt.get("Runtime") == "container":
-        tt.pop("Runtime")
-    legacy_networks = s.pop("Networks", None)
-    if legacy_networks and not tt.get("Networks"):
-        tt["Networks"] = legacy_networks
-    nets = []
-    for net in tt.get("Networks") or []:
-        net = dict(net)
-        net["Target"] = network_names.get(net.get("Target", ""), net.get("Target", ""))
-        nets.append(net)
-    tt["Networks"] = sorted(nets, key=lambda n: n["Target"])
-    cs = tt.get("ContainerSpec") or {}
-    tt["ContainerSpec"] = cs
-    if cs.get("Image"):
-        cs["Image"] = unpinned_image(familiar_image(cs["Image"]))
-    cs["Secrets"] = _refs_by_name(cs.get("Secrets"), "SecretID", "SecretName")
-    cs["Configs"] = _refs_by_name(cs.get("Configs"), "ConfigID", "ConfigName")
-    cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
-    if cred.get("Config"):
-        cred["Config"] = config_names.get(cred["Config"], cred["Config"])
-    if cs.get("Isolation") == "default":
-        cs.pop("Isolation")
-    limits = (tt.get("Resources") or {}).get("Limits") or {}
-    if limits.get("Pids"):
-        cs["PidsLimit"] = limits.pop("Pids")
-    placement = tt.get("Placement") or {}
-    placement.pop("Platforms", None)
-    restart = tt.get("RestartPolicy") or {}
-    if restart.get("Condition") == "any":
-        restart.pop("Condition")
-    for key in ("UpdateConfig", "RollbackConfig"):
-        cfg = s.get(key) or {}
-        if cfg.get("FailureAction") == "pause":
-            cfg.pop("FailureAction")
-        if cfg.get("Order") == "stop-first":
-            cfg.pop("Order")
-    endpoint = s.get("EndpointSpec") or {}
-    if endpoint.get("Mode") == "vip":
-        endpoint.pop("Mode")
-    ports = []
-    for port in endpoint.get("Ports") or []:
-        port = dict(port)
-        if port.get("Protocol") == "tcp":
-            port.pop("Protocol")
-        if port.get("PublishMode") == "ingress":
-            port.pop("PublishMode")
-        ports.append(port)
-    endpoint["Ports"] = ports
-    out = _drop_zero(s)
-    out["Mode"] = mode
-    return out
+def normalize_service(spec: Mapping[str, Any] | None, observed: ObservedStack) -> dict[str, Any]:
+    """`spec` through the one normaliser, with what the observed swarm tells it: the network
+    name of each ID and the engine's API version (fields it predates are dropped)."""
+    network_ids = {name: net_id for net_id, name in observed.network_names.items()}
+    return normalize_service_spec(spec or {}, network_ids, api_version=observed.api_version or None)
 
 
 def normalize_network(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -368,7 +216,7 @@ def normalize_network(body: Mapping[str, Any]) -> dict[str, Any]:
         "Options": {k: str(v) for k, v in (body.get("Options") or {}).items() if k != VXLAN_OPTION},
         "Internal": bool(body.get("Internal")),
         "Attachable": bool(body.get("Attachable")),
-        "Labels": _user_labels(body.get("Labels")),
+        "Labels": user_labels(body.get("Labels")),
         "IPAM": {"Driver": ipam.get("Driver") or "default", "Config": [p for p in pools if p]},
     }
     return out
@@ -484,20 +332,10 @@ def describe_node(node: ObservedNode) -> str:
     return f"{node.hostname} ({node.role}, {labels})"
 
 
-def _tasks_wanted(spec: Mapping[str, Any]) -> int | None:
-    """Replicas a service asks for; None for global modes (one per node)."""
-    mode = _normalize_mode(spec.get("Mode"))
-    if "Replicated" in mode:
-        return int(mode["Replicated"]["Replicas"])
-    if "ReplicatedJob" in mode:
-        return int(mode["ReplicatedJob"]["TotalCompletions"])
-    return None
-
-
 def _check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode], plan: Plan) -> None:
     if not nodes:
         return
-    wanted = _tasks_wanted(spec)
+    wanted = tasks_wanted(spec)
     if wanted == 0:
         return
     placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
@@ -662,10 +500,6 @@ def _referenced(services: Mapping[str, Any], kind: str) -> dict[str, list[str]]:
         if kind == "config" and cred.get("Config"):
             out.setdefault(cred["Config"], []).append(svc_name)
     return out
-
-
-def _user_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
-    return {k: v for k, v in (labels or {}).items() if not k.startswith(STACKCTL_LABEL_PREFIX)}
 
 
 def object_digest(kind: str, obj: ObservedObject) -> str | None:
@@ -841,12 +675,12 @@ def _compare_object(plan: Plan, kind: str, current: ObservedObject, spec: Mappin
     if digest and object_digest(kind, current) is None and kind == "secret":
         act.notes.append("content not verifiable (created without stackctl): treated as unchanged")
     for key in ("Driver", "Templating"):
-        if _drop_zero(spec.get(key) or {}) != _drop_zero(current.spec.get(key) or {}):
+        if prune_empty(spec.get(key) or {}) != prune_empty(current.spec.get(key) or {}):
             act.changes.append(FieldChange(key, current.spec.get(key), spec.get(key)))
             plan.errors.append(Diagnostic(f"{kind} {name}: {key} changed, but the swarm cannot update it",
                                           hint=f"give the {kind} a new name"))
-    want_labels = _user_labels(spec.get("Labels"))
-    have_labels = _user_labels(current.labels)
+    want_labels = user_labels(spec.get("Labels"))
+    have_labels = user_labels(current.labels)
     if want_labels != have_labels:
         act.changes.extend(_prefix(field_changes(have_labels, want_labels), "Labels"))
     if act.changes:
@@ -874,53 +708,48 @@ def _check_volumes(plan: Plan, volumes: Mapping[str, Any], observed: ObservedSta
         have_opts = {k: str(v) for k, v in (current.spec.get("Options") or {}).items()}
         if (want_driver, want_opts) != (have_driver, have_opts):
             plan.warnings.append(Diagnostic(
-                f"volume {name} exists on {_manager_name(observed)} with driver {have_driver} options "
+                f"volume {name} exists on the manager with driver {have_driver} options "
                 f"{have_opts or '{}'}, but the file declares driver {want_driver} "
                 f"options {want_opts or '{}'}; "
                 "the swarm never changes an existing volume (remove it to apply)",
                 severity="warning"))
 
 
-def _manager_name(observed: ObservedStack) -> str:
-    return "the manager"
-
-
 def _plan_service(plan: Plan, name: str, spec: dict[str, Any], observed: ObservedStack) -> Action:
     current = observed.services.get(name)
-    names = {"network_names": observed.network_names, "config_names": observed.config_names}
-    want = normalize_service(spec, **names)
+    want = normalize_service(spec, observed)
     digest = spec_digest(want)
     _check_placement(name, spec, observed.nodes, plan)
     _check_ports(name, spec, observed.other_services, plan)
     if current is None:
         return Action("service", name, CREATE, desired=spec, digest=digest)
-    have = normalize_service(current.spec, **names)
+    have = normalize_service(current.spec, observed)
     act = Action("service", name, UNCHANGED, id=current.id, version=current.version, desired=spec,
                  current=current.spec, digest=digest)
     want_image = (spec.get("Labels") or {}).get(IMAGE_LABEL)
     have_image = current.labels.get(IMAGE_LABEL)
     act.image_changed = want_image is None or want_image != have_image
-    if mode_kind(spec) != mode_kind(current.spec):
+    if service_mode(spec) != service_mode(current.spec):
         plan.errors.append(Diagnostic(
-            f"service {name}: the mode changes from {mode_kind(current.spec)} to {mode_kind(spec)}, "
+            f"service {name}: the mode changes from {service_mode(current.spec)} to {service_mode(spec)}, "
             "which the swarm cannot do (service mode change is not allowed)",
             hint=f"remove the service first (docker service rm {name}), then deploy"))
     act.changes = field_changes(have, want)
-    _mark_drift(act, current, have, want, digest, names)
+    _mark_drift(act, current, have, want, digest, observed)
     if act.changes:
         act.action = UPDATE
     return act
 
 
 def _mark_drift(act: Action, current: ObservedService, have: dict[str, Any], want: dict[str, Any],
-                digest: str, names: dict[str, Any]) -> None:
+                digest: str, observed: ObservedStack) -> None:
     """Which changed fields were changed on the swarm, not in the file (see module docstring)."""
     applied = current.labels.get(SPEC_DIGEST_LABEL)
     if not applied or spec_digest(have) == applied:
         return  # never deployed by stackctl, or unchanged since: every difference is the file's
     last: dict[str, Any] | None = None
     if current.previous_spec:
-        prev = normalize_service(current.previous_spec, **names)
+        prev = normalize_service(current.previous_spec, observed)
         if spec_digest(prev) == applied:
             last = prev
     if last is None and digest == applied:

@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackctl.convert.normalize_spec import service_mode
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,
     EXIT_INTERRUPTED,
@@ -115,14 +116,6 @@ def parse_time(value: str | None) -> float | None:
     """Engine timestamp as epoch seconds; None for Go's zero time."""
     moment = parse_engine_time(value)
     return moment.timestamp() if moment else None
-
-
-def service_mode(service: Mapping[str, Any]) -> str:
-    mode = (service.get("Spec") or {}).get("Mode") or {}
-    for key, name in (("Global", "global"), ("ReplicatedJob", "replicated-job"), ("GlobalJob", "global-job")):
-        if key in mode:
-            return name
-    return "replicated"
 
 
 def _task_time(task: Mapping[str, Any]) -> float:
@@ -326,7 +319,7 @@ def evaluate(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
     """
     spec = service.get("Spec") or {}
     name = spec.get("Name") or service.get("ID", "?")
-    mode = service_mode(service)
+    mode = service_mode(spec)
     prog = ServiceProgress(name=name, mode=mode)
     down = down_nodes(nodes or [])
     live = [t for t in tasks if t.get("NodeID") not in down or not t.get("NodeID")]

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackctl.errors import EXIT_OK, Diagnostic, PlanError, UsageError
+from stackctl.names import NAMESPACE_LABEL
 
-NAMESPACE_LABEL = "com.docker.stack.namespace"
 NODE_HOST_ENV = "STACKCTL_NODE_HOST"
 LAB_NODE_HOST = "unix:///run/stackctl-lab/{hostname}/docker.sock"
 
