@@ -67,6 +67,7 @@ class ObservedNode:
     arch: str
     labels: dict[str, str] = field(default_factory=dict)
     engine_labels: dict[str, str] = field(default_factory=dict)
+    addr: str = ""  # Status.Addr: what a node.ip constraint compares
 
 
 @dataclass
@@ -141,7 +142,13 @@ def _node(raw: dict[str, Any]) -> ObservedNode:
         arch=plat.get("Architecture", ""),
         labels=dict(spec.get("Labels") or {}),
         engine_labels=dict((desc.get("Engine") or {}).get("Labels") or {}),
+        addr=str((raw.get("Status") or {}).get("Addr") or ""),
     )
+
+
+def node_from_inspect(raw: dict[str, Any]) -> ObservedNode:
+    """An ObservedNode from one engine node body (the rollout wait lists nodes itself)."""
+    return _node(raw)
 
 
 def _get_json(api: Any, path: str, params: dict[str, Any] | None = None) -> Any:

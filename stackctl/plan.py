@@ -36,6 +36,7 @@ from stackctl.names import (
     user_labels,
 )
 from stackctl.observe import ObservedNode, ObservedObject, ObservedService, ObservedStack
+from stackctl.placement import describe_node, explain_mismatch, node_matches
 
 VXLAN_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
 NOT_USER_DEFINED_NETWORKS = {"default", "bridge", "host", "none"}
@@ -292,46 +293,6 @@ def _path_parts(text: str) -> list[Any]:
 # --- placement --------------------------------------------------------------------------
 
 
-_CONSTRAINT_RE = re.compile(r"^\s*([^=!\s]+)\s*(==|!=)\s*(.*?)\s*$")
-
-
-def _node_values(node: ObservedNode, key: str) -> list[str] | None:
-    lowered = key.lower()
-    if lowered == "node.id":
-        return [node.id]
-    if lowered == "node.hostname":
-        return [node.hostname]
-    if lowered == "node.role":
-        return [node.role]
-    if lowered == "node.platform.os":
-        return [node.os]
-    if lowered == "node.platform.arch":
-        return [node.arch]
-    if lowered.startswith("node.labels."):
-        return [node.labels.get(key[len("node.labels."):], "")]
-    if lowered.startswith("engine.labels."):
-        return [node.engine_labels.get(key[len("engine.labels."):], "")]
-    return None
-
-
-def constraint_holds(node: ObservedNode, expr: str) -> bool:
-    """Swarm semantics: values compare case-insensitively; a missing label reads as ""."""
-    m = _CONSTRAINT_RE.match(expr)
-    if not m:
-        return True  # malformed: the engine will say so
-    key, op, want = m.groups()
-    values = _node_values(node, key)
-    if values is None:
-        return True
-    hit = any(v.lower() == want.lower() for v in values)
-    return hit if op == "==" else not hit
-
-
-def describe_node(node: ObservedNode) -> str:
-    labels = ", ".join(f"{k}={v}" for k, v in sorted(node.labels.items())) or "no labels"
-    return f"{node.hostname} ({node.role}, {labels})"
-
-
 def _check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode], plan: Plan) -> None:
     if not nodes:
         return
@@ -341,18 +302,11 @@ def _check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNod
     placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
     constraints = [str(c) for c in placement.get("Constraints") or []]
     usable = [n for n in nodes if n.availability == "active"] or nodes
-    eligible = [n for n in usable if all(constraint_holds(n, c) for c in constraints)]
+    eligible = [n for n in usable if node_matches(n, constraints)]
     node_list = "; ".join(describe_node(n) for n in usable)
     if not eligible:
-        failing = [c for c in constraints if not any(constraint_holds(n, c) for n in usable)]
-        if failing:
-            what = " and ".join(f"`{c}`" for c in failing)
-            msg = f"no node satisfies the placement constraint {what}"
-        else:
-            msg = "no node satisfies all the placement constraints " + ", ".join(
-                f"`{c}`" for c in constraints)
         plan.errors.append(Diagnostic(
-            f"service {name}: {msg}; nodes: {node_list}",
+            f"service {name}: {explain_mismatch(constraints, usable)}; nodes: {node_list}",
             path=f"services.{_short(name, plan.stack)}.deploy.placement.constraints",
             hint="add the label to a node (docker node update --label-add KEY=VALUE NODE) "
                  "or fix the constraint",

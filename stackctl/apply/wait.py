@@ -45,6 +45,8 @@ from stackctl.errors import (
     EXIT_TIMEOUT,
 )
 from stackctl.inspect_tasks import parse_time as parse_engine_time
+from stackctl.observe import node_from_inspect
+from stackctl.placement import node_matches
 
 CONVERGED = "converged"
 FAILED = "failed"
@@ -180,44 +182,6 @@ def newest_task_error(tasks: Sequence[Mapping[str, Any]], since: float | None = 
     return best[1] if best else None
 
 
-def _constraint_values(node: Mapping[str, Any], key: str) -> list[str] | None:
-    """The node's values for a placement constraint key; None when the key is unknown."""
-    spec = node.get("Spec") or {}
-    desc = node.get("Description") or {}
-    if key == "node.id":
-        return [node.get("ID", "")]
-    if key == "node.hostname":
-        return [desc.get("Hostname", "")]
-    if key == "node.role":
-        return [spec.get("Role", "")]
-    if key == "node.platform.os":
-        return [(desc.get("Platform") or {}).get("OS", "")]
-    if key == "node.platform.arch":
-        return [(desc.get("Platform") or {}).get("Architecture", "")]
-    for prefix, labels in (("node.labels.", spec.get("Labels") or {}),
-                           ("engine.labels.", (desc.get("Engine") or {}).get("Labels") or {})):
-        if key.startswith(prefix):
-            name = key[len(prefix):]
-            return [labels[name]] if name in labels else []
-    return None
-
-
-def node_matches(node: Mapping[str, Any], constraints: Sequence[str]) -> bool:
-    """Swarm placement semantics: every constraint holds; values compare case-insensitively."""
-    for expr in constraints:
-        m = re.match(r"^\s*([^=!\s]+)\s*(==|!=)\s*(.*?)\s*$", expr)
-        if not m:
-            continue
-        key, op, want = m.groups()
-        values = _constraint_values(node, key.strip())
-        if values is None:
-            continue  # unknown to us: the scheduler decides; do not exclude the node
-        hit = any(v.lower() == want.lower() for v in values)
-        if (op == "==") != hit:
-            return False
-    return True
-
-
 def eligible_nodes(service: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]]) -> list[str]:
     """IDs of the nodes a global service should run on: ready, active, constraints met."""
     placement = ((service.get("Spec") or {}).get("TaskTemplate") or {}).get("Placement") or {}
@@ -228,7 +192,7 @@ def eligible_nodes(service: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]
             continue
         if (n.get("Spec") or {}).get("Availability", "active") != "active":
             continue
-        if node_matches(n, constraints):
+        if node_matches(node_from_inspect(n), constraints):
             out.append(n["ID"])
     return out
 
