@@ -592,7 +592,7 @@ def exit_code_for(outcomes: Sequence[ServiceOutcome]) -> int:
 def parse_duration(text: str | float | int) -> float:
     """A --timeout value in seconds: a Go duration (`10m`, `1h30m`, `500ms`) or bare seconds."""
     from stackctl.errors import UsageError
-    from stackctl.formats import parse_duration as go_duration
+    from stackctl.units import parse_duration as go_duration
 
     if isinstance(text, int | float):
         return float(text)

@@ -16,7 +16,8 @@ from typing import Any
 from stackctl.errors import Diagnostic
 from stackctl.load.source import SourceDoc, dotted, locate
 from stackctl.placement import constraint_problem, is_spread_key
-from stackctl.validate import formats
+from stackctl.syntax.ports import PROTOCOLS, parse_port_spec
+from stackctl.units import parse_bytes, parse_cpus, parse_duration
 
 DEPLOY_MODES = ("replicated", "global", "replicated-job", "global-job")
 FAILURE_ACTIONS = ("pause", "continue", "rollback")
@@ -239,7 +240,7 @@ class _Checker:
             if value is None:
                 continue
             try:
-                nanos = formats.parse_duration(value) if isinstance(value, str) else int(value)
+                nanos = parse_duration(value) if isinstance(value, str) else int(value)
             except (ValueError, TypeError):
                 self.report((*base, *sub), f"{value!r} is not a valid duration",
                             "Go duration syntax, e.g. 10s, 1m30s, 1h")
@@ -300,12 +301,12 @@ class _Checker:
                 continue
             if res.get("cpus") not in (None, ""):
                 try:
-                    formats.parse_cpus(res["cpus"])
+                    parse_cpus(res["cpus"])
                 except ValueError as err:
                     self.report((*dpath, "resources", block, "cpus"), str(err))
             if res.get("memory") not in (None, ""):
                 try:
-                    memory = formats.parse_bytes(res["memory"])
+                    memory = parse_bytes(res["memory"])
                 except ValueError as err:
                     self.report((*dpath, "resources", block, "memory"), str(err))
                     continue
@@ -339,7 +340,7 @@ class _Checker:
             path = (*base, "ports", index)
             if not isinstance(port, dict):
                 try:
-                    formats.parse_port_spec(port)
+                    parse_port_spec(port)
                 except ValueError as err:
                     self.report(path, f"invalid port {port!r}", str(err))
                 continue
@@ -349,7 +350,7 @@ class _Checker:
             if published not in (None, 0) and (not isinstance(published, int) or not 1 <= published <= 65535):
                 self.report((*path, "published"), f"published port must be in 1-65535 (got {published!r})")
             protocol = port.get("protocol") or "tcp"
-            self.enum((*path, "protocol"), port.get("protocol"), formats.PROTOCOLS)
+            self.enum((*path, "protocol"), port.get("protocol"), PROTOCOLS)
             self.enum((*path, "mode"), port.get("mode"), PORT_MODES)
             if isinstance(published, int) and published:
                 key = (published, str(protocol))
