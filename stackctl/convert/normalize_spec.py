@@ -127,7 +127,8 @@ def normalize_service_spec(
     out["EndpointSpec"] = _normalize_endpoint(out.get("EndpointSpec"))
     out["UpdateConfig"] = _normalize_update(out.get("UpdateConfig"))
     out["RollbackConfig"] = _normalize_update(out.get("RollbackConfig"))
-    return _prune(out, "")
+    pruned: dict[str, Any] = _prune(out, "")
+    return pruned
 
 
 def prune_empty(value: Any) -> Any:
@@ -239,8 +240,8 @@ def _normalize_networks(
     return sorted(out, key=lambda n: n["Target"])
 
 
-def _normalize_mode(mode: Any) -> dict[str, Any]:
-    mode = dict(mode or {})
+def _normalize_mode(raw: Any) -> dict[str, Any]:
+    mode: dict[str, Any] = dict(raw or {})
     if not mode:
         mode = {"Replicated": {}}
     if "Replicated" in mode:
@@ -261,10 +262,10 @@ def _normalize_mode(mode: Any) -> dict[str, Any]:
     return mode
 
 
-def _normalize_endpoint(endpoint: Any) -> dict[str, Any]:
+def _normalize_endpoint(raw: Any) -> dict[str, Any]:
     from stackctl.convert.service import port_sort_key
 
-    endpoint = dict(endpoint or {})
+    endpoint: dict[str, Any] = dict(raw or {})
     endpoint["Mode"] = endpoint.get("Mode") or "vip"
     ports = []
     for port in endpoint.get("Ports") or []:
@@ -276,10 +277,10 @@ def _normalize_endpoint(endpoint: Any) -> dict[str, Any]:
     return endpoint
 
 
-def _normalize_update(config: Any) -> dict[str, Any]:
-    if config is None:
+def _normalize_update(raw: Any) -> dict[str, Any]:
+    if raw is None:
         return dict(DEFAULT_UPDATE_CONFIG)
-    config = dict(config)
+    config: dict[str, Any] = dict(raw)
     config.setdefault("Parallelism", 0)  # a non-pointer Go field: absent means 0 (all at once)
     config["FailureAction"] = config.get("FailureAction") or "pause"
     config["Order"] = config.get("Order") or "stop-first"

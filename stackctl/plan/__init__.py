@@ -17,12 +17,11 @@ the one normaliser (`convert/normalize_spec.py`) on both sides.
 from __future__ import annotations
 
 from stackctl.plan.digests import content_digest, data_bytes, short_digest, spec_digest
-from stackctl.plan.fields import field_changes
+from stackctl.plan.fields import field_changes, normalize_service
 from stackctl.plan.model import CREATE, KIND_ORDER, REMOVE, UNCHANGED, UPDATE, Action, FieldChange, Plan
 from stackctl.plan.networks import normalize_network
 from stackctl.plan.planner import make_plan
 from stackctl.plan.rotation import base_name, object_digest, repoint_services, version_name, versions_of
-from stackctl.plan.services import normalize_service
 
 __all__ = [
     "CREATE", "KIND_ORDER", "REMOVE", "UNCHANGED", "UPDATE", "Action", "FieldChange", "Plan", "base_name",
