@@ -13,6 +13,7 @@ from stackctl.plan.model import Plan, short_name
 
 
 def check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode], plan: Plan) -> None:
+    """An error when no node can take the service's tasks (constraints, max replicas per node)."""
     if not nodes:
         return
     wanted = tasks_wanted(spec)
@@ -51,6 +52,7 @@ def _published(spec: Mapping[str, Any]) -> list[tuple[int, str, str]]:
 
 
 def check_ports(name: str, spec: Mapping[str, Any], others: list[ObservedService], plan: Plan) -> None:
+    """A published port another service holds: an error, a warning when both publish in host mode."""
     for published, proto, mode in _published(spec):
         for other in others:
             for o_pub, o_proto, o_mode in _published(other.spec):
@@ -68,15 +70,15 @@ def check_ports(name: str, spec: Mapping[str, Any], others: list[ObservedService
 
 
 def check_volumes(plan: Plan, volumes: Mapping[str, Any], observed: ObservedStack) -> None:
+    """Warn when an existing volume differs from the file: the swarm never changes one."""
     for name, vol in sorted(volumes.items()):
-        vol = vol or {}
-        if vol.get("External") or vol.get("external"):
+        if vol.get("External"):
             continue
         current = observed.volumes.get(name)
         if current is None:
             continue
-        want_driver = vol.get("Driver") or vol.get("driver") or "local"
-        want_opts = {k: str(v) for k, v in (vol.get("DriverOpts") or vol.get("driver_opts") or {}).items()}
+        want_driver = vol.get("Driver") or "local"
+        want_opts = {k: str(v) for k, v in (vol.get("DriverOpts") or {}).items()}
         have_driver = current.spec.get("Driver") or "local"
         have_opts = {k: str(v) for k, v in (current.spec.get("Options") or {}).items()}
         if (want_driver, want_opts) != (have_driver, have_opts):
