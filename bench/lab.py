@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from stackctl.names import HISTORY_LABEL, NAMESPACE_LABEL
+
 LAB_HOST = "unix:///run/stackctl-lab/mgr-1/docker.sock"
-NAMESPACE_LABEL = "com.docker.stack.namespace"
 
 
 def lab_ready(stackctl: list[str]) -> bool:
@@ -61,8 +62,8 @@ def remove_stacks(client: Any, names: Iterable[str], timeout: float = 180.0) -> 
     names = set(names)
     if not names:
         return
-    for cfg in client.configs(filters={"label": "com.docker.stackctl.history"}):
-        if ((cfg.get("Spec") or {}).get("Labels") or {}).get("com.docker.stackctl.history") in names:
+    for cfg in client.configs(filters={"label": HISTORY_LABEL}):
+        if ((cfg.get("Spec") or {}).get("Labels") or {}).get(HISTORY_LABEL) in names:
             _quietly(client.remove_config, cfg["ID"])
     for service in client.services(filters={"label": NAMESPACE_LABEL}):
         if ((service.get("Spec") or {}).get("Labels") or {}).get(NAMESPACE_LABEL) in names:

@@ -31,13 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EngineError, StackctlError
+from stackctl.names import HISTORY_LABEL, REVISION_LABEL
+from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
 
-HISTORY_LABEL = "com.docker.stackctl.history"
-REVISION_LABEL = "com.docker.stackctl.revision"
-NAME_PREFIX = "stackctl-history-"
 DEFAULT_KEEP = 10
 MAX_CONFIG_BYTES = 500 * 1024
 COMPRESS_ABOVE = 64 * 1024

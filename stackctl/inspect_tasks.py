@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from stackctl.convert.normalize_spec import service_mode
 from stackctl.errors import UsageError
-
-STACK_LABEL = "com.docker.stack.namespace"
+from stackctl.names import NAMESPACE_LABEL as STACK_LABEL
 
 # `ps --filter` keys, as the reference documents them (engine semantics: same key ORed, keys ANDed).
 PS_FILTER_KEYS = ("id", "name", "node", "desired-state", "label")
@@ -140,15 +140,6 @@ def stack_filters(stack: str, extra: Mapping[str, Sequence[str]] | None = None) 
 def node_names(nodes: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """Node ID → hostname."""
     return {n["ID"]: (n.get("Description") or {}).get("Hostname") or n["ID"][:12] for n in nodes}
-
-
-def service_mode(service: Mapping[str, Any]) -> str:
-    mode = (service.get("Spec") or {}).get("Mode") or {}
-    for key, name in (("Replicated", "replicated"), ("Global", "global"),
-                      ("ReplicatedJob", "replicated-job"), ("GlobalJob", "global-job")):
-        if key in mode:
-            return name
-    return "replicated"
 
 
 def format_port(port: Mapping[str, Any], *, show_mode: bool = False) -> str:
@@ -281,7 +272,7 @@ def service_statuses(services: Sequence[Mapping[str, Any]], tasks: Sequence[Mapp
     out = []
     for svc in services:
         spec = svc.get("Spec") or {}
-        mode = service_mode(svc)
+        mode = service_mode(spec)
         own = by_service.get(svc["ID"], [])
         live = [t for t in own if t.get("DesiredState") in ("running", "ready", "accepted")]
         running = sum(1 for t in live if (t.get("Status") or {}).get("State") == "running")

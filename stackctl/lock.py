@@ -24,16 +24,16 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EngineError, StackctlError
+from stackctl.names import LOCK_HOLDER_LABEL as HOLDER_LABEL
+from stackctl.names import LOCK_PREFIX
+from stackctl.names import LOCK_PROCESS_LABEL as PROCESS_LABEL
+from stackctl.names import LOCK_SINCE_LABEL as SINCE_LABEL
+from stackctl.names import LOCK_STACK_LABEL as STACK_LABEL
+from stackctl.names import LOCK_TOKEN_LABEL as TOKEN_LABEL
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
 
-LOCK_PREFIX = "stackctl-lock-"
-HOLDER_LABEL = "com.docker.stackctl.lock.holder"
-SINCE_LABEL = "com.docker.stackctl.lock.since"
-TOKEN_LABEL = "com.docker.stackctl.lock.token"
-STACK_LABEL = "com.docker.stackctl.lock.stack"
-PROCESS_LABEL = "com.docker.stackctl.lock.process"  # boot id, pid namespace, pid, start time
 DEFAULT_TTL = 15 * 60.0
 DEFAULT_TIMEOUT = 60.0
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EngineError
+from stackctl.names import NAMESPACE_LABEL
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
-
-NAMESPACE_LABEL = "com.docker.stack.namespace"
 
 
 @dataclass
@@ -70,6 +69,7 @@ class ObservedNode:
     arch: str
     labels: dict[str, str] = field(default_factory=dict)
     engine_labels: dict[str, str] = field(default_factory=dict)
+    addr: str = ""  # Status.Addr: what a node.ip constraint compares
 
 
 @dataclass
@@ -92,7 +92,7 @@ class ObservedStack:
     secret_names: dict[str, str] = field(default_factory=dict)  # ID -> name
     config_names: dict[str, str] = field(default_factory=dict)  # ID -> name
     volumes_listed: bool = False  # False when the volume list failed (plan skips volume checks)
-    api_version: str = ""  # the Engine API version spoken with the engine ("1.41"); "" when unknown
+    api_version: str = ""  # the negotiated Engine API version: the normaliser drops fields it predates
 
 
 def _service(raw: dict[str, Any]) -> ObservedService:
@@ -144,7 +144,13 @@ def _node(raw: dict[str, Any]) -> ObservedNode:
         arch=plat.get("Architecture", ""),
         labels=dict(spec.get("Labels") or {}),
         engine_labels=dict((desc.get("Engine") or {}).get("Labels") or {}),
+        addr=str((raw.get("Status") or {}).get("Addr") or ""),
     )
+
+
+def node_from_inspect(raw: dict[str, Any]) -> ObservedNode:
+    """An ObservedNode from one engine node body (the rollout wait lists nodes itself)."""
+    return _node(raw)
 
 
 def observe_stack(engine: Engine, stack: str) -> ObservedStack:

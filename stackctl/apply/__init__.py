@@ -18,22 +18,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackctl.convert.values import normalize_image, strip_digest
 from stackctl.engine import Engine, remove_retrying, require_manager
 from stackctl.errors import ApplyError, Diagnostic, EngineError
+from stackctl.names import CONTENT_DIGEST_LABEL, SPEC_DIGEST_LABEL
 from stackctl.observe import ObservedService, ObservedStack, service_from_inspect
 from stackctl.plan import (
-    CONTENT_DIGEST_LABEL,
     CREATE,
     REMOVE,
-    SPEC_DIGEST_LABEL,
     UNCHANGED,
     UPDATE,
     Action,
     Plan,
-    familiar_image,
     field_changes,
     normalize_service,
-    unpinned_image,
     versions_of,
 )
 
@@ -148,7 +146,7 @@ class _ImageResolver:
         try:
             digest = self.engine.image_digest(image, registry_auth=self.auth(image), timeout=RESOLVE_TIMEOUT)
             if digest:
-                pinned = unpinned_image(image).split("@")[0] + "@" + digest
+                pinned = strip_digest(image).split("@")[0] + "@" + digest
         except EngineError:  # no registry, no such image, no answer: the image is sent unpinned
             pinned = None
         with self.lock:
@@ -309,10 +307,10 @@ class _Run:
 
     def image_for(self, action: Action, image: str, current: dict[str, Any] | None) -> str:
         """The image string to send, following --resolve-image (see docs/deploy.md)."""
-        image = familiar_image(image)
+        image = normalize_image(image)
         current_image = ((current or {}).get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image")
         unchanged = current is not None and not action.image_changed and current_image and \
-            unpinned_image(familiar_image(current_image)) == unpinned_image(image)
+            strip_digest(normalize_image(current_image)) == strip_digest(image)
         query = self.mode == "always" or (self.mode == "changed" and not unchanged)
         if query and "@" not in image:
             pinned = self.resolver.resolve(image)
@@ -382,9 +380,8 @@ class _Run:
         service_id = fresh.id
         with self.lock:
             self.result.conflicts.append(action.name)
-        names = {"network_names": self.observed.network_names, "config_names": self.observed.config_names}
-        have = normalize_service(fresh.spec, **names)
-        want = normalize_service(action.desired or {}, **names)
+        have = normalize_service(fresh.spec, self.observed)
+        want = normalize_service(action.desired or {}, self.observed)
         if not field_changes(have, want):
             self.emit(ApplyEvent("service", "skip", action.name, service_id,
                                  message="changed concurrently to the desired spec"))

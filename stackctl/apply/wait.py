@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from stackctl.convert.normalize_spec import service_mode
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,
     EXIT_INTERRUPTED,
@@ -45,6 +46,8 @@ from stackctl.errors import (
     EngineError,
 )
 from stackctl.inspect_tasks import parse_time as parse_engine_time
+from stackctl.observe import node_from_inspect
+from stackctl.placement import node_matches
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -121,14 +124,6 @@ def parse_time(value: str | None) -> float | None:
     return moment.timestamp() if moment else None
 
 
-def service_mode(service: Mapping[str, Any]) -> str:
-    mode = (service.get("Spec") or {}).get("Mode") or {}
-    for key, name in (("Global", "global"), ("ReplicatedJob", "replicated-job"), ("GlobalJob", "global-job")):
-        if key in mode:
-            return name
-    return "replicated"
-
-
 def _task_time(task: Mapping[str, Any]) -> float:
     return parse_time((task.get("Status") or {}).get("Timestamp")) or parse_time(task.get("CreatedAt")) or 0.0
 
@@ -191,44 +186,6 @@ def newest_task_error(tasks: Sequence[Mapping[str, Any]], since: float | None = 
     return best[1] if best else None
 
 
-def _constraint_values(node: Mapping[str, Any], key: str) -> list[str] | None:
-    """The node's values for a placement constraint key; None when the key is unknown."""
-    spec = node.get("Spec") or {}
-    desc = node.get("Description") or {}
-    if key == "node.id":
-        return [node.get("ID", "")]
-    if key == "node.hostname":
-        return [desc.get("Hostname", "")]
-    if key == "node.role":
-        return [spec.get("Role", "")]
-    if key == "node.platform.os":
-        return [(desc.get("Platform") or {}).get("OS", "")]
-    if key == "node.platform.arch":
-        return [(desc.get("Platform") or {}).get("Architecture", "")]
-    for prefix, labels in (("node.labels.", spec.get("Labels") or {}),
-                           ("engine.labels.", (desc.get("Engine") or {}).get("Labels") or {})):
-        if key.startswith(prefix):
-            name = key[len(prefix):]
-            return [labels[name]] if name in labels else []
-    return None
-
-
-def node_matches(node: Mapping[str, Any], constraints: Sequence[str]) -> bool:
-    """Swarm placement semantics: every constraint holds; values compare case-insensitively."""
-    for expr in constraints:
-        m = re.match(r"^\s*([^=!\s]+)\s*(==|!=)\s*(.*?)\s*$", expr)
-        if not m:
-            continue
-        key, op, want = m.groups()
-        values = _constraint_values(node, key.strip())
-        if values is None:
-            continue  # unknown to us: the scheduler decides; do not exclude the node
-        hit = any(v.lower() == want.lower() for v in values)
-        if (op == "==") != hit:
-            return False
-    return True
-
-
 def eligible_nodes(service: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]]) -> list[str]:
     """IDs of the nodes a global service should run on: ready, active, constraints met."""
     placement = ((service.get("Spec") or {}).get("TaskTemplate") or {}).get("Placement") or {}
@@ -239,7 +196,7 @@ def eligible_nodes(service: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]
             continue
         if (n.get("Spec") or {}).get("Availability", "active") != "active":
             continue
-        if node_matches(n, constraints):
+        if node_matches(node_from_inspect(n), constraints):
             out.append(n["ID"])
     return out
 
@@ -330,7 +287,7 @@ def evaluate(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
     """
     spec = service.get("Spec") or {}
     name = spec.get("Name") or service.get("ID", "?")
-    mode = service_mode(service)
+    mode = service_mode(spec)
     prog = ServiceProgress(name=name, mode=mode)
     down = down_nodes(nodes or [])
     live = [t for t in tasks if t.get("NodeID") not in down or not t.get("NodeID")]
@@ -636,7 +593,7 @@ def exit_code_for(outcomes: Sequence[ServiceOutcome]) -> int:
 def parse_duration(text: str | float | int) -> float:
     """A --timeout value in seconds: a Go duration (`10m`, `1h30m`, `500ms`) or bare seconds."""
     from stackctl.errors import UsageError
-    from stackctl.formats import parse_duration as go_duration
+    from stackctl.units import parse_duration as go_duration
 
     if isinstance(text, int | float):
         return float(text)

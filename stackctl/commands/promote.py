@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EXIT_OK, Diagnostic, EngineError, PlanError, UsageError
+from stackctl.names import NAMESPACE_LABEL
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
 
-NAMESPACE_LABEL = "com.docker.stack.namespace"
 NODE_HOST_ENV = "STACKCTL_NODE_HOST"
 LAB_NODE_HOST = "unix:///run/stackctl-lab/{hostname}/docker.sock"
 

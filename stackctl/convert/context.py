@@ -8,9 +8,7 @@ from typing import Any
 
 from stackctl.errors import Diagnostic
 from stackctl.load.source import dotted
-
-NAMESPACE_LABEL = "com.docker.stack.namespace"
-IMAGE_LABEL = "com.docker.stack.image"
+from stackctl.names import NAMESPACE_LABEL
 
 
 @dataclass

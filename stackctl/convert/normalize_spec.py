@@ -1,10 +1,13 @@
-"""Make two ServiceSpecs with the same meaning compare equal.
+"""The one service normaliser: two ServiceSpecs with the same meaning compare equal.
 
-`normalize_service_spec` is applied to *both* sides of a comparison: the spec `convert`
-produced and the `Spec` the engine returns from `GET /services/{id}`. It is pure and
-idempotent (normalising twice changes nothing). What it does, and why:
+`normalize_service_spec` is applied to *both* sides of every comparison (plan, drift, the
+spec digest, apply's re-plan after a conflict, the convert oracle): the spec `convert`
+produced and the `Spec` the engine returns from `GET /services/{id}`. Nothing is layered on
+top of it, so a rule written here holds everywhere. It is pure and idempotent (normalising
+twice changes nothing). What it does, and why:
 
-1. Drops what is not the user's intent: secret/config IDs (names identify them),
+1. Drops what is not the user's intent: stackctl's own service labels (`names.py`: the
+   spec digest of the last deploy), secret/config IDs (names identify them),
    `TaskTemplate.ForceUpdate` (deploy copies it from the running service), `Runtime:
    "container"` (the only runtime a ContainerSpec can have), `Placement.Platforms` (added by
    registry resolution), the digest of an image that also has a tag (`nginx:1@sha256:…` →
@@ -40,6 +43,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackctl.convert.values import normalize_image, strip_digest
+from stackctl.names import user_labels
 
 SECOND = 1_000_000_000
 DEFAULT_RESTART_DELAY = 5 * SECOND
@@ -102,6 +106,8 @@ def normalize_service_spec(
     version; fields the engine is too old to store are dropped (rule 5).
     """
     out = _copy_json(dict(spec))
+    if out.get("Labels"):
+        out["Labels"] = user_labels(out["Labels"])
     if api_version:
         _drop_unsupported(out, _version_tuple(api_version))
     id_to_name = {net_id: name for name, net_id in (network_ids or {}).items()}
@@ -121,7 +127,36 @@ def normalize_service_spec(
     out["EndpointSpec"] = _normalize_endpoint(out.get("EndpointSpec"))
     out["UpdateConfig"] = _normalize_update(out.get("UpdateConfig"))
     out["RollbackConfig"] = _normalize_update(out.get("RollbackConfig"))
-    return _prune(out, "")
+    pruned: dict[str, Any] = _prune(out, "")
+    return pruned
+
+
+def prune_empty(value: Any) -> Any:
+    """`value` without empty and zero entries (rule 4): for other engine objects' sub-specs."""
+    return _prune(_copy_json(value), "")
+
+
+SERVICE_MODES = ("replicated", "global", "replicated-job", "global-job")
+_MODE_KEYS = {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
+              "GlobalJob": "global-job"}
+
+
+def service_mode(spec: Mapping[str, Any]) -> str:
+    """A ServiceSpec's mode as the docker CLI names it (one of SERVICE_MODES); unset is replicated."""
+    for key in _normalize_mode(spec.get("Mode")):
+        if key in _MODE_KEYS:
+            return _MODE_KEYS[key]
+    return "replicated"
+
+
+def tasks_wanted(spec: Mapping[str, Any]) -> int | None:
+    """The tasks a service asks for (replicas, or a job's total completions); None for global modes."""
+    mode = _normalize_mode(spec.get("Mode"))
+    if "Replicated" in mode:
+        return int(mode["Replicated"]["Replicas"])
+    if "ReplicatedJob" in mode:
+        return int(mode["ReplicatedJob"]["TotalCompletions"])
+    return None
 
 
 def _version_tuple(version: str) -> tuple[int, int]:
@@ -205,8 +240,8 @@ def _normalize_networks(
     return sorted(out, key=lambda n: n["Target"])
 
 
-def _normalize_mode(mode: Any) -> dict[str, Any]:
-    mode = dict(mode or {})
+def _normalize_mode(raw: Any) -> dict[str, Any]:
+    mode: dict[str, Any] = dict(raw or {})
     if not mode:
         mode = {"Replicated": {}}
     if "Replicated" in mode:
@@ -227,10 +262,10 @@ def _normalize_mode(mode: Any) -> dict[str, Any]:
     return mode
 
 
-def _normalize_endpoint(endpoint: Any) -> dict[str, Any]:
+def _normalize_endpoint(raw: Any) -> dict[str, Any]:
     from stackctl.convert.service import port_sort_key
 
-    endpoint = dict(endpoint or {})
+    endpoint: dict[str, Any] = dict(raw or {})
     endpoint["Mode"] = endpoint.get("Mode") or "vip"
     ports = []
     for port in endpoint.get("Ports") or []:
@@ -242,10 +277,10 @@ def _normalize_endpoint(endpoint: Any) -> dict[str, Any]:
     return endpoint
 
 
-def _normalize_update(config: Any) -> dict[str, Any]:
-    if config is None:
+def _normalize_update(raw: Any) -> dict[str, Any]:
+    if raw is None:
         return dict(DEFAULT_UPDATE_CONFIG)
-    config = dict(config)
+    config: dict[str, Any] = dict(raw)
     config.setdefault("Parallelism", 0)  # a non-pointer Go field: absent means 0 (all at once)
     config["FailureAction"] = config.get("FailureAction") or "pause"
     config["Order"] = config.get("Order") or "stop-first"

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackctl.convert.context import (
-    IMAGE_LABEL,
     ConvertContext,
     as_string_map,
     is_external,
@@ -16,7 +15,8 @@ from stackctl.convert.context import (
 )
 from stackctl.convert.objects import DEFAULT_NETWORK
 from stackctl.convert.values import go_string, normalize_image
-from stackctl.formats import parse_bytes, parse_cpus, parse_duration
+from stackctl.names import IMAGE_LABEL
+from stackctl.units import parse_bytes, parse_cpus, parse_duration
 
 Path = tuple[str | int, ...]
 Spec = dict[str, Any]

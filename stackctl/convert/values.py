@@ -1,5 +1,5 @@
 """Values as the Engine API wants them: Go strings and image references (durations, sizes, CPUs:
-stackctl.formats).
+stackctl.units).
 
 Each parser raises `ValueError` with a user-facing message; the converter turns it into a
 diagnostic carrying the key path.

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from stackctl.errors import Diagnostic
-from stackctl.formats import format_duration, parse_bytes, parse_duration
-from stackctl.load import formats
 from stackctl.load.source import KeyPath, SourceDoc, dotted
 from stackctl.load.yamlio import go_number
+from stackctl.syntax.ports import expand_port_spec
+from stackctl.syntax.volumes import is_windows_abs, parse_volume_spec
+from stackctl.units import format_duration, parse_bytes, parse_duration
 
 Lookup = Callable[[str], "str | None"]
 _OMIT = object()
@@ -475,7 +476,7 @@ class Normalizer:
                 out.append(_long_port(item))
                 continue
             try:
-                parsed = formats.parse_port_spec(item)
+                parsed = expand_port_spec(item)
             except ValueError as err:
                 self.error(str(err), (*path, index))
                 continue
@@ -522,7 +523,7 @@ class Normalizer:
         for index, item in enumerate(value):
             if isinstance(item, str):
                 try:
-                    volume = formats.parse_volume_spec(item)
+                    volume = parse_volume_spec(item)
                 except ValueError as err:
                     self.error(str(err), (*path, index))
                     continue
@@ -544,7 +545,7 @@ class Normalizer:
         if source.startswith("~"):
             home = self.lookup("HOME") or os.path.expanduser("~")
             source = source.replace("~", home, 1)
-        if source.startswith("/") or formats.is_windows_abs(source):
+        if source.startswith("/") or is_windows_abs(source):
             return source
         return os.path.normpath(os.path.join(self.working_dir, source))
 

@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from stackctl.convert.normalize_spec import service_mode, tasks_wanted
 from stackctl.plan import CREATE, REMOVE, UNCHANGED, UPDATE, Action, FieldChange, Plan, short_digest
 
 JSON_SCHEMA = "stackctl.diff/v1"
@@ -28,16 +29,9 @@ def _value(value: Any) -> str:
 
 def _service_summary(spec: dict[str, Any]) -> str:
     image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "?")
-    mode = spec.get("Mode") or {}
-    if "Global" in mode:
-        how = "global"
-    elif "ReplicatedJob" in mode:
-        how = "replicated-job"
-    elif "GlobalJob" in mode:
-        how = "global-job"
-    else:
-        replicas = (mode.get("Replicated") or {}).get("Replicas")
-        how = f"replicated {1 if replicas is None else replicas}"
+    how = service_mode(spec)
+    if how == "replicated":
+        how += f" {tasks_wanted(spec)}"
     return f"{image}, {how}"
 
 

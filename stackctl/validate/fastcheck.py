@@ -28,12 +28,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stackctl.validate import formats
+from stackctl.validate import format_checks
 
 FORMATS: dict[str, Callable[[object], bool]] = {
-    "duration": formats.is_duration,
-    "ports": formats.is_ports,
-    "bytes": formats.is_bytes,
+    "duration": format_checks.is_duration,
+    "ports": format_checks.is_ports,
+    "bytes": format_checks.is_bytes,
 }
 NUMERIC_FORMATS = ("ports", "bytes")  # formats whose checks also judge numbers
 ENTRY = "validate_stackctl_fast"

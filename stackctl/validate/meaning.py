@@ -8,7 +8,6 @@ front. Keys that the swarm ignores give warnings naming the service and key.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,7 +15,9 @@ from typing import Any
 
 from stackctl.errors import Diagnostic
 from stackctl.load.source import SourceDoc, dotted, locate
-from stackctl.validate import formats
+from stackctl.placement import constraint_problem, is_spread_key
+from stackctl.syntax.ports import PROTOCOLS, parse_port_spec
+from stackctl.units import parse_bytes, parse_cpus, parse_duration
 
 DEPLOY_MODES = ("replicated", "global", "replicated-job", "global-job")
 FAILURE_ACTIONS = ("pause", "continue", "rollback")
@@ -24,10 +25,6 @@ UPDATE_ORDERS = ("stop-first", "start-first")
 RESTART_CONDITIONS = ("none", "on-failure", "any")
 ENDPOINT_MODES = ("vip", "dnsrr")
 PORT_MODES = ("ingress", "host")
-NODE_ROLES = ("manager", "worker")
-CONSTRAINT_KEYS = ("node.id", "node.hostname", "node.ip", "node.role", "node.platform.os",
-                   "node.platform.arch")
-CONSTRAINT_PREFIXES = ("node.labels.", "engine.labels.")
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 MAX_SERVICE_NAME = 63  # swarm limit for STACK_service
 MIN_MEMORY_LIMIT = 4 * 1024 * 1024
@@ -74,7 +71,6 @@ IMAGE_REFERENCE = re.compile(
     rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
 )
 _IMAGE_ID = re.compile(r"^(?:sha256:)?[a-f0-9]{64}$")
-_CONSTRAINT = re.compile(r"^\s*([^=!<>\s]+)\s*(==|!=)\s*(.*?)\s*$")
 
 Path = tuple[str | int, ...]
 
@@ -100,35 +96,6 @@ def _lower_repository(image: str) -> str:
     if colon and "/" not in tag:
         return head.lower() + ":" + tag + sep + rest
     return name.lower() + sep + rest
-
-
-def constraint_problem(constraint: str) -> tuple[str, str] | None:
-    """(message, hint) if a placement constraint will not parse in the swarm."""
-    match = _CONSTRAINT.match(constraint)
-    if not match:
-        return (f"invalid placement constraint {constraint!r}",
-                "use KEY==VALUE or KEY!=VALUE, e.g. node.role==manager")
-    key, _, value = match.groups()
-    if not value:
-        return f"placement constraint {constraint!r} has no value", "e.g. node.role==manager"
-    lowered = key.lower()
-    if lowered.startswith(CONSTRAINT_PREFIXES):
-        if lowered in CONSTRAINT_PREFIXES:
-            return f"placement constraint {constraint!r} names no label", "e.g. node.labels.zone==east"
-        return None
-    if lowered not in CONSTRAINT_KEYS:
-        close = difflib.get_close_matches(lowered, [*CONSTRAINT_KEYS, "node.labels.", "engine.labels."], n=1)
-        hint = f"did you mean '{close[0]}'?" if close else (
-            "keys: " + ", ".join(CONSTRAINT_KEYS) + ", node.labels.*, engine.labels.*")
-        return f"unknown placement constraint key {key!r}", hint
-    if lowered == "node.role" and value.lower() not in NODE_ROLES:
-        return f"node.role must be manager or worker (got {value!r})", None
-    if lowered == "node.ip":
-        try:
-            ipaddress.ip_network(value, strict=False)
-        except ValueError:
-            return f"node.ip needs an IP address or CIDR (got {value!r})", None
-    return None
 
 
 class _Checker:
@@ -274,7 +241,7 @@ class _Checker:
             if value is None:
                 continue
             try:
-                nanos = formats.parse_duration(value) if isinstance(value, str) else int(value)
+                nanos = parse_duration(value) if isinstance(value, str) else int(value)
             except (ValueError, TypeError):
                 self.report((*base, *sub), f"{value!r} is not a valid duration",
                             "Go duration syntax, e.g. 10s, 1m30s, 1h")
@@ -335,12 +302,12 @@ class _Checker:
                 continue
             if res.get("cpus") not in (None, ""):
                 try:
-                    formats.parse_cpus(res["cpus"])
+                    parse_cpus(res["cpus"])
                 except ValueError as err:
                     self.report((*dpath, "resources", block, "cpus"), str(err))
             if res.get("memory") not in (None, ""):
                 try:
-                    memory = formats.parse_bytes(res["memory"])
+                    memory = parse_bytes(res["memory"])
                 except ValueError as err:
                     self.report((*dpath, "resources", block, "memory"), str(err))
                     continue
@@ -361,7 +328,7 @@ class _Checker:
                 self.report(path, "placement preference must be a spread", "e.g. - spread: node.labels.zone")
                 continue
             spread = str(pref["spread"] or "")
-            if not spread.startswith(CONSTRAINT_PREFIXES) and spread not in CONSTRAINT_KEYS:
+            if not is_spread_key(spread):
                 self.report((*path, "spread"), f"cannot spread over {spread!r}",
                             "spread over a node attribute such as node.labels.zone")
 
@@ -374,7 +341,7 @@ class _Checker:
             path = (*base, "ports", index)
             if not isinstance(port, dict):
                 try:
-                    formats.parse_port_spec(port)
+                    parse_port_spec(port)
                 except ValueError as err:
                     self.report(path, f"invalid port {port!r}", str(err))
                 continue
@@ -384,7 +351,7 @@ class _Checker:
             if published not in (None, 0) and (not isinstance(published, int) or not 1 <= published <= 65535):
                 self.report((*path, "published"), f"published port must be in 1-65535 (got {published!r})")
             protocol = port.get("protocol") or "tcp"
-            self.enum((*path, "protocol"), port.get("protocol"), formats.PROTOCOLS)
+            self.enum((*path, "protocol"), port.get("protocol"), PROTOCOLS)
             self.enum((*path, "mode"), port.get("mode"), PORT_MODES)
             if isinstance(published, int) and published:
                 key = (published, str(protocol))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import Diagnostic
 from stackctl.load.source import SourceDoc, dotted
-from stackctl.validate import formats
+from stackctl.validate import format_checks
 from stackctl.validate.fastcheck import fast_validator
 
 if TYPE_CHECKING:
@@ -87,9 +87,9 @@ def compiled_validator(version: str) -> Validator:
     import jsonschema
 
     checker = jsonschema.FormatChecker(formats=())
-    checker.checks("duration")(formats.is_duration)
-    checker.checks("ports")(formats.is_ports)
-    checker.checks("bytes")(formats.is_bytes)
+    checker.checks("duration")(format_checks.is_duration)
+    checker.checks("ports")(format_checks.is_ports)
+    checker.checks("bytes")(format_checks.is_bytes)
     return jsonschema.Draft7Validator(load_schema(version), format_checker=checker)
 
 
@@ -165,7 +165,7 @@ class _Explainer:
             fmt = str(error.validator_value)
             name = FORMAT_NAMES.get(fmt, fmt)
             hint = FORMAT_HINTS.get(fmt)
-            reason = formats.format_reason(fmt, error.instance) if fmt == "ports" else None
+            reason = format_checks.format_reason(fmt, error.instance) if fmt == "ports" else None
             if reason:
                 hint = f"{reason}; syntax {hint}"
             return [self.diag(path, f"{_show(error.instance)} is not a valid {name}", hint)]

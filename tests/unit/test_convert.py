@@ -16,7 +16,7 @@ from stackctl.convert import DesiredStack, convert_stack
 from stackctl.convert.service import effective_capabilities
 from stackctl.convert.values import normalize_image, strip_digest
 from stackctl.errors import ConvertError
-from stackctl.formats import parse_bytes, parse_cpus, parse_duration
+from stackctl.units import parse_bytes, parse_cpus, parse_duration
 from tests.paths import CORPUS
 
 CORPUS_CONFIGS = CORPUS / "expected_config"

@@ -9,9 +9,10 @@ import pytest
 import yaml
 
 from stackctl.commands.config import dump_yaml
-from stackctl.formats import format_duration, parse_bytes, parse_duration
-from stackctl.load import formats
 from stackctl.pipeline import load_stack
+from stackctl.syntax.ports import expand_port_spec
+from stackctl.syntax.volumes import parse_volume_spec
+from stackctl.units import format_duration, parse_bytes, parse_duration
 from tests.unit._reference import reference_config
 
 DATA = Path(__file__).parent / "data" / "load" / "normalize"
@@ -60,16 +61,16 @@ def test_sizes(text: str, size: int) -> None:
 
 
 def test_port_and_volume_short_syntax() -> None:
-    ports = formats.parse_port_spec("9090-9091:8080-8081").ports
+    ports = expand_port_spec("9090-9091:8080-8081").ports
     assert [p.get("published", 0) for p in ports] == [9090, 9091]
-    assert formats.parse_port_spec("8000-8002:80").ports[2] == {
+    assert expand_port_spec("8000-8002:80").ports[2] == {
         "mode": "ingress", "target": 80, "published": 8002, "protocol": "tcp"}
     with pytest.raises(ValueError):
-        formats.parse_port_spec("80-81:90-93")
-    assert formats.parse_volume_spec("data:/data:ro") == {
+        expand_port_spec("80-81:90-93")
+    assert parse_volume_spec("data:/data:ro") == {
         "type": "volume", "source": "data", "target": "/data", "read_only": True}
     with pytest.raises(ValueError, match="too many colons"):
-        formats.parse_volume_spec("/a:/b:ro:x")
+        parse_volume_spec("/a:/b:ro:x")
 
 
 def test_secret_from_environment_keeps_the_variable_name_only(tmp_path: Path) -> None:

@@ -200,3 +200,48 @@ def test_fields_too_new_for_the_engine_are_dropped_with_api_version() -> None:
     assert normalize(spec, api_version="1.41") == normalize(engine, api_version="1.41")
     assert normalize(spec, api_version="1.47") != normalize(engine, api_version="1.47")
     assert normalize(spec) != normalize(engine)
+
+
+def _container(**fields: Any) -> dict[str, Any]:
+    return {"Name": "s_web", "TaskTemplate": {"ContainerSpec": {"Image": "busybox", **fields}}}
+
+
+def test_init_false_is_not_unset() -> None:
+    """The engine stores `Init: false` apart from unset (checked on the lab: null vs false)."""
+    assert normalize(_container(Init=False)) != normalize(_container())
+    assert normalize(_container(Init=True)) != normalize(_container(Init=False))
+
+
+def test_stackctl_labels_are_not_the_users() -> None:
+    plain = {**_container(), "Labels": {"com.docker.stack.namespace": "s"}}
+    stamped = {**_container(), "Labels": {"com.docker.stack.namespace": "s",
+                                          "com.docker.stackctl.spec-digest": "sha256:x"}}
+    assert normalize(plain) == normalize(stamped)
+
+
+def test_start_interval_counts_only_from_api_1_44() -> None:
+    with_start = _container(Healthcheck={"Test": ["CMD", "true"], "StartInterval": 2 * S})
+    stored_by_1_41 = _container(Healthcheck={"Test": ["CMD", "true"]})
+    assert normalize(with_start, api_version="1.41") == normalize(stored_by_1_41, api_version="1.41")
+    assert normalize(with_start, api_version="1.44") != normalize(stored_by_1_41, api_version="1.44")
+
+
+@pytest.mark.parametrize(("mode", "name", "wanted"), [
+    (None, "replicated", 1),
+    ({"Replicated": {}}, "replicated", 1),
+    ({"Replicated": {"Replicas": 0}}, "replicated", 0),
+    ({"Global": {}}, "global", None),
+    ({"ReplicatedJob": {"MaxConcurrent": 2}}, "replicated-job", 2),
+    ({"GlobalJob": {}}, "global-job", None),
+])
+def test_service_mode_and_tasks_wanted(mode: Any, name: str, wanted: int | None) -> None:
+    from stackctl.convert.normalize_spec import service_mode, tasks_wanted
+
+    spec = {"Mode": mode} if mode is not None else {}
+    assert (service_mode(spec), tasks_wanted(spec)) == (name, wanted)
+
+
+def test_prune_empty_keeps_user_maps() -> None:
+    from stackctl.convert.normalize_spec import prune_empty
+
+    assert prune_empty({"Name": "", "Options": {"a": ""}, "X": 0}) == {"Options": {"a": ""}}

@@ -12,22 +12,20 @@ from typing import Any
 import pytest
 
 from stackctl.convert import convert_stack
+from stackctl.convert.values import normalize_image as familiar_image
+from stackctl.convert.values import strip_digest as unpinned_image
 from stackctl.errors import PlanError
+from stackctl.names import CONTENT_DIGEST_LABEL, OBJECT_LABEL, SPEC_DIGEST_LABEL
 from stackctl.observe import ObservedNode, ObservedObject, ObservedService, ObservedStack
 from stackctl.plan import (
-    CONTENT_DIGEST_LABEL,
     CREATE,
-    OBJECT_LABEL,
     REMOVE,
-    SPEC_DIGEST_LABEL,
     UNCHANGED,
     UPDATE,
     content_digest,
-    familiar_image,
     make_plan,
     normalize_service,
     spec_digest,
-    unpinned_image,
     version_name,
 )
 from stackctl.render.plan import plan_json, render_plan_text
@@ -74,7 +72,7 @@ def engine_view(spec: dict[str, Any], secret_ids: dict[str, str], *, label: bool
     """What a 20.10 engine returns for a spec we sent: IDs, defaults and enum zero values filled."""
     s = copy.deepcopy(spec)
     if label:
-        s["Labels"][SPEC_DIGEST_LABEL] = spec_digest(normalize_service(spec, network_names=_names()))
+        s["Labels"][SPEC_DIGEST_LABEL] = spec_digest(normalize_service(spec, _names_only()))
     tt = s["TaskTemplate"]
     tt["ForceUpdate"] = 0
     tt["Runtime"] = "container"
@@ -94,6 +92,11 @@ def engine_view(spec: dict[str, Any], secret_ids: dict[str, str], *, label: bool
 
 def _names() -> dict[str, str]:
     return {v: k for k, v in NET_IDS.items()}
+
+
+def _names_only() -> ObservedStack:
+    """An observed swarm that only knows the network IDs (what normalising needs)."""
+    return ObservedStack(stack=STACK, network_names=_names())
 
 
 def observed_from(desired: Any, *, secret_digest_label: bool = True) -> ObservedStack:
@@ -151,8 +154,7 @@ def test_engine_defaults_normalise_away() -> None:
     desired = _desired()
     observed = observed_from(desired)
     for name, spec in desired.services.items():
-        names = {"network_names": observed.network_names}
-        assert normalize_service(spec, **names) == normalize_service(observed.services[name].spec, **names)
+        assert normalize_service(spec, observed) == normalize_service(observed.services[name].spec, observed)
 
 
 # --- plans ------------------------------------------------------------------------------------
@@ -422,7 +424,7 @@ def test_mode_change_is_blocking() -> None:
     observed = observed_from(desired)
     observed.services["st_api"].spec["Mode"] = {"Global": {}}
     plan = make_plan(desired, observed, prune=False, strict=False)
-    assert any("mode changes from Global to Replicated" in d.message for d in plan.errors)
+    assert any("mode changes from global to replicated" in d.message for d in plan.errors)
 
 
 def test_prune_removes_own_objects_only() -> None:
@@ -496,3 +498,33 @@ def test_render_json_golden() -> None:
 def test_summary_line() -> None:
     text = render_plan_text(_mixed_plan())
     assert text.splitlines()[-1] == "Plan: 1 to create, 1 to update, 1 to remove, 4 unchanged."
+
+
+# --- one normaliser: explicit values the engine keeps, fields the engine predates ----------------
+
+
+def _with_container(desired: Any, name: str, **fields: Any) -> Any:
+    desired = copy.deepcopy(desired)
+    desired.services[name]["TaskTemplate"]["ContainerSpec"].update(fields)
+    return desired
+
+
+def test_adding_init_false_is_a_change() -> None:
+    """`docker stack deploy` stores Init: false; an unset Init is not the same spec."""
+    base = _desired()
+    plan = make_plan(_with_container(base, "st_web", Init=False), observed_from(base), prune=False)
+    web = plan.action_for("service", "st_web")
+    assert web is not None and web.action == UPDATE
+    assert [(c.path, c.old, c.new) for c in web.changes] == [("TaskTemplate.ContainerSpec.Init", None, False)]
+
+
+def test_start_interval_is_no_change_for_an_engine_that_predates_it() -> None:
+    base = _desired()
+    check = {"Healthcheck": {"Test": ["CMD", "true"], "StartInterval": 2_000_000_000}}
+    stored = observed_from(_with_container(base, "st_web", Healthcheck={"Test": ["CMD", "true"]}))
+    stored.api_version = "1.41"
+    plan = make_plan(_with_container(base, "st_web", **check), stored, prune=False)
+    assert plan.action_for("service", "st_web").action == UNCHANGED  # type: ignore[union-attr]
+    stored.api_version = "1.44"
+    plan = make_plan(_with_container(base, "st_web", **check), stored, prune=False)
+    assert plan.action_for("service", "st_web").action == UPDATE  # type: ignore[union-attr]

@@ -1,0 +1,90 @@
+"""Checks that must pass before anything is written: placement, published ports, volumes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from stackctl.convert.normalize_spec import tasks_wanted
+from stackctl.errors import Diagnostic
+from stackctl.observe import ObservedNode, ObservedService, ObservedStack
+from stackctl.placement import describe_node, explain_mismatch, node_matches
+from stackctl.plan.model import Plan, short_name
+
+
+def check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode], plan: Plan) -> None:
+    """An error when no node can take the service's tasks (constraints, max replicas per node)."""
+    if not nodes:
+        return
+    wanted = tasks_wanted(spec)
+    if wanted == 0:
+        return
+    placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
+    constraints = [str(c) for c in placement.get("Constraints") or []]
+    usable = [n for n in nodes if n.availability == "active"] or nodes
+    eligible = [n for n in usable if node_matches(n, constraints)]
+    node_list = "; ".join(describe_node(n) for n in usable)
+    if not eligible:
+        plan.errors.append(Diagnostic(
+            f"service {name}: {explain_mismatch(constraints, usable)}; nodes: {node_list}",
+            path=f"services.{short_name(name, plan.stack)}.deploy.placement.constraints",
+            hint="add the label to a node (docker node update --label-add KEY=VALUE NODE) "
+                 "or fix the constraint",
+        ))
+        return
+    max_per_node = int(placement.get("MaxReplicas") or 0)
+    if max_per_node and wanted and max_per_node * len(eligible) < wanted:
+        plan.errors.append(Diagnostic(
+            f"service {name}: {wanted} replicas with max_replicas_per_node {max_per_node} need "
+            f"{-(-wanted // max_per_node)} eligible nodes, but only {len(eligible)} satisfy the placement "
+            f"({', '.join(n.hostname for n in eligible)}); nodes: {node_list}",
+            path=f"services.{short_name(name, plan.stack)}.deploy.placement.max_replicas_per_node",
+        ))
+
+
+def _published(spec: Mapping[str, Any]) -> list[tuple[int, str, str]]:
+    out = []
+    for port in (spec.get("EndpointSpec") or {}).get("Ports") or []:
+        published = int(port.get("PublishedPort") or 0)
+        if published:
+            out.append((published, port.get("Protocol") or "tcp", port.get("PublishMode") or "ingress"))
+    return out
+
+
+def check_ports(name: str, spec: Mapping[str, Any], others: list[ObservedService], plan: Plan) -> None:
+    """A published port another service holds: an error, a warning when both publish in host mode."""
+    for published, proto, mode in _published(spec):
+        for other in others:
+            for o_pub, o_proto, o_mode in _published(other.spec):
+                if (o_pub, o_proto) != (published, proto):
+                    continue
+                owner = f" (stack {other.stack})" if other.stack else ""
+                text = (f"service {name}: port {published}/{proto} is already published by service "
+                        f"{other.name}{owner}")
+                if mode == "host" and o_mode == "host":
+                    plan.warnings.append(Diagnostic(
+                        text + " in host mode: their tasks cannot share a node", severity="warning"))
+                else:
+                    path = f"services.{short_name(name, plan.stack)}.ports"
+                    plan.errors.append(Diagnostic(text, path=path))
+
+
+def check_volumes(plan: Plan, volumes: Mapping[str, Any], observed: ObservedStack) -> None:
+    """Warn when an existing volume differs from the file: the swarm never changes one."""
+    for name, vol in sorted(volumes.items()):
+        if vol.get("External"):
+            continue
+        current = observed.volumes.get(name)
+        if current is None:
+            continue
+        want_driver = vol.get("Driver") or "local"
+        want_opts = {k: str(v) for k, v in (vol.get("DriverOpts") or {}).items()}
+        have_driver = current.spec.get("Driver") or "local"
+        have_opts = {k: str(v) for k, v in (current.spec.get("Options") or {}).items()}
+        if (want_driver, want_opts) != (have_driver, have_opts):
+            plan.warnings.append(Diagnostic(
+                f"volume {name} exists on the manager with driver {have_driver} options "
+                f"{have_opts or '{}'}, but the file declares driver {want_driver} "
+                f"options {want_opts or '{}'}; "
+                "the swarm never changes an existing volume (remove it to apply)",
+                severity="warning"))
