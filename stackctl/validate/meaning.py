@@ -102,7 +102,7 @@ def _lower_repository(image: str) -> str:
     return name.lower() + sep + rest
 
 
-def constraint_problem(constraint: str) -> tuple[str, str] | None:
+def constraint_problem(constraint: str) -> tuple[str, str | None] | None:
     """(message, hint) if a placement constraint will not parse in the swarm."""
     match = _CONSTRAINT.match(constraint)
     if not match:
