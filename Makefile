@@ -2,7 +2,7 @@
 PYTHON ?= python3
 export PYTHON
 
-.PHONY: setup test demo up down status unit lint bench bench-compose-v1
+.PHONY: setup test demo up down status unit lint typecheck bench bench-compose-v1
 
 setup:  ## install missing system packages and stackctl itself (only what is missing)
 	./scripts/setup.sh
@@ -27,6 +27,9 @@ unit:  ## unit tests only: no lab, no root
 
 lint:
 	$(PYTHON) -m ruff check stackctl tests
+
+typecheck:  ## mypy --strict on the modules [tool.mypy] lists in pyproject.toml (also run by `make test`)
+	$(PYTHON) -m mypy
 
 bench:  ## stackctl against docker stack config/deploy on the lab (starts the lab only if it is down)
 	$(PYTHON) -m bench $(BENCH_ARGS)

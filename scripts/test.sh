@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The test command: lab up, the whole pytest suite (unit + integration), and ALWAYS lab down.
+# The test command: mypy, lab up, the whole pytest suite (unit + integration), and ALWAYS lab down.
 # Keeps pytest's exit code; "no tests collected" (exit 5) counts as a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 stackctl() { "$PYTHON" -m stackctl "$@"; }
+
+# Types first: no lab needed, and a failure here fails the run before the lab starts.
+echo "== mypy (the modules [tool.mypy] lists)"
+"$PYTHON" -m mypy || exit 1
 
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -338,7 +338,8 @@ class LogStream:
         self._engine = engine
 
     def read(self, size: int) -> bytes:
-        return self._engine._call(lambda: self._response.raw.read(size))
+        data: bytes = self._engine._call(lambda: self._response.raw.read(size))
+        return data
 
     def close(self) -> None:
         self._response.close()

@@ -41,22 +41,6 @@ class LoadedStack:
     environ: dict[str, str] | None = field(default=None, repr=False)
 
 
-def _schema_checker() -> Any:
-    try:
-        from stackctl.validate.schema import check_schema
-    except ImportError:  # pragma: no cover - the validate stage is optional while it is being written
-        return None
-    return check_schema
-
-
-def _meaning_checker() -> Any:
-    try:
-        from stackctl.validate.meaning import check_meaning
-    except ImportError:  # pragma: no cover
-        return None
-    return check_meaning
-
-
 _stdin: list[bytes] = []  # stdin, once read: the `name:` look-up (load/spec.py) reads files twice
 
 
@@ -113,13 +97,13 @@ def load_stack(
     from stackctl.load.merge import merge_configs
     from stackctl.load.normalize import normalize_doc
     from stackctl.load.order import order
+    from stackctl.validate.schema import check_schema
 
     if not files:
         raise LoadError("specify a stack file with -c/--compose-file")
     working_dir = working_dir_for(files)
     env = build_environment(list(env_files), environ, working_dir)
     lookup = env.get
-    check_schema = _schema_checker()
 
     load_errors: list[Diagnostic] = []
     schema_errors: list[Diagnostic] = []
@@ -153,14 +137,9 @@ def load_stack(
             if problems:
                 load_errors += problems
                 continue
-        if check_schema is not None:
-            problems = [d for d in check_schema(doc) if d.severity == "error"]
-            if problems:
-                schema_errors += problems
-                continue
-        elif not isinstance(doc.data.get("version", ""), str):
-            schema_errors.append(Diagnostic("version must be a string", doc.filename,
-                                            doc.line_of(("version",)), "version"))
+        problems = [d for d in check_schema(doc) if d.severity == "error"]
+        if problems:
+            schema_errors += problems
             continue
         if doc.spec:  # a Compose Specification file: its keys swarm cannot honour
             from stackctl.load.spec import ignored_keys
@@ -176,11 +155,11 @@ def load_stack(
 
     config = order(merge_configs(normalised))
     if validate:
-        check_meaning = _meaning_checker()
-        if check_meaning is not None:
-            found = check_meaning(config, docs, working_dir, environ=env)
-            errors = [d for d in found if d.severity == "error"]
-            warnings += [d for d in found if d.severity != "error"]
-            if errors:
-                raise ValidationError(diagnostics=errors + warnings)
+        from stackctl.validate.meaning import check_meaning
+
+        found = check_meaning(config, docs, working_dir, environ=env)
+        errors = [d for d in found if d.severity == "error"]
+        warnings += [d for d in found if d.severity != "error"]
+        if errors:
+            raise ValidationError(diagnostics=errors + warnings)
     return LoadedStack(config=config, working_dir=working_dir, docs=docs, warnings=warnings, environ=env)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from stackctl.load.yamlio import go_number, resolve_plain
 
@@ -50,7 +50,8 @@ def _scalar_style(value: str) -> str:
         return "plain"
     from yaml.emitter import Emitter
 
-    analysis = Emitter.analyze_scalar(_ANALYZER, value)
+    # analyze_scalar reads only `allow_unicode` from its emitter: a stand-in spares building one
+    analysis = Emitter.analyze_scalar(cast(Emitter, _ANALYZER), value)
     if analysis.multiline:
         return "literal" if analysis.allow_block else "double"
     if analysis.allow_block_plain and analysis.allow_flow_plain:
@@ -129,13 +130,13 @@ def _inline(value: Any, indent: int, out: list[str], prefix: str) -> None:
     out.append(prefix + sep + _scalar(value))
 
 
-def _mapping(value: dict, indent: int, out: list[str]) -> None:
+def _mapping(value: dict[Any, Any], indent: int, out: list[str]) -> None:
     pad = " " * indent
     for key, item in value.items():
         _inline(item, indent + 2, out, f"{pad}{_scalar(key)}:")
 
 
-def _sequence(value: list, indent: int, out: list[str]) -> None:
+def _sequence(value: list[Any], indent: int, out: list[str]) -> None:
     pad = " " * indent
     for item in value:
         if isinstance(item, dict) and item:

@@ -8,8 +8,10 @@ with whitespace in it is an error.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from stackctl.errors import Diagnostic
+from stackctl.load.source import KeyPath
 
 Lookup = Callable[[str], "str | None"]
 
@@ -59,7 +61,8 @@ def parse_env_file(path: str, lookup: Lookup) -> list[tuple[str, str]]:
 
 
 def resolve_environment(
-    service: dict, working_dir: str, lookup: Lookup, filename: str, line_of: Callable[[tuple], int | None],
+    service: dict[str, Any], working_dir: str, lookup: Lookup, filename: str,
+    line_of: Callable[[KeyPath], int | None],
     service_name: str,
 ) -> list[Diagnostic]:
     """Merge `env_file` contents and `environment` into one map (`environment` wins), in place.

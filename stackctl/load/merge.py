@@ -63,8 +63,10 @@ def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, A
     return out
 
 
-def _merge_keyed(base: list[dict], override: list[dict], key_name: str) -> list[dict]:
-    merged: dict[Any, dict] = {}
+def _merge_keyed(
+    base: list[dict[str, Any]], override: list[dict[str, Any]], key_name: str
+) -> list[dict[str, Any]]:
+    merged: dict[Any, dict[str, Any]] = {}
     for item in base:
         merged[item.get(key_name, 0 if key_name == "published" else "")] = item
     for item in override:
@@ -79,7 +81,7 @@ def _depends_map(value: Any) -> dict[str, Any]:
     return {name: {"condition": "service_started", "required": True} for name in value}
 
 
-def _merge_logging(base: dict, override: dict) -> dict:
+def _merge_logging(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     base_driver, over_driver = base.get("driver"), override.get("driver")
     if base_driver and over_driver and base_driver != over_driver:
         return copy.deepcopy(override)
@@ -91,7 +93,7 @@ def _merge_logging(base: dict, override: dict) -> dict:
     return out
 
 
-def _merge_networks(base: dict, override: dict) -> dict:
+def _merge_networks(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for name, value in override.items():
         if name not in out or out[name] is None:
@@ -112,7 +114,7 @@ def _merge_networks(base: dict, override: dict) -> dict:
     return out
 
 
-def _merge_string_map(base: dict, override: dict) -> dict:
+def _merge_string_map(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
         if key not in out or value not in (None, ""):

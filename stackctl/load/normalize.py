@@ -150,9 +150,9 @@ def _string_map(value: Any) -> Any:
 def _hosts(value: Any) -> Any:
     if not value:
         return _OMIT
+    pairs: list[tuple[str, str | None]]
     if isinstance(value, dict):
-        pairs = [(str(k), _s(v)) for k, v in value.items()]
-        pairs.sort()
+        pairs = sorted((str(k), _s(v)) for k, v in value.items())
     else:
         pairs = []
         for item in value:
@@ -456,7 +456,7 @@ class Normalizer:
                 out[key] = converted
         from stackctl.load.envfile import resolve_environment
 
-        holder = {k: raw[k] for k in ("env_file", "environment") if k in raw}
+        holder: dict[str, Any] = {k: raw[k] for k in ("env_file", "environment") if k in raw}
         self.errors += resolve_environment(holder, self.working_dir, self.lookup, self.doc.filename,
                                            self.doc.line_of, name)
         if holder.get("environment"):
@@ -556,7 +556,9 @@ class Normalizer:
 
     # --- top-level objects ---------------------------------------------------------------------
 
-    def external(self, kind: str, key: str, raw: dict[str, Any], deprecated_since: str) -> dict | None:
+    def external(
+        self, kind: str, key: str, raw: dict[str, Any], deprecated_since: str
+    ) -> dict[str, Any] | None:
         """The external form `{name, external: true}`, or None when the object is not external."""
         ext = raw.get("external")
         if not ext:
@@ -666,8 +668,9 @@ def _version_at_least(version: str, minimum: str) -> bool:
     return parts(version) >= parts(minimum)
 
 
-def normalize_doc(doc: SourceDoc, working_dir: str, lookup: Lookup) -> tuple[dict, list[Diagnostic],
-                                                                           list[Diagnostic]]:
+def normalize_doc(
+    doc: SourceDoc, working_dir: str, lookup: Lookup
+) -> tuple[dict[str, Any], list[Diagnostic], list[Diagnostic]]:
     """(normalised data, errors, warnings) for one file."""
     norm = Normalizer(doc, working_dir, lookup)
     out = norm.run()

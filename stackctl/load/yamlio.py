@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -30,10 +30,20 @@ SUPPORTED_VERSIONS = frozenset(f"3.{minor}" for minor in range(14))
 _PLAIN = "!plain"  # our tag for untagged plain scalars, resolved by `resolve_plain`
 _MERGE_KEY = "<<"
 
-_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+
+    class _Base(yaml.SafeLoader):
+        """The loader interface used here, with the types types-PyYAML leaves out (the C loader has the
+        same interface)."""
+
+        def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str: ...
+        def get_event(self) -> yaml.Event: ...
+
+else:  # libyaml's composer when PyYAML was built with it (a feature check, not a fallback)
+    _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]
+class _Loader(_Base):
     """Composes nodes only; plain scalars keep a marker tag so we can resolve them as YAML 1.2."""
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:  # noqa: D102
@@ -147,7 +157,7 @@ class _Builder:
                 else:
                     out_list.append(self.build(item, item_path, depth + 1))
             return out_list
-        return self.build_mapping(node, path, depth)
+        return self.build_mapping(cast(MappingNode, node), path, depth)  # the third kind of node
 
     def build_mapping(self, node: MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -61,11 +61,13 @@ def strings_only_formats(node: Any) -> Any:
 @functools.cache
 def fast_validator(schema_path: Path) -> Callable[[Any], bool] | None:
     """`is_valid(data)` for the schema in this file, or None when no fast path is available."""
-    try:
-        import fastjsonschema
+    if importlib.util.find_spec("fastjsonschema") is None:
+        return None  # not installed (e.g. a distribution without the package): jsonschema alone
+    import fastjsonschema
 
+    try:
         schema_text = schema_path.read_text(encoding="utf-8")
-    except (ImportError, OSError):
+    except OSError:
         return None
     parts = [schema_text, GENERATOR, fastjsonschema.VERSION, importlib.util.MAGIC_NUMBER.hex()]
     key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]

@@ -403,10 +403,12 @@ class _Checker:
 
     def completion(self, path: Path, name: str, target: dict[str, Any]) -> None:
         """service_completed_successfully: a job completes; a service swarm restarts never does."""
-        deploy = target.get("deploy") if isinstance(target.get("deploy"), dict) else {}
+        raw_deploy = target.get("deploy")
+        deploy: dict[str, Any] = raw_deploy if isinstance(raw_deploy, dict) else {}
         if deploy.get("mode") in ("replicated-job", "global-job"):
             return
-        policy = deploy.get("restart_policy") if isinstance(deploy.get("restart_policy"), dict) else {}
+        raw_policy = deploy.get("restart_policy")
+        policy: dict[str, Any] = raw_policy if isinstance(raw_policy, dict) else {}
         restart = "" if "restart_policy" in deploy else str(target.get("restart") or "")
         fallback = restart.partition(":")[0]
         condition = policy.get("condition") or ("on-failure" if fallback == "on-failure" else "any")
@@ -494,7 +496,7 @@ def _has_healthcheck(service: dict[str, Any]) -> bool:
     check = service.get("healthcheck")
     if not isinstance(check, dict) or check.get("disable"):
         return False
-    test = check.get("test")
+    test: Any = check.get("test")
     return bool(test) and test[:1] != ["NONE"]
 
 

@@ -11,12 +11,12 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import Diagnostic
-from stackctl.load.source import SourceDoc, dotted
+from stackctl.load.source import KeyPath, SourceDoc, dotted
 from stackctl.validate import format_checks
 from stackctl.validate.fastcheck import fast_validator
 
@@ -43,7 +43,7 @@ FORBIDDEN_SERVICE_KEYS = {
     "memswap_limit": "set resource limits with deploy.resources",
 }
 # Compose-specification keys that the 3.x format does not have.
-COMPOSE_SPEC_HINTS = {
+COMPOSE_SPEC_HINTS: dict[KeyPath, str] = {
     ("name",): "give the stack name on the command line (stackctl deploy NAME), or drop `version:` to make "
                "this a Compose Specification file, where name: is the default stack name",
     ("include",): "not part of the Compose file format 3.x; merge files with several -c options",
@@ -78,7 +78,8 @@ def normalise_version(version: str | None) -> str:
 @functools.cache
 def load_schema(version: str) -> dict[str, Any]:
     path = schemas_dir() / f"compose-{version}.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
 
 
 @functools.cache
@@ -155,6 +156,9 @@ class _Explainer:
     def explain(self, error: SchemaError) -> list[Diagnostic]:
         path = tuple(error.absolute_path)
         kind = error.validator
+        # the stubs allow "unset" for hand-built errors; every error a validator raises has both
+        value: Any = error.validator_value
+        instance: Any = error.instance
         if kind == "additionalProperties":
             return list(self._unknown_keys(error, path))
         if kind in ("anyOf", "oneOf"):
@@ -162,21 +166,21 @@ class _Explainer:
         if kind == "type":
             return [self._type(error, path)]
         if kind == "format":
-            fmt = str(error.validator_value)
+            fmt = str(value)
             name = FORMAT_NAMES.get(fmt, fmt)
             hint = FORMAT_HINTS.get(fmt)
-            reason = format_checks.format_reason(fmt, error.instance) if fmt == "ports" else None
+            reason = format_checks.format_reason(fmt, instance) if fmt == "ports" else None
             if reason:
                 hint = f"{reason}; syntax {hint}"
-            return [self.diag(path, f"{_show(error.instance)} is not a valid {name}", hint)]
+            return [self.diag(path, f"{_show(instance)} is not a valid {name}", hint)]
         if kind == "enum":
-            allowed = [str(v) for v in error.validator_value]
-            close = difflib.get_close_matches(str(error.instance), allowed, n=1)
+            allowed = [str(v) for v in value]
+            close = difflib.get_close_matches(str(instance), allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else None
-            message = f"must be one of {', '.join(allowed)} (got {_show(error.instance)})"
+            message = f"must be one of {', '.join(allowed)} (got {_show(instance)})"
             return [self.diag(path, message, hint)]
         if kind == "required":
-            missing = [k for k in error.validator_value if k not in error.instance]
+            missing = [k for k in value if k not in instance]
             return [self.diag(path, f'missing required key "{k}"') for k in missing]
         if kind == "uniqueItems":
             return [self._duplicates(error, path)]
@@ -185,13 +189,14 @@ class _Explainer:
                               "lowercase letters, digits, \"-\" and \"_\", starting with a letter or digit")]
         if kind in ("minimum", "maximum"):
             word = "at least" if kind == "minimum" else "at most"
-            return [self.diag(path, f"must be {word} {error.validator_value} (got {_show(error.instance)})")]
+            return [self.diag(path, f"must be {word} {value} (got {_show(instance)})")]
         return [self.diag(path, error.message)]
 
     # --- one method per kind of error ---------------------------------------------------
 
     def _type(self, error: SchemaError, path: tuple[str | int, ...]) -> Diagnostic:
-        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        value: Any = error.validator_value  # set on every error a validator raises
+        types = value if isinstance(value, list) else [value]
         return self._type_message(path, types, error.instance)
 
     def _type_message(self, path: tuple[str | int, ...], types: Sequence[str], instance: Any) -> Diagnostic:
@@ -209,7 +214,7 @@ class _Explainer:
         return self.diag(path, f"must be {_article(_humanise_types(types))}", hint)
 
     def _unknown_keys(self, error: SchemaError, path: tuple[str | int, ...]) -> Iterator[Diagnostic]:
-        schema = error.schema
+        schema = error.schema if isinstance(error.schema, Mapping) else {}  # the failing sub-schema
         props = schema.get("properties", {})
         patterns = schema.get("patternProperties", {})
         instance = error.instance if isinstance(error.instance, dict) else {}
@@ -229,8 +234,9 @@ class _Explainer:
         since = _first_version_with_key(self.version, path, key)
         if since:
             return f'"{key}" needs version {since} or later; this file is {self.version}'
-        if (*path, key) in COMPOSE_SPEC_HINTS:
-            return COMPOSE_SPEC_HINTS[(*path, key)]
+        hinted = COMPOSE_SPEC_HINTS.get((*path, key))
+        if hinted:
+            return hinted
         close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
         if close:
             return f"did you mean '{close[0]}'?"
@@ -240,7 +246,8 @@ class _Explainer:
 
     def _duplicates(self, error: SchemaError, path: tuple[str | int, ...]) -> Diagnostic:
         seen: list[Any] = []
-        for index, item in enumerate(error.instance):
+        items: Any = error.instance  # set on every error a validator raises (here: a list)
+        for index, item in enumerate(items):
             if item in seen:
                 return self.diag((*path, index), f"duplicate item {_show(item)}")
             seen.append(item)
@@ -277,7 +284,7 @@ def _mismatched_types(errors: list[SchemaError], path: tuple[str | int, ...]) ->
         if tuple(err.absolute_path) != path:
             return None
         if err.validator == "type":
-            value = err.validator_value
+            value: Any = err.validator_value  # set on every error a validator raises
             wanted.extend(value if isinstance(value, list) else [value])
         elif err.validator in ("anyOf", "oneOf"):
             inner: dict[int, list[SchemaError]] = {}

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from stackctl.history import remove_history
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "atsea-envs"
 LAB_HOST = "unix:///run/stackctl-lab/mgr-1/docker.sock"
@@ -37,8 +39,6 @@ def _remove(names: list[str], lab_env: dict[str, str], engine: Any) -> None:
         if not left:
             break
         time.sleep(1)
-    from stackctl.history import remove_history
-
     for name in names:
         remove_history(engine, name)
 
