@@ -66,6 +66,9 @@ _KEEP_ZERO = {
     ("RestartPolicy", "Delay"),
     ("ContainerSpec", "StopGracePeriod"),
     ("ContainerSpec", "Init"),
+    # An empty healthcheck (all its fields dropped by an older engine) is stored as `{}`, which
+    # the engine keeps apart from no healthcheck at all: the reference's deploys change it.
+    ("ContainerSpec", "Healthcheck"),
     ("Mode", "Global"),
     ("Mode", "GlobalJob"),
     ("Mode", "Replicated"),
@@ -184,6 +187,9 @@ def _normalize_container(container: dict[str, Any], task: dict[str, Any]) -> Non
         container["StopGracePeriod"] = DEFAULT_STOP_GRACE_PERIOD
     if container.get("Isolation") == "default":
         container.pop("Isolation")
+    for mount in container.get("Mounts") or []:
+        # Swarm services have no mount consistency: every engine drops it (the reference sends it).
+        mount.pop("Consistency", None)
     limits = (task.get("Resources") or {}).get("Limits") or {}
     pids = limits.pop("Pids", None)
     if pids and not container.get("PidsLimit"):

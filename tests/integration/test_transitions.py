@@ -44,25 +44,7 @@ pytestmark = pytest.mark.integration
 LAB_DIR = Path("/run/stackctl-lab")  # one docker.sock per lab node
 
 # Transition id ("<leaf>=<example> apply|revert|stepN") → why stackctl is not faithful there yet.
-KNOWN_UNFAITHFUL: dict[str, str] = {
-    "init=false apply": "diff plans unchanged (the normaliser drops Init: false), so deploy writes "
-                        "nothing; docker stack deploy stores ContainerSpec.Init: false",
-    "init=false revert": "diff plans unchanged (Init: false and unset compare equal); docker stack "
-                         "deploy removes ContainerSpec.Init",
-    "healthcheck.start_interval=7s apply": "API 1.41 engine drops StartInterval and stores Healthcheck: "
-                                           "{} for both tools; the desired side drops the empty "
-                                           "Healthcheck, so the second diff plans an update forever",
-    "healthcheck.start_interval=7s revert": "docker stack deploy removes the stored Healthcheck: {}; "
-                                            "stackctl diff plans unchanged and B keeps Healthcheck: {}",
-    "healthcheck.start_interval+interval step2": "the engine (API 1.41) drops StartInterval; the "
-                                                 "reference stores the same spec, stackctl plans "
-                                                 "Healthcheck.StartInterval on every diff",
-    "ports.0.target=short-tcp-udp apply": "stackctl refuses '80/tcp/udp' (invalid target port); "
-                                          "docker stack config reads it as target 80, protocol tcp",
-    "volumes.0.consistency=cached apply": "the engine does not store Mount.Consistency (the reference's "
-                                          "spec does not change); stackctl plans "
-                                          "Mounts[0].Consistency on every diff",
-}
+KNOWN_UNFAITHFUL: dict[str, str] = {}
 
 
 def _service_name(index: int) -> str:
@@ -98,7 +80,8 @@ class Lab:
             plan = json.loads(res.stdout)
         except json.JSONDecodeError:
             plan = None
-        return res.returncode, plan, (res.stderr or res.stdout).strip()
+        text = res.stderr.strip() if plan is not None else (res.stderr + "\n" + res.stdout).strip()
+        return res.returncode, plan, text
 
     def our_deploy(self, path: Path) -> subprocess.CompletedProcess[str]:
         return self.stackctl("deploy", self.ours, "-c", str(path), "--detach", "--resolve-image", "never")
