@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import EngineError
+from stackctl.history import is_history
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 
@@ -194,7 +195,7 @@ def observe_stack(client: Any, stack: str) -> ObservedStack:
         obj = _object(raw)
         out.all_configs[obj.name] = obj
         out.config_names[obj.id] = obj.name
-        if obj.stack == stack:
+        if obj.stack == stack and not is_history(obj.labels):  # revisions are not the stack's configs
             out.configs[obj.name] = obj
     for raw in volumes:
         name = raw.get("Name", "")

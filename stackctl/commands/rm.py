@@ -6,7 +6,8 @@ Order: services (then wait until none of their tasks still runs: a network or se
 running task cannot be removed), secrets, configs, networks (retried while the engine still
 reports them in use), then poll the network list until the stack's networks are absent.
 `--detach` skips only that last poll. The stack's revision history (stackctl-history-STACK-N
-configs) goes too, unless `--keep-history`: it would otherwise pile up across rm/deploy cycles.
+configs, which carry the stack namespace label so `docker stack rm` takes them too) goes as well,
+unless `--keep-history`: it would otherwise pile up across rm/deploy cycles.
 """
 
 from __future__ import annotations
@@ -75,16 +76,20 @@ def run(*, stacks: list[str], detach: bool = False, fmt: str = "text", context: 
 
 def _remove_stack(api: Any, stack: str, *, detach: bool, keep_history: bool,
                   say: Callable[[str], None]) -> StackRemoval:
-    from stackctl.history import HISTORY_LABEL
+    from stackctl.history import HISTORY_LABEL, is_history
 
     result = StackRemoval(stack)
     label = stack_filters(stack)
     services = api_call("list services", lambda: api.services(filters=label))
     networks = api_call("list networks", lambda: api.networks(filters=label))
     secrets = api_call("list secrets", lambda: api.secrets(filters=label))
-    configs = api_call("list configs", lambda: api.configs(filters=label))
-    history = [] if keep_history else api_call(
-        "list history", lambda: api.configs(filters={"label": [f"{HISTORY_LABEL}={stack}"]}))
+    labelled = api_call("list configs", lambda: api.configs(filters=label))
+    # Revisions carry the namespace label too (so `docker stack rm` takes them): sort them out.
+    configs = [c for c in labelled if not is_history((c.get("Spec") or {}).get("Labels"))]
+    history: list[dict[str, Any]] = []
+    if not keep_history:  # also the revisions recorded before they carried the namespace label
+        by_history = {"label": [f"{HISTORY_LABEL}={stack}"]}
+        history = api_call("list history", lambda: api.configs(filters=by_history))
     if not (services or networks or secrets or configs or history):
         result.found = False
         return result
