@@ -91,7 +91,10 @@ def _show(client: Any, stack: str, number: int, fmt: str) -> int:
     lines.append(f"stackctl:    {rev.stackctl_version}")
     print("\n".join(lines))
     print("---")
-    print(yaml.safe_dump(rev.config, sort_keys=False, default_flow_style=False, allow_unicode=True), end="")
+    order = ("version", "name", "services", "networks", "volumes", "secrets", "configs")
+    config = {k: rev.config[k] for k in order if k in rev.config}
+    config.update({k: v for k, v in rev.config.items() if k not in config})  # stored with sorted keys
+    print(yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True), end="")
     return EXIT_OK
 
 
