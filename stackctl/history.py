@@ -290,7 +290,7 @@ def record_revision(
 
 
 def prune(client: Any, stack: str, keep: int = DEFAULT_KEEP) -> list[int]:
-    """Remove all but the newest `keep` revisions (0: none); return the removed numbers."""
+    """Remove all but the newest `keep` revisions (0: remove none); return the removed numbers."""
     if keep <= 0:
         return []
     configs = _history_configs(client, stack)
