@@ -66,6 +66,8 @@ ProjectFile = Annotated[
 Format = Annotated[str, typer.Option("--format", help="Output format: text|json (table|json for lists).")]
 Context = Annotated[str | None, typer.Option("--context", help="Docker context to use.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Log engine calls to stderr (secrets never shown).")]
+HistoryMax = Annotated[int, typer.Option(
+    "--history-max", metavar="N", help="Revisions of the stack to keep in the swarm (0: no limit).")]
 
 
 def _run(impl: Callable[..., int], **kwargs: Any) -> None:
@@ -207,6 +209,7 @@ def deploy(
     keep_versions: Annotated[int, typer.Option(
         "--keep-versions", help="Unused old versions of each rotated secret/config to keep for rollback.")
     ] = 2,
+    history_max: HistoryMax = 10,
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
@@ -218,7 +221,8 @@ def deploy(
     _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
          resolve_image=resolve_image, with_registry_auth=with_registry_auth, detach=detach, quiet=quiet,
          plan_only=plan_only, timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt,
-         context=context, debug=debug, lock_timeout=lock_timeout, keep_versions=keep_versions)
+         context=context, debug=debug, lock_timeout=lock_timeout, keep_versions=keep_versions,
+         history_max=history_max)
 
 
 @app.command()
@@ -263,27 +267,33 @@ def unlock(
 @app.command()
 def history(
     stack: Annotated[str, typer.Argument(help="Stack name.")],
+    revisions: Annotated[list[int] | None, typer.Argument(
+        metavar="[N [M]]", help="N: show revision N (metadata and config); N M: what changed from N to M.",
+        show_default=False)] = None,
     fmt: Annotated[str, typer.Option("--format", help="Output format: table|json.")] = "table",
     context: Context = None,
     debug: Debug = False,
 ) -> None:
-    """List the revisions recorded by successful deploys (kept in the swarm, last 10)."""
+    """List the stack's revisions (every deploy that wrote something, with its status), show or diff them."""
     from stackctl.commands import history as impl
 
-    _run(impl.run, stack=stack, fmt=fmt, context=context, debug=debug)
+    _run(impl.run, stack=stack, revisions=revisions or [], fmt=fmt, context=context, debug=debug)
 
 
 @app.command()
 def rollback(
     stack: Annotated[str, typer.Argument(help="Stack name.")],
-    to: Annotated[
-        int | None, typer.Option("--to", help="Revision to restore (default: the one before the latest).")
+    to: Annotated[int | None, typer.Option(
+        "--to", metavar="N", help="Revision to restore (default: the last deployed one before the latest).")
     ] = None,
     timeout: Annotated[str, typer.Option("--timeout", help="Bound on waiting (Go duration).")] = "10m",
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Do not wait for convergence.")] = False,
     rollback_on_failure: Annotated[
         bool, typer.Option("--rollback-on-failure", help="Undo the rollback if any service fails.")
     ] = False,
+    plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan and stop (writes nothing).")
+                         ] = False,
+    history_max: HistoryMax = 10,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     fmt: Format = "text",
     context: Context = None,
@@ -293,7 +303,8 @@ def rollback(
     from stackctl.commands import rollback as impl
 
     _run(impl.run, stack=stack, to=to, timeout=timeout, detach=detach,
-         rollback_on_failure=rollback_on_failure, quiet=quiet, fmt=fmt, context=context, debug=debug)
+         rollback_on_failure=rollback_on_failure, quiet=quiet, fmt=fmt, context=context, debug=debug,
+         plan_only=plan_only, history_max=history_max)
 
 
 # --- troubleshooting and lifecycle ---------------------------------------------------------

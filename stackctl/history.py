@@ -1,17 +1,20 @@
 """Revision history of a stack, stored in the swarm itself (like helm's release history).
 
-Each successful deploy records one revision as a swarm config named
-`stackctl-history-STACK-N`, labelled `com.docker.stackctl.history=STACK` and
-`com.docker.stackctl.revision=N`. Not the stack namespace label: `docker stack rm`, `ls`
-and pruning must neither count nor remove them. The data is JSON: revision number, time,
-who and where from, the files, the stackctl version, the rendered stack (the
+Each deploy that wrote something records one revision as a swarm config named
+`stackctl-history-STACK-N`, labelled `com.docker.stackctl.history=STACK`,
+`com.docker.stackctl.revision=N` and the stack namespace label, so that the revisions belong
+to the stack: `docker stack rm` removes them with it. stackctl's own observe, plan, prune,
+`ls` and `rm` tell them apart by the history label (`is_history`). The data is JSON: revision
+number, time, status (`deployed`, `failed`, `rolled back`, `timed out`, `interrupted`: from the
+deploy's exit code), a one-line description of what the deploy did, who and where from (user,
+host, CI job), the files, the stackctl version, the rendered stack (the
 `stackctl config` data: secret/config entries keep only their file paths; any inline
 content is replaced by its digest), a sha256 digest (12 hex) of each secret/config file,
 the image of each service, and per secret/config the name of the version the services used
 (`objects`: rotated secrets/configs, docs/rotation.md), so that a rollback points the
 services back at that version. Secret values are never stored. Large documents are
 stored zlib-compressed and base64-encoded (a swarm config holds at most 500 KB).
-The last `keep` revisions (default 10) are kept.
+The last `keep` revisions (default 10, `--history-max`; 0: no limit) are kept.
 """
 
 from __future__ import annotations
@@ -30,8 +33,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stackctl.errors import EngineError, StackctlError
-from stackctl.names import HISTORY_LABEL, REVISION_LABEL
+from stackctl.errors import (
+    EXIT_DEPLOY_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_ROLLED_BACK,
+    EXIT_TIMEOUT,
+    EngineError,
+    StackctlError,
+)
+from stackctl.names import HISTORY_LABEL, NAMESPACE_LABEL, REVISION_LABEL
 from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
 if TYPE_CHECKING:
@@ -41,6 +52,22 @@ DEFAULT_KEEP = 10
 MAX_CONFIG_BYTES = 500 * 1024
 COMPRESS_ABOVE = 64 * 1024
 FORMAT_VERSION = 1
+DESCRIPTION_MAX = 120  # characters: one line of `history`
+
+DEPLOYED, FAILED, ROLLED_BACK, TIMED_OUT, INTERRUPTED = (
+    "deployed", "failed", "rolled back", "timed out", "interrupted")
+_STATUS_BY_EXIT = {EXIT_OK: DEPLOYED, EXIT_DEPLOY_FAILED: FAILED, EXIT_ROLLED_BACK: ROLLED_BACK,
+                   EXIT_TIMEOUT: TIMED_OUT, EXIT_INTERRUPTED: INTERRUPTED}
+
+
+def status_for_exit(code: int) -> str:
+    """The revision status of a deploy that ended with exit `code` (docs/exit-codes.md)."""
+    return _STATUS_BY_EXIT.get(code, FAILED)
+
+
+def is_history(labels: Mapping[str, str] | None) -> bool:
+    """True for a revision-history config: never one of the stack's own configs."""
+    return HISTORY_LABEL in (labels or {})
 
 
 class HistoryError(StackctlError):
@@ -57,6 +84,9 @@ class Revision:
     files: list[str] = field(default_factory=list)
     stackctl_version: str = ""
     note: str = ""
+    status: str = DEPLOYED  # revisions recorded before statuses existed were all successful
+    description: str = ""
+    ci: dict[str, str] = field(default_factory=dict)  # CI system and job, when run from one
     config: dict[str, Any] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
     digests: dict[str, dict[str, str]] = field(default_factory=dict)  # secrets/configs: name -> digest
@@ -66,9 +96,10 @@ class Revision:
     config_id: str = ""
 
     def summary(self) -> dict[str, Any]:
-        return {"revision": self.revision, "time": self.time, "user": self.user, "host": self.host,
-                "cwd": self.cwd, "files": self.files, "note": self.note, "images": self.images,
-                "stackctl_version": self.stackctl_version}
+        return {"revision": self.revision, "time": self.time, "status": self.status,
+                "description": self.description or self.note or "deploy", "user": self.user,
+                "host": self.host, "ci": self.ci or None, "cwd": self.cwd, "files": self.files,
+                "note": self.note, "images": self.images, "stackctl_version": self.stackctl_version}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "working_dir": self.working_dir, "digests": self.digests,
@@ -127,7 +158,7 @@ def _encode(doc: dict[str, Any]) -> bytes:
 
 
 def _decode(data: bytes) -> dict[str, Any]:
-    doc = json.loads(data)
+    doc: dict[str, Any] = json.loads(data)
     if isinstance(doc, dict) and doc.get("encoding") == "zlib+base64":
         doc = json.loads(zlib.decompress(base64.b64decode(doc["data"])))
     return doc
@@ -172,6 +203,9 @@ def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
         files=list(doc.get("files") or []),
         stackctl_version=doc.get("stackctl_version", ""),
         note=doc.get("note", ""),
+        status=doc.get("status") or DEPLOYED,
+        description=doc.get("description", ""),
+        ci=dict(doc.get("ci") or {}),
         config=doc.get("config") or {},
         images=doc.get("images") or {},
         digests=doc.get("digests") or {},
@@ -192,8 +226,15 @@ def record_revision(
     note: str = "",
     keep: int = DEFAULT_KEEP,
     objects: Mapping[str, Mapping[str, str]] | None = None,
+    status: str = DEPLOYED,
+    description: str = "",
+    environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Store a new revision of `stack` and prune to the newest `keep`; return its number."""
+    """Store a new revision of `stack` and prune to the newest `keep` (0: keep all); return its number.
+
+    `status`: see status_for_exit; `description`: describe_deploy's line; `environ`: where the
+    CI job variables are read (None: this process's environment).
+    """
     from stackctl import __version__
 
     clean, digests = scrub_config(config, working_dir)
@@ -213,6 +254,9 @@ def record_revision(
         "working_dir": working_dir,
         "stackctl_version": __version__,
         "note": note,
+        "status": status,
+        "description": _one_line(description),
+        "ci": detect_ci(os.environ if environ is None else environ),
         "config": clean,
         "images": all_images,
         "digests": digests,
@@ -221,7 +265,7 @@ def record_revision(
     for _attempt in range(5):
         doc["revision"] = number
         spec = {"Name": config_name(stack, number), "Data": base64.b64encode(_encode(doc)).decode(),
-                "Labels": {HISTORY_LABEL: stack, REVISION_LABEL: str(number)}}
+                "Labels": {NAMESPACE_LABEL: stack, HISTORY_LABEL: stack, REVISION_LABEL: str(number)}}
         try:
             engine.create("config", spec)
             break
@@ -237,10 +281,12 @@ def record_revision(
 
 
 def prune(engine: Engine, stack: str, keep: int = DEFAULT_KEEP) -> list[int]:
-    """Remove all but the newest `keep` revisions; return the removed numbers."""
+    """Remove all but the newest `keep` revisions (0: remove none); return the removed numbers."""
+    if keep <= 0:
+        return []
     configs = _history_configs(engine, stack)
     removed = []
-    for cfg in configs[: max(0, len(configs) - max(1, keep))]:
+    for cfg in configs[: max(0, len(configs) - keep)]:
         try:
             engine.remove("config", cfg["ID"])
             removed.append(_revision_number(cfg))
@@ -255,16 +301,19 @@ def list_revisions(engine: Engine, stack: str) -> list[Revision]:
 
 
 def get_revision(engine: Engine, stack: str, revision: int | None = None) -> Revision:
-    """One revision; None means the one before the latest (the usual rollback target)."""
+    """One revision; None means the newest `deployed` one before the latest (the rollback target:
+    after a failed deploy, the last revision that worked)."""
     revs = _history_configs(engine, stack)
     if not revs:
         raise HistoryError(f"stack {stack} has no recorded revisions (deploy it with stackctl first)")
     numbers = [_revision_number(c) for c in revs]
     if revision is None:
-        if len(revs) < 2:
-            raise HistoryError(f"stack {stack} has only revision {numbers[0]}: "
-                               "there is nothing to roll back to")
-        return _from_config(revs[-2], engine)
+        for cfg in reversed(revs[:-1]):
+            rev = _from_config(cfg, engine)
+            if rev.status == DEPLOYED:
+                return rev
+        raise HistoryError(f"stack {stack} has no deployed revision before revision {numbers[-1]}: "
+                           "there is nothing to roll back to")
     for c in revs:
         if _revision_number(c) == revision:
             return _from_config(c, engine)
@@ -287,3 +336,124 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         return os.environ.get("USER", "") or str(os.getuid())
+
+
+# --- who, where from, what: pure helpers (unit-tested) ----------------------------------
+
+# (system, variable that says so, {field: variable}): the first system whose marker is set wins.
+_CI_SYSTEMS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("github-actions", "GITHUB_ACTIONS", {"repository": "GITHUB_REPOSITORY", "run": "GITHUB_RUN_ID",
+                                          "commit": "GITHUB_SHA", "ref": "GITHUB_REF_NAME",
+                                          "actor": "GITHUB_ACTOR"}),
+    ("gitlab", "GITLAB_CI", {"repository": "CI_PROJECT_PATH", "pipeline": "CI_PIPELINE_ID",
+                             "job": "CI_JOB_ID", "commit": "CI_COMMIT_SHA", "ref": "CI_COMMIT_REF_NAME",
+                             "url": "CI_JOB_URL"}),
+    ("jenkins", "JENKINS_URL", {"job": "JOB_NAME", "build": "BUILD_NUMBER", "url": "BUILD_URL",
+                                "commit": "GIT_COMMIT"}),
+)
+
+
+def detect_ci(environ: Mapping[str, str]) -> dict[str, str]:
+    """The CI system and job a deploy runs from, from its well-known variables ({} outside CI).
+
+    Only identifiers are read (never tokens): enough to find the job that deployed a revision.
+    """
+    for system, marker, fields in _CI_SYSTEMS:
+        if environ.get(marker) or (system == "jenkins" and environ.get("BUILD_URL")):
+            out = {"system": system}
+            out.update({key: environ[var] for key, var in fields.items() if environ.get(var)})
+            if system == "github-actions" and "run" in out and "repository" in out:
+                server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
+                out["url"] = f"{server}/{out['repository']}/actions/runs/{out['run']}"
+            return out
+    if environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return {"system": "ci"}
+    return {}
+
+
+def describe_ci(ci: Mapping[str, str]) -> str:
+    """`github-actions run 123`, `gitlab job 77`, `jenkins build 9`, `ci`; "" outside CI."""
+    if not ci:
+        return ""
+    for key in ("run", "job", "build", "pipeline"):
+        if ci.get(key):
+            return f"{ci.get('system', 'ci')} {key} {ci[key]}"
+    return ci.get("system", "ci")
+
+
+_PLURAL = {"service": "services", "network": "networks", "secret": "secrets", "config": "configs"}
+_DETAIL = (  # engine path prefix -> the compose word a reader knows
+    ("TaskTemplate.ContainerSpec.Image", "image"), ("Mode.Replicated.Replicas", "replicas"),
+    ("TaskTemplate.ContainerSpec.Env", "environment"), ("TaskTemplate.ContainerSpec.Args", "command"),
+    ("TaskTemplate.ContainerSpec.Command", "entrypoint"), ("TaskTemplate.ContainerSpec.Secrets", "secrets"),
+    ("TaskTemplate.ContainerSpec.Configs", "configs"), ("TaskTemplate.ContainerSpec.Mounts", "volumes"),
+    ("TaskTemplate.ContainerSpec.Healthcheck", "healthcheck"), ("TaskTemplate.ContainerSpec.Labels",
+                                                                "labels"),
+    ("TaskTemplate.Resources", "resources"), ("TaskTemplate.Placement", "placement"),
+    ("TaskTemplate.RestartPolicy", "restart_policy"), ("TaskTemplate.Networks", "networks"),
+    ("EndpointSpec", "ports"), ("UpdateConfig", "update_config"), ("RollbackConfig", "rollback_config"),
+    ("Labels", "labels"), ("Mode", "mode"),
+)
+
+
+def _detail(path: str) -> str:
+    for prefix, word in _DETAIL:
+        if path == prefix or path.startswith((prefix + ".", prefix + "[")):
+            return word
+    return path.split(".")[-1].split("[")[0]
+
+
+def _short(name: str, stack: str) -> str:
+    return name[len(stack) + 1:] if name.startswith(stack + "_") else name
+
+
+def describe_deploy(stack: str, writes: list[Any], plan: Any = None, images: Mapping[str, str] | None = None,
+                    note: str = "") -> str:
+    """One line saying what a deploy did: `create 2 services, 1 network; update web (image x:2)`.
+
+    `writes`: what was written (objects with kind, name, action: ApplyResult's created/updated/removed);
+    `plan`: for what changed in each updated service (its actions' changes, compose path when known);
+    `images`: the image sent per service. `note` ("rollback to 3") comes first.
+    """
+    changed: dict[str, list[str]] = {}
+    for act in getattr(plan, "actions", None) or []:
+        if act.kind == "service":
+            words: list[str] = []
+            for ch in act.changes:
+                compose = getattr(ch, "compose_path", None)
+                word = str(compose).split(".")[0] if compose else _detail(ch.path)
+                if compose and word == "deploy":
+                    word = ".".join(str(compose).split(".")[:2])
+                if word not in words:
+                    words.append(word)
+            changed[act.name] = words
+    parts: list[str] = []
+    for verb in ("create", "update", "remove"):
+        mine = [w for w in writes if w.action == verb]
+        if not mine:
+            continue
+        items: list[str] = []
+        services = [w for w in mine if w.kind == "service"]
+        if verb == "create" or len(services) > 3:
+            if services:
+                items.append(f"{len(services)} {'service' if len(services) == 1 else 'services'}")
+        else:
+            for w in services:
+                words = changed.get(w.name, [])
+                shown = [f"image {(images or {}).get(w.name, '')}".strip() if x == "image" else x
+                         for x in words[:3]]
+                more = f", +{len(words) - 3}" if len(words) > 3 else ""
+                detail = f" ({', '.join(shown)}{more})" if shown else ""
+                items.append(_short(w.name, stack) + detail)
+        for kind in ("network", "secret", "config"):
+            n = sum(1 for w in mine if w.kind == kind)
+            if n:
+                items.append(f"{n} {kind if n == 1 else _PLURAL[kind]}")
+        parts.append(f"{verb} {', '.join(items)}")
+    text = "; ".join(parts) or "no change"
+    return _one_line(f"{note}: {text}" if note else text)
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= DESCRIPTION_MAX else line[: DESCRIPTION_MAX - 1] + "…"

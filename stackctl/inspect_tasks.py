@@ -388,13 +388,15 @@ def stack_summaries(services: Iterable[Mapping[str, Any]], networks: Iterable[Ma
                     ) -> list[StackSummary]:
     """Group labelled objects by stack name. Unlike the reference, a stack whose services are gone
     but whose networks, secrets or configs remain is still listed (with 0 services)."""
+    from stackctl.history import is_history
+
     counts: dict[str, dict[str, int]] = {}
     for kind, objects in (("services", services), ("networks", networks), ("secrets", secrets),
                           ("configs", configs)):
         for obj in objects:
             labels = _labels(obj, kind)
             stack = labels.get(STACK_LABEL)
-            if stack is None:
+            if stack is None or is_history(labels):  # a revision is not one of the stack's configs
                 continue
             entry = counts.setdefault(stack, {"services": 0, "networks": 0, "secrets": 0, "configs": 0})
             entry[kind] += 1

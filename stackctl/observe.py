@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EngineError
+from stackctl.history import is_history
 from stackctl.names import NAMESPACE_LABEL
 
 if TYPE_CHECKING:
@@ -192,7 +193,7 @@ def observe_stack(engine: Engine, stack: str) -> ObservedStack:
         obj = _object(raw)
         out.all_configs[obj.name] = obj
         out.config_names[obj.id] = obj.name
-        if obj.stack == stack:
+        if obj.stack == stack and not is_history(obj.labels):  # revisions are not the stack's configs
             out.configs[obj.name] = obj
     for raw in volumes:
         name = raw.get("Name", "")

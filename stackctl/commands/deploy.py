@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EXIT_ERROR, EXIT_OK, ApplyError, StackctlError, UsageError
+from stackctl.history import DEFAULT_KEEP as DEFAULT_HISTORY_MAX
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -42,6 +43,7 @@ class DeployOptions:
     record_history: bool = True
     files: list[str] | None = None  # recorded in the revision history
     note: str = ""  # recorded in the revision history ("rollback to 3"...)
+    history_max: int = DEFAULT_HISTORY_MAX  # revisions kept in the swarm (0: no limit)
     keep_versions: int = 2  # unused versions of each rotated secret/config kept for rollback
     environ: Mapping[str, str] | None = None  # for `environment: VAR` secrets (None: the shell)
     # rollback: "secrets"/"configs" -> base name -> the version the revision's services used
@@ -152,6 +154,8 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
 
     if opts.keep_versions < 0:
         raise UsageError("--keep-versions must be 0 or more")
+    if opts.history_max < 0:
+        raise UsageError("--history-max must be 0 (no limit) or more")
     if opts.pinned_objects:
         # The pinned versions hold the content: files or variables gone since do not matter.
         desired = convert(stack, config, _AnyVariable(opts.environ), _file_or_nothing)
@@ -191,14 +195,18 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
             print()
         if not plan.has_changes:
             return _up_to_date(plan, opts, out)
-        result = _apply(engine, plan, opts, out)
+        try:
+            result = _apply(engine, plan, opts, out)
+        except ApplyError as err:  # something may have been written: that is a (failed) revision
+            _record_history(engine, stack, config, plan, getattr(err, "result", None), opts, working_dir,
+                            status="failed", failure=str(err))
+            raise
         if not opts.rollback_on_failure:
             lock.release()
         code, outcomes = _wait(engine, result, opts, wait_timeout)  # undoes on failure if asked
         if code == EXIT_OK:
             _collect_old_versions(engine, plan, result, opts, out)
-        if code == EXIT_OK and opts.record_history:
-            _record_history(engine, stack, config, result, opts, working_dir, plan.versions)
+        _record_history(engine, stack, config, plan, result, opts, working_dir, code=code)
         if opts.fmt == "json":
             _print_json(_deploy_doc(plan, result, outcomes))
         return code
@@ -304,22 +312,33 @@ def _collect_old_versions(engine: Engine, plan: Any, result: Any, opts: DeployOp
         print(f"warning: {text}", file=sys.stderr)
 
 
-def _record_history(engine: Engine, stack: str, config: Mapping[str, Any], result: Any, opts: DeployOptions,
-                    working_dir: str, objects: Mapping[str, Mapping[str, str]] | None = None) -> None:
-    from stackctl.history import record_revision
+def _record_history(engine: Engine, stack: str, config: Mapping[str, Any], plan: Any, result: Any,
+                    opts: DeployOptions, working_dir: str, *, code: int | None = None, status: str = "",
+                    failure: str = "") -> None:
+    """Record the deploy as a revision whatever its outcome, once it wrote something (docs/exit-codes.md)."""
+    from stackctl.history import describe_deploy, record_revision, status_for_exit
 
+    if not opts.record_history or result is None or not result.writes:
+        return
+    writes = [*result.created, *result.updated, *result.removed]
+    description = describe_deploy(stack, writes, plan, result.images, opts.note)
+    if failure:
+        description += f"; apply failed: {failure.splitlines()[0] if failure else ''}"
     try:
-        record_revision(engine, stack, config, dict(result.images), files=opts.files,
-                        working_dir=working_dir, note=opts.note, objects=objects)
+        record_revision(engine, stack, config, dict(result.images), files=opts.files, working_dir=working_dir,
+                        note=opts.note, objects=plan.versions, keep=opts.history_max,
+                        status=status or status_for_exit(code if code is not None else EXIT_ERROR),
+                        description=description)
     except StackctlError as err:
-        print(f"warning: deployed, but the revision was not recorded: {err}", file=sys.stderr)
+        print(f"warning: the revision was not recorded: {err}", file=sys.stderr)
 
 
 def run(*, stack: str | None, files: list[str], env_files: list[str], env: str | None = None,
         prune: bool = False, resolve_image: str = "always", with_registry_auth: bool = False,
         detach: bool = False, quiet: bool = False, plan_only: bool = False, timeout: str = "10m",
         rollback_on_failure: bool = False, fmt: str = "text", context: str | None = None, debug: bool = False,
-        lock_timeout: str = DEFAULT_LOCK_TIMEOUT, keep_versions: int = 2) -> int:
+        lock_timeout: str = DEFAULT_LOCK_TIMEOUT, keep_versions: int = 2,
+        history_max: int = DEFAULT_HISTORY_MAX) -> int:
     from stackctl.project import resolve_env_args
 
     started = time.monotonic()
@@ -331,7 +350,8 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
                          detach=detach, quiet=quiet, plan_only=plan_only, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, fmt=fmt, context=choice.context,
                          host=choice.host, debug=debug, lock_timeout=lock_timeout, files=list(files),
-                         keep_versions=keep_versions, environ=loaded.environ)
+                         keep_versions=keep_versions, environ=loaded.environ,
+                         history_max=history_max)
     code = deploy_config(stack, loaded.config, loaded.working_dir, opts)
     if debug:
         print(f"debug: deploy took {time.monotonic() - started:.2f}s", file=sys.stderr)

@@ -1,32 +1,133 @@
-"""`stackctl history STACK`: the revisions recorded by successful deploys (stored in the swarm)."""
+"""`stackctl history STACK [N [M]]`: the revisions deploys recorded (stored in the swarm).
+
+`history STACK` lists them as `helm history` does; `history STACK N` shows one revision (its
+metadata and its stack config as YAML: the stored config holds no secret or config content);
+`history STACK N M` shows what changed from N to M, by compose key. `--format json` prints
+one document per form: stackctl.history/v1, stackctl.revision/v1, stackctl.revision-diff/v1
+(docs/json-output.md).
+"""
 
 from __future__ import annotations
 
-import json
+from typing import TYPE_CHECKING
 
 from stackctl.errors import EXIT_OK, UsageError
 
+if TYPE_CHECKING:
+    from stackctl.engine import Engine
 
-def run(*, stack: str, fmt: str = "table", context: str | None = None, debug: bool = False) -> int:
-    from stackctl.engine import open_engine
-    from stackctl.history import list_revisions
 
-    if fmt not in ("table", "json"):
-        raise UsageError(f"unknown --format {fmt!r} (table or json)")
-    engine = open_engine(context, debug)
+def run(*, stack: str, revisions: list[int] | None = None, fmt: str = "table", context: str | None = None,
+        debug: bool = False) -> int:
+    from stackctl.commands._stackquery import TABLE_FORMATS, check_format, connect_manager
+
+    fmt = check_format(fmt, TABLE_FORMATS)
+    numbers = list(revisions or [])
+    if len(numbers) > 2:
+        raise UsageError("history takes at most two revisions: STACK [N [M]]")
+    if any(n < 1 for n in numbers):
+        raise UsageError("revisions are numbers from 1 (see `stackctl history STACK`)")
+    engine = connect_manager(context, debug)
+    if len(numbers) == 1:
+        return _show(engine, stack, numbers[0], fmt)
+    if len(numbers) == 2:
+        return _diff(engine, stack, numbers[0], numbers[1], fmt)
+    return _list(engine, stack, fmt)
+
+
+def _list(engine: Engine, stack: str, fmt: str) -> int:
+    from stackctl.history import describe_ci, list_revisions
+    from stackctl.render.tables import print_json, print_table
+
     revisions = list_revisions(engine, stack)
+    if not revisions:
+        _require_stack(engine, stack)
     if fmt == "json":
-        print(json.dumps([r.summary() for r in revisions], indent=2))
+        print_json({"schema": "stackctl.history/v1", "stack": stack,
+                    "revisions": [r.summary() for r in revisions]})
         return EXIT_OK
     if not revisions:
-        print(f"stack {stack} has no recorded revisions")
+        print(f"stack {stack} has no recorded revisions (deployed without stackctl?)")
         return EXIT_OK
-    from stackctl.render.tables import print_table
-
     rows = []
     for r in revisions:
-        images = ", ".join(sorted({img for img in r.images.values() if img}))
-        where = f"{r.user}@{r.host}" if r.user or r.host else ""
-        rows.append([str(r.revision), r.time, where, r.note or "deploy", images])
-    print_table(["REVISION", "TIME", "BY", "NOTE", "IMAGES"], rows)
+        by = f"{r.user}@{r.host}" if r.user or r.host else ""
+        ci = describe_ci(r.ci)
+        rows.append([str(r.revision), r.time.replace("T", " ").rstrip("Z"), r.status,
+                     f"{by} ({ci})" if ci else by, r.summary()["description"]])
+    print_table(["REVISION", "UPDATED", "STATUS", "BY", "DESCRIPTION"], rows)
     return EXIT_OK
+
+
+def _require_stack(engine: Engine, stack: str) -> None:
+    """No revisions: fine for a stack deployed by `docker stack deploy`, an error when nothing exists."""
+    from stackctl.commands._stackquery import api_call, not_found
+    from stackctl.inspect_tasks import stack_filters
+
+    label = stack_filters(stack)
+    if not (api_call("list services", lambda: engine.objects("service", label))
+            or api_call("list networks", lambda: engine.objects("network", label))):
+        raise not_found(stack)
+
+
+def _show(engine: Engine, stack: str, number: int, fmt: str) -> int:
+    from stackctl.history import describe_ci, get_revision
+    from stackctl.render.tables import print_json
+
+    rev = get_revision(engine, stack, number)
+    if fmt == "json":
+        doc = rev.to_json()
+        doc.pop("config_id", None)
+        print_json({"schema": "stackctl.revision/v1", "stack": stack, **doc})
+        return EXIT_OK
+    import yaml
+
+    meta = rev.summary()
+    lines = [f"Revision:    {rev.revision}", f"Updated:     {rev.time}", f"Status:      {rev.status}",
+             f"Description: {meta['description']}", f"By:          {rev.user}@{rev.host}"]
+    if rev.ci:
+        detail = ", ".join(f"{k}={v}" for k, v in rev.ci.items() if k != "system")
+        lines.append(f"CI:          {describe_ci(rev.ci)}" + (f" ({detail})" if detail else ""))
+    lines.append(f"Files:       {', '.join(rev.files) or '-'}")
+    if rev.images:
+        lines.append("Images:      " + ", ".join(f"{k}={v}" for k, v in sorted(rev.images.items())))
+    lines.append(f"stackctl:    {rev.stackctl_version}")
+    print("\n".join(lines))
+    print("---")
+    order = ("version", "name", "services", "networks", "volumes", "secrets", "configs")
+    config = {k: rev.config[k] for k in order if k in rev.config}
+    config.update({k: v for k, v in rev.config.items() if k not in config})  # stored with sorted keys
+    print(yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True), end="")
+    return EXIT_OK
+
+
+def _diff(engine: Engine, stack: str, first: int, second: int, fmt: str) -> int:
+    from stackctl.config_diff import diff_configs
+    from stackctl.history import get_revision
+    from stackctl.render.tables import print_json
+
+    old, new = get_revision(engine, stack, first), get_revision(engine, stack, second)
+    changes = diff_configs(old.config, new.config)
+    images = [(name, old.images.get(name), new.images.get(name))
+              for name in sorted(set(old.images) | set(new.images))
+              if old.images.get(name) != new.images.get(name)]
+    if fmt == "json":
+        print_json({"schema": "stackctl.revision-diff/v1", "stack": stack, "from": first, "to": second,
+                    "changes": [c.to_json() for c in changes],
+                    "images": [{"service": n, "old": a, "new": b} for n, a, b in images]})
+        return EXIT_OK
+    print(f"Stack {stack}: revision {first} → {second}")
+    if not changes and not images:
+        print("No differences.")
+        return EXIT_OK
+    for change in changes:
+        print(f"  {change.text()}")
+    for name, a, b in images:
+        if not any(c.path == f"services.{_short(name, stack)}.image" for c in changes):  # pin only
+            print(f"  ~ image of {name} (sent): {a or '(none)'} → {b or '(none)'}")
+    print(f"{len(changes)} {'change' if len(changes) == 1 else 'changes'}.")
+    return EXIT_OK
+
+
+def _short(name: str, stack: str) -> str:
+    return name[len(stack) + 1:] if name.startswith(stack + "_") else name

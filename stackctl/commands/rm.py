@@ -6,7 +6,8 @@ Order: services (then wait until none of their tasks still runs: a network or se
 running task cannot be removed), secrets, configs, networks (retried while the engine still
 refuses them while in use), then poll the network list until the stack's networks are absent.
 `--detach` skips only that last poll. The stack's revision history (stackctl-history-STACK-N
-configs) goes too, unless `--keep-history`: it would otherwise pile up across rm/deploy cycles.
+configs, which carry the stack namespace label so `docker stack rm` takes them too) goes as well,
+unless `--keep-history`: it would otherwise pile up across rm/deploy cycles.
 """
 
 from __future__ import annotations
@@ -80,16 +81,20 @@ def run(*, stacks: list[str], detach: bool = False, fmt: str = "text", context: 
 def _remove_stack(engine: Engine, stack: str, *, detach: bool, keep_history: bool,
                   say: Callable[[str], None]) -> StackRemoval:
     from stackctl.engine import remove_retrying
-    from stackctl.history import HISTORY_LABEL
+    from stackctl.history import HISTORY_LABEL, is_history
 
     result = StackRemoval(stack)
     label = stack_filters(stack)
     services = api_call("list services", lambda: engine.objects("service", label))
     networks = api_call("list networks", lambda: engine.objects("network", label))
     secrets = api_call("list secrets", lambda: engine.objects("secret", label))
-    configs = api_call("list configs", lambda: engine.objects("config", label))
-    history = [] if keep_history else api_call(
-        "list history", lambda: engine.objects("config", {"label": [f"{HISTORY_LABEL}={stack}"]}))
+    labelled = api_call("list configs", lambda: engine.objects("config", label))
+    # Revisions carry the namespace label too (so `docker stack rm` takes them): sort them out.
+    configs = [c for c in labelled if not is_history((c.get("Spec") or {}).get("Labels"))]
+    history: list[dict[str, Any]] = []
+    if not keep_history:  # also the revisions recorded before they carried the namespace label
+        by_history = {"label": [f"{HISTORY_LABEL}={stack}"]}
+        history = api_call("list history", lambda: engine.objects("config", by_history))
     if not (services or networks or secrets or configs or history):
         result.found = False
         return result

@@ -7,7 +7,8 @@ of each that the revision used (kept on the swarm by rotation, docs/rotation.md)
 version was removed since, the rollback fails before any write, naming it. Revisions recorded
 before rotation existed read the files again from the recorded paths; a file whose content
 changed since that revision is reported (its digest differs).
-On success a new revision is recorded, noted `rollback to N`.
+Like a deploy, it is recorded as a new revision (whatever its outcome), noted `rollback to N`.
+`--plan-only` prints the plan against the revision and writes nothing (deploy's plan-only path).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from stackctl.errors import UsageError
 
 def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool = False,
         rollback_on_failure: bool = False, quiet: bool = False, resolve_image: str = "changed",
-        fmt: str = "text", context: str | None = None, debug: bool = False) -> int:
-    from stackctl.commands.deploy import DeployOptions, deploy_config
+        fmt: str = "text", context: str | None = None, debug: bool = False, plan_only: bool = False,
+        history_max: int | None = None) -> int:
+    from stackctl.commands.deploy import DEFAULT_HISTORY_MAX, DeployOptions, deploy_config
     from stackctl.engine import open_engine
     from stackctl.history import file_digest, get_revision
 
@@ -40,10 +42,13 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
                 print(f"{what} changed since revision {rev.revision} (sha256 {digest} then, {now} now)",
                       file=sys.stderr)
     if not quiet and fmt != "json":
-        print(f"Rolling back stack {stack} to revision {rev.revision} (deployed {rev.time} by "
+        verb = "Plan to roll back" if plan_only else "Rolling back"
+        print(f"{verb} stack {stack} to revision {rev.revision} ({rev.status} {rev.time} by "
               f"{rev.user}@{rev.host})")
     opts = DeployOptions(resolve_image=resolve_image, detach=detach, quiet=quiet, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, fmt=fmt, context=context, debug=debug,
-                         record_history=True, note=f"rollback to {rev.revision}", files=list(rev.files),
+                         record_history=True, plan_only=plan_only, note=f"rollback to {rev.revision}",
+                         history_max=DEFAULT_HISTORY_MAX if history_max is None else history_max,
+                         files=list(rev.files),
                          pinned_objects=rev.objects or None)
     return deploy_config(stack, rev.config, rev.working_dir or rev.cwd, opts, engine=engine)

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from stackctl.history import is_history
+
 STACK_PREFIX = "dp"
 
 
@@ -80,7 +82,8 @@ def stack_objects(client: Any, stack: str) -> dict[str, list[str]]:
         "services": sorted(s["Spec"]["Name"] for s in client.api.services(filters=flt)),
         "networks": sorted(n["Name"] for n in client.api.networks(filters=flt)),
         "secrets": sorted(s["Spec"]["Name"] for s in client.api.secrets(filters=flt)),
-        "configs": sorted(c["Spec"]["Name"] for c in client.api.configs(filters=flt)),
+        "configs": sorted(c["Spec"]["Name"] for c in client.api.configs(filters=flt)
+                          if not is_history(c["Spec"].get("Labels"))),  # revisions are not stack configs
     }
 
 
@@ -342,7 +345,8 @@ def _snapshot(client: Any, stack: str) -> dict[str, Any]:
         "services": services,
         "networks": networks,
         "secrets": {s["Spec"]["Name"]: s["Spec"] for s in client.api.secrets(filters=flt)},
-        "configs": {c["Spec"]["Name"]: c["Spec"] for c in client.api.configs(filters=flt)},
+        "configs": {c["Spec"]["Name"]: c["Spec"] for c in client.api.configs(filters=flt)
+                    if not is_history(c["Spec"].get("Labels"))},  # the reference records no revisions
     }, stack)
 
 

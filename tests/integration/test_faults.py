@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from stackctl.history import NAME_PREFIX as HISTORY_PREFIX
 from tests.integration.tls_engine import ExtraSwarm
 
 STACK_PREFIX = "rl"
@@ -52,7 +53,7 @@ def stack_objects(env: dict[str, str], stack: str) -> set[str]:
     for kind in ("service", "network", "secret", "config"):
         out = docker(env, kind, "ls", "--filter", f"label=com.docker.stack.namespace={stack}",
                      "--format", "{{.Name}}")
-        names.update(out.split())
+        names.update(n for n in out.split() if not n.startswith(HISTORY_PREFIX))  # revisions: not objects
     return names
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from stackctl.history import is_history
+
 pytestmark = pytest.mark.integration
 
 STACK_PREFIX = "rt"
@@ -33,7 +35,8 @@ def _drop_history(engine: Any, stack_name: str, docker_client: Any) -> Iterator[
 def _names(client: Any, kind: str, stack: str) -> list[str]:
     listing = client.api.secrets if kind == "secret" else client.api.configs
     found = listing(filters={"label": f"com.docker.stack.namespace={stack}"})
-    return sorted(o["Spec"]["Name"] for o in found)
+    # revisions carry the namespace label too (so `docker stack rm` takes them): not stack configs
+    return sorted(o["Spec"]["Name"] for o in found if not is_history(o["Spec"].get("Labels")))
 
 
 def _refs(cs: dict[str, Any]) -> tuple[list[str], list[str]]:

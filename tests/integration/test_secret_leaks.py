@@ -159,6 +159,7 @@ def test_no_command_leaks_a_secret(stack_name: str, lab_env: dict[str, str], run
             run("ps", stack_name, "--format", fmt, "--debug")
             run("services", stack_name, "--format", fmt, "--debug")
             run("history", stack_name, "--format", fmt, "--debug")
+            run("history", stack_name, "1", "--format", fmt, "--debug")  # a revision's stored config
         run("logs", stack_name, "--debug")
 
         # The secret changes: diff, deploy and rollback all have something to say about it.
@@ -168,6 +169,8 @@ def test_no_command_leaks_a_secret(stack_name: str, lab_env: dict[str, str], run
         run("deploy", stack_name, "-c", stack_file, "--timeout", "90s", "--debug", ok=(0, 1))
         for fmt in ("table", "json"):
             run("history", stack_name, "--format", fmt, "--debug")
+            run("history", stack_name, "1", "2", "--format", fmt, "--debug", ok=(0, 1))  # revision diff
+        run("rollback", stack_name, "--plan-only", "--debug", ok=(0, 1))
         run("rollback", stack_name, "--timeout", "90s", "--debug", ok=(0, 1, 3, 4, 5))
         run("rollback", stack_name, "--timeout", "90s", "--debug", "--format", "json", ok=(0, 1, 3, 4, 5))
         run("ps", stack_name, "--format", "json", "--debug", "--no-trunc")
