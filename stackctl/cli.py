@@ -374,7 +374,8 @@ def ps(
     ] = None,
     no_trunc: Annotated[bool, typer.Option(
         "--no-trunc", help="Show full IDs, image digests and errors (cells are never cut).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only task IDs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="Print only task IDs (12 characters).")] = False,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include old (shut down) tasks.")] = False,
     fmt: TableFormat = "table",
     context: Context = None,
@@ -404,7 +405,10 @@ def ls_(
              epilog=examples("stackctl services shop", "stackctl services shop -q"))
 def services(
     stack: Stack,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only service IDs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="Print only service IDs (12 characters).")] = False,
+    no_trunc: Annotated[bool, typer.Option(
+        "--no-trunc", help="Show full IDs and image digests (cells are never cut).")] = False,
     fmt: TableFormat = "table",
     context: Context = None,
     debug: Debug = False,
@@ -412,7 +416,7 @@ def services(
     """List the stack's services: mode, replicas running/desired, image, ports."""
     from stackctl.commands import services as impl
 
-    _run(impl.run, stack=stack, quiet=quiet, fmt=fmt, context=context, debug=debug)
+    _run(impl.run, stack=stack, quiet=quiet, no_trunc=no_trunc, fmt=fmt, context=context, debug=debug)
 
 
 @app.command(cls=_Command, short_help="Remove stacks (volumes and external objects are kept).",

@@ -8,7 +8,7 @@ from stackctl.render.tables import SERVICES_HEADERS, print_json, print_table, se
 
 
 def run(*, stack: str, quiet: bool = False, fmt: str = "table", context: str | None = None,
-        debug: bool = False) -> int:
+        debug: bool = False, no_trunc: bool = False) -> int:
     fmt = check_format(fmt, TABLE_FORMATS)
     client = connect_manager(context, debug)
     api = client.api
@@ -19,10 +19,10 @@ def run(*, stack: str, quiet: bool = False, fmt: str = "table", context: str | N
     statuses = service_statuses(services, tasks)
     if quiet:
         for s in statuses:
-            print(s.id)
+            print(s.id if no_trunc else s.id[:12])  # as `ps -q`: short unless --no-trunc
         return 0
     if fmt == "json":
         print_json(services_json(stack, statuses))
         return 0
-    print_table(SERVICES_HEADERS, [services_cells(s) for s in statuses])
+    print_table(SERVICES_HEADERS, [services_cells(s, no_trunc=no_trunc) for s in statuses], no_trunc=no_trunc)
     return 0
