@@ -17,7 +17,19 @@ import typer
 from typer.core import TyperCommand
 
 from stackctl import __version__
-from stackctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, StackctlError
+from stackctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, StackctlError
+
+
+def _usage_errors_exit_with(code: int) -> None:
+    """click's parse errors (unknown option, missing argument) exit like our own UsageError."""
+    try:
+        from typer._click.exceptions import UsageError as ClickUsageError  # typer >= 0.22 vendors click
+    except ImportError:
+        from click.exceptions import UsageError as ClickUsageError
+    ClickUsageError.exit_code = code
+
+
+_usage_errors_exit_with(EXIT_USAGE)
 
 
 def examples(*lines: str) -> str:
@@ -228,7 +240,7 @@ def diff(
     ] = None,
     project: ProjectFile = None,
 ) -> None:
-    """Show what deploy would change. Exit 0: no changes, 2: changes, 1: error, 64: usage error."""
+    """Show what deploy would change. Exit 0: no changes, 2: changes, 1: error (64: bad flags)."""
     from stackctl.commands import diff as impl
 
     extra = {"against": against} if against else {}

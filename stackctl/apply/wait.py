@@ -81,7 +81,8 @@ class ServiceOutcome:
         return self.state == CONVERGED
 
     def to_json(self) -> dict[str, Any]:
-        return {"service": self.name, "state": self.state, "message": self.message,
+        # `name`/`converged` as in ps and services (docs/json-output.md); `state` says how it ended.
+        return {"name": self.name, "converged": self.ok, "state": self.state, "message": self.message,
                 "task_error": self.task_error, "running": self.running, "desired": self.desired}
 
 

@@ -56,5 +56,17 @@ def api_call(what: str, fn: Callable[[], T]) -> T:
         raise EngineError(f"cannot {what}: {err}") from None
 
 
-def not_found(stack: str) -> EngineError:
-    return EngineError(f"nothing found in stack: {stack}")
+def engine_name(client: Any) -> str:
+    """The engine a client talks to, as DOCKER_HOST spells it: says which swarm "nothing" was found on
+    (a forgotten `eval "$(stackctl lab env)"` silently asks another engine)."""
+    api = getattr(client, "api", client)
+    socket_path = getattr(getattr(api, "_custom_adapter", None), "socket_path", None)
+    if socket_path:
+        return f"unix://{socket_path}"
+    return str(getattr(api, "base_url", "") or "unknown engine")
+
+
+def not_found(stack: str, client: Any = None) -> EngineError:
+    """`nothing found in stack: NAME (engine: unix:///var/run/docker.sock)`: exit 1."""
+    where = f" (engine: {engine_name(client)})" if client is not None else ""
+    return EngineError(f"nothing found in stack: {stack}{where}")

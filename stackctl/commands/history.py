@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
-from stackctl.errors import EXIT_OK, UsageError
+from stackctl.errors import EXIT_OK, EngineError, UsageError
 
 
 def run(*, stack: str, fmt: str = "table", context: str | None = None, debug: bool = False) -> int:
+    """Exit 1 when the stack has no revision, as ps/services/rm do for a stack that is not there."""
+    from stackctl.commands._stackquery import engine_name
     from stackctl.engine import connect
     from stackctl.history import list_revisions
 
@@ -15,11 +17,12 @@ def run(*, stack: str, fmt: str = "table", context: str | None = None, debug: bo
         raise UsageError(f"unknown --format {fmt!r} (table or json)")
     client = connect(context, debug)
     revisions = list_revisions(client, stack)
-    if fmt == "json":
-        print(json.dumps([r.summary() for r in revisions], indent=2))
-        return EXIT_OK
     if not revisions:
-        print(f"stack {stack} has no recorded revisions")
+        raise EngineError(f"no recorded revisions in stack: {stack} (engine: {engine_name(client)}; "
+                          "stackctl records one per successful deploy)")
+    if fmt == "json":
+        print(json.dumps({"schema": "stackctl.history/v1", "stack": stack,
+                          "revisions": [r.summary() for r in revisions]}, indent=2))
         return EXIT_OK
     from stackctl.render.tables import print_table
 

@@ -48,7 +48,8 @@ def status(fmt: str = "table") -> int:
     layout, rows = status_rows()
     ready = bool(rows) and all(r["state"] == "ready" for r in rows) and len(rows) == len(layout.nodes)
     if fmt == "json":
-        print(json.dumps({"ready": ready, "docker_host": MANAGER_HOST, "bridge": layout.bridge,
+        print(json.dumps({"schema": "stackctl.lab-status/v1", "ready": ready, "docker_host": MANAGER_HOST,
+                          "bridge": layout.bridge,
                           "subnet": layout.subnet, "nodes": rows}, indent=2))
     else:
         print(_table(rows))

@@ -41,7 +41,7 @@ def run(*, stack: str, service: str | None = None, follow: bool = False, tail: s
 
     services = api_call("list services", lambda: api.services(filters=stack_filters(stack)))
     if not services:
-        raise not_found(stack)
+        raise not_found(stack, client)
     if service:
         wanted = {service, f"{stack}_{service}"}
         chosen = [s for s in services if object_name(s) in wanted]

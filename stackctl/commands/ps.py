@@ -44,7 +44,7 @@ def run(*, stack: str, filters: list[str], no_trunc: bool = False, quiet: bool =
     all_stack_tasks = tasks if not user_filters else api_call(
         "list tasks", lambda: api.tasks(filters=stack_filters(stack)))
     if not tasks and not services and not all_stack_tasks:
-        raise not_found(stack)
+        raise not_found(stack, client)
     nodes = api_call("list nodes", lambda: api.nodes())
 
     now = datetime.now(timezone.utc)

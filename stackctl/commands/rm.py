@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackctl.commands._stackquery import TEXT_FORMATS, api_call, check_format, connect_manager
+from stackctl.commands._stackquery import TEXT_FORMATS, api_call, check_format, connect_manager, not_found
 from stackctl.errors import EXIT_ERROR, EngineError
 from stackctl.inspect_tasks import (
     TERMINAL_STATES,
@@ -63,7 +63,7 @@ def run(*, stacks: list[str], detach: bool = False, fmt: str = "text", context: 
         if not r.found:
             code = EXIT_ERROR
             if fmt != "json":
-                print(f"nothing found in stack: {r.stack}", file=sys.stderr)
+                print(f"error: {not_found(r.stack, client)}", file=sys.stderr)
         elif r.failed or r.networks_gone is False:
             code = EXIT_ERROR
             if fmt != "json":

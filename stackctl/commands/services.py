@@ -14,7 +14,7 @@ def run(*, stack: str, quiet: bool = False, fmt: str = "table", context: str | N
     api = client.api
     services = api_call("list services", lambda: api.services(filters=stack_filters(stack)))
     if not services:
-        raise not_found(stack)
+        raise not_found(stack, client)
     tasks = api_call("list tasks", lambda: api.tasks(filters=stack_filters(stack)))
     statuses = service_statuses(services, tasks)
     if quiet:

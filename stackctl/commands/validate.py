@@ -25,7 +25,8 @@ def _summary_line(counts: dict[str, int]) -> str:
 
 def _emit(ok: bool, diagnostics: list[Diagnostic], fmt: str, counts: dict[str, int] | None) -> None:
     if fmt == "json":
-        doc: dict[str, Any] = {"ok": ok, "diagnostics": [d.to_json() for d in diagnostics]}
+        doc: dict[str, Any] = {"schema": "stackctl.validate/v1", "ok": ok,
+                               "diagnostics": [d.to_json() for d in diagnostics]}
         if counts is not None:
             doc["summary"] = counts
         print(json.dumps(doc, indent=2))

@@ -199,20 +199,20 @@ def test_history_and_rollback_of_atsea(stack: str, tmp_path: Path, run_stackctl:
     cp = run_stackctl("history", stack, "--format", "json", env=lab_env)
     import json
 
-    revs = json.loads(cp.stdout)
+    revs = json.loads(cp.stdout)["revisions"]
     assert revs[0]["files"] == [v1] and revs[1]["files"] == [v2]
     cp = run_stackctl("rollback", stack, "--to", "1", "--timeout", "120s", env=lab_env)
     assert cp.returncode == EXIT_OK, out(cp)
     cp = run_stackctl("diff", stack, "-c", v1, env=lab_env)
     assert cp.returncode == 0, out(cp)
     cp = run_stackctl("history", stack, "--format", "json", env=lab_env)
-    revs = json.loads(cp.stdout)
+    revs = json.loads(cp.stdout)["revisions"]
     assert [r["revision"] for r in revs] == [1, 2, 3] and revs[2]["note"] == "rollback to 1"
     # rm takes the history with the stack (it would pile up otherwise)
     cp = run_stackctl("rm", stack, env=lab_env)
     assert cp.returncode == 0 and "Removing history of" in cp.stdout, out(cp)
     cp = run_stackctl("history", stack, "--format", "json", env=lab_env)
-    assert cp.returncode != 0 or json.loads(cp.stdout) == [], out(cp)
+    assert cp.returncode != 0 or json.loads(cp.stdout)["revisions"] == [], out(cp)
 
 
 def _deploy_then_signal(lab_env: dict[str, str], stack: str, file: str, sig: int, *extra: str) -> Any:

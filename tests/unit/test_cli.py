@@ -90,3 +90,33 @@ def test_ps_name_filter_matches_the_short_service_name() -> None:
     assert scope_names("shop", {"name": ["web"]}) == {"name": ["web", "shop_web"]}
     assert scope_names("shop", {"name": ["shop_web.1"]}) == {"name": ["shop_web.1"]}
     assert scope_names("shop", {"node": ["wrk-1"]}) == {"node": ["wrk-1"]}
+
+
+# --- exit codes (docs/exit-codes.md): usage errors are never confused with `diff`'s "changes" ----
+
+
+@pytest.mark.parametrize("args", [
+    ["diff", "shop", "-c", "x.yml", "--format", "xml"],
+    ["history", "shop", "--format", "xml"],
+    ["ps", "shop", "--format", "xml"],
+    ["validate", "-c", "x.yml", "--format", "xml"],
+    ["ps", "shop", "--bogus"],
+    ["ps"],
+    ["deploy", "shop", "-c", "x.yml", "--resolve-image", "sometimes"],
+])
+def test_usage_errors_exit_64_not_2(args: list[str]) -> None:
+    from stackctl.errors import EXIT_CHANGES, EXIT_USAGE
+
+    result = CliRunner().invoke(app, args, env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert result.exit_code == EXIT_USAGE != EXIT_CHANGES, result.output
+
+
+def test_exit_code_table_documents_every_code() -> None:
+    from pathlib import Path
+
+    from stackctl import errors
+
+    table = (Path(__file__).resolve().parents[2] / "docs" / "exit-codes.md").read_text()
+    codes = {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
+    for code in codes:
+        assert re.search(rf"^\| {code} \|", table, re.M), f"exit code {code} missing from docs/exit-codes.md"

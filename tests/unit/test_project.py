@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stackctl.commands.env_diff import compare
-from stackctl.errors import UsageError, ValidationError
+from stackctl.errors import EXIT_USAGE, UsageError, ValidationError
 from stackctl.project import (
     EnvironmentTarget,
     find_project,
@@ -198,4 +198,4 @@ def test_env_without_compose_file_option() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK: 5 services")
     missing = _stackctl("validate")
-    assert missing.returncode == 2 and "--env" in missing.stderr
+    assert missing.returncode == EXIT_USAGE and "--env" in missing.stderr
