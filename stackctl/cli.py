@@ -455,7 +455,7 @@ def rm(
 
 @app.command(cls=_Command, short_help="Show the logs of the stack's services.",
              epilog=examples("stackctl logs shop", "stackctl logs shop web --follow --tail 20",
-                             "stackctl logs shop web --since 10m"))
+                             "stackctl logs shop web -t --since 10m"))
 def logs(
     stack: Stack,
     service: Annotated[str | None, typer.Argument(
@@ -468,14 +468,25 @@ def logs(
     since: Annotated[str | None, typer.Option(
         "--since", metavar="TIME",
         help="Only lines since a time (2026-11-25T16:49:05Z) or a duration ago (10m, 1h30m).")] = None,
+    timestamps: Annotated[bool, typer.Option("--timestamps", "-t",
+                                             help="Show each line's timestamp.")] = False,
+    no_task_ids: Annotated[bool, typer.Option("--no-task-ids",
+                                              help="Leave task IDs out of the prefix.")] = False,
+    no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Show full task and node IDs.")] = False,
+    no_resolve: Annotated[bool, typer.Option(
+        "--no-resolve", help="Show service and node IDs instead of their names.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Print the lines alone, without the prefix.")] = False,
+    details: Annotated[bool, typer.Option(
+        "--details", help="Show the extra attributes a log driver adds (e.g. --log-opt labels).")] = False,
     context: Context = None,
     debug: Debug = False,
 ) -> None:
-    """Show the logs of the stack's services, prefixed with task and node."""
+    """Show the logs of the stack's services, prefixed with task and node (as docker service logs)."""
     from stackctl.commands import logs as impl
 
     _run(impl.run, stack=stack, service=service, follow=follow, tail=tail, since=since, context=context,
-         debug=debug)
+         debug=debug, timestamps=timestamps, no_task_ids=no_task_ids, no_trunc=no_trunc,
+         no_resolve=no_resolve, raw=raw, details=details)
 
 
 @app.command(cls=_Command, short_help="Print a shell completion script (bash, zsh, fish).",
