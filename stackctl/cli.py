@@ -60,7 +60,7 @@ app = typer.Typer(
 )
 lab_app = typer.Typer(help="A throwaway multi-node swarm on this machine (needs root).", no_args_is_help=True,
                       rich_markup_mode=None, short_help="A throwaway multi-node swarm on this machine.",
-                      epilog=examples("sudo stackctl lab up", 'eval "$(stackctl lab env)"',
+                      epilog=examples("stackctl lab up", 'eval "$(stackctl lab env)"',
                                       "stackctl lab status"))
 app.add_typer(lab_app, name="lab")
 
@@ -510,8 +510,8 @@ def completion(
 
 
 @lab_app.command("up", cls=_Command, short_help="Start a lab swarm: a manager and N workers.",
-                 epilog=examples("sudo stackctl lab up",
-                                 "sudo stackctl lab up --workers 3 --label wrk-1:pcidss=yes"))
+                 epilog=examples("stackctl lab up",
+                                 "stackctl lab up --workers 3 --label wrk-1:pcidss=yes"))
 def lab_up(
     workers: Annotated[int, typer.Option("--workers", metavar="N", help="Number of worker nodes.")] = 2,
     label: Annotated[
@@ -532,7 +532,7 @@ def lab_up(
 
 
 @lab_app.command("down", cls=_Command, short_help="Stop the lab and remove everything it made.",
-                 epilog=examples("sudo stackctl lab down"))
+                 epilog=examples("stackctl lab down"))
 def lab_down() -> None:
     """Stop the lab and remove everything it made (namespaces, bridge, processes, mounts)."""
     from stackctl.commands import lab as impl

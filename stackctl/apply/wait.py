@@ -417,7 +417,14 @@ def evaluate(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
         return prog
     prog.message = _waiting_message(prog, state, message)
     if unstable and not swarm_busy:
-        prog.message += f" ({unstable} new, watching them for {window:g}s)"
+        # "new" only for tasks this deploy started: an old task whose status the agent re-reported
+        # (its timestamp moved) is watched the same way, but nothing about it changed.
+        new = sum(1 for t in live if _running(t) and not stable(t) and since is not None
+                  and _created(t)[0] >= since)
+        if new:
+            prog.message += f" ({new} new, watching {'it' if new == 1 else 'them'} for {window:g}s)"
+        else:
+            prog.message += f" (watching {unstable} task{'s' if unstable != 1 else ''} for {window:g}s)"
     return prog
 
 

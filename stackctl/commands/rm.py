@@ -119,7 +119,7 @@ def _remove_stack(api: Any, stack: str, *, detach: bool, keep_history: bool,
     for net in sorted(networks, key=lambda n: natural_key(object_name(n))):
         _remove_network(api, net, result, say)
     if history:
-        say(f"Removing history of {stack} ({len(history)} revisions)")
+        say(f"Removing history of {stack} ({len(history)} revision{'s' if len(history) != 1 else ''})")
         for rev in sorted(history, key=lambda c: natural_key(object_name(c))):
             try:
                 api_call("remove history", lambda rev=rev: api.remove_config(rev["ID"]))
