@@ -59,6 +59,13 @@ def status(fmt: str = "table") -> int:
 
 
 def env() -> int:
-    """Print the DOCKER_HOST export for the lab's manager (eval-able)."""
+    """Print the DOCKER_HOST export for the lab's manager (eval-able); exit 1 when the lab is down,
+    so `eval "$(stackctl lab env)"` cannot silently point the shell at a socket that is not there."""
+    from pathlib import Path
+
+    from stackctl.errors import LabError
+
+    if not Path(MANAGER_HOST.removeprefix("unix://")).exists():
+        raise LabError(f"the lab is not up ({MANAGER_HOST} is missing; start it with: stackctl lab up)")
     print(f"export DOCKER_HOST={MANAGER_HOST}")
     return EXIT_OK

@@ -120,3 +120,12 @@ def test_exit_code_table_documents_every_code() -> None:
     codes = {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
     for code in codes:
         assert re.search(rf"^\| {code} \|", table, re.M), f"exit code {code} missing from docs/exit-codes.md"
+
+
+def test_lab_env_fails_when_the_lab_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackctl.commands import lab
+
+    monkeypatch.setattr(lab, "MANAGER_HOST", "unix:///nonexistent/stackctl-lab/docker.sock")
+    result = CliRunner().invoke(app, ["lab", "env"])
+    assert result.exit_code == 1 and "export" not in result.stdout
+    assert "the lab is not up" in result.output
