@@ -37,9 +37,10 @@ FIXED_COLUMNS = frozenset({"ID", "MODE", "REPLICAS", "DESIRED STATE", "SERVICES"
                            "CONFIGS", "REVISION", "TIME"})
 # Shortened first when a table is wider than the terminal (troubleshooting needs NAME and NODE most;
 # the ps summary on stderr repeats each failing service's error in full). Unlisted columns go first.
-SHRINK_FIRST = ("ERROR", "IMAGES", "IMAGE", "PORTS", "BY", "NOTE", "CURRENT STATE", "NAME", "NODE")
+SHRINK_FIRST = ("ERROR", "NEWEST TASK ERROR", "IMAGES", "IMAGE", "PORTS", "BY", "NOTE", "CURRENT STATE",
+                "STATE", "NAME", "SERVICE", "NODE")
 # Characters a shortened column keeps while others can still give some up (default 12).
-SOFT_FLOOR = {"CURRENT STATE": 19, "NAME": 16}
+SOFT_FLOOR = {"CURRENT STATE": 19, "STATE": 19, "NAME": 16, "SERVICE": 16}
 PAD = 3  # spaces between columns, as the reference's tabwriter
 MIN_COLUMN = 10  # a column (with its padding) is at least this wide
 ELLIPSIS = "…"
@@ -111,10 +112,11 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, width:
 
     `width`: the terminal's columns; long cells are shortened (ellipsis at the end) to fit.
     """
-    return "".join(line + "\n" for line in _lines(headers, rows, width))
+    return "".join(line + "\n" for line in table_lines(headers, rows, width))
 
 
-def _lines(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None) -> list[str]:
+def table_lines(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None) -> list[str]:
+    """The table's lines (header first), fitted to `width` columns (None: no limit)."""
     widths, pad, minimum = fit_widths(headers, rows, width)
     slots = [max(minimum, w + pad) for w in widths]
     lines = []
@@ -135,7 +137,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, styles
 
     out = stream or sys.stdout
     width = None if no_trunc else terminal_width(out)
-    lines = _lines(headers, rows, width)
+    lines = table_lines(headers, rows, width)
     if not use_rich(out) or os.environ.get("NO_COLOR"):
         out.write("".join(line + "\n" for line in lines))
         return

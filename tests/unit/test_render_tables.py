@@ -157,3 +157,18 @@ def test_services_and_ls() -> None:
             + json.dumps(services_json("ts1", statuses), indent=2) + "\n"
             + json.dumps(ls_json(stacks), indent=2) + "\n")
     check_golden("services_and_ls.txt", text)
+
+
+def test_the_live_rollout_table_keeps_one_line_per_service_at_80_columns() -> None:
+    from rich.console import Console
+
+    from stackctl.apply.wait import ServiceProgress
+    from stackctl.render.progress import _table
+
+    progress = [ServiceProgress(name=f"{LONG}_{i}", running=1, desired=2, message="1/2 running",
+                                task_error="task: non-zero exit (1): " + "x" * 80) for i in range(3)]
+    out = io.StringIO()
+    Console(file=out, width=80).print(_table(progress, "rollout", 80))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 + len(progress) and all(len(line) <= 80 for line in lines)
+    assert lines[1].split() == ["SERVICE", "TASKS", "UPDATE", "STATE", "NEWEST", "TASK", "ERROR"]
