@@ -152,3 +152,19 @@ def test_logs_flags_of_docker_service_logs(deployed: tuple[str, str], run_stackc
     assert re.fullmatch(lines(STAMP + " hello-out"), raw.stdout), raw.stdout
     tail = run_stackctl("logs", stack, "-n", "1", env=lab_env)
     assert "hello-out" not in tail.stdout and "hello-err" in tail.stderr, tail.stdout + tail.stderr
+
+
+def test_tab_completes_stack_and_service_names_from_the_engine(deployed: tuple[str, str],
+                                                               run_stackctl: Any,
+                                                               lab_env: dict[str, str]) -> None:
+    stack, _ = deployed
+
+    def tab(words: str) -> list[str]:
+        env = {**lab_env, "_STACKCTL_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split(" ")) - 1)}
+        out = run_stackctl(env=env, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+
+    assert stack in tab(f"stackctl ps {stack[:4]}")
+    assert tab(f"stackctl logs {stack} ") == ["talker"]
