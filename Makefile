@@ -1,4 +1,4 @@
-# stackctl: the two commands that matter are `sudo make demo` and `sudo make test`.
+# stackctl: the two commands that matter are `make demo` and `make test` (as root; with sudo otherwise).
 PYTHON ?= python3
 export PYTHON
 

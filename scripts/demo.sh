@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job, end to end: a 3-node lab swarm, the AtSea shop's secrets, the AtSea stack deployed,
-# and where each of its tasks runs. The lab stays up afterwards: `sudo make down` removes it.
+# and where each of its tasks runs. The lab stays up afterwards: `make down` (as root) removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -25,4 +25,4 @@ echo
 echo "== stackctl ps $STACK: where the tasks run"
 stackctl ps "$STACK"
 echo
-echo "The lab is still up: export DOCKER_HOST=$DOCKER_HOST  (remove it with: sudo make down)"
+echo "The lab is still up: export DOCKER_HOST=$DOCKER_HOST  (remove it with: $([ "$(id -u)" -eq 0 ] || printf "sudo ")make down)"

@@ -14,13 +14,42 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from stackctl import __version__
-from stackctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, StackctlError
+from stackctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, StackctlError
+
+
+def _usage_errors_exit_with(code: int) -> None:
+    """click's parse errors (unknown option, missing argument) exit like our own UsageError."""
+    try:
+        from typer._click.exceptions import UsageError as ClickUsageError  # typer >= 0.22 vendors click
+    except ImportError:
+        from click.exceptions import UsageError as ClickUsageError
+    ClickUsageError.exit_code = code
+
+
+_usage_errors_exit_with(EXIT_USAGE)
+
+
+def examples(*lines: str) -> str:
+    """A command's epilog: its examples, kept as written (click's \\b stops the re-wrapping)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
+class _Command(TyperCommand):
+    """Usage lines as docker prints them: `ps [OPTIONS] STACK`, not typer's `{STACK}`."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p
+                for p in super().collect_usage_pieces(ctx)]
+
 
 app = typer.Typer(
     name="stackctl",
     help="Declarative stack deployer for Docker Swarm: validate, diff, deploy and troubleshoot stacks.",
+    epilog=examples("stackctl validate -c docker-stack.yml", "stackctl deploy shop -c docker-stack.yml",
+                    "stackctl ps shop"),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -30,27 +59,46 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 lab_app = typer.Typer(help="A throwaway multi-node swarm on this machine (needs root).", no_args_is_help=True,
-                      rich_markup_mode=None)
+                      rich_markup_mode=None, short_help="A throwaway multi-node swarm on this machine.",
+                      epilog=examples("stackctl lab up", 'eval "$(stackctl lab env)"',
+                                      "stackctl lab status"))
 app.add_typer(lab_app, name="lab")
 
-ComposeFiles = Annotated[
-    list[str],
-    typer.Option("--compose-file", "-c", help="Stack file (repeatable, merged in order; '-' reads stdin)."),
-]
 EnvFiles = Annotated[
     list[str] | None,
-    typer.Option("--env-file", help="Variables for interpolation (repeatable; the shell wins)."),
+    typer.Option("--env-file", metavar="FILE",
+                 help="Variables for interpolation (repeatable; the shell wins)."),
 ]
-EnvName = Annotated[str | None, typer.Option("--env", help="Environment from stackctl.yml.")]
-# With --env the files come from stackctl.yml, so -c is optional there.
+EnvName = Annotated[str | None, typer.Option("--env", metavar="ENV", help="Environment from stackctl.yml.")]
+# With --env the files come from stackctl.yml, so -c is optional there; without it the default
+# stack files of the current directory are used (stackctl.pipeline.default_stack_file).
 OptionalComposeFiles = Annotated[
     list[str] | None,
-    typer.Option("--compose-file", "-c",
-                 help="Stack file (repeatable, merged in order; '-' reads stdin; with --env: merged last)."),
+    typer.Option("--compose-file", "-c", metavar="FILE",
+                 help="Stack file (repeatable, merged in order; '-' reads stdin; default: compose.yaml, "
+                      "compose.yml, docker-compose.yaml, docker-compose.yml or docker-stack.yml; "
+                      "with --env: merged last)."),
 ]
 OptionalStack = Annotated[
-    str | None, typer.Argument(help="Stack name (default: stackctl.yml's with --env, else the file's name:).")
+    str | None, typer.Argument(
+        metavar="STACK", help="Stack name (default: stackctl.yml's with --env, else the file's name:).")
 ]
+
+
+def _complete_stack(incomplete: str) -> list[str]:
+    from stackctl.completion import stack_names
+
+    return [name for name in stack_names() if name.startswith(incomplete)]
+
+
+def _complete_service(ctx: typer.Context, incomplete: str) -> list[str]:
+    from stackctl.completion import service_names
+
+    stack = ctx.params.get("stack") or ""
+    return [name for name in service_names(stack) if name.startswith(incomplete)]
+
+
+Stack = Annotated[str, typer.Argument(metavar="STACK", help="Stack name.", autocompletion=_complete_stack)]
 
 
 def _set_project(value: str | None) -> None:
@@ -60,11 +108,21 @@ def _set_project(value: str | None) -> None:
 
 ProjectFile = Annotated[
     str | None,
-    typer.Option("--project", callback=_set_project, expose_value=False,
+    typer.Option("--project", metavar="FILE", callback=_set_project, expose_value=False,
                  help="Project file for --env (default: ./stackctl.yml)."),
 ]
-Format = Annotated[str, typer.Option("--format", help="Output format: text|json (table|json for lists).")]
-Context = Annotated[str | None, typer.Option("--context", help="Docker context to use.")]
+Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: text or json.")]
+TableFormat = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: table or json.")]
+Context = Annotated[str | None, typer.Option("--context", metavar="CONTEXT", help="Docker context to use.")]
+Timeout = Annotated[str, typer.Option(
+    "--timeout", metavar="DURATION", help="Bound on waiting for convergence (10m, 90s; 0: no limit).")]
+LockTimeout = Annotated[str, typer.Option(
+    "--lock-timeout", metavar="DURATION", help="How long to wait for another deploy's lock.")]
+Detach = Annotated[bool, typer.Option("--detach", "-d", help="Do not wait for convergence.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")]
+RollbackOnFailure = Annotated[bool, typer.Option(
+    "--rollback-on-failure", help="Undo the whole deploy if any service fails or the wait times out.")]
+
 Debug = Annotated[bool, typer.Option("--debug", help="Log engine calls to stderr (secrets never shown).")]
 HistoryMax = Annotated[int, typer.Option(
     "--history-max", metavar="N", help="Revisions of the stack to keep in the swarm (0: no limit).")]
@@ -120,13 +178,16 @@ def _root(
 # --- load / validate -------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Check stack files: YAML, variables, schema, meaning.",
+             epilog=examples("stackctl validate -c docker-stack.yml",
+                             "stackctl validate --env prod --format json"))
 def validate(
     compose_file: OptionalComposeFiles = None,
     env_file: EnvFiles = None,
     env: EnvName = None,
     fmt: Format = "text",
-    skip_interpolation: Annotated[bool, typer.Option("--skip-interpolation")] = False,
+    skip_interpolation: Annotated[bool, typer.Option(
+        "--skip-interpolation", help="Check the files as written, leaving ${VAR} unexpanded.")] = False,
     project: ProjectFile = None,
 ) -> None:
     """Check stack files: YAML, interpolation, schema and meaning. Exit 1 on any problem."""
@@ -136,12 +197,15 @@ def validate(
          skip_interpolation=skip_interpolation)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Print the merged, interpolated, normalised stack.",
+             epilog=examples("stackctl config -c docker-stack.yml -c prod.yml",
+                             "stackctl config --env prod --format json"))
 def config(
     compose_file: OptionalComposeFiles = None,
     env_file: EnvFiles = None,
     env: EnvName = None,
-    fmt: Format = "yaml",
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT",
+                                     help="Output format: yaml or json.")] = "yaml",
     skip_interpolation: Annotated[
         bool, typer.Option("--skip-interpolation", help="Output the merged config without interpolating.")
     ] = False,
@@ -157,7 +221,10 @@ def config(
 # --- plan / deploy ---------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Show what deploy would change (exit 2: changes).",
+             epilog=examples("stackctl diff shop -c docker-stack.yml",
+                             "stackctl diff shop --prune --format json",
+                             "stackctl diff --env dev --against prod"))
 def diff(
     stack: OptionalStack = None,
     compose_file: OptionalComposeFiles = None,
@@ -171,11 +238,12 @@ def diff(
     debug: Debug = False,
     against: Annotated[
         str | None,
-        typer.Option("--against", help="Compare the rendered stacks of --env and this environment."),
+        typer.Option("--against", metavar="ENV",
+                     help="Compare the rendered stacks of --env and this environment."),
     ] = None,
     project: ProjectFile = None,
 ) -> None:
-    """Show what deploy would change. Exit 0: no changes, 2: changes, 1: error."""
+    """Show what deploy would change. Exit 0: no changes, 2: changes, 1: error (64: bad flags)."""
     from stackctl.commands import diff as impl
 
     extra = {"against": against} if against else {}
@@ -183,7 +251,10 @@ def diff(
          fmt=fmt, context=context, debug=debug, **extra)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Create or update the stack; wait until it converged.",
+             epilog=examples("stackctl deploy shop -c docker-stack.yml",
+                             "stackctl deploy shop --prune --timeout 5m --rollback-on-failure",
+                             "stackctl deploy --env prod --plan-only"))
 def deploy(
     stack: OptionalStack = None,
     compose_file: OptionalComposeFiles = None,
@@ -193,21 +264,21 @@ def deploy(
         "--prune", help="Remove the stack's services, networks, secrets and configs the file no longer has.")
     ] = False,
     resolve_image: Annotated[
-        str, typer.Option("--resolve-image", help="Query the registry for digests: always|changed|never.")
+        str, typer.Option("--resolve-image", metavar="MODE",
+                          help="Query the registry for digests: always, changed or never.")
     ] = "always",
-    with_registry_auth: Annotated[bool, typer.Option("--with-registry-auth")] = False,
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Do not wait for convergence.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
-    plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan and stop.")] = False,
-    timeout: Annotated[str, typer.Option("--timeout", help="Bound on waiting (Go duration).")] = "10m",
-    rollback_on_failure: Annotated[
-        bool, typer.Option("--rollback-on-failure", help="Undo the whole deploy if any service fails.")
+    with_registry_auth: Annotated[bool, typer.Option(
+        "--with-registry-auth", help="Send the registry credentials of this client to the swarm agents.")
     ] = False,
-    lock_timeout: Annotated[
-        str, typer.Option("--lock-timeout", help="How long to wait for another deploy's lock (Go duration).")
-    ] = "60s",
+    detach: Detach = False,
+    quiet: Quiet = False,
+    plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan and stop.")] = False,
+    timeout: Timeout = "10m",
+    rollback_on_failure: RollbackOnFailure = False,
+    lock_timeout: LockTimeout = "60s",
     keep_versions: Annotated[int, typer.Option(
-        "--keep-versions", help="Unused old versions of each rotated secret/config to keep for rollback.")
+        "--keep-versions", metavar="N",
+        help="Unused old versions of each rotated secret/config to keep for rollback.")
     ] = 2,
     history_max: HistoryMax = 10,
     fmt: Format = "text",
@@ -225,21 +296,20 @@ def deploy(
          history_max=history_max)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Deploy an environment with the images another one runs.",
+             epilog=examples("stackctl promote --from dev --to prod --plan-only",
+                             "stackctl promote --from dev --to prod --rollback-on-failure"))
 def promote(
-    source: Annotated[str, typer.Option("--from", help="Environment whose running images ship.")],
-    target: Annotated[str, typer.Option("--to", help="Environment to deploy.")],
+    source: Annotated[str, typer.Option("--from", metavar="ENV",
+                                        help="Environment whose running images ship.")],
+    target: Annotated[str, typer.Option("--to", metavar="ENV", help="Environment to deploy.")],
     prune: Annotated[bool, typer.Option("--prune", help="Remove what the target's files dropped.")] = False,
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Do not wait for convergence.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    detach: Detach = False,
+    quiet: Quiet = False,
     plan_only: Annotated[bool, typer.Option("--plan-only", help="Print pins and plan; stop.")] = False,
-    timeout: Annotated[str, typer.Option("--timeout", help="Bound on waiting (Go duration).")] = "10m",
-    rollback_on_failure: Annotated[
-        bool, typer.Option("--rollback-on-failure", help="Undo the whole deploy if any service fails.")
-    ] = False,
-    lock_timeout: Annotated[
-        str, typer.Option("--lock-timeout", help="How long to wait for another deploy's lock (Go duration).")
-    ] = "60s",
+    timeout: Timeout = "10m",
+    rollback_on_failure: RollbackOnFailure = False,
+    lock_timeout: LockTimeout = "60s",
     fmt: Format = "text",
     debug: Debug = False,
     project: ProjectFile = None,
@@ -252,9 +322,10 @@ def promote(
          lock_timeout=lock_timeout)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Remove a deploy lock left by a deploy that died.",
+             epilog=examples("stackctl unlock shop"))
 def unlock(
-    stack: Annotated[str, typer.Argument(help="Stack name.")],
+    stack: Stack,
     context: Context = None,
     debug: Debug = False,
 ) -> None:
@@ -264,13 +335,14 @@ def unlock(
     _run(impl.run, stack=stack, context=context, debug=debug)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="List, show or compare the revisions deploys recorded.",
+             epilog=examples("stackctl history shop", "stackctl history shop 3", "stackctl history shop 2 3"))
 def history(
-    stack: Annotated[str, typer.Argument(help="Stack name.")],
+    stack: Stack,
     revisions: Annotated[list[int] | None, typer.Argument(
         metavar="[N [M]]", help="N: show revision N (metadata and config); N M: what changed from N to M.",
         show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Output format: table|json.")] = "table",
+    fmt: TableFormat = "table",
     context: Context = None,
     debug: Debug = False,
 ) -> None:
@@ -280,21 +352,24 @@ def history(
     _run(impl.run, stack=stack, revisions=revisions or [], fmt=fmt, context=context, debug=debug)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Redeploy a recorded revision and wait, as deploy does.",
+             epilog=examples("stackctl rollback shop", "stackctl rollback shop --to 3 --plan-only",
+                             "stackctl rollback shop --to 3 --timeout 5m"))
 def rollback(
-    stack: Annotated[str, typer.Argument(help="Stack name.")],
-    to: Annotated[int | None, typer.Option(
-        "--to", metavar="N", help="Revision to restore (default: the last deployed one before the latest).")
+    stack: Stack,
+    to: Annotated[
+        int | None, typer.Option(
+            "--to", metavar="N", help="Revision to restore (default: the last deployed one before the last).")
     ] = None,
-    timeout: Annotated[str, typer.Option("--timeout", help="Bound on waiting (Go duration).")] = "10m",
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Do not wait for convergence.")] = False,
+    timeout: Timeout = "10m",
+    detach: Detach = False,
     rollback_on_failure: Annotated[
         bool, typer.Option("--rollback-on-failure", help="Undo the rollback if any service fails.")
     ] = False,
     plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan and stop (writes nothing).")
                          ] = False,
     history_max: HistoryMax = 10,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Quiet = False,
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
@@ -310,16 +385,24 @@ def rollback(
 # --- troubleshooting and lifecycle ---------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=_Command, short_help="List the stack's tasks: node, state and full error.",
+             epilog=examples("stackctl ps shop", "stackctl ps shop -f name=web -f desired-state=running",
+                             "stackctl ps shop --all --no-trunc"))
 def ps(
-    stack: Annotated[str, typer.Argument(help="Stack name.")],
+    stack: Stack,
     filter_: Annotated[
-        list[str] | None, typer.Option("--filter", "-f", help="KEY=VALUE (repeatable).")
+        list[str] | None, typer.Option(
+            "--filter", "-f", metavar="KEY=VALUE",
+            help="Filter tasks (repeatable; same key: OR, different keys: AND). Keys: id, name (service "
+                 "or task name, with or without the stack prefix), node (hostname or ID), desired-state "
+                 "(running, shutdown, accepted, ready), label.")
     ] = None,
-    no_trunc: Annotated[bool, typer.Option("--no-trunc")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    no_trunc: Annotated[bool, typer.Option(
+        "--no-trunc", help="Show full IDs, image digests and errors (cells are never cut).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="Print only task IDs (12 characters).")] = False,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include old (shut down) tasks.")] = False,
-    fmt: Annotated[str, typer.Option("--format")] = "table",
+    fmt: TableFormat = "table",
     context: Context = None,
     debug: Debug = False,
 ) -> None:
@@ -330,9 +413,10 @@ def ps(
          fmt=fmt, context=context, debug=debug)
 
 
-@app.command("ls")
+@app.command("ls", cls=_Command, short_help="List stacks, whoever deployed them.",
+             epilog=examples("stackctl ls", "stackctl ls --format json"))
 def ls_(
-    fmt: Annotated[str, typer.Option("--format")] = "table",
+    fmt: TableFormat = "table",
     context: Context = None,
     debug: Debug = False,
 ) -> None:
@@ -342,30 +426,36 @@ def ls_(
     _run(impl.run, fmt=fmt, context=context, debug=debug)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="List the stack's services: mode, replicas, image, ports.",
+             epilog=examples("stackctl services shop", "stackctl services shop -q"))
 def services(
-    stack: Annotated[str, typer.Argument(help="Stack name.")],
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
-    fmt: Annotated[str, typer.Option("--format")] = "table",
+    stack: Stack,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="Print only service IDs (12 characters).")] = False,
+    no_trunc: Annotated[bool, typer.Option(
+        "--no-trunc", help="Show full IDs and image digests (cells are never cut).")] = False,
+    fmt: TableFormat = "table",
     context: Context = None,
     debug: Debug = False,
 ) -> None:
     """List the stack's services: mode, replicas running/desired, image, ports."""
     from stackctl.commands import services as impl
 
-    _run(impl.run, stack=stack, quiet=quiet, fmt=fmt, context=context, debug=debug)
+    _run(impl.run, stack=stack, quiet=quiet, no_trunc=no_trunc, fmt=fmt, context=context, debug=debug)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Remove stacks (volumes and external objects are kept).",
+             epilog=examples("stackctl rm shop", "stackctl rm shop shop-staging --keep-history"))
 def rm(
-    stacks: Annotated[list[str], typer.Argument(help="Stack name(s).")],
+    stacks: Annotated[list[str], typer.Argument(metavar="STACK...", help="Stack name(s).",
+                                                autocompletion=_complete_stack)],
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Do not wait for networks to be gone.")
     ] = False,
     keep_history: Annotated[
         bool, typer.Option("--keep-history", help="Keep the stack's revision history in the swarm.")
     ] = False,
-    fmt: Annotated[str, typer.Option("--format")] = "text",
+    fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
 ) -> None:
@@ -376,37 +466,76 @@ def rm(
          keep_history=keep_history)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Show the logs of the stack's services.",
+             epilog=examples("stackctl logs shop", "stackctl logs shop web --follow --tail 20",
+                             "stackctl logs shop web -t --since 10m"))
 def logs(
-    stack: Annotated[str, typer.Argument(help="Stack name.")],
-    service: Annotated[str | None, typer.Argument(help="Service (without the stack prefix).")] = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
-    tail: Annotated[str, typer.Option("--tail", help="Lines from the end of each log, or 'all'.")] = "all",
-    since: Annotated[str | None, typer.Option("--since")] = None,
+    stack: Stack,
+    service: Annotated[str | None, typer.Argument(
+        metavar="SERVICE", help="Service (with or without the stack prefix; default: all).",
+        autocompletion=_complete_service)] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f",
+                                         help="Keep printing new lines as they come.")] = False,
+    tail: Annotated[str, typer.Option("--tail", "-n", metavar="N",
+                                      help="Lines from the end of each log, or 'all'.")] = "all",
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="TIME",
+        help="Only lines since a time (2026-11-25T16:49:05Z) or a duration ago (10m, 1h30m).")] = None,
+    timestamps: Annotated[bool, typer.Option("--timestamps", "-t",
+                                             help="Show each line's timestamp.")] = False,
+    no_task_ids: Annotated[bool, typer.Option("--no-task-ids",
+                                              help="Leave task IDs out of the prefix.")] = False,
+    no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Show full task and node IDs.")] = False,
+    no_resolve: Annotated[bool, typer.Option(
+        "--no-resolve", help="Show service and node IDs instead of their names.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Print the lines alone, without the prefix.")] = False,
+    details: Annotated[bool, typer.Option(
+        "--details", help="Show the extra attributes a log driver adds (e.g. --log-opt labels).")] = False,
     context: Context = None,
     debug: Debug = False,
 ) -> None:
-    """Show the logs of the stack's services, prefixed with task and node."""
+    """Show the logs of the stack's services, prefixed with task and node (as docker service logs)."""
     from stackctl.commands import logs as impl
 
     _run(impl.run, stack=stack, service=service, follow=follow, tail=tail, since=since, context=context,
-         debug=debug)
+         debug=debug, timestamps=timestamps, no_task_ids=no_task_ids, no_trunc=no_trunc,
+         no_resolve=no_resolve, raw=raw, details=details)
+
+
+@app.command(cls=_Command, short_help="Print a shell completion script (bash, zsh, fish).",
+             epilog=examples('source <(stackctl completion bash)',
+                             'stackctl completion zsh > "${fpath[1]}/_stackctl"',
+                             "stackctl completion fish > ~/.config/fish/completions/stackctl.fish"))
+def completion(
+    shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
+) -> None:
+    """Print a script that completes commands, options, stack and service names (from the engine)."""
+    from stackctl import completion as impl
+
+    def show(shell: str) -> int:
+        sys.stdout.write(impl.script(shell))
+        return 0
+
+    _run(show, shell=shell)
 
 
 # --- the lab ----------------------------------------------------------------------------
 
 
-@lab_app.command("up")
+@lab_app.command("up", cls=_Command, short_help="Start a lab swarm: a manager and N workers.",
+                 epilog=examples("stackctl lab up",
+                                 "stackctl lab up --workers 3 --label wrk-1:pcidss=yes"))
 def lab_up(
-    workers: Annotated[int, typer.Option("--workers", help="Number of worker nodes.")] = 2,
+    workers: Annotated[int, typer.Option("--workers", metavar="N", help="Number of worker nodes.")] = 2,
     label: Annotated[
-        list[str] | None, typer.Option("--label", help="NODE:KEY=VALUE node label (repeatable).")
+        list[str] | None, typer.Option("--label", metavar="NODE:KEY=VALUE",
+                                       help="Node label (repeatable).")
     ] = None,
     bridge: Annotated[
-        str | None, typer.Option("--bridge", help="Bridge name (env STACKCTL_LAB_BRIDGE).")
+        str | None, typer.Option("--bridge", metavar="NAME", help="Bridge name (env STACKCTL_LAB_BRIDGE).")
     ] = None,
     subnet: Annotated[
-        str | None, typer.Option("--subnet", help="IPv4 /24 (env STACKCTL_LAB_SUBNET).")
+        str | None, typer.Option("--subnet", metavar="CIDR", help="IPv4 /24 (env STACKCTL_LAB_SUBNET).")
     ] = None,
 ) -> None:
     """Start a manager and N workers, each a real dockerd in its own network namespace."""
@@ -415,7 +544,8 @@ def lab_up(
     _run(impl.up, workers=workers, labels=label or [], bridge=bridge, subnet=subnet)
 
 
-@lab_app.command("down")
+@lab_app.command("down", cls=_Command, short_help="Stop the lab and remove everything it made.",
+                 epilog=examples("stackctl lab down"))
 def lab_down() -> None:
     """Stop the lab and remove everything it made (namespaces, bridge, processes, mounts)."""
     from stackctl.commands import lab as impl
@@ -423,15 +553,17 @@ def lab_down() -> None:
     _run(impl.down)
 
 
-@lab_app.command("status")
-def lab_status(fmt: Annotated[str, typer.Option("--format")] = "table") -> None:
+@lab_app.command("status", cls=_Command, short_help="Show the lab's nodes and whether they are Ready.",
+                 epilog=examples("stackctl lab status", "stackctl lab status --format json"))
+def lab_status(fmt: TableFormat = "table") -> None:
     """Show the lab's nodes and whether they are Ready."""
     from stackctl.commands import lab as impl
 
     _run(impl.status, fmt=fmt)
 
 
-@lab_app.command("env")
+@lab_app.command("env", cls=_Command, short_help="Print the DOCKER_HOST export line for the lab.",
+                 epilog=examples('eval "$(stackctl lab env)"'))
 def lab_env() -> None:
     """Print `export DOCKER_HOST=...` for the lab's manager."""
     from stackctl.commands import lab as impl
@@ -448,7 +580,11 @@ def main() -> None:
     # makes full collections re-walk them again and again, ~25% of `config` on 1000 services
     # (bench/README.md). Collect rarely instead; reference counting still frees nearly everything.
     gc.set_threshold(100_000, 50, 50)
-    app()
+    if os.environ.get("_STACKCTL_COMPLETE"):  # a Tab in a shell that sourced `stackctl completion`
+        from stackctl.completion import answer_completion_request
+
+        answer_completion_request()
+    app(prog_name="stackctl", complete_var="_STACKCTL_COMPLETE")
 
 
 if __name__ == "__main__":

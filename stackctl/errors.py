@@ -12,7 +12,9 @@ from typing import Any
 # Exit codes shared by every command (documented in docs/exit-codes.md).
 EXIT_OK = 0
 EXIT_ERROR = 1  # invalid input, engine error, stack not found
-EXIT_USAGE = 2  # bad flags/arguments (typer's own convention)
+# Bad flags/arguments: 64 (EX_USAGE of sysexits.h), not click's 2, which `diff` uses for "changes":
+# a mistyped flag in CI must never read as "the plan has changes" (cli.py applies it to click's own).
+EXIT_USAGE = 64
 EXIT_CHANGES = 2  # `diff` only: the plan has changes (terraform -detailed-exitcode)
 EXIT_DEPLOY_FAILED = 3  # a service failed to converge (tasks failing, update paused)
 EXIT_ROLLED_BACK = 4  # the swarm (or --rollback-on-failure) rolled the deploy back
@@ -77,7 +79,7 @@ class UsageError(StackctlError):
     """Bad command line (flags, arguments)."""
 
     def __init__(self, message: str = "", diagnostics: list[Diagnostic] | None = None) -> None:
-        super().__init__(message, diagnostics or [], 2)
+        super().__init__(message, diagnostics or [], EXIT_USAGE)
 
 
 class LoadError(StackctlError):

@@ -494,10 +494,14 @@ def split_log_line(line: str, *, timestamps: bool) -> tuple[str | None, dict[str
     return stamp, parse_log_details(details), message if sep else ""
 
 
-def log_prefix(task: Mapping[str, Any] | None, task_id: str, service_name: str, node: str) -> str:
-    """`<service>.<slot>.<task id>@<node>` as `docker service logs` prints it."""
+def log_prefix(task: Mapping[str, Any] | None, task_id: str, service_name: str, node: str, *,
+               task_ids: bool = True, full_ids: bool = False) -> str:
+    """`<service>.<slot>.<task id>@<node>` as `docker service logs` prints it
+    (`--no-task-ids`: without the task ID; `--no-trunc`: the full task ID)."""
     slot = (task or {}).get("Slot") or 0
-    return f"{service_name}.{slot}.{task_id[:12]}@{node}"
+    if not task_ids:
+        return f"{service_name}.{slot}@{node}"
+    return f"{service_name}.{slot}.{task_id if full_ids else task_id[:12]}@{node}"
 
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")

@@ -134,6 +134,8 @@ def load_stack(
             continue
         if not skip_interpolation:
             problems = interpolate_doc(doc, lookup)
+            warnings += [d for d in problems if d.severity == "warning"]  # unset variables
+            problems = [d for d in problems if d.severity == "error"]
             if problems:
                 load_errors += problems
                 continue

@@ -221,6 +221,26 @@ class EngineChoice:
     host: str | None = None
 
 
+# Looked for in the current directory, in this order, when neither -c nor --env is given:
+# docker compose's names first, then `docker stack deploy`'s customary one.
+DEFAULT_STACK_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml",
+                       "docker-stack.yml")
+
+
+def default_stack_file(directory: str | os.PathLike[str] = ".") -> str:
+    """The first default stack file present; says which on stderr (the user did not name it)."""
+    import sys
+
+    present = [name for name in DEFAULT_STACK_FILES if (Path(directory) / name).is_file()]
+    if not present:
+        raise UsageError("no stack file: give one with -c/--compose-file, add one of "
+                         f"{', '.join(DEFAULT_STACK_FILES)} to this directory, or an environment with --env "
+                         "(from stackctl.yml)")
+    others = f" ({', '.join(present[1:])} also present: -c chooses)" if present[1:] else ""
+    print(f"Using stack file {present[0]} (no -c given){others}", file=sys.stderr)
+    return str(Path(directory) / present[0]) if str(directory) != "." else present[0]
+
+
 def resolve_env_args(
     env: str | None, files: Sequence[str] | None, env_files: Sequence[str] | None, stack: str | None = None,
     *, context: str | None = None, project: str | None = None, need_stack: bool = False,
@@ -236,8 +256,7 @@ def resolve_env_args(
     env_files = list(env_files or [])
     if not env:
         if not files:
-            raise UsageError("give a stack file with -c/--compose-file, or an environment with --env "
-                             "(from stackctl.yml)")
+            files = [default_stack_file()]
         if need_stack and not stack:
             from stackctl.load.spec import declared_name
 

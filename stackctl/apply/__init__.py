@@ -136,7 +136,7 @@ class _ImageResolver:
         self.auth = auth
         self.cache: dict[str, str | None] = {}
         self.lock = threading.Lock()
-        self.warned: set[str] = set()
+        self.unresolved: list[str] = []  # images no registry answered for, in the order met
 
     def resolve(self, image: str) -> str | None:
         with self.lock:
@@ -153,15 +153,22 @@ class _ImageResolver:
             self.cache[image] = pinned
         return pinned
 
-    def warning(self, image: str) -> str | None:
+    def note_unresolved(self, image: str) -> None:
         with self.lock:
-            if image in self.warned:
-                return None
-            self.warned.add(image)
-        # One line per image (the reference spreads it over three): a stack of many services on a
-        # machine with no registry otherwise buries the deploy's own output.
-        return (f"warning: image {image} could not be accessed on a registry to record its digest; "
-                "each node uses its own copy, which may differ between nodes")
+            if image not in self.unresolved:
+                self.unresolved.append(image)
+
+    def warning(self) -> str | None:
+        """One line for every image no registry answered for (the reference prints three lines per
+        image: a stack of many services on a machine without a registry buries the deploy's output)."""
+        images = self.unresolved
+        if not images:
+            return None
+        if len(images) == 1:
+            return (f"warning: image {images[0]} could not be accessed on a registry to record its digest; "
+                    "each node uses its own copy, which may differ between nodes")
+        return (f"warning: {len(images)} images could not be accessed on a registry to record their digests "
+                f"({', '.join(images)}); each node uses its own copy, which may differ between nodes")
 
 
 def _registry_auth(engine: Engine, with_registry_auth: bool) -> Callable[[str], str | None]:
@@ -317,9 +324,7 @@ class _Run:
             if pinned:
                 return pinned
             if not unchanged:
-                msg = self.resolver.warning(image)
-                if msg:
-                    self.warn(msg)
+                self.resolver.note_unresolved(image)  # one warning for all, after the writes
         if unchanged and current_image:
             return current_image  # keep the existing (possibly pinned) string: nothing moves
         return image
@@ -447,6 +452,9 @@ def apply_plan(
         run.parallel(fn, actions)
         if run.result.errors:
             break
+    unresolved = run.resolver.warning()
+    if unresolved:
+        run.warn(unresolved)
     result = run.result
     if result.errors:
         done = f"{result.writes} change{'s' if result.writes != 1 else ''} applied before the failure"

@@ -88,7 +88,8 @@ class ServiceOutcome:
         return self.state == CONVERGED
 
     def to_json(self) -> dict[str, Any]:
-        return {"service": self.name, "state": self.state, "message": self.message,
+        # `name`/`converged` as in ps and services (docs/json-output.md); `state` says how it ended.
+        return {"name": self.name, "converged": self.ok, "state": self.state, "message": self.message,
                 "task_error": self.task_error, "running": self.running, "desired": self.desired}
 
 
@@ -377,7 +378,14 @@ def evaluate(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
         return prog
     prog.message = _waiting_message(prog, state, message)
     if unstable and not swarm_busy:
-        prog.message += f" ({unstable} new, watching them for {window:g}s)"
+        # "new" only for tasks this deploy started: an old task whose status the agent re-reported
+        # (its timestamp moved) is watched the same way, but nothing about it changed.
+        new = sum(1 for t in live if _running(t) and not stable(t) and since is not None
+                  and _created(t)[0] >= since)
+        if new:
+            prog.message += f" ({new} new, watching {'it' if new == 1 else 'them'} for {window:g}s)"
+        else:
+            prog.message += f" (watching {unstable} task{'s' if unstable != 1 else ''} for {window:g}s)"
     return prog
 
 

@@ -51,5 +51,13 @@ def api_call(what: str, fn: Callable[[], T]) -> T:
         raise err.during(what) from None
 
 
-def not_found(stack: str) -> EngineError:
-    return EngineError(f"nothing found in stack: {stack}")
+def engine_name(engine: Engine) -> str:
+    """The engine asked, as DOCKER_HOST spells it: says which swarm "nothing" was found on
+    (a forgotten `eval "$(stackctl lab env)"` silently asks another engine)."""
+    return engine.host or "the default engine"
+
+
+def not_found(stack: str, engine: Engine | None = None) -> EngineError:
+    """`nothing found in stack: NAME (engine: unix:///var/run/docker.sock)`: exit 1."""
+    where = f" (engine: {engine_name(engine)})" if engine is not None else ""
+    return EngineError(f"nothing found in stack: {stack}{where}")

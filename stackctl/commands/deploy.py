@@ -81,6 +81,14 @@ def check_stack_name(stack: str) -> str:
     return name
 
 
+def check_flags(resolve_image: str, fmt: str) -> None:
+    """Bad flag values are usage errors (exit 64), found before any file is read."""
+    if resolve_image not in ("always", "changed", "never"):
+        raise UsageError(f"invalid --resolve-image {resolve_image!r} (always, changed or never)")
+    if fmt not in ("text", "json"):
+        raise UsageError(f"unknown --format {fmt!r} (text or json)")
+
+
 def convert(stack: str, config: Mapping[str, Any], environ: Mapping[str, str] | None = None,
             read_file: Callable[[str], bytes] | None = None) -> Any:
     from stackctl.convert import convert_stack
@@ -143,10 +151,7 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
             raise TypeError(f"unknown deploy option {key!r}")
         setattr(opts, key, value)
     stack = check_stack_name(stack)
-    if opts.resolve_image not in ("always", "changed", "never"):
-        raise UsageError(f"invalid option {opts.resolve_image} for flag --resolve-image")
-    if opts.fmt not in ("text", "json"):
-        raise UsageError(f"unknown --format {opts.fmt!r} (text or json)")
+    check_flags(opts.resolve_image, opts.fmt)
     wait_timeout = parse_duration(opts.timeout)
     lock_timeout = parse_duration(opts.lock_timeout)
     out = _printer(opts.fmt, opts.quiet)
@@ -221,10 +226,10 @@ def _print_plan_warnings(plan: Any) -> None:
 
 
 def _deploy_doc(plan: Any, result: Any = None, outcomes: list[Any] | None = None) -> dict[str, Any]:
-    """`deploy --format json`: schema stackctl.deploy/v1 (docs/json-output.md)."""
+    """`deploy --format json`: schema stackctl.deploy/v2 (docs/json-output.md)."""
     from stackctl.render.plan import plan_json
 
-    return {"schema": "stackctl.deploy/v1", "plan": plan_json(plan),
+    return {"schema": "stackctl.deploy/v2", "plan": plan_json(plan),
             "applied": result.to_json() if result is not None else None,
             "services": [o.to_json() for o in outcomes or []]}
 
@@ -342,6 +347,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     from stackctl.project import resolve_env_args
 
     started = time.monotonic()
+    check_flags(resolve_image, fmt)
     stack, files, env_files, environ, choice = resolve_env_args(
         env, files, env_files, stack, context=context, need_stack=True)
     stack = check_stack_name(stack or "")

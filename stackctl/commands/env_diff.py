@@ -91,8 +91,9 @@ def run(*, env: str | None, against: str, fmt: str = "text", files: list[str] | 
     stack_b, config_b = render_environment(against)
     changes = compare(config_a, config_b)
     if fmt == "json":
-        doc = {"from": {"env": env, "stack": stack_a}, "to": {"env": against, "stack": stack_b},
-               "same": not changes, "changes": [c.to_json() for c in changes]}
+        doc = {"schema": "stackctl.env-diff/v1", "from": {"env": env, "stack": stack_a},
+               "to": {"env": against, "stack": stack_b}, "changes": bool(changes),
+               "differences": [c.to_json() for c in changes]}
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         print(f"--- {env} (stack {stack_a})")

@@ -67,7 +67,7 @@ def _require_stack(engine: Engine, stack: str) -> None:
     label = stack_filters(stack)
     if not (api_call("list services", lambda: engine.objects("service", label))
             or api_call("list networks", lambda: engine.objects("network", label))):
-        raise not_found(stack)
+        raise not_found(stack, engine)
 
 
 def _show(engine: Engine, stack: str, number: int, fmt: str) -> int:

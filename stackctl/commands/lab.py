@@ -48,7 +48,8 @@ def status(fmt: str = "table") -> int:
     layout, rows = status_rows()
     ready = bool(rows) and all(r["state"] == "ready" for r in rows) and len(rows) == len(layout.nodes)
     if fmt == "json":
-        print(json.dumps({"ready": ready, "docker_host": MANAGER_HOST, "bridge": layout.bridge,
+        print(json.dumps({"schema": "stackctl.lab-status/v1", "ready": ready, "docker_host": MANAGER_HOST,
+                          "bridge": layout.bridge,
                           "subnet": layout.subnet, "nodes": rows}, indent=2))
     else:
         print(_table(rows))
@@ -58,6 +59,13 @@ def status(fmt: str = "table") -> int:
 
 
 def env() -> int:
-    """Print the DOCKER_HOST export for the lab's manager (eval-able)."""
+    """Print the DOCKER_HOST export for the lab's manager (eval-able); exit 1 when the lab is down,
+    so `eval "$(stackctl lab env)"` cannot silently point the shell at a socket that is not there."""
+    from pathlib import Path
+
+    from stackctl.errors import LabError
+
+    if not Path(MANAGER_HOST.removeprefix("unix://")).exists():
+        raise LabError(f"the lab is not up ({MANAGER_HOST} is missing; start it with: stackctl lab up)")
     print(f"export DOCKER_HOST={MANAGER_HOST}")
     return EXIT_OK

@@ -1,6 +1,11 @@
 """`stackctl logs STACK [SERVICE]`: the service logs of a stack, each line prefixed with
 `<service>.<slot>.<task id>@<node>    | ` as `docker service logs` prints it.
 
+The flags are `docker service logs`'s: -f/--follow, -n/--tail, --since, -t/--timestamps (the
+engine's timestamp after the prefix), --no-task-ids, --no-trunc (full task IDs), --no-resolve
+(service and node IDs instead of names), --raw (no prefix) and --details (the extra attributes
+a log driver adds, such as `--log-opt labels`).
+
 Several services: without `--follow` the lines of all services are merged in time order; with
 `--follow` one reader per service prints lines as they come. stderr lines go to stderr.
 Task and node names come from one task list and one node list, not a call per line.
@@ -12,6 +17,7 @@ import struct
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any
 
@@ -31,10 +37,27 @@ if TYPE_CHECKING:
     from stackctl.engine import Engine
 
 STDERR_STREAM = 2
+SWARM_DETAIL = "com.docker.swarm."  # the engine's own details (task, node, service IDs): never shown
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """How each line is printed (the flags of `docker service logs`)."""
+
+    timestamps: bool = False
+    task_ids: bool = True
+    full_ids: bool = False
+    resolve: bool = True
+    raw: bool = False
+    details: bool = False
 
 
 def run(*, stack: str, service: str | None = None, follow: bool = False, tail: str = "all",
-        since: str | None = None, context: str | None = None, debug: bool = False) -> int:
+        since: str | None = None, context: str | None = None, debug: bool = False,
+        timestamps: bool = False, no_task_ids: bool = False, no_trunc: bool = False,
+        no_resolve: bool = False, raw: bool = False, details: bool = False) -> int:
+    fmt = LogFormat(timestamps=timestamps, task_ids=not no_task_ids, full_ids=no_trunc,
+                    resolve=not no_resolve, raw=raw, details=details)
     tail = tail.strip().lower()
     if tail != "all" and not tail.isdigit():
         raise UsageError(f"invalid --tail {tail!r} (expected a number of lines or 'all')")
@@ -43,7 +66,7 @@ def run(*, stack: str, service: str | None = None, follow: bool = False, tail: s
 
     services = api_call("list services", lambda: engine.objects("service", stack_filters(stack)))
     if not services:
-        raise not_found(stack)
+        raise not_found(stack, engine)
     if service:
         wanted = {service, f"{stack}_{service}"}
         chosen = [s for s in services if object_name(s) in wanted]
@@ -54,7 +77,8 @@ def run(*, stack: str, service: str | None = None, follow: bool = False, tail: s
         services = chosen
     services.sort(key=lambda s: natural_key(object_name(s)))
 
-    namer = _TaskNamer(engine, stack, {s["ID"]: object_name(s) for s in services})
+    names = {s["ID"]: object_name(s) if fmt.resolve else s["ID"] for s in services}
+    namer = _TaskNamer(engine, stack, names, fmt)
     params: dict[str, Any] = {"details": True, "follow": follow, "stdout": True, "stderr": True,
                               "timestamps": True, "tail": tail}
     if since_param:
@@ -65,7 +89,7 @@ def run(*, stack: str, service: str | None = None, follow: bool = False, tail: s
         lines: list[tuple[str, int, int, str]] = []  # (timestamp, order, stream, text)
         for svc in services:
             for stream, raw in _read_log(engine, svc, params):
-                stamp, text = namer.render(raw, object_name(svc))
+                stamp, text = namer.render(raw, names[svc["ID"]])
                 lines.append((stamp, len(lines), stream, text))
         lines.sort()
         for _stamp, _order, stream, text in lines:
@@ -140,10 +164,12 @@ def _read_log(engine: Engine, svc: dict[str, Any], params: dict[str, Any]) -> It
 class _TaskNamer:
     """Log prefixes from the stack's tasks and nodes, listed once (again only for unseen tasks)."""
 
-    def __init__(self, engine: Engine, stack: str, service_names: dict[str, str]) -> None:
+    def __init__(self, engine: Engine, stack: str, service_names: dict[str, str],
+                 fmt: LogFormat | None = None) -> None:
         self.engine = engine
         self.stack = stack
         self.service_names = service_names
+        self.fmt = fmt or LogFormat()
         self.lock = threading.Lock()
         self.nodes: dict[str, str] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
@@ -159,8 +185,13 @@ class _TaskNamer:
         for t in tasks:  # align the prefixes of every live task from the first line on
             name = self.service_names.get(t.get("ServiceID", ""))
             if name and t.get("DesiredState") == "running":
-                node = self.nodes.get(t.get("NodeID", "")) or t.get("NodeID", "")[:12]
-                self.width = max(self.width, len(log_prefix(t, t["ID"], name, node)))
+                self.width = max(self.width, len(self._prefix(t, t["ID"], name, t.get("NodeID", ""))))
+
+    def _prefix(self, task: dict[str, Any] | None, task_id: str, service_name: str, node_id: str) -> str:
+        node = (self.nodes.get(node_id) if self.fmt.resolve else None) or (
+            node_id if self.fmt.full_ids or not self.fmt.resolve else node_id[:12])
+        return log_prefix(task, task_id, service_name, node, task_ids=self.fmt.task_ids,
+                          full_ids=self.fmt.full_ids)
 
     def render(self, raw: str, service_name: str) -> tuple[str, str]:
         stamp, details, message = split_log_line(raw, timestamps=True)
@@ -171,7 +202,13 @@ class _TaskNamer:
                 self._refresh()
                 self.refreshed.add(task_id)
             task = self.tasks.get(task_id)
-            node = self.nodes.get(node_id) or node_id[:12]
-            prefix = log_prefix(task, task_id, service_name, node)
+            prefix = self._prefix(task, task_id, service_name, node_id)
             self.width = max(self.width, len(prefix))
-            return stamp or "", f"{prefix.ljust(self.width)}    | {message}"
+        extra = ",".join(f"{k}={v}" for k, v in details.items() if not k.startswith(SWARM_DETAIL))
+        if self.fmt.details and extra:
+            message = f"{extra} {message}"
+        if self.fmt.timestamps and stamp:
+            message = f"{stamp} {message}"
+        if self.fmt.raw:
+            return stamp or "", message
+        return stamp or "", f"{prefix.ljust(self.width)}    | {message}"

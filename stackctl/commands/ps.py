@@ -15,10 +15,26 @@ from stackctl.inspect_tasks import parse_filters, service_statuses, stack_filter
 from stackctl.render.tables import print_json, print_ps, ps_json
 
 
+def scope_names(stack: str, filters: dict[str, list[str]]) -> dict[str, list[str]]:
+    """`name=web` also matches `STACK_web`: users type the service name as the file spells it.
+
+    The engine matches task names by prefix and ORs the values of one key, so adding the
+    prefixed form keeps `name=shop_web` and `name=shop_web.1` working as before.
+    """
+    names = filters.get("name")
+    if not names:
+        return filters
+    scoped = list(names)
+    for name in names:
+        if not name.startswith(f"{stack}_"):
+            scoped.append(f"{stack}_{name}")
+    return {**filters, "name": scoped}
+
+
 def run(*, stack: str, filters: list[str], no_trunc: bool = False, quiet: bool = False,
         all_tasks: bool = False, fmt: str = "table", context: str | None = None, debug: bool = False) -> int:
     fmt = check_format(fmt, TABLE_FORMATS)
-    user_filters = parse_filters(filters)
+    user_filters = scope_names(stack, parse_filters(filters))
     engine = connect_manager(context, debug)
 
     tasks = api_call("list tasks", lambda: engine.objects("task", stack_filters(stack, user_filters)))
@@ -27,7 +43,7 @@ def run(*, stack: str, filters: list[str], no_trunc: bool = False, quiet: bool =
     all_stack_tasks = tasks if not user_filters else api_call(
         "list tasks", lambda: engine.objects("task", stack_filters(stack)))
     if not tasks and not services and not all_stack_tasks:
-        raise not_found(stack)
+        raise not_found(stack, engine)
     nodes = api_call("list nodes", lambda: engine.objects("node"))
 
     now = datetime.now(timezone.utc)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stackctl.commands._stackquery import TEXT_FORMATS, api_call, check_format, connect_manager
+from stackctl.commands._stackquery import TEXT_FORMATS, api_call, check_format, connect_manager, not_found
 from stackctl.errors import EXIT_ERROR, EngineError
 from stackctl.inspect_tasks import (
     TERMINAL_STATES,
@@ -68,7 +68,7 @@ def run(*, stacks: list[str], detach: bool = False, fmt: str = "text", context: 
         if not r.found:
             code = EXIT_ERROR
             if fmt != "json":
-                print(f"nothing found in stack: {r.stack}", file=sys.stderr)
+                print(f"error: {not_found(r.stack, engine)}", file=sys.stderr)
         elif r.failed or r.networks_gone is False:
             code = EXIT_ERROR
             if fmt != "json":
@@ -128,7 +128,7 @@ def _remove_stack(engine: Engine, stack: str, *, detach: bool, keep_history: boo
     for net in sorted(networks, key=lambda n: natural_key(object_name(n))):
         remove("network", net, WAIT_SECONDS)  # retried while tasks tearing down still use it
     if history:
-        say(f"Removing history of {stack} ({len(history)} revisions)")
+        say(f"Removing history of {stack} ({len(history)} revision{'s' if len(history) != 1 else ''})")
         for rev in sorted(history, key=lambda c: natural_key(object_name(c))):
             try:
                 api_call("remove history", lambda rev=rev: engine.remove("config", rev["ID"]))

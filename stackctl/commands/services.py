@@ -8,20 +8,20 @@ from stackctl.render.tables import SERVICES_HEADERS, print_json, print_table, se
 
 
 def run(*, stack: str, quiet: bool = False, fmt: str = "table", context: str | None = None,
-        debug: bool = False) -> int:
+        debug: bool = False, no_trunc: bool = False) -> int:
     fmt = check_format(fmt, TABLE_FORMATS)
     engine = connect_manager(context, debug)
     services = api_call("list services", lambda: engine.objects("service", stack_filters(stack)))
     if not services:
-        raise not_found(stack)
+        raise not_found(stack, engine)
     tasks = api_call("list tasks", lambda: engine.objects("task", stack_filters(stack)))
     statuses = service_statuses(services, tasks)
     if quiet:
         for s in statuses:
-            print(s.id)
+            print(s.id if no_trunc else s.id[:12])  # as `ps -q`: short unless --no-trunc
         return 0
     if fmt == "json":
         print_json(services_json(stack, statuses))
         return 0
-    print_table(SERVICES_HEADERS, [services_cells(s) for s in statuses])
+    print_table(SERVICES_HEADERS, [services_cells(s, no_trunc=no_trunc) for s in statuses], no_trunc=no_trunc)
     return 0

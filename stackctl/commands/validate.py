@@ -15,17 +15,37 @@ def _summary(config: dict[str, Any]) -> dict[str, int]:
     return {section: len(config.get(section) or {}) for section in SECTIONS}
 
 
-def _summary_line(counts: dict[str, int]) -> str:
+def _summary_line(counts: dict[str, int], config: dict[str, Any] | None = None) -> str:
     parts = []
     for section, count in counts.items():
         noun = section if count != 1 else section[:-1]
         parts.append(f"{count} {noun}")
-    return "OK: " + ", ".join(parts)
+    notes = _count_notes(config or {})
+    return "OK: " + ", ".join(parts) + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def _emit(ok: bool, diagnostics: list[Diagnostic], fmt: str, counts: dict[str, int] | None) -> None:
+def _count_notes(config: dict[str, Any]) -> list[str]:
+    """Why `diff` and `ls` (what the swarm holds) may count differently from the file."""
+    notes = []
+    services = config.get("services") or {}
+    networks = config.get("networks") or {}
+    if "default" not in networks and any(
+            isinstance(svc, dict) and not svc.get("networks") for svc in services.values()):
+        notes.append("deploy also creates the default network")
+    for section in ("networks", "secrets", "configs"):
+        external = [n for n, v in (config.get(section) or {}).items()
+                    if isinstance(v, dict) and v.get("external")]
+        if external:
+            noun = section if len(external) != 1 else section[:-1]
+            notes.append(f"{len(external)} external {noun} not created by the stack")
+    return notes
+
+
+def _emit(ok: bool, diagnostics: list[Diagnostic], fmt: str, counts: dict[str, int] | None,
+          config: dict[str, Any] | None = None) -> None:
     if fmt == "json":
-        doc: dict[str, Any] = {"ok": ok, "diagnostics": [d.to_json() for d in diagnostics]}
+        doc: dict[str, Any] = {"schema": "stackctl.validate/v1", "ok": ok,
+                               "diagnostics": [d.to_json() for d in diagnostics]}
         if counts is not None:
             doc["summary"] = counts
         print(json.dumps(doc, indent=2))
@@ -36,7 +56,7 @@ def _emit(ok: bool, diagnostics: list[Diagnostic], fmt: str, counts: dict[str, i
             line = f"error: {line}"
         print(line, file=sys.stderr)
     if ok and counts is not None:
-        print(_summary_line(counts))
+        print(_summary_line(counts, config))
 
 
 def run(files: list[str], env_files: list[str], env: str | None, fmt: str, skip_interpolation: bool) -> int:
@@ -56,5 +76,5 @@ def run(files: list[str], env_files: list[str], env: str | None, fmt: str, skip_
         return EXIT_ERROR
     warnings = list(stack.warnings)
     errors = [d for d in warnings if d.severity == "error"]
-    _emit(not errors, warnings, fmt, None if errors else _summary(stack.config))
+    _emit(not errors, warnings, fmt, None if errors else _summary(stack.config), stack.config)
     return EXIT_ERROR if errors else EXIT_OK

@@ -350,7 +350,7 @@ def _remove_docker_sock_placeholder() -> None:
 def down() -> None:
     with _locked():
         layout = read_state()
-        _teardown(layout, quiet=False)
+        _teardown(layout, quiet=False, what="stopping the lab")
         _teardown_layout_names(make_layout())
 
 
@@ -383,15 +383,17 @@ def _stop_node(node: LabNode) -> None:
             step(f"stopping {needle}", lambda pid=pid: host.stop_pids([pid], grace=20))
 
 
-def _teardown(layout: LabLayout | None, quiet: bool) -> None:
-    """Remove everything a lab made; safe to run on a half-built or already-removed lab."""
+def _teardown(layout: LabLayout | None, quiet: bool, what: str = "stopping the previous lab") -> None:
+    """Remove everything a lab made; safe to run on a half-built or already-removed lab.
+
+    `what`: the line said when nodes still answer (`lab up` replaces a lab, `lab down` stops it)."""
     nodes = layout.nodes if layout else []
     netns = sorted({n.netns for n in nodes} | {
         name.split()[0] for name in host.run(["ip", "netns", "list"], check=False).stdout.splitlines()
         if name.startswith(NETNS_PREFIX)
     })
     if nodes and not quiet and any(_responds(n) for n in nodes):
-        _say("stopping the previous lab")
+        _say(what)
     _parallel(_stop_node, nodes)
     roots = [RUN_ROOT, STATE_ROOT]
     leftovers = host.lab_processes(roots, netns)

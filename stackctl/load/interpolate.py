@@ -33,8 +33,12 @@ class TemplateError(Exception):
     """One bad `$` expression in a string."""
 
 
-def substitute(template: str, lookup: Lookup) -> tuple[str, list[str]]:
-    """Return the substituted string and the problems found (empty if none)."""
+def substitute(template: str, lookup: Lookup, unset: list[str] | None = None) -> tuple[str, list[str]]:
+    """Return the substituted string and the problems found (empty if none).
+
+    `unset` collects the variables that were used bare (`$VAR`, `${VAR}`) but are not set: they
+    become empty strings, which compose reports as a warning, so stackctl does too.
+    """
     if "$" not in template:
         return template, []
     problems: list[str] = []
@@ -47,7 +51,7 @@ def substitute(template: str, lookup: Lookup) -> tuple[str, list[str]]:
             problems.append(f'invalid interpolation format: "{template}" (escape a literal $ as $$)')
             return ""
         try:
-            return _expand(expr, lookup)
+            return _expand(expr, lookup, unset)
         except TemplateError as err:
             problems.append(str(err))
             return ""
@@ -55,7 +59,7 @@ def substitute(template: str, lookup: Lookup) -> tuple[str, list[str]]:
     return _PATTERN.sub(replace, template), problems
 
 
-def _expand(expr: str, lookup: Lookup) -> str:
+def _expand(expr: str, lookup: Lookup, unset: list[str] | None = None) -> str:
     """One `${...}` body; the four operators are tried in the reference's order."""
     if ":-" in expr:
         name, default = expr.split(":-", 1)
@@ -77,7 +81,10 @@ def _expand(expr: str, lookup: Lookup) -> str:
         if value is None:
             raise TemplateError(_required(name, message, "is not set"))
         return value
-    return lookup(expr) or ""
+    value = lookup(expr)
+    if value is None and unset is not None:
+        unset.append(expr)
+    return value or ""
 
 
 def _required(name: str, message: str, what: str) -> str:
@@ -153,14 +160,21 @@ def _caster_for(path: KeyPath) -> Callable[[str], Any] | None:
 
 
 def interpolate_doc(doc: SourceDoc, lookup: Lookup) -> list[Diagnostic]:
-    """Substitute in place every string value of `doc.data`; return every problem found."""
+    """Substitute in place every string value of `doc.data`; return every problem found.
+
+    Errors, then one warning per unset variable (at its first FILE:LINE) that became "".
+    """
     problems: list[Diagnostic] = []
+    unset_at: dict[str, KeyPath] = {}
 
     def walk(value: Any, path: KeyPath) -> Any:
         if isinstance(value, str):
             if "$" not in value:
                 return value
-            new, errors = substitute(value, lookup)
+            unset: list[str] = []
+            new, errors = substitute(value, lookup, unset)
+            for name in unset:
+                unset_at.setdefault(name, path)
             for message in errors:
                 problems.append(Diagnostic(message, doc.filename, doc.line_of(path), dotted(path)))
             if errors or new == value:
@@ -186,6 +200,10 @@ def interpolate_doc(doc: SourceDoc, lookup: Lookup) -> list[Diagnostic]:
         return value
 
     walk(doc.data, ())
+    for name, path in unset_at.items():
+        problems.append(Diagnostic(f"variable {name} is not set: using an empty string", doc.filename,
+                                   doc.line_of(path), dotted(path), severity="warning",
+                                   hint=f"set it, give it in an --env-file, or write ${{{name}:-default}}"))
     return problems
 
 

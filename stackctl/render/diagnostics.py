@@ -13,6 +13,7 @@ def print_error(err: StackctlError, fmt: str = "text") -> None:
     """Print an error to stderr (text) or stdout (json: the same facts as data)."""
     if fmt == "json":
         doc = {
+            "schema": "stackctl.error/v1",
             "ok": False,
             "error": err.message or None,
             "kind": type(err).__name__,
@@ -20,9 +21,11 @@ def print_error(err: StackctlError, fmt: str = "text") -> None:
         }
         print(json.dumps(doc, indent=2))
         return
+    located = {d.format() for d in err.diagnostics}
     for line in err.lines():
-        print(line if line.startswith(("error", "warning")) or ":" in line else f"error: {line}",
-              file=sys.stderr)
+        # A located diagnostic (FILE:LINE: ...) reads as it is; the error's own message gets `error: `.
+        plain = line in located and (":" in line or line.startswith(("error", "warning")))
+        print(line if plain or line.startswith(("error", "warning")) else f"error: {line}", file=sys.stderr)
 
 
 def print_warnings(warnings: Iterable[Diagnostic]) -> None:

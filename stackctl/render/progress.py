@@ -70,29 +70,35 @@ class RolloutDisplay:
         from rich.console import Console
         from rich.live import Live
 
-        table = _table(progress, self.title)
         if self._live is None:
             console = Console(file=self.stream)
-            self._live = Live(table, console=console, refresh_per_second=4, transient=False)
+            self._live = Live(_table(progress, self.title, console.width), console=console,
+                              refresh_per_second=4, transient=False)
             self._live.start()
         else:
-            self._live.update(table)
+            self._live.update(_table(progress, self.title, self._live.console.width))
 
 
-def _table(progress: list[ServiceProgress], title: str) -> Any:
-    from rich.table import Table
+LIVE_HEADERS = ["SERVICE", "TASKS", "UPDATE", "STATE", "NEWEST TASK ERROR"]
+
+
+def _table(progress: list[ServiceProgress], title: str, width: int | None = None) -> Any:
+    """The live table: one line per service, fitted to `width` by render.tables (cells cut with an
+    ellipsis, never wrapped); the verdict after the wait prints each failing service's error in full."""
+    from rich.console import Group
     from rich.text import Text
 
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, box=None)
-    for col in ("SERVICE", "TASKS", "UPDATE", "STATE", "NEWEST TASK ERROR"):
-        table.add_column(col, overflow="fold")
+    from stackctl.render.tables import table_lines
+
+    rows, styles = [], []
     for p in progress:
         state = p.final or "waiting"
-        style = _STATE_STYLE.get(state, "cyan")
         tasks = f"{p.completed}/{p.desired} done" if p.mode.endswith("job") else f"{p.running}/{p.desired}"
-        table.add_row(p.name, tasks, p.update_state or "-", Text(f"{state}: {p.message}", style=style),
-                      Text(p.task_error or "", style="red" if p.final != "converged" else "dim"))
-    return table
+        rows.append([p.name, tasks, p.update_state or "-", f"{state}: {p.message}", p.task_error or ""])
+        styles.append(_STATE_STYLE.get(state, "cyan"))
+    lines = table_lines(LIVE_HEADERS, rows, width)
+    return Group(Text(title), Text(lines[0], style="bold"),
+                 *(Text(line, style=style) for line, style in zip(lines[1:], styles, strict=True)))
 
 
 def _is_tty(stream: TextIO) -> bool:

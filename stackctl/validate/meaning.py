@@ -329,8 +329,11 @@ class _Checker:
                 continue
             spread = str(pref["spread"] or "")
             if not is_spread_key(spread):
-                self.report((*path, "spread"), f"cannot spread over {spread!r}",
-                            "spread over a node attribute such as node.labels.zone")
+                # The engine accepts it and runs the service: every node then falls in one group,
+                # so the preference does nothing. Warn; refuse only what cannot run.
+                self.warn((*path, "spread"),
+                          f"spread over {spread!r} has no effect: it names no node attribute",
+                          "spread over a node attribute such as node.labels.zone")
 
     def ports(self, base: Path, svc: dict[str, Any]) -> None:
         ports = svc.get("ports") or []

@@ -14,6 +14,7 @@ link cuts run on an extra swarm of this module's own (tls_engine.ExtraSwarm), ne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -38,6 +39,28 @@ EXIT_CODES = {0, 1, 3, 4, 5, 130}
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def say(config: pytest.Config, text: str) -> None:
+    """One progress line on the terminal, even under -q: this module runs for minutes and would
+    otherwise show only dots (pytest's own -v lines come only with -v)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        if getattr(reporter._tw, "width_of_current_line", 0):  # after pytest's dots
+            reporter.write("\n")
+        reporter.write_line(f"faults: {text}")
+
+
+@pytest.fixture(autouse=True)
+def _progress(request: pytest.FixtureRequest) -> Iterator[None]:
+    started = time.monotonic()
+    say(request.config, f"{request.node.name} ...")
+    yield
+    say(request.config, f"{request.node.name} done in {time.monotonic() - started:.0f}s")
+
 
 
 def docker(env: dict[str, str], *args: str, check: bool = False, timeout: float = 60) -> str:
@@ -382,12 +405,14 @@ def test_signal_while_creating(stack_name: str, lab_env: dict[str, str], run_sta
 
 
 @pytest.fixture(scope="module")
-def swarm(lab_env: dict[str, str]) -> Iterator[ExtraSwarm]:
+def swarm(lab_env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[ExtraSwarm]:
     """A manager and two workers of our own: killing them disturbs no other test."""
+    say(request.config, "starting an extra 3-node swarm for the daemon and node faults ...")
     extra = ExtraSwarm(workers=2).start()
     try:
         yield extra
     finally:
+        say(request.config, "removing the extra swarm ...")
         extra.destroy()
         assert extra.leftovers() == []
 

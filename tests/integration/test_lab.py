@@ -23,7 +23,7 @@ def test_status_shows_three_ready_nodes_with_hostnames_and_roles(run_stackctl: A
     out = run_stackctl("lab", "status", "--format", "json", env=lab_env)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert doc["ready"] is True
+    assert doc["schema"] == "stackctl.lab-status/v1" and doc["ready"] is True
     assert doc["docker_host"] == "unix:///run/stackctl-lab/mgr-1/docker.sock"
     roles = {n["hostname"]: n["role"] for n in doc["nodes"]}
     assert roles == EXPECTED_ROLES

@@ -106,3 +106,26 @@ def test_environment_sources_and_precedence(tmp_path: Path) -> None:
 def test_missing_env_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(LoadError):
         build_environment([str(tmp_path / "nope.env")], {}, str(tmp_path))
+
+
+def test_an_unset_variable_warns_once_with_file_and_line() -> None:
+    doc = doc_of("services:\n  a:\n    image: busybox:${TAG}\n    user: $TAG\n"
+                 "    environment: {X: '${SET}', Y: '${D:-d}', Z: '${E-e}', W: $MISSING}\n")
+    problems = interpolate_doc(doc, ENV.get)
+    assert [d.format() for d in problems] == [
+        "s.yml:3: warning: services.a.image: variable TAG is not set: using an empty string "
+        "(set it, give it in an --env-file, or write ${TAG:-default})",
+        "s.yml:5: warning: services.a.environment.W: variable MISSING is not set: using an empty string "
+        "(set it, give it in an --env-file, or write ${MISSING:-default})",
+    ]
+    assert doc.data["services"]["a"]["image"] == "busybox:"
+
+
+def test_unset_variables_are_warnings_of_the_loaded_stack(tmp_path: Path) -> None:
+    from stackctl.pipeline import load_stack
+
+    path = tmp_path / "stack.yml"
+    path.write_text("services:\n  a:\n    image: busybox\n    environment: {X: $UNSET_FOR_TEST}\n")
+    loaded = load_stack([str(path)], environ={})
+    assert [(d.severity, d.line, d.message) for d in loaded.warnings] == [
+        ("warning", 4, "variable UNSET_FOR_TEST is not set: using an empty string")]

@@ -208,3 +208,11 @@ def test_secret_from_an_environment_variable(tmp_path: Path) -> None:
     ]
     # without an environment (a check of the file alone), the variable is not looked up
     assert not any("not set" in line for line in check(config, str(tmp_path)))
+
+
+def test_a_spread_over_no_node_attribute_warns_but_runs() -> None:
+    """The engine accepts `spread: foo` and runs the task (a public kompose test file has it)."""
+    config = stack({"deploy": {"placement": {"preferences": [{"spread": "foo"}]}}})
+    assert check(config) == [
+        "warning: services.web.deploy.placement.preferences[0].spread: "
+        "spread over 'foo' has no effect: it names no node attribute"]

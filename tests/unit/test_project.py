@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stackctl.commands.env_diff import compare
-from stackctl.errors import UsageError, ValidationError
+from stackctl.errors import EXIT_USAGE, UsageError, ValidationError
 from stackctl.project import (
     EngineChoice,
     EnvironmentTarget,
@@ -200,4 +200,35 @@ def test_env_without_compose_file_option() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK: 5 services")
     missing = _stackctl("validate")
-    assert missing.returncode == 2 and "--env" in missing.stderr
+    assert missing.returncode == EXIT_USAGE and "--env" in missing.stderr
+
+
+@pytest.mark.parametrize("present", [
+    ["docker-stack.yml"],
+    ["docker-compose.yml", "docker-stack.yml"],
+    ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml", "docker-stack.yml"],
+    ["compose.yml"],
+])
+def test_default_stack_file_when_no_c_is_given(tmp_path: Path, present: list[str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from stackctl.project import DEFAULT_STACK_FILES, default_stack_file
+
+    for name in present:
+        (tmp_path / name).write_text("services:\n  web:\n    image: busybox\n")
+    chosen = default_stack_file(tmp_path)
+    expected = min(present, key=DEFAULT_STACK_FILES.index)
+    assert Path(chosen).name == expected
+    assert f"Using stack file {expected}" in capsys.readouterr().err  # said on stderr, stdout stays clean
+
+
+def test_default_stack_file_is_used_by_the_commands(tmp_path: Path) -> None:
+    (tmp_path / "docker-stack.yml").write_text("services:\n  web:\n    image: busybox\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ok = subprocess.run([sys.executable, "-m", "stackctl", "validate"], capture_output=True, text=True,
+                        env=env, cwd=tmp_path)
+    assert ok.returncode == 0 and ok.stdout.startswith("OK: 1 service"), ok.stderr
+    assert "Using stack file docker-stack.yml (no -c given)" in ok.stderr
+    (tmp_path / "docker-stack.yml").unlink()
+    none = subprocess.run([sys.executable, "-m", "stackctl", "validate"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path)
+    assert none.returncode == EXIT_USAGE and "compose.yaml" in none.stderr and "--env" in none.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.errors import UsageError
+from stackctl.errors import EXIT_USAGE, UsageError
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "validate"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.yml"))
@@ -84,4 +84,4 @@ def test_env_is_a_usage_error() -> None:
 
     with pytest.raises(UsageError, match="--env needs stackctl.yml") as info:
         run(files=["valid.yml"], env_files=[], env="prod", fmt="text", skip_interpolation=False)
-    assert info.value.exit_code == 2
+    assert info.value.exit_code == EXIT_USAGE

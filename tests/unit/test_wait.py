@@ -134,8 +134,15 @@ def test_replicated_waits_while_a_slot_is_missing() -> None:
 def test_new_task_must_outlive_the_monitor_window_without_a_swarm_update() -> None:
     fresh = [task("running", slot=1, at=T0 - 0.5), task("running", slot=2)]
     p = ev(service(monitor=2_000_000_000), fresh)
-    assert p.final is None and "watching them for 2s" in p.message
+    assert p.final is None and p.message == "2/2 running (1 new, watching it for 2s)"
     assert ev(service(monitor=2_000_000_000), fresh, now=T0 + 2).final == CONVERGED
+
+
+def test_an_old_task_whose_status_moved_is_not_called_new() -> None:
+    """Created before the deploy, its status re-reported just now: watched, but not "new"."""
+    old = [task("running", slot=1, at=T0 - 0.5, created=SINCE - 600), task("running", slot=2)]
+    p = ev(service(monitor=2_000_000_000), old)
+    assert p.final is None and p.message == "2/2 running (watching 1 task for 2s)"
 
 
 def test_completed_swarm_update_needs_no_extra_window() -> None:
