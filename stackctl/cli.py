@@ -385,47 +385,57 @@ def logs(
 # --- the lab ----------------------------------------------------------------------------
 
 
+_LabName = Annotated[str, typer.Option("--name", help="Which lab (several run side by side).")]
+
+
 @lab_app.command("up")
 def lab_up(
     workers: Annotated[int, typer.Option("--workers", help="Number of worker nodes.")] = 2,
+    managers: Annotated[int, typer.Option("--managers", help="Number of managers: 1, 3 or 5.")] = 1,
     label: Annotated[
         list[str] | None, typer.Option("--label", help="NODE:KEY=VALUE node label (repeatable).")
     ] = None,
     bridge: Annotated[
-        str | None, typer.Option("--bridge", help="Bridge name (env STACKCTL_LAB_BRIDGE).")
+        str | None, typer.Option("--bridge", help="Bridge name (env STACKCTL_LAB_BRIDGE, default lab only).")
     ] = None,
     subnet: Annotated[
-        str | None, typer.Option("--subnet", help="IPv4 /24 (env STACKCTL_LAB_SUBNET).")
+        str | None, typer.Option("--subnet", help="IPv4 /24 (env STACKCTL_LAB_SUBNET, default lab only).")
     ] = None,
+    name: _LabName = "default",
+    registry: Annotated[
+        bool, typer.Option("--registry/--no-registry", help="Run the lab registry (TLS, password).")
+    ] = True,
+    ssh: Annotated[bool, typer.Option("--ssh/--no-ssh", help="Run sshd on every manager.")] = True,
 ) -> None:
-    """Start a manager and N workers, each a real dockerd in its own network namespace."""
+    """Start managers and workers, each a real dockerd in its own network namespace."""
     from stackctl.commands import lab as impl
 
-    _run(impl.up, workers=workers, labels=label or [], bridge=bridge, subnet=subnet)
+    _run(impl.up, workers=workers, labels=label or [], bridge=bridge, subnet=subnet, name=name,
+         managers=managers, registry=registry, ssh=ssh)
 
 
 @lab_app.command("down")
-def lab_down() -> None:
+def lab_down(name: _LabName = "default") -> None:
     """Stop the lab and remove everything it made (namespaces, bridge, processes, mounts)."""
     from stackctl.commands import lab as impl
 
-    _run(impl.down)
+    _run(impl.down, name=name)
 
 
 @lab_app.command("status")
-def lab_status(fmt: Annotated[str, typer.Option("--format")] = "table") -> None:
-    """Show the lab's nodes and whether they are Ready."""
+def lab_status(fmt: Annotated[str, typer.Option("--format")] = "table", name: _LabName = "default") -> None:
+    """Show the lab's nodes and whether they are Ready, and its registry."""
     from stackctl.commands import lab as impl
 
-    _run(impl.status, fmt=fmt)
+    _run(impl.status, fmt=fmt, name=name)
 
 
 @lab_app.command("env")
-def lab_env() -> None:
-    """Print `export DOCKER_HOST=...` for the lab's manager."""
+def lab_env(name: _LabName = "default") -> None:
+    """Print exports for the lab: DOCKER_HOST, and STACKCTL_LAB_REGISTRY* when it runs a registry."""
     from stackctl.commands import lab as impl
 
-    _run(impl.env)
+    _run(impl.env, name=name)
 
 
 def main() -> None:
