@@ -153,6 +153,16 @@ def _own_ancestry() -> set[int]:
     return pids
 
 
+LAB_DAEMONS = ("containerd", "dockerd", "docker-", "runc", "sshd")  # docker-registry, docker-proxy too
+
+
+def mentions_folder(cmd: str, roots: Sequence[Path]) -> bool:
+    """True when a command line names one of `roots` or a path below it (never a sibling that merely
+    shares the prefix: /run/stackctl/labs/a is not in `... /run/stackctl/labs/ab/x`)."""
+    padded = cmd + " "
+    return any(f"{r}/" in padded or f"{r} " in padded for r in map(str, roots))
+
+
 def lab_processes(roots: Sequence[Path], netns_names: Sequence[str]) -> list[int]:
     """Leftovers of a lab: containerd/docker/runc processes naming its folders, processes in its
     network namespaces, and processes whose root directory lies under its folders (containers)."""
@@ -173,9 +183,7 @@ def lab_processes(roots: Sequence[Path], netns_names: Sequence[str]) -> list[int
             continue
         cmd = cmdline(pid)
         exe = cmd.split(" ", 1)[0].rsplit("/", 1)[-1]
-        # A folder followed by "/" or a separator: /run/stackctl/labs/a must not match .../labs/ab.
-        named = any(r + "/" in cmd or f"{r} " in cmd + " " for r in root_strs)
-        if named and exe.startswith(("containerd", "dockerd", "docker-", "runc", "sshd")):
+        if mentions_folder(cmd, roots) and exe.startswith(LAB_DAEMONS):
             found.append(pid)
             continue
         try:
