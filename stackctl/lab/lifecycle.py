@@ -199,11 +199,14 @@ def _in_node(node: LabNode, *argv: str) -> list[str]:
     return host.in_netns(node.netns, node.name, *argv)
 
 
-def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    return host.spawn(argv, log, {"DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"})
+def _spawn(argv: list[str], log: Path, offline: bool = False) -> subprocess.Popen[bytes]:
+    """A node daemon. `offline`: swarm tasks use local images and never pull (a lab without a registry:
+    every pull would fail). With the registry, tasks pull as on a real cluster (a failed pull of a
+    public image falls back to the local copy at once: the namespaces have no route out)."""
+    return host.spawn(argv, log, {"DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"} if offline else {})
 
 
-def _start_node(node: LabNode) -> None:
+def _start_node(node: LabNode, offline: bool = True) -> None:
     for d in (node.data_root, node.run_dir, node.exec_root, node.containerd_dir):
         d.mkdir(parents=True, exist_ok=True)
     conf = node.run_dir / "containerd.toml"
@@ -219,7 +222,7 @@ def _start_node(node: LabNode) -> None:
         "--pidfile", str(node.pidfile),
         "--containerd", str(node.containerd_socket),
         "--log-level", "warn",
-    ), node.log)
+    ), node.log, offline)
     host.wait_for(lambda: _responds(node), 30, f"dockerd of {node.name}", dockerd, node.log)
 
 
@@ -332,7 +335,7 @@ def up(workers: int = 2, labels: list[str] | None = None, bridge: str | None = N
         _ensure_docker_sock_placeholder(place)
         with ThreadPoolExecutor(max_workers=1) as side:
             reg = side.submit(registry.start, layout) if with_registry else None
-            _parallel(_start_node, layout.nodes)
+            _parallel(lambda node: _start_node(node, offline=not with_registry), layout.nodes)
             if reg is not None:
                 reg.result()
         _say(f"dockerds answering after {time.monotonic() - phase:.1f}s; forming the swarm")
