@@ -177,7 +177,9 @@ def connect(context: str | None = None, debug: bool = False, timeout: int = 60) 
             base_url = os.environ.get("DOCKER_HOST") or None
         # Negotiate the API version ourselves: the SDK's "auto" talks to the engine inside the
         # constructor, before the TLS trust can be pinned.
-        probe = docker.APIClient(base_url=base_url, tls=tls, timeout=timeout,
+        # ssh:// goes through the system ssh binary, as the docker CLI does (~/.ssh/config, agents).
+        use_ssh_client = bool(base_url and base_url.startswith("ssh://"))
+        probe = docker.APIClient(base_url=base_url, tls=tls, timeout=timeout, use_ssh_client=use_ssh_client,
                                  version=docker.constants.MINIMUM_DOCKER_API_VERSION)
         _pin_tls_trust(probe)
         try:
@@ -187,7 +189,8 @@ def connect(context: str | None = None, debug: bool = False, timeout: int = 60) 
         version = docker.constants.DEFAULT_DOCKER_API_VERSION
         if server and _version_tuple(server) < _version_tuple(version):
             version = server
-        client = docker.DockerClient(base_url=base_url, tls=tls, version=version, timeout=timeout)
+        client = docker.DockerClient(base_url=base_url, tls=tls, version=version, timeout=timeout,
+                                     use_ssh_client=use_ssh_client)
         _pin_tls_trust(client.api)
         client.ping()
     except (DockerException, requests.exceptions.RequestException) as err:
