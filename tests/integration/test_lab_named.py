@@ -233,3 +233,84 @@ def test_a_second_lab_comes_and_goes_leaving_nothing_and_the_others_ready(lab3: 
     assert _stackctl("lab", "status", "--name", name).returncode != 0
     assert _ready(lab3.name)["ready"] is True
     assert _ready("default")["ready"] is True
+
+
+# --- stackctl against the lab registry ---------------------------------------------------------
+
+
+def _registry_digest(env: dict[str, str], repo: str, tag: str) -> str:
+    """The manifest digest the registry itself reports for repo:tag."""
+    import base64
+    import ssl
+    import urllib.request
+
+    req = urllib.request.Request(
+        f"https://{env['STACKCTL_LAB_REGISTRY']}/v2/{repo}/manifests/{tag}", method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json",
+                 "Authorization": "Basic " + base64.b64encode(
+                     f"lab:{env['STACKCTL_LAB_REGISTRY_PASSWORD']}".encode()).decode()})
+    ctx = ssl.create_default_context(cafile=env["STACKCTL_LAB_REGISTRY_CA"])
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+        return resp.headers["Docker-Content-Digest"]
+
+
+@pytest.fixture
+def logged_in(lab3: LabLayout, tmp_path: Path) -> dict[str, str]:
+    """DOCKER_HOST on the lab and a DOCKER_CONFIG of this test's own, logged in to the lab registry."""
+    env = _exports(lab3.name)
+    cfg = {"DOCKER_CONFIG": str(tmp_path / "docker-config"), "DOCKER_HOST": lab3.manager.host}
+    subprocess.run(["docker", "login", env["STACKCTL_LAB_REGISTRY"], "-u", "lab", "--password-stdin"],
+                   check=True, capture_output=True, input=env["STACKCTL_LAB_REGISTRY_PASSWORD"], text=True,
+                   timeout=60, env={**host.tool_env(), **cfg})
+    return {**env, **cfg}
+
+
+def _stack_file(tmp_path: Path, image: str) -> Path:
+    path = tmp_path / "stack.yml"
+    path.write_text(f"version: '3.8'\nservices:\n  app:\n    image: {image}\n"
+                    "    deploy:\n      placement:\n        constraints: [node.role == worker]\n")
+    return path
+
+
+def _spec_image(env: dict[str, str], service: str) -> str:
+    return _docker("service", "inspect", service, "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                   env=env).stdout.strip()
+
+
+def test_deploy_pins_the_registry_digest_and_workers_pull_with_auth(logged_in: dict[str, str],
+                                                                    tmp_path: Path) -> None:
+    reg = logged_in["STACKCTL_LAB_REGISTRY"]
+    stack = f"rg{uuid.uuid4().hex[:6]}"
+    out = _stackctl("deploy", stack, "-c", str(_stack_file(tmp_path, f"{reg}/lab/busybox:1")),
+                    "--resolve-image", "always", "--with-registry-auth", "--timeout", "60s", env=logged_in)
+    try:
+        assert out.returncode == 0, out.stdout + out.stderr
+        digest = _registry_digest(logged_in, "lab/busybox", "1")
+        assert _spec_image(logged_in, f"{stack}_app") == f"{reg}/lab/busybox:1@{digest}"
+    finally:
+        _stackctl("rm", stack, env=logged_in)
+
+
+def test_resolve_never_keeps_the_tag(logged_in: dict[str, str], tmp_path: Path) -> None:
+    reg = logged_in["STACKCTL_LAB_REGISTRY"]
+    stack = f"rg{uuid.uuid4().hex[:6]}"
+    out = _stackctl("deploy", stack, "-c", str(_stack_file(tmp_path, f"{reg}/dockersamples/atsea_db:latest")),
+                    "--resolve-image", "never", "--with-registry-auth", "--timeout", "60s", env=logged_in)
+    try:
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert _spec_image(logged_in, f"{stack}_app") == f"{reg}/dockersamples/atsea_db:latest"
+    finally:
+        _stackctl("rm", stack, env=logged_in)
+
+
+def test_without_registry_auth_the_workers_cannot_pull(logged_in: dict[str, str], tmp_path: Path) -> None:
+    reg = logged_in["STACKCTL_LAB_REGISTRY"]
+    image = f"{reg}/dockersamples/visualizer:stable"
+    stack = f"rg{uuid.uuid4().hex[:6]}"
+    out = _stackctl("deploy", stack, "-c", str(_stack_file(tmp_path, image)), "--timeout", "40s",
+                    env=logged_in)
+    try:
+        assert out.returncode == 3, out.stdout + out.stderr
+        assert image in out.stderr and "Traceback" not in out.stderr
+    finally:
+        _stackctl("rm", stack, env=logged_in)
