@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,64 +18,15 @@ from typing import Any
 
 import pytest
 
-from stackctl.lab import host, registry, ssh
+from stackctl.lab import host, ssh
 from stackctl.lab.layout import LabLayout, read_state
+from tests.integration.named_lab import exports, leftovers, run_docker, run_stackctl, what_it_owns
 
 pytestmark = pytest.mark.integration
-Proc = subprocess.CompletedProcess[str]
-
-
-def _stackctl(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Proc:
-    full = dict(os.environ)
-    full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "stackctl", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full, cwd=str(Path(__file__).resolve().parents[2]))
-
-
-def _docker(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Proc:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    full.update(env or {})
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, env=full)
-
-
-def _exports(name: str) -> dict[str, str]:
-    """`stackctl lab env --name NAME`, evaluated by a shell (as a user would)."""
-    script = f'eval "$({sys.executable} -m stackctl lab env --name {name})" && env -0'
-    proc = subprocess.run(["sh", "-c", script], capture_output=True, timeout=30,
-                          cwd=str(Path(__file__).resolve().parents[2]))
-    assert proc.returncode == 0, proc.stderr
-    pairs = [item.split("=", 1) for item in proc.stdout.decode().split("\0") if "=" in item]
-    return {k: v for k, v in pairs if k == "DOCKER_HOST" or k.startswith("STACKCTL_LAB_")}
-
-
-def _what_it_owns(layout: LabLayout) -> dict[str, Any]:
-    place = layout.place
-    return {
-        "netns": [n.netns for n in layout.nodes],
-        "links": [layout.bridge] + [n.veth for n in layout.nodes],
-        "roots": [place.run_root, place.state_root],
-        "certs_d": registry.CERTS_D / layout.registry_address if layout.registry else None,
-        "ssh_config": ssh.SshFiles.of(place).client_config,
-    }
-
-
-def _leftovers(owned: dict[str, Any]) -> list[str]:
-    """What is still there of a lab after its `down`."""
-    found = [f"netns {n}" for n in owned["netns"] if Path(f"/run/netns/{n}").exists()]
-    found += [f"link {link}" for link in owned["links"]
-              if host.run(["ip", "link", "show", "dev", link], check=False).returncode == 0]
-    found += [f"process {pid}: {host.cmdline(pid)}" for pid in host.lab_processes(owned["roots"], [])]
-    found += [f"mount {m}" for m in host.mounts_under(owned["roots"])]
-    found += [f"folder {r}" for r in owned["roots"] if r.exists()]
-    if owned["certs_d"] is not None and owned["certs_d"].exists():
-        found.append(f"certs.d {owned['certs_d']}")
-    if owned["ssh_config"].exists():
-        found.append(f"ssh config {owned['ssh_config']}")
-    return found
 
 
 def _ready(name: str) -> dict[str, Any]:
-    out = _stackctl("lab", "status", "--format", "json", "--name", name)
+    out = run_stackctl("lab", "status", "--format", "json", "--name", name)
     assert out.returncode == 0, out.stdout + out.stderr
     return json.loads(out.stdout)
 
@@ -87,17 +37,17 @@ def lab3() -> Iterator[LabLayout]:
     if os.geteuid() != 0:
         pytest.skip("bringing up a named lab needs root")
     name = f"t{uuid.uuid4().hex[:5]}"
-    up = _stackctl("lab", "up", "--name", name, "--managers", "3", "--workers", "1", timeout=400)
+    up = run_stackctl("lab", "up", "--name", name, "--managers", "3", "--workers", "1", timeout=400)
     layout = read_state(name)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert layout is not None
         yield layout
     finally:
-        down = _stackctl("lab", "down", "--name", name, timeout=300)
+        down = run_stackctl("lab", "down", "--name", name, timeout=300)
         assert down.returncode == 0, down.stderr
         if layout is not None:
-            assert _leftovers(_what_it_owns(layout)) == []
+            assert leftovers(what_it_owns(layout)) == []
 
 
 def test_a_named_lab_with_three_managers_runs_beside_the_default_one(lab3: LabLayout) -> None:
@@ -112,27 +62,27 @@ def test_a_named_lab_with_three_managers_runs_beside_the_default_one(lab3: LabLa
     assert default["docker_host"] == "unix:///run/stackctl-lab/mgr-1/docker.sock"
     assert default["subnet"] != doc["subnet"] and default["bridge"] != doc["bridge"]
     # Every manager takes part in raft.
-    info = json.loads(_docker("-H", lab3.manager.host, "info", "--format", "{{json .Swarm}}").stdout)
+    info = json.loads(run_docker("-H", lab3.manager.host, "info", "--format", "{{json .Swarm}}").stdout)
     assert info["Managers"] == 3 and info["Nodes"] == 4
 
 
 def test_env_exports_the_registry_and_ssh_host(lab3: LabLayout) -> None:
-    env = _exports(lab3.name)
+    env = exports(lab3.name)
     assert env["DOCKER_HOST"] == lab3.manager.host
     assert env["STACKCTL_LAB_REGISTRY"] == f"{lab3.gateway}:5000"
     assert env["STACKCTL_LAB_REGISTRY_USER"] == "lab"
     assert len(env["STACKCTL_LAB_REGISTRY_PASSWORD"]) >= 16
     assert env["STACKCTL_LAB_SSH_HOST"] == f"ssh://root@{lab3.manager.ip}"
-    printed = _stackctl("lab", "env", "--name", lab3.name).stdout
+    printed = run_stackctl("lab", "env", "--name", lab3.name).stdout
     assert env["STACKCTL_LAB_REGISTRY_PASSWORD"] not in printed
 
 
 def test_registry_needs_the_password_then_serves_every_node(lab3: LabLayout, tmp_path: Path) -> None:
-    env = _exports(lab3.name)
+    env = exports(lab3.name)
     reg = env["STACKCTL_LAB_REGISTRY"]
     cfg = {"DOCKER_CONFIG": str(tmp_path / "docker-config")}
     worker = lab3.node("wrk-1").host
-    anonymous = _docker("-H", worker, "pull", f"{reg}/lab/busybox:1", env=cfg)
+    anonymous = run_docker("-H", worker, "pull", f"{reg}/lab/busybox:1", env=cfg)
     assert anonymous.returncode != 0 and "no basic auth credentials" in anonymous.stderr
     wrong = subprocess.run(["docker", "-H", worker, "login", reg, "-u", "lab", "--password-stdin"],
                            input="not-the-password", capture_output=True, text=True, timeout=60,
@@ -145,50 +95,52 @@ def test_registry_needs_the_password_then_serves_every_node(lab3: LabLayout, tmp
     # A tag pushed from one manager is pulled on the worker through TLS the lab CA signed.
     tag = f"{reg}/lab/t{uuid.uuid4().hex[:6]}:1"
     mgr2 = lab3.node("mgr-2").host
-    assert _docker("-H", mgr2, "tag", "busybox:latest", tag).returncode == 0
-    push = _docker("-H", mgr2, "push", tag, env=cfg)
+    assert run_docker("-H", mgr2, "tag", "busybox:latest", tag).returncode == 0
+    push = run_docker("-H", mgr2, "push", tag, env=cfg)
     assert push.returncode == 0, push.stderr
-    pulled = _docker("-H", worker, "pull", tag, env=cfg)
+    pulled = run_docker("-H", worker, "pull", tag, env=cfg)
     assert pulled.returncode == 0, pulled.stderr
-    digest = _docker("-H", worker, "image", "inspect", "--format", "{{json .RepoDigests}}", tag).stdout
+    digest = run_docker("-H", worker, "image", "inspect", "--format", "{{json .RepoDigests}}", tag).stdout
     assert f"{tag.rsplit(':', 1)[0]}@sha256:" in digest
 
 
 def test_a_service_with_registry_auth_runs_on_the_worker(lab3: LabLayout, tmp_path: Path) -> None:
-    env = _exports(lab3.name)
+    env = exports(lab3.name)
     reg = env["STACKCTL_LAB_REGISTRY"]
     cfg = {"DOCKER_CONFIG": str(tmp_path / "docker-config"), "DOCKER_HOST": lab3.manager.host}
     subprocess.run(["docker", "login", reg, "-u", "lab", "--password-stdin"], check=True, capture_output=True,
                    input=env["STACKCTL_LAB_REGISTRY_PASSWORD"], text=True, timeout=60,
                    env={**host.tool_env(), **cfg})
     name = f"reg{uuid.uuid4().hex[:6]}"
-    created = _docker("service", "create", "-d", "--name", name, "--with-registry-auth",
-                      "--constraint", "node.role==worker", f"{reg}/dockersamples/atsea_db:latest", env=cfg)
+    created = run_docker("service", "create", "-d", "--name", name, "--with-registry-auth",
+                         "--constraint", "node.role==worker", f"{reg}/dockersamples/atsea_db:latest", env=cfg)
     assert created.returncode == 0, created.stderr
     try:
         deadline = time.monotonic() + 60
         states = ""
         while time.monotonic() < deadline:
-            states = _docker("service", "ps", name, "--format", "{{.Node}} {{.CurrentState}} {{.Error}}",
-                             env=cfg).stdout
+            states = run_docker("service", "ps", name, "--format", "{{.Node}} {{.CurrentState}} {{.Error}}",
+                                env=cfg).stdout
             if states.startswith("wrk-1 Running"):
                 break
             time.sleep(1)
         assert states.startswith("wrk-1 Running"), states
     finally:
-        _docker("service", "rm", name, env=cfg)
+        run_docker("service", "rm", name, env=cfg)
 
 
 def test_docker_reaches_every_manager_over_ssh(lab3: LabLayout, tmp_path: Path) -> None:
     for mgr in lab3.managers:
-        out = _docker("node", "ls", "--format", "{{.Hostname}} {{.Self}}", env={"DOCKER_HOST": f"ssh://root@{mgr.ip}"})
+        out = run_docker("node", "ls", "--format", "{{.Hostname}} {{.Self}}",
+                         env={"DOCKER_HOST": f"ssh://root@{mgr.ip}"})
         assert out.returncode == 0, out.stderr
         assert f"{mgr.name} true" in out.stdout.splitlines()
     # A docker context whose endpoint is ssh works the same way.
     cfg = {"DOCKER_CONFIG": str(tmp_path / "docker-config")}
-    made = _docker("context", "create", "labssh", "--docker", f"host=ssh://root@{lab3.manager.ip}", env=cfg)
+    made = run_docker("context", "create", "labssh", "--docker", f"host=ssh://root@{lab3.manager.ip}",
+                      env=cfg)
     assert made.returncode == 0, made.stderr
-    out = _docker("--context", "labssh", "info", "--format", "{{.Swarm.ControlAvailable}}", env=cfg)
+    out = run_docker("--context", "labssh", "info", "--format", "{{.Swarm.ControlAvailable}}", env=cfg)
     assert out.stdout.strip() == "true", out.stderr
 
 
@@ -214,23 +166,23 @@ def test_sshd_refuses_a_key_the_lab_did_not_make(lab3: LabLayout, tmp_path: Path
 
 def test_stackctl_lists_stacks_over_ssh(lab3: LabLayout) -> None:
     pytest.importorskip("paramiko", reason="the docker SDK loads its ssh transport only with paramiko")
-    out = _stackctl("ls", env={"DOCKER_HOST": f"ssh://root@{lab3.manager.ip}"}, timeout=60)
+    out = run_stackctl("ls", env={"DOCKER_HOST": f"ssh://root@{lab3.manager.ip}"}, timeout=60)
     assert out.returncode == 0, out.stderr
 
 
 def test_a_second_lab_comes_and_goes_leaving_nothing_and_the_others_ready(lab3: LabLayout) -> None:
     name = f"u{uuid.uuid4().hex[:5]}"
-    up = _stackctl("lab", "up", "--name", name, "--workers", "0", "--no-ssh", timeout=300)
+    up = run_stackctl("lab", "up", "--name", name, "--workers", "0", "--no-ssh", timeout=300)
     layout = read_state(name)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert layout is not None and layout.network != lab3.network
         assert _ready(name)["ready"] is True
     finally:
-        down = _stackctl("lab", "down", "--name", name)
+        down = run_stackctl("lab", "down", "--name", name)
     assert down.returncode == 0, down.stderr
-    assert layout is not None and _leftovers(_what_it_owns(layout)) == []
-    assert _stackctl("lab", "status", "--name", name).returncode != 0
+    assert layout is not None and leftovers(what_it_owns(layout)) == []
+    assert run_stackctl("lab", "status", "--name", name).returncode != 0
     assert _ready(lab3.name)["ready"] is True
     assert _ready("default")["ready"] is True
 
@@ -257,7 +209,7 @@ def _registry_digest(env: dict[str, str], repo: str, tag: str) -> str:
 @pytest.fixture
 def logged_in(lab3: LabLayout, tmp_path: Path) -> dict[str, str]:
     """DOCKER_HOST on the lab and a DOCKER_CONFIG of this test's own, logged in to the lab registry."""
-    env = _exports(lab3.name)
+    env = exports(lab3.name)
     cfg = {"DOCKER_CONFIG": str(tmp_path / "docker-config"), "DOCKER_HOST": lab3.manager.host}
     subprocess.run(["docker", "login", env["STACKCTL_LAB_REGISTRY"], "-u", "lab", "--password-stdin"],
                    check=True, capture_output=True, input=env["STACKCTL_LAB_REGISTRY_PASSWORD"], text=True,
@@ -273,44 +225,45 @@ def _stack_file(tmp_path: Path, image: str) -> Path:
 
 
 def _spec_image(env: dict[str, str], service: str) -> str:
-    return _docker("service", "inspect", service, "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-                   env=env).stdout.strip()
+    return run_docker("service", "inspect", service, "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                      env=env).stdout.strip()
 
 
 def test_deploy_pins_the_registry_digest_and_workers_pull_with_auth(logged_in: dict[str, str],
                                                                     tmp_path: Path) -> None:
     reg = logged_in["STACKCTL_LAB_REGISTRY"]
     stack = f"rg{uuid.uuid4().hex[:6]}"
-    out = _stackctl("deploy", stack, "-c", str(_stack_file(tmp_path, f"{reg}/lab/busybox:1")),
-                    "--resolve-image", "always", "--with-registry-auth", "--timeout", "60s", env=logged_in)
+    out = run_stackctl("deploy", stack, "-c", str(_stack_file(tmp_path, f"{reg}/lab/busybox:1")),
+                       "--resolve-image", "always", "--with-registry-auth", "--timeout", "60s", env=logged_in)
     try:
         assert out.returncode == 0, out.stdout + out.stderr
         digest = _registry_digest(logged_in, "lab/busybox", "1")
         assert _spec_image(logged_in, f"{stack}_app") == f"{reg}/lab/busybox:1@{digest}"
     finally:
-        _stackctl("rm", stack, env=logged_in)
+        run_stackctl("rm", stack, env=logged_in)
 
 
 def test_resolve_never_keeps_the_tag(logged_in: dict[str, str], tmp_path: Path) -> None:
     reg = logged_in["STACKCTL_LAB_REGISTRY"]
     stack = f"rg{uuid.uuid4().hex[:6]}"
-    out = _stackctl("deploy", stack, "-c", str(_stack_file(tmp_path, f"{reg}/dockersamples/atsea_db:latest")),
-                    "--resolve-image", "never", "--with-registry-auth", "--timeout", "60s", env=logged_in)
+    path = _stack_file(tmp_path, f"{reg}/dockersamples/atsea_db:latest")
+    out = run_stackctl("deploy", stack, "-c", str(path), "--resolve-image", "never", "--with-registry-auth",
+                       "--timeout", "60s", env=logged_in)
     try:
         assert out.returncode == 0, out.stdout + out.stderr
         assert _spec_image(logged_in, f"{stack}_app") == f"{reg}/dockersamples/atsea_db:latest"
     finally:
-        _stackctl("rm", stack, env=logged_in)
+        run_stackctl("rm", stack, env=logged_in)
 
 
 def test_without_registry_auth_the_workers_cannot_pull(logged_in: dict[str, str], tmp_path: Path) -> None:
     reg = logged_in["STACKCTL_LAB_REGISTRY"]
     image = f"{reg}/dockersamples/visualizer:stable"
     stack = f"rg{uuid.uuid4().hex[:6]}"
-    out = _stackctl("deploy", stack, "-c", str(_stack_file(tmp_path, image)), "--timeout", "40s",
-                    env=logged_in)
+    out = run_stackctl("deploy", stack, "-c", str(_stack_file(tmp_path, image)), "--timeout", "40s",
+                       env=logged_in)
     try:
         assert out.returncode == 3, out.stdout + out.stderr
         assert image in out.stderr and "Traceback" not in out.stderr
     finally:
-        _stackctl("rm", stack, env=logged_in)
+        run_stackctl("rm", stack, env=logged_in)
