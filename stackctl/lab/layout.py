@@ -129,6 +129,14 @@ class LabPlace:
     def is_default(self) -> bool:
         return self.name == DEFAULT_NAME
 
+    def owns_netns(self, netns: str) -> bool:
+        """Whether a namespace is one of this lab's nodes'. The default lab owns every `stackctl-*`
+        (as it always did); a named lab exactly `stk-NAME-mgr-N` / `stk-NAME-wrk-N`, never those of a
+        lab whose name merely starts with NAME."""
+        if self.is_default:
+            return netns.startswith(NETNS_PREFIX)
+        return re.fullmatch(re.escape(self.netns_prefix) + r"(mgr|wrk)-\d+", netns) is not None
+
 
 def check_name(name: str) -> str:
     if name != DEFAULT_NAME and not _LAB_NAME.match(name):

@@ -16,7 +16,6 @@ import fcntl
 import ipaddress
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,6 @@ from stackctl.lab import host, images, registry, ssh
 from stackctl.lab.layout import (
     DEFAULT_NAME,
     NAMED_RUN_BASE,
-    NETNS_PREFIX,
     LabLayout,
     LabNode,
     LabPlace,
@@ -424,10 +422,7 @@ def _lab_netns(place: LabPlace) -> list[str]:
     """Namespaces named like this lab's nodes (the default lab: every `stackctl-*`, as it always did)."""
     names = [line.split()[0] for line in host.run(["ip", "netns", "list"], check=False).stdout.splitlines()
              if line.split()]
-    if place.is_default:
-        return [n for n in names if n.startswith(NETNS_PREFIX)]
-    mine = re.compile(re.escape(place.netns_prefix) + r"(mgr|wrk)-\d+")
-    return [n for n in names if mine.fullmatch(n)]
+    return [n for n in names if place.owns_netns(n)]
 
 
 def _teardown(layout: LabLayout | None, place: LabPlace, quiet: bool) -> None:

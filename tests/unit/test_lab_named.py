@@ -172,3 +172,13 @@ def test_a_labs_cleanup_matches_its_own_folders_only() -> None:
     legacy = [Path("/run/stackctl-lab"), Path("/var/lib/stackctl-lab")]
     assert not host.mentions_folder("containerd --config /run/stackctl-lab2/x.toml", legacy)
     assert host.mentions_folder("containerd --config /run/stackctl-lab/mgr-1/containerd.toml", legacy)
+
+
+def test_a_lab_sweeps_only_its_own_namespaces() -> None:
+    a, a_mgr, default = lab_place("a"), lab_place("a-mgr"), lab_place("default")
+    assert a.owns_netns("stk-a-mgr-1") and a.owns_netns("stk-a-wrk-12")
+    assert not a.owns_netns("stk-a-mgr-mgr-1") and a_mgr.owns_netns("stk-a-mgr-mgr-1")
+    assert not a_mgr.owns_netns("stk-a-mgr-1")
+    assert not a.owns_netns("stk-ab-mgr-1") and not a.owns_netns("stackctl-mgr-1")
+    assert default.owns_netns("stackctl-wrk-2") and not default.owns_netns("stk-a-mgr-1")
+    assert not default.owns_netns("rl-4fab46-m1")
