@@ -267,3 +267,37 @@ def test_without_registry_auth_the_workers_cannot_pull(logged_in: dict[str, str]
         assert image in out.stderr and "Traceback" not in out.stderr
     finally:
         run_stackctl("rm", stack, env=logged_in)
+
+
+def test_promote_pins_prod_to_the_digest_dev_runs_even_after_the_tag_moved(logged_in: dict[str, str],
+                                                                          tmp_path: Path) -> None:
+    reg = logged_in["STACKCTL_LAB_REGISTRY"]
+    name = f"p{uuid.uuid4().hex[:6]}"
+    image = f"{reg}/lab/{name}:1"
+
+    def push(source: str) -> str:
+        assert run_docker("tag", source, image, env=logged_in).returncode == 0
+        out = run_docker("push", "-q", image, env=logged_in)
+        assert out.returncode == 0, out.stderr
+        return _registry_digest(logged_in, f"lab/{name}", "1")
+
+    _stack_file(tmp_path, image)
+    project = tmp_path / "stackctl.yml"
+    host_line = f"host: '{logged_in['DOCKER_HOST']}'"
+    project.write_text(f"version: '1'\nstack: {name}\nfiles: [stack.yml]\nenvironments:\n"
+                       f"  dev: {{stack: {name}-dev, {host_line}}}\n"
+                       f"  prod: {{stack: {name}-prod, {host_line}}}\n")
+    try:
+        dev_digest = push("busybox:latest")
+        dev = run_stackctl("deploy", "--env", "dev", "--project", str(project), "--with-registry-auth",
+                           "--timeout", "60s", env=logged_in)
+        assert dev.returncode == 0, dev.stdout + dev.stderr
+        assert push("dockersamples/atsea_db:latest") != dev_digest  # the tag moves on after dev deployed
+        out = run_stackctl("promote", "--from", "dev", "--to", "prod", "--project", str(project),
+                           "--timeout", "60s", env=logged_in)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "registry digest" in out.stdout
+        assert _spec_image(logged_in, f"{name}-prod_app") == f"{image}@{dev_digest}"
+    finally:
+        for env_name in ("dev", "prod"):
+            run_stackctl("rm", f"{name}-{env_name}", env=logged_in)
