@@ -248,7 +248,7 @@ def test_resolve_never_keeps_the_tag(logged_in: dict[str, str], tmp_path: Path) 
     stack = f"rg{uuid.uuid4().hex[:6]}"
     path = _stack_file(tmp_path, f"{reg}/dockersamples/atsea_db:latest")
     out = run_stackctl("deploy", stack, "-c", str(path), "--resolve-image", "never", "--with-registry-auth",
-                       "--timeout", "60s", env=logged_in)
+                       "--detach", env=logged_in)
     try:
         assert out.returncode == 0, out.stdout + out.stderr
         assert _spec_image(logged_in, f"{stack}_app") == f"{reg}/dockersamples/atsea_db:latest"
@@ -293,8 +293,8 @@ def test_promote_pins_prod_to_the_digest_dev_runs_even_after_the_tag_moved(logge
                            "--timeout", "60s", env=logged_in)
         assert dev.returncode == 0, dev.stdout + dev.stderr
         assert push("dockersamples/atsea_db:latest") != dev_digest  # the tag moves on after dev deployed
-        out = run_stackctl("promote", "--from", "dev", "--to", "prod", "--project", str(project),
-                           "--timeout", "60s", env=logged_in)
+        out = run_stackctl("promote", "--from", "dev", "--to", "prod", "--project", str(project), "--detach",
+                           env=logged_in)
         assert out.returncode == 0, out.stdout + out.stderr
         assert "registry digest" in out.stdout
         assert _spec_image(logged_in, f"{name}-prod_app") == f"{image}@{dev_digest}"
