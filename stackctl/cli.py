@@ -385,7 +385,8 @@ def logs(
 # --- the lab ----------------------------------------------------------------------------
 
 
-_LabName = Annotated[str, typer.Option("--name", help="Which lab (several run side by side).")]
+_LabName = Annotated[str, typer.Option("--name", envvar="STACKCTL_LAB_NAME",
+                                       help="Which lab (several run side by side; env STACKCTL_LAB_NAME).")]
 
 
 @lab_app.command("up")
