@@ -130,8 +130,9 @@ def _check_subnet_free(layout: LabLayout) -> None:
     """Refuse a subnet that overlaps a route this host already has (another lab, a VPN...)."""
     for net, line in _routes():
         if net.overlaps(layout.network) and f" dev {layout.bridge} " not in f" {line} ":
+            how = "--subnet or STACKCTL_LAB_SUBNET" if layout.place.is_default else "--subnet"
             raise LabError(f"the lab subnet {layout.subnet} overlaps an existing route ({line.strip()}); "
-                           "choose another with --subnet or STACKCTL_LAB_SUBNET")
+                           f"choose another with {how}")
 
 
 def _create_network(layout: LabLayout) -> None:
@@ -382,7 +383,7 @@ def down(name: str = DEFAULT_NAME) -> None:
     place = lab_place(name)
     with _locked(place.lock_file):
         _teardown(read_state(name), place, quiet=False)
-        _teardown_layout_names(make_layout(name=name, environ={}), place)
+        _teardown_layout_names(make_layout(name=name), place)
     try:
         place.lock_file.unlink() if not place.is_default else None
     except OSError:
