@@ -141,6 +141,13 @@ def start(layout: LabLayout) -> None:
     make_htpasswd(files)
     files.config.write_text(config_text(files, address))
     trust(files, address, layout.place.run_root)
+    serve(layout)
+
+
+def serve(layout: LabLayout) -> None:
+    """Run the registry with the files `start` made (again, after a test stopped it), waited for."""
+    files = RegistryFiles.of(layout.place)
+    address = layout.registry_address
     _check_port_free(layout.gateway)
     proc = host.spawn(["docker-registry", "serve", str(files.config)], files.log)
     files.pidfile.write_text(f"{proc.pid}\n")
