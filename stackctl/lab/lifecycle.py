@@ -31,6 +31,7 @@ from stackctl.lab import host, images, registry, ssh
 from stackctl.lab.layout import (
     DEFAULT_NAME,
     NAMED_RUN_BASE,
+    NAMED_STATE_BASE,
     LabLayout,
     LabNode,
     LabPlace,
@@ -44,7 +45,7 @@ T = TypeVar("T")
 IPT_COMMENT = "stackctl-lab"
 DOCKER_SOCK_PLACEHOLDER = Path("/var/run/docker.sock")
 PLACEHOLDER_MARK = "created-docker-sock-placeholder"  # in the lab's run root
-ALLOC_LOCK = NAMED_RUN_BASE.parent / "labs-network.lock"  # one lab at a time picks a subnet and bridge
+ALLOC_LOCK = Path("/run/stackctl-labs-network.lock")  # one lab at a time picks a subnet and bridge
 READY_TIMEOUT = 60.0
 
 
@@ -384,10 +385,23 @@ def down(name: str = DEFAULT_NAME) -> None:
     with _locked(place.lock_file):
         _teardown(read_state(name), place, quiet=False)
         _teardown_layout_names(make_layout(name=name), place)
-    try:
-        place.lock_file.unlink() if not place.is_default else None
-    except OSError:
-        pass
+    if not place.is_default:
+        try:
+            place.lock_file.unlink()
+        except OSError:
+            pass
+        _remove_empty_bases()
+
+
+def _remove_empty_bases() -> None:
+    """The folders named labs share, once the last one is gone (rmdir fails while anything is in them;
+    a lab being brought up holds its lock file in /run/stackctl/labs)."""
+    for folder in (NAMED_RUN_BASE, NAMED_RUN_BASE.parent, NAMED_STATE_BASE, NAMED_STATE_BASE.parent,
+                   registry.CERTS_D):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def _teardown_layout_names(layout: LabLayout, place: LabPlace) -> None:
