@@ -54,6 +54,8 @@ def leftovers(owned: dict[str, Any]) -> list[str]:
     found = [f"netns {n}" for n in owned["netns"] if Path(f"/run/netns/{n}").exists()]
     found += [f"link {link}" for link in owned["links"]
               if host.run(["ip", "link", "show", "dev", link], check=False).returncode == 0]
+    rules = host.run(["iptables", "-S", "FORWARD"], check=False).stdout
+    found += [f"iptables rule {line}" for line in rules.splitlines() if f"-i {owned['links'][0]} " in line]
     found += [f"process {pid}: {host.cmdline(pid)}" for pid in host.lab_processes(owned["roots"], [])]
     found += [f"mount {m}" for m in host.mounts_under(owned["roots"])]
     found += [f"folder {r}" for r in owned["roots"] if r.exists()]
