@@ -206,8 +206,11 @@ def in_netns(netns: str, hostname: str, *argv: str) -> list[str]:
 
 
 def spawn(argv: list[str], log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start a long-running daemon in its own session, its output appended to `log`."""
-    env = tool_env()
+    """Start a long-running daemon in its own session, its output appended to `log`.
+
+    Without the caller's proxy variables: a lab daemon talks to the lab only (a dockerd that sent its
+    pulls from the lab registry to an HTTPS_PROXY would fail them)."""
+    env = {k: v for k, v in tool_env().items() if not k.lower().endswith("_proxy")}
     env.update(extra_env or {})
     with open(log, "ab") as fh:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,

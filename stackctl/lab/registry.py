@@ -122,8 +122,11 @@ def forget(place: LabPlace) -> None:
 def answers(address: str, ca: Path, timeout: float = 2.0) -> bool:
     """True when https://address/v2/ answers over TLS trusted by `ca` (401 without credentials)."""
     ctx = ssl.create_default_context(cafile=str(ca))
+    # Straight to the bridge address: never through an HTTPS_PROXY of the caller's environment.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                         urllib.request.HTTPSHandler(context=ctx))
     try:
-        urllib.request.urlopen(f"https://{address}/v2/", context=ctx, timeout=timeout)
+        opener.open(f"https://{address}/v2/", timeout=timeout)
         return True
     except urllib.error.HTTPError as err:
         return err.code == 401

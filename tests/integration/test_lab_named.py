@@ -202,7 +202,9 @@ def _registry_digest(env: dict[str, str], repo: str, tag: str) -> str:
                  "Authorization": "Basic " + base64.b64encode(
                      f"lab:{env['STACKCTL_LAB_REGISTRY_PASSWORD']}".encode()).decode()})
     ctx = ssl.create_default_context(cafile=env["STACKCTL_LAB_REGISTRY_CA"])
-    with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                         urllib.request.HTTPSHandler(context=ctx))
+    with opener.open(req, timeout=10) as resp:
         return resp.headers["Docker-Content-Digest"]
 
 
