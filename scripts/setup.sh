@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what stackctl and its lab need, only what is missing (idempotent, quick when all is there).
 #   system: docker.io (dockerd, containerd, runc, docker CLI), busybox-static, iptables, iproute2,
-#           openssl, util-linux (nsenter/unshare), make, python3-pip
+#           openssl, util-linux (nsenter/unshare), make, python3-pip,
+#           docker-registry + apache2-utils (htpasswd -B) for the lab registry,
+#           openssh-server + openssh-client for ssh:// to the lab managers
 #   python: stackctl itself, editable, with the test extras
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,10 @@ if command -v dpkg-query >/dev/null 2>&1; then
   need_pkg openssl openssl
   need_pkg util-linux nsenter
   need_pkg make make
+  need_pkg docker-registry docker-registry
+  need_pkg apache2-utils htpasswd
+  need_pkg openssh-server /usr/sbin/sshd
+  need_pkg openssh-client ssh
   "$PYTHON" -m pip --version >/dev/null 2>&1 || need_pkg python3-pip
 fi
 

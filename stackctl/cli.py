@@ -522,53 +522,69 @@ def completion(
 # --- the lab ----------------------------------------------------------------------------
 
 
-@lab_app.command("up", cls=_Command, short_help="Start a lab swarm: a manager and N workers.",
+_LabName = Annotated[str, typer.Option(
+    "--name", envvar="STACKCTL_LAB_NAME", metavar="NAME",
+    help="Which lab (several run side by side; env STACKCTL_LAB_NAME).")]
+
+
+@lab_app.command("up", cls=_Command, short_help="Start a lab swarm: managers, workers, a registry.",
                  epilog=examples("stackctl lab up",
+                                 "stackctl lab up --name b --managers 3 --workers 1",
                                  "stackctl lab up --workers 3 --label wrk-1:pcidss=yes"))
 def lab_up(
     workers: Annotated[int, typer.Option("--workers", metavar="N", help="Number of worker nodes.")] = 2,
+    managers: Annotated[
+        int, typer.Option("--managers", metavar="N", help="Number of managers: 1, 3 or 5.")] = 1,
     label: Annotated[
         list[str] | None, typer.Option("--label", metavar="NODE:KEY=VALUE",
                                        help="Node label (repeatable).")
     ] = None,
     bridge: Annotated[
-        str | None, typer.Option("--bridge", metavar="NAME", help="Bridge name (env STACKCTL_LAB_BRIDGE).")
+        str | None, typer.Option("--bridge", metavar="NAME",
+                                 help="Bridge name (env STACKCTL_LAB_BRIDGE, default lab only).")
     ] = None,
     subnet: Annotated[
-        str | None, typer.Option("--subnet", metavar="CIDR", help="IPv4 /24 (env STACKCTL_LAB_SUBNET).")
+        str | None, typer.Option("--subnet", metavar="CIDR",
+                                 help="IPv4 /24 (env STACKCTL_LAB_SUBNET, default lab only).")
     ] = None,
+    name: _LabName = "default",
+    registry: Annotated[
+        bool, typer.Option("--registry/--no-registry", help="Run the lab registry (TLS, password).")
+    ] = True,
+    ssh: Annotated[bool, typer.Option("--ssh/--no-ssh", help="Run sshd on every manager.")] = True,
 ) -> None:
-    """Start a manager and N workers, each a real dockerd in its own network namespace."""
+    """Start managers and workers, each a real dockerd in its own network namespace."""
     from stackctl.commands import lab as impl
 
-    _run(impl.up, workers=workers, labels=label or [], bridge=bridge, subnet=subnet)
+    _run(impl.up, workers=workers, labels=label or [], bridge=bridge, subnet=subnet, name=name,
+         managers=managers, registry=registry, ssh=ssh)
 
 
 @lab_app.command("down", cls=_Command, short_help="Stop the lab and remove everything it made.",
-                 epilog=examples("stackctl lab down"))
-def lab_down() -> None:
+                 epilog=examples("stackctl lab down", "stackctl lab down --name b"))
+def lab_down(name: _LabName = "default") -> None:
     """Stop the lab and remove everything it made (namespaces, bridge, processes, mounts)."""
     from stackctl.commands import lab as impl
 
-    _run(impl.down)
+    _run(impl.down, name=name)
 
 
 @lab_app.command("status", cls=_Command, short_help="Show the lab's nodes and whether they are Ready.",
                  epilog=examples("stackctl lab status", "stackctl lab status --format json"))
-def lab_status(fmt: TableFormat = "table") -> None:
-    """Show the lab's nodes and whether they are Ready."""
+def lab_status(fmt: TableFormat = "table", name: _LabName = "default") -> None:
+    """Show the lab's nodes and whether they are Ready, and its registry."""
     from stackctl.commands import lab as impl
 
-    _run(impl.status, fmt=fmt)
+    _run(impl.status, fmt=fmt, name=name)
 
 
-@lab_app.command("env", cls=_Command, short_help="Print the DOCKER_HOST export line for the lab.",
-                 epilog=examples('eval "$(stackctl lab env)"'))
-def lab_env() -> None:
-    """Print `export DOCKER_HOST=...` for the lab's manager."""
+@lab_app.command("env", cls=_Command, short_help="Print the export lines for the lab (DOCKER_HOST...).",
+                 epilog=examples('eval "$(stackctl lab env)"', 'eval "$(stackctl lab env --name b)"'))
+def lab_env(name: _LabName = "default") -> None:
+    """Print exports for the lab: DOCKER_HOST, and STACKCTL_LAB_REGISTRY* when it runs a registry."""
     from stackctl.commands import lab as impl
 
-    _run(impl.env)
+    _run(impl.env, name=name)
 
 
 def main() -> None:

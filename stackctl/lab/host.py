@@ -7,7 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from stackctl.errors import LabError
@@ -25,6 +25,11 @@ REQUIRED_TOOLS: dict[str, str] = {
     "docker": "docker.io (or docker-ce-cli)",
     "umount": "mount",
 }
+# Needed only by the lab's registry and its ssh access (`lab up --no-registry --no-ssh` runs without).
+REGISTRY_TOOLS: dict[str, str] = {"docker-registry": "docker-registry", "htpasswd": "apache2-utils",
+                                  "openssl": "openssl"}
+SSH_TOOLS: dict[str, str] = {"sshd": "openssh-server", "ssh-keygen": "openssh-client",
+                             "ssh": "openssh-client"}
 
 SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -40,12 +45,15 @@ def which(tool: str) -> str | None:
     return shutil.which(tool, path=tool_env()["PATH"])
 
 
-def preflight(euid: int | None = None, finder=which) -> None:
+def preflight(euid: int | None = None, finder=which, registry: bool = False, ssh: bool = False) -> None:
     """Say at once everything that stops the lab from running here."""
     problems: list[str] = []
     if (os.geteuid() if euid is None else euid) != 0:
         problems.append("the lab needs root (network namespaces, bridges, dockerd): run it with sudo")
-    missing = [(tool, pkg) for tool, pkg in REQUIRED_TOOLS.items() if not finder(tool)]
+    tools = dict(REQUIRED_TOOLS)
+    tools.update(REGISTRY_TOOLS if registry else {})
+    tools.update(SSH_TOOLS if ssh else {})
+    missing = [(tool, pkg) for tool, pkg in tools.items() if not finder(tool)]
     for tool, pkg in missing:
         problems.append(f"'{tool}' not found on PATH (install {pkg})")
     if not Path("/proc/self/ns/net").exists():
@@ -61,11 +69,14 @@ def run(
     check: bool = True,
     timeout: float = 60,
     what: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command; on failure raise LabError quoting its stderr."""
+    """Run a command (`env` added to tool_env()); on failure raise LabError quoting its stderr."""
     data = input.encode() if isinstance(input, str) else input
+    full_env = tool_env()
+    full_env.update(env or {})
     try:
-        proc = subprocess.run(list(args), input=data, capture_output=True, timeout=timeout, env=tool_env())
+        proc = subprocess.run(list(args), input=data, capture_output=True, timeout=timeout, env=full_env)
     except FileNotFoundError:
         raise LabError(f"'{args[0]}' not found (is it installed?)") from None
     except subprocess.TimeoutExpired:
@@ -142,6 +153,16 @@ def _own_ancestry() -> set[int]:
     return pids
 
 
+LAB_DAEMONS = ("containerd", "dockerd", "docker-", "runc", "sshd")  # docker-registry, docker-proxy too
+
+
+def mentions_folder(cmd: str, roots: Sequence[Path]) -> bool:
+    """True when a command line names one of `roots` or a path below it (never a sibling that merely
+    shares the prefix: /run/stackctl/labs/a is not in `... /run/stackctl/labs/ab/x`)."""
+    padded = cmd + " "
+    return any(f"{r}/" in padded or f"{r} " in padded for r in map(str, roots))
+
+
 def lab_processes(roots: Sequence[Path], netns_names: Sequence[str]) -> list[int]:
     """Leftovers of a lab: containerd/docker/runc processes naming its folders, processes in its
     network namespaces, and processes whose root directory lies under its folders (containers)."""
@@ -162,7 +183,7 @@ def lab_processes(roots: Sequence[Path], netns_names: Sequence[str]) -> list[int
             continue
         cmd = cmdline(pid)
         exe = cmd.split(" ", 1)[0].rsplit("/", 1)[-1]
-        if any(r in cmd for r in root_strs) and exe.startswith(("containerd", "dockerd", "docker-", "runc")):
+        if mentions_folder(cmd, roots) and exe.startswith(LAB_DAEMONS):
             found.append(pid)
             continue
         try:
@@ -175,6 +196,42 @@ def lab_processes(roots: Sequence[Path], netns_names: Sequence[str]) -> list[int
         except OSError:
             continue
     return found
+
+
+def in_netns(netns: str, hostname: str, *argv: str) -> list[str]:
+    """argv run inside a network namespace with its own hostname (`nsenter --net`, not `ip netns exec`:
+    that one remounts /sys and hides the cgroup mounts dockerd needs)."""
+    return ["nsenter", f"--net=/run/netns/{netns}", "unshare", "--uts", "--",
+            "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *argv]
+
+
+def spawn(argv: list[str], log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a long-running daemon in its own session, its output appended to `log`.
+
+    Without the caller's proxy variables: a lab daemon talks to the lab only (a dockerd that sent its
+    pulls from the lab registry to an HTTPS_PROXY would fail them)."""
+    env = {k: v for k, v in tool_env().items() if not k.lower().endswith("_proxy")}
+    env.update(extra_env or {})
+    with open(log, "ab") as fh:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True, close_fds=True, cwd="/")
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str,
+              proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = ""
+    if log is not None and log.exists():
+        lines = log.read_text(errors="replace").strip().splitlines()[-5:]
+        tail = "\n  " + "\n  ".join(lines) if lines else ""
+    state = "exited" if proc is not None and proc.poll() is not None else f"not ready after {timeout:.0f}s"
+    raise LabError(f"{what} {state}{(' (log: ' + str(log) + ')') if log else ''}{tail}")
 
 
 def _unescape_mount(path: str) -> str:

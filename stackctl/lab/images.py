@@ -1,6 +1,6 @@
 """The lab's images: a busybox-static root filesystem imported under several names.
 
-There is no registry, so every image a test or example needs is made here with
+Nodes cannot pull from a public registry, so every image a test or example needs is made here with
 `docker import` on the manager, then copied to the other nodes with `docker save` /
 `docker load`, so that one tag has the same image ID on every node, as a registry would
 give a real cluster (a separate import per node would make a new ID per node, and an image
@@ -49,6 +49,19 @@ IMAGES: tuple[Image, ...] = (
     Image("dockersamples/visualizer:stable", _serve(8080), (8080,)),
     Image("dockersamples/atseasampleshopapp_payment_gateway:latest", ["sh", "-c", _IDLE]),
 )
+
+# Extra names in the lab registry (besides each image's own name): tests use a tag they may move.
+REGISTRY_ALIASES: dict[str, tuple[str, ...]] = {"busybox:latest": ("lab/busybox:latest", "lab/busybox:1")}
+
+
+def registry_refs(name: str) -> list[str]:
+    """Where `lab up` pushes image `name` in the lab registry (paths without the registry address).
+
+    busybox goes under lab/ (the examples say $STACKCTL_LAB_REGISTRY/lab/busybox:1); the AtSea
+    stand-ins keep their real names, so the registry holds them as dockersamples/...
+    """
+    return list(REGISTRY_ALIASES.get(name, (name,)))
+
 
 # Applets the root filesystem links; any other applet works as `busybox NAME`.
 _APPLETS = (

@@ -3,7 +3,11 @@
 Each node is a containerd + dockerd pair started with `nsenter --net=<netns>` (so the
 cgroup mounts stay visible) and `unshare --uts` (its own hostname), with private
 data-root, exec-root, socket and pidfile. The namespaces hang off one bridge and have
-no default route: nothing in the lab can reach a registry, and nothing tries to.
+no default route: nothing in the lab can reach a public registry, and nothing tries to;
+the lab's own registry listens on the bridge address (stackctl/lab/registry.py).
+
+Every operation works on one named lab and touches only what that lab's layout names
+(its folders, netns, bridge, veths, iptables rule), so labs can run side by side.
 """
 
 from __future__ import annotations
@@ -23,15 +27,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from stackctl.errors import LabError
-from stackctl.lab import host, images
+from stackctl.lab import host, images, registry, ssh
 from stackctl.lab.layout import (
-    LOCK_FILE,
-    NETNS_PREFIX,
-    RUN_ROOT,
-    STATE_FILE,
-    STATE_ROOT,
+    DEFAULT_NAME,
+    NAMED_RUN_BASE,
+    NAMED_STATE_BASE,
     LabLayout,
     LabNode,
+    LabPlace,
+    lab_names,
+    lab_place,
     make_layout,
     read_state,
 )
@@ -39,7 +44,8 @@ from stackctl.lab.layout import (
 T = TypeVar("T")
 IPT_COMMENT = "stackctl-lab"
 DOCKER_SOCK_PLACEHOLDER = Path("/var/run/docker.sock")
-PLACEHOLDER_MARK = RUN_ROOT / "created-docker-sock-placeholder"
+PLACEHOLDER_MARK = "created-docker-sock-placeholder"  # in the lab's run root
+ALLOC_LOCK = Path("/run/stackctl-labs-network.lock")  # one lab at a time picks a subnet and bridge
 READY_TIMEOUT = 60.0
 
 
@@ -61,14 +67,14 @@ def _parallel(fn: Callable[[LabNode], T], nodes: list[LabNode]) -> list[T]:
 
 
 @contextmanager
-def _locked() -> Iterator[None]:
-    """One `up`/`down` at a time on this machine."""
-    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK_FILE, "w") as fh:
+def _locked(lock_file: Path, what: str = "another `stackctl lab up/down` of this lab") -> Iterator[None]:
+    """One `up`/`down` at a time per lab (and one network allocation at a time per machine)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            _say("another `stackctl lab up/down` is running; waiting for it")
+            _say(f"{what} is running; waiting for it")
             fcntl.flock(fh, fcntl.LOCK_EX)
         yield
 
@@ -96,20 +102,38 @@ def _link_exists(name: str) -> bool:
     return host.run(["ip", "link", "show", "dev", name], check=False).returncode == 0
 
 
-def _check_subnet_free(layout: LabLayout) -> None:
-    """Refuse a subnet that overlaps a route this host already has (another lab, a VPN...)."""
+def _routes() -> list[tuple[ipaddress.IPv4Network, str]]:
+    """This host's IPv4 routes (but the default one) with their full lines."""
     out = host.run(["ip", "-4", "-o", "route", "show"], check=False).stdout
+    routes = []
     for line in out.splitlines():
         dest = line.split()[0] if line.split() else ""
         if dest == "default" or not dest:
             continue
         try:
-            net = ipaddress.IPv4Network(dest, strict=False)
+            routes.append((ipaddress.IPv4Network(dest, strict=False), line))
         except ValueError:
             continue
+    return routes
+
+
+def _taken_networks(name: str) -> list[ipaddress.IPv4Network]:
+    """Networks a new lab must avoid: routes of this host and subnets other labs recorded."""
+    taken = [net for net, _ in _routes()]
+    for other in lab_names():
+        layout = read_state(other) if other != name else None
+        if layout is not None:
+            taken.append(layout.network)
+    return taken
+
+
+def _check_subnet_free(layout: LabLayout) -> None:
+    """Refuse a subnet that overlaps a route this host already has (another lab, a VPN...)."""
+    for net, line in _routes():
         if net.overlaps(layout.network) and f" dev {layout.bridge} " not in f" {line} ":
+            how = "--subnet or STACKCTL_LAB_SUBNET" if layout.place.is_default else "--subnet"
             raise LabError(f"the lab subnet {layout.subnet} overlaps an existing route ({line.strip()}); "
-                           "choose another with --subnet or STACKCTL_LAB_SUBNET")
+                           f"choose another with {how}")
 
 
 def _create_network(layout: LabLayout) -> None:
@@ -172,43 +196,24 @@ def _containerd_config(node: LabNode) -> str:
 
 def _in_node(node: LabNode, *argv: str) -> list[str]:
     """argv run inside the node's network namespace with its own hostname."""
-    return ["nsenter", f"--net=/run/netns/{node.netns}", "unshare", "--uts", "--",
-            "sh", "-c", 'hostname "$0" && exec "$@"', node.name, *argv]
+    return host.in_netns(node.netns, node.name, *argv)
 
 
-def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    env = host.tool_env()
-    env["DOCKER_SERVICE_PREFER_OFFLINE_IMAGE"] = "1"
-    with open(log, "ab") as fh:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True, close_fds=True, cwd="/")
+def _spawn(argv: list[str], log: Path, offline: bool = False) -> subprocess.Popen[bytes]:
+    """A node daemon. `offline`: swarm tasks use local images and never pull (a lab without a registry:
+    every pull would fail). With the registry, tasks pull as on a real cluster (a failed pull of a
+    public image falls back to the local copy at once: the namespaces have no route out)."""
+    return host.spawn(argv, log, {"DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"} if offline else {})
 
 
-def _wait_for(cond: Callable[[], bool], timeout: float, what: str,
-              proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        if proc is not None and proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    tail = ""
-    if log is not None and log.exists():
-        lines = log.read_text(errors="replace").strip().splitlines()[-5:]
-        tail = "\n  " + "\n  ".join(lines) if lines else ""
-    state = "exited" if proc is not None and proc.poll() is not None else f"not ready after {timeout:.0f}s"
-    raise LabError(f"{what} {state}{(' (log: ' + str(log) + ')') if log else ''}{tail}")
-
-
-def _start_node(node: LabNode) -> None:
+def _start_node(node: LabNode, offline: bool = True) -> None:
     for d in (node.data_root, node.run_dir, node.exec_root, node.containerd_dir):
         d.mkdir(parents=True, exist_ok=True)
     conf = node.run_dir / "containerd.toml"
     conf.write_text(_containerd_config(node))
     ctrd = _spawn(_in_node(node, "containerd", "--config", str(conf)), node.containerd_log)
     node.containerd_pidfile.write_text(f"{ctrd.pid}\n")
-    _wait_for(node.containerd_socket.exists, 20, f"containerd of {node.name}", ctrd, node.containerd_log)
+    host.wait_for(node.containerd_socket.exists, 20, f"containerd of {node.name}", ctrd, node.containerd_log)
     dockerd = _spawn(_in_node(
         node, "dockerd",
         "--data-root", str(node.data_root),
@@ -217,8 +222,8 @@ def _start_node(node: LabNode) -> None:
         "--pidfile", str(node.pidfile),
         "--containerd", str(node.containerd_socket),
         "--log-level", "warn",
-    ), node.log)
-    _wait_for(lambda: _responds(node), 30, f"dockerd of {node.name}", dockerd, node.log)
+    ), node.log, offline)
+    host.wait_for(lambda: _responds(node), 30, f"dockerd of {node.name}", dockerd, node.log)
 
 
 def _import_images(node: LabNode, rootfs: bytes) -> None:
@@ -231,15 +236,19 @@ def _import_images(node: LabNode, rootfs: bytes) -> None:
 
 
 def _form_swarm(layout: LabLayout) -> None:
+    """Init on mgr-1; other managers join one by one (raft adds one member at a time), workers at once."""
     mgr = layout.manager
     docker(mgr, "swarm", "init", "--advertise-addr", mgr.ip, "--listen-addr", f"{mgr.ip}:2377",
            timeout=60)
-    token = docker(mgr, "swarm", "join-token", "-q", "worker").stdout.strip()
+    tokens = {role: docker(mgr, "swarm", "join-token", "-q", role).stdout.strip()
+              for role in ("worker", "manager")}
 
     def join(node: LabNode) -> None:
-        docker(node, "swarm", "join", "--token", token, "--advertise-addr", node.ip,
-               "--listen-addr", f"{node.ip}:2377", f"{mgr.ip}:2377", timeout=60)
+        docker(node, "swarm", "join", "--token", tokens[node.role], "--advertise-addr", node.ip,
+               "--listen-addr", f"{node.ip}:2377", f"{mgr.ip}:2377", timeout=90)
 
+    for node in layout.managers[1:]:
+        join(node)
     _parallel(join, layout.workers)
 
 
@@ -295,49 +304,72 @@ def _apply_labels(layout: LabLayout, rows: list[dict[str, Any]]) -> None:
 
 
 def up(workers: int = 2, labels: list[str] | None = None, bridge: str | None = None,
-       subnet: str | None = None) -> tuple[LabLayout, list[dict[str, Any]], float]:
-    """Start a fresh lab (tearing down any leftovers first); return layout, nodes, seconds taken."""
-    layout = make_layout(workers, labels or [], bridge, subnet)
-    host.preflight()
+       subnet: str | None = None, *, name: str = DEFAULT_NAME, managers: int = 1,
+       with_registry: bool = True, with_ssh: bool = True) -> tuple[LabLayout, list[dict[str, Any]], float]:
+    """Start lab `name` afresh (tearing down its own leftovers first); return layout, nodes, seconds taken.
+
+    Only this lab's previous incarnation is torn down: other labs keep running.
+    """
+    place = lab_place(name)
+    make_layout(workers, labels or [], bridge, subnet, name=name, managers=managers)  # bad flags fail first
+    host.preflight(registry=with_registry, ssh=with_ssh)
     rootfs = images.rootfs_tar(images.find_busybox())
     started = time.monotonic()
-    with _locked():
-        _teardown(read_state(), quiet=False)
-        _teardown_layout_names(layout)
+    with _locked(place.lock_file):
+        _teardown(read_state(name), place, quiet=False)
+        _teardown_layout_names(make_layout(workers, labels or [], bridge, subnet, name=name,
+                                           managers=managers), place)
         if time.monotonic() - started > 1:
-            _say(f"cleaned up the previous lab in {time.monotonic() - started:.1f}s")
+            _say(f"cleaned up the previous lab {name!r} in {time.monotonic() - started:.1f}s")
         phase = time.monotonic()
-        RUN_ROOT.mkdir(parents=True, exist_ok=True)
-        STATE_ROOT.mkdir(parents=True, exist_ok=True)
-        STATE_FILE.write_text(layout.to_json())
-        _say(f"starting {len(layout.nodes)} nodes on bridge {layout.bridge} ({layout.subnet})")
-        _create_network(layout)
-        _ensure_docker_sock_placeholder()
-        _parallel(_start_node, layout.nodes)
+        place.run_root.mkdir(parents=True, exist_ok=True)
+        place.state_root.mkdir(parents=True, exist_ok=True)
+        with _locked(ALLOC_LOCK, "another lab is choosing its network"):
+            layout = make_layout(workers, labels or [], bridge, subnet, name=name, managers=managers,
+                                 taken=[] if place.is_default else _taken_networks(name),
+                                 registry=with_registry, ssh=with_ssh)
+            place.state_file.write_text(layout.to_json())
+            _say(f"starting lab {name!r}: {len(layout.nodes)} nodes on bridge {layout.bridge} "
+                 f"({layout.subnet})")
+            _create_network(layout)
+        _ensure_docker_sock_placeholder(place)
+        with ThreadPoolExecutor(max_workers=1) as side:
+            reg = side.submit(registry.start, layout) if with_registry else None
+            _parallel(lambda node: _start_node(node, offline=not with_registry), layout.nodes)
+            if reg is not None:
+                reg.result()
         _say(f"dockerds answering after {time.monotonic() - phase:.1f}s; forming the swarm")
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
             # Built once, on the manager, then copied: the same image IDs on every node.
             imported = pool.submit(_import_images, layout.manager, rootfs)
+            sshd = pool.submit(ssh.start, layout) if with_ssh else None
             _form_swarm(layout)
             rows = _wait_ready(layout)
             _apply_labels(layout, rows)
             imported.result()
-        images.copy_images(layout.manager.host, [n.host for n in layout.workers])
+            if sshd is not None:
+                sshd.result()
+        with ThreadPoolExecutor(max_workers=1) as side:
+            pushed = side.submit(registry.push_images, layout) if with_registry else None
+            images.copy_images(layout.manager.host, [n.host for n in layout.nodes[1:]])
+            if pushed is not None:
+                pushed.result()
         rows = node_table(layout)
     return layout, rows, time.monotonic() - started
 
 
-def _ensure_docker_sock_placeholder() -> None:
+def _ensure_docker_sock_placeholder(place: LabPlace) -> None:
     """Nodes share this host's filesystem: a bind source like /var/run/docker.sock must exist."""
     path = DOCKER_SOCK_PLACEHOLDER
     if not os.path.lexists(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
-        PLACEHOLDER_MARK.write_text(str(path))
+        (place.run_root / PLACEHOLDER_MARK).write_text(str(path))
 
 
-def _remove_docker_sock_placeholder() -> None:
-    if not PLACEHOLDER_MARK.exists():
+def _remove_docker_sock_placeholder(place: LabPlace) -> None:
+    """Remove the placeholder this lab made, unless another lab still runs (its containers may bind it)."""
+    if not (place.run_root / PLACEHOLDER_MARK).exists() or [n for n in lab_names() if n != place.name]:
         return
     path = DOCKER_SOCK_PLACEHOLDER
     try:
@@ -347,19 +379,37 @@ def _remove_docker_sock_placeholder() -> None:
         pass
 
 
-def down() -> None:
-    with _locked():
-        layout = read_state()
-        _teardown(layout, quiet=False, what="stopping the lab")
-        _teardown_layout_names(make_layout())
+def down(name: str = DEFAULT_NAME) -> None:
+    """Tear down lab `name` and nothing else."""
+    place = lab_place(name)
+    with _locked(place.lock_file):
+        _teardown(read_state(name), place, quiet=False)
+        _teardown_layout_names(make_layout(name=name), place)
+    if not place.is_default:
+        try:
+            place.lock_file.unlink()
+        except OSError:
+            pass
+        _remove_empty_bases()
 
 
-def _teardown_layout_names(layout: LabLayout) -> None:
+def _remove_empty_bases() -> None:
+    """The folders named labs share, once the last one is gone (rmdir fails while anything is in them;
+    a lab being brought up holds its lock file in /run/stackctl/labs)."""
+    for folder in (NAMED_RUN_BASE, NAMED_RUN_BASE.parent, NAMED_STATE_BASE, NAMED_STATE_BASE.parent,
+                   registry.CERTS_D):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _teardown_layout_names(layout: LabLayout, place: LabPlace) -> None:
     """Leftovers with this layout's names but no state file (e.g. /run was wiped)."""
     if any(Path(f"/run/netns/{n.netns}").exists() for n in layout.nodes) or any(
         n.run_dir.exists() or n.data_root.exists() for n in layout.nodes
-    ):
-        _teardown(layout, quiet=True)
+    ) or _link_exists(layout.bridge) and not place.is_default:
+        _teardown(layout, place, quiet=True)
 
 
 def _stop_node(node: LabNode) -> None:
@@ -383,19 +433,27 @@ def _stop_node(node: LabNode) -> None:
             step(f"stopping {needle}", lambda pid=pid: host.stop_pids([pid], grace=20))
 
 
-def _teardown(layout: LabLayout | None, quiet: bool, what: str = "stopping the previous lab") -> None:
-    """Remove everything a lab made; safe to run on a half-built or already-removed lab.
+def _lab_netns(place: LabPlace) -> list[str]:
+    """Namespaces named like this lab's nodes (the default lab: every `stackctl-*`, as it always did)."""
+    names = [line.split()[0] for line in host.run(["ip", "netns", "list"], check=False).stdout.splitlines()
+             if line.split()]
+    return [n for n in names if place.owns_netns(n)]
 
-    `what`: the line said when nodes still answer (`lab up` replaces a lab, `lab down` stops it)."""
+
+def _teardown(layout: LabLayout | None, place: LabPlace, quiet: bool) -> None:
+    """Remove everything lab `place` made; safe on a half-built or already-removed lab.
+
+    Containers first, then dockerd (waited for), then leftover shims and mounts: all found by
+    this lab's folders and namespaces only, so another lab's processes are never touched.
+    """
     nodes = layout.nodes if layout else []
-    netns = sorted({n.netns for n in nodes} | {
-        name.split()[0] for name in host.run(["ip", "netns", "list"], check=False).stdout.splitlines()
-        if name.startswith(NETNS_PREFIX)
-    })
+    netns = sorted({n.netns for n in nodes} | set(_lab_netns(place)))
     if nodes and not quiet and any(_responds(n) for n in nodes):
-        _say(what)
+        _say(f"stopping lab {place.name!r}")
+    ssh.stop(place)
     _parallel(_stop_node, nodes)
-    roots = [RUN_ROOT, STATE_ROOT]
+    registry.stop(place)
+    roots = [place.run_root, place.state_root]
     leftovers = host.lab_processes(roots, netns)
     if leftovers:
         host.stop_pids(leftovers, grace=5)
@@ -409,17 +467,19 @@ def _teardown(layout: LabLayout | None, quiet: bool, what: str = "stopping the p
         if _link_exists(layout.bridge):
             host.run(["ip", "link", "del", layout.bridge], check=False)
         _remove_forwarding(layout.bridge)
-    _remove_docker_sock_placeholder()
+    registry.forget(place)
+    _remove_docker_sock_placeholder(place)
     if still:
         raise LabError("could not unmount: " + ", ".join(still[:5]) + (" ..." if len(still) > 5 else ""))
-    for root in (STATE_ROOT, RUN_ROOT):
+    for root in roots:
         if root.exists():
             shutil.rmtree(root, ignore_errors=True)
 
 
-def status_rows() -> tuple[LabLayout, list[dict[str, Any]]]:
-    """The lab's nodes as swarm sees them; LabError when the lab is not up."""
-    layout = read_state()
+def status_rows(name: str = DEFAULT_NAME) -> tuple[LabLayout, list[dict[str, Any]]]:
+    """Lab `name`'s nodes as swarm sees them; LabError when that lab is not up."""
+    layout = read_state(name)
     if layout is None or not _responds(layout.manager):
-        raise LabError("the lab is not up (start it with: sudo stackctl lab up)")
+        hint = "" if name == DEFAULT_NAME else f" --name {name}"
+        raise LabError(f"the lab {name!r} is not up (start it with: sudo stackctl lab up{hint})")
     return layout, node_table(layout)

@@ -127,7 +127,7 @@ def test_exit_code_table_documents_every_code() -> None:
 def test_lab_env_fails_when_the_lab_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
     from stackctl.commands import lab
 
-    monkeypatch.setattr(lab, "MANAGER_HOST", "unix:///nonexistent/stackctl-lab/docker.sock")
-    result = CliRunner().invoke(app, ["lab", "env"])
+    monkeypatch.setattr(lab, "read_state", lambda name: None)  # a lab that was never started
+    result = CliRunner().invoke(app, ["lab", "env", "--name", "never-started-xyz"])
     assert result.exit_code == 1 and "export" not in result.stdout
     assert "the lab is not up" in result.output

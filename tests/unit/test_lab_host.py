@@ -57,7 +57,9 @@ def test_run_raises_lab_error_with_the_last_stderr_line() -> None:
     assert str(err.value) == "doing it failed: the real reason"
 
 
-def test_env_prints_the_manager_export(capsys: pytest.CaptureFixture[str]) -> None:
+def test_env_prints_the_manager_export(capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab_cmd, "read_state", lambda name: None)  # whatever lab runs on this machine
     assert lab_cmd.env() == 0
     assert capsys.readouterr().out == "export DOCKER_HOST=unix:///run/stackctl-lab/mgr-1/docker.sock\n"
 
