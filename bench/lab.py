@@ -16,7 +16,7 @@ from typing import Any
 
 from stackctl.names import HISTORY_LABEL, NAMESPACE_LABEL
 
-LAB_HOST = "unix:///run/stackctl-lab/mgr-1/docker.sock"
+LAB_HOST = "unix:///run/stackctl-lab/mgr-1/docker.sock"  # bench uses the default lab
 
 
 def lab_ready(stackctl: list[str]) -> bool:

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-LAB_HOST = "unix:///run/stackctl-lab/mgr-1/docker.sock"
-LAB_SOCKET = Path("/run/stackctl-lab/mgr-1/docker.sock")
+from tests.paths import LAB_HOST, LAB_NAME
+
+LAB_SOCKET = Path(LAB_HOST.removeprefix("unix://"))
 REPO = Path(__file__).resolve().parent.parent
 _lab_problem: list[str | None] = []  # cached result of _check_lab()
 
@@ -40,7 +41,8 @@ def _check_lab() -> str | None:
         return _lab_problem[0]
     problem: str | None = None
     if not LAB_SOCKET.exists():
-        problem = f"the lab is not up ({LAB_SOCKET} missing; run: sudo stackctl lab up)"
+        start = "stackctl lab up" + (f" --name {LAB_NAME}" if LAB_NAME != "default" else "")
+        problem = f"the lab is not up ({LAB_SOCKET} missing; run: {start})"
     else:
         try:
             out = subprocess.run(["docker", "info", "--format", "{{.Swarm.ControlAvailable}}"],

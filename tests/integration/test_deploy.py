@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from stackctl.history import is_history
+from tests.paths import node_host
 
 STACK_PREFIX = "dp"
 
@@ -27,7 +28,7 @@ def _drop_history(engine: Any, stack_name: str, docker_client: Any) -> Iterator[
 
     remove_history(engine, stack_name)
 REPO = Path(__file__).resolve().parents[2]
-WORKER_HOST = "unix:///run/stackctl-lab/wrk-1/docker.sock"
+WORKER_HOST = node_host("wrk-1")
 
 
 def stack_file(tmp_path: Path, *, replicas: int = 1, env: str = "1", constraint: str = "node.role == worker",

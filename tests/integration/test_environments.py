@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from stackctl.history import remove_history
+from tests.paths import LAB_HOST, node_host
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "atsea-envs"
-LAB_HOST = "unix:///run/stackctl-lab/mgr-1/docker.sock"
+
 STACK_PREFIX = "ev"
 
 
@@ -89,7 +90,7 @@ def _running_image_ids(docker_client: Any, stack: str) -> dict[str, set[str]]:
         for task in docker_client.api.tasks(filters={"service": service["ID"], "desired-state": "running"}):
             if task["Status"]["State"] != "running":
                 continue
-            node = docker.DockerClient(base_url=f"unix:///run/stackctl-lab/{nodes[task['NodeID']]}/docker.sock")
+            node = docker.DockerClient(base_url=node_host(nodes[task["NodeID"]]))
             try:
                 cid = task["Status"]["ContainerStatus"]["ContainerID"]
                 out.setdefault(name, set()).add(node.api.inspect_container(cid)["Image"])

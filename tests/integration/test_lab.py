@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.paths import LAB_HOST, node_host
+
 pytestmark = pytest.mark.integration
 
 STACK_PREFIX = "labt"
@@ -24,7 +26,7 @@ def test_status_shows_three_ready_nodes_with_hostnames_and_roles(run_stackctl: A
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["schema"] == "stackctl.lab-status/v1" and doc["ready"] is True
-    assert doc["docker_host"] == "unix:///run/stackctl-lab/mgr-1/docker.sock"
+    assert doc["docker_host"] == LAB_HOST
     roles = {n["hostname"]: n["role"] for n in doc["nodes"]}
     assert roles == EXPECTED_ROLES
     assert {n["state"] for n in doc["nodes"]} == {"ready"}
@@ -41,7 +43,7 @@ def test_env_points_at_the_manager(run_stackctl: Any) -> None:
     out = run_stackctl("lab", "env")
     assert out.returncode == 0
     # The first line; a lab with a registry adds its STACKCTL_LAB_REGISTRY* exports after it.
-    assert out.stdout.splitlines()[0] == "export DOCKER_HOST=unix:///run/stackctl-lab/mgr-1/docker.sock"
+    assert out.stdout.splitlines()[0] == f"export DOCKER_HOST={LAB_HOST}"
 
 
 def test_swarm_nodes_and_pcidss_label(docker_client: Any) -> None:
@@ -54,7 +56,7 @@ def test_swarm_nodes_and_pcidss_label(docker_client: Any) -> None:
 
 @pytest.mark.parametrize("node", sorted(EXPECTED_ROLES))
 def test_every_node_has_the_lab_images(node: str) -> None:
-    out = subprocess.run(["docker", "-H", f"unix:///run/stackctl-lab/{node}/docker.sock", "images",
+    out = subprocess.run(["docker", "-H", node_host(node), "images",
                           "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     have = set(out.stdout.split())

@@ -21,6 +21,7 @@ import pytest
 from stackctl.lab import host, ssh
 from stackctl.lab.layout import LabLayout, read_state
 from tests.integration.named_lab import exports, leftovers, run_docker, run_stackctl, what_it_owns
+from tests.paths import LAB_HOST, LAB_NAME
 
 pytestmark = pytest.mark.integration
 
@@ -57,9 +58,9 @@ def test_a_named_lab_with_three_managers_runs_beside_the_default_one(lab3: LabLa
     assert roles == {"mgr-1": "manager", "mgr-2": "manager", "mgr-3": "manager", "wrk-1": "worker"}
     assert doc["docker_host"] == f"unix:///run/stackctl/labs/{lab3.name}/mgr-1/docker.sock"
     assert doc["registry"] == f"{lab3.gateway}:5000"
-    default = _ready("default")
+    default = _ready(LAB_NAME)  # the lab the other test modules share (the default one unless named)
     assert default["ready"] is True
-    assert default["docker_host"] == "unix:///run/stackctl-lab/mgr-1/docker.sock"
+    assert default["docker_host"] == LAB_HOST
     assert default["subnet"] != doc["subnet"] and default["bridge"] != doc["bridge"]
     # Every manager takes part in raft.
     info = json.loads(run_docker("-H", lab3.manager.host, "info", "--format", "{{json .Swarm}}").stdout)
@@ -184,7 +185,7 @@ def test_a_second_lab_comes_and_goes_leaving_nothing_and_the_others_ready(lab3: 
     assert layout is not None and leftovers(what_it_owns(layout)) == []
     assert run_stackctl("lab", "status", "--name", name).returncode != 0
     assert _ready(lab3.name)["ready"] is True
-    assert _ready("default")["ready"] is True
+    assert _ready(LAB_NAME)["ready"] is True
 
 
 # --- stackctl against the lab registry ---------------------------------------------------------

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from stackctl.history import is_history
+from tests.paths import node_host
 
 pytestmark = pytest.mark.integration
 
 STACK_PREFIX = "rt"
-NODE_HOST = "unix:///run/stackctl-lab/{node}/docker.sock"
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +60,7 @@ def _read_in_task(client: Any, service: str, *paths: str, timeout: float = 60) -
         assert time.monotonic() < deadline, f"no single running task of {service} using {want}"
         time.sleep(1)
     (task,) = tasks
-    node = docker.DockerClient(base_url=NODE_HOST.format(node=nodes[task["NodeID"]]))
+    node = docker.DockerClient(base_url=node_host(nodes[task["NodeID"]]))
     try:
         container = node.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
         out = []

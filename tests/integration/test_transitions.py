@@ -37,11 +37,11 @@ import pytest
 import yaml
 
 from tests.integration import transition_cases as tc
-from tests.paths import REPO
+from tests.paths import REPO, lab_run_dir
 
 pytestmark = pytest.mark.integration
 
-LAB_DIR = Path("/run/stackctl-lab")  # one docker.sock per lab node
+LAB_DIR = lab_run_dir()  # one docker.sock per lab node
 
 # Transition id ("<leaf>=<example> apply|revert|stepN") → why stackctl is not faithful there yet.
 KNOWN_UNFAITHFUL: dict[str, str] = {}
