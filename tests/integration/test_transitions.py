@@ -80,6 +80,8 @@ class Lab:
             plan = json.loads(res.stdout)
         except json.JSONDecodeError:
             plan = None
+        if plan is not None and plan.get("errors"):  # what blocked the plan, not the warnings
+            return res.returncode, plan, "\n".join(str(e.get("message")) for e in plan["errors"])
         text = res.stderr.strip() if plan is not None else (res.stderr + "\n" + res.stdout).strip()
         return res.returncode, plan, text
 
@@ -301,6 +303,7 @@ def _run_cases(lab: Lab, cases: list[tc.Case], *, exact_exit: bool = False, firs
             if ref_proc.returncode != 0:
                 assert freeze(ref_err, lab.ref, round_no, "engine"), \
                     f"round {round_no}: docker stack deploy failed: {ref_err.strip()}"
+                plan = None  # the file changes with the frozen case: plan it again
                 continue
             if diff_code not in (0, 2):
                 plan = None
