@@ -203,10 +203,13 @@ def deploy(
     ] = False,
     lock_timeout: Annotated[
         str, typer.Option("--lock-timeout", help="How long to wait for another deploy's lock (Go duration).")
-    ] = "60s",
+    ] = "10m",
     keep_versions: Annotated[int, typer.Option(
         "--keep-versions", help="Unused old versions of each rotated secret/config to keep for rollback.")
     ] = 2,
+    no_deps_order: Annotated[bool, typer.Option(
+        "--no-deps-order", help="Write every service at once, ignoring depends_on (as docker stack deploy).")
+    ] = False,
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
@@ -218,7 +221,8 @@ def deploy(
     _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
          resolve_image=resolve_image, with_registry_auth=with_registry_auth, detach=detach, quiet=quiet,
          plan_only=plan_only, timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt,
-         context=context, debug=debug, lock_timeout=lock_timeout, keep_versions=keep_versions)
+         context=context, debug=debug, lock_timeout=lock_timeout, keep_versions=keep_versions,
+         no_deps_order=no_deps_order)
 
 
 @app.command()
@@ -235,7 +239,7 @@ def promote(
     ] = False,
     lock_timeout: Annotated[
         str, typer.Option("--lock-timeout", help="How long to wait for another deploy's lock (Go duration).")
-    ] = "60s",
+    ] = "10m",
     fmt: Format = "text",
     debug: Debug = False,
     project: ProjectFile = None,

@@ -20,10 +20,13 @@ from stackctl.errors import UsageError
 def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool = False,
         rollback_on_failure: bool = False, quiet: bool = False, resolve_image: str = "changed",
         fmt: str = "text", context: str | None = None, debug: bool = False) -> int:
-    from stackctl.commands.deploy import DeployOptions, deploy_config
+    from stackctl.commands.deploy import check_format, finish
+    from stackctl.deploy import DeployOptions, DeployRequest, deploy
     from stackctl.engine import open_engine
     from stackctl.history import file_digest, get_revision
+    from stackctl.render.deploy import DeployPrinter
 
+    check_format(fmt)
     if to is not None and to < 1:
         raise UsageError("--to must be a revision number (see `stackctl history STACK`)")
     engine = open_engine(context, debug)
@@ -42,8 +45,11 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
     if not quiet and fmt != "json":
         print(f"Rolling back stack {stack} to revision {rev.revision} (deployed {rev.time} by "
               f"{rev.user}@{rev.host})")
-    opts = DeployOptions(resolve_image=resolve_image, detach=detach, quiet=quiet, timeout=timeout,
-                         rollback_on_failure=rollback_on_failure, fmt=fmt, context=context, debug=debug,
-                         record_history=True, note=f"rollback to {rev.revision}", files=list(rev.files),
-                         pinned_objects=rev.objects or None)
-    return deploy_config(stack, rev.config, rev.working_dir or rev.cwd, opts, engine=engine)
+    # The revision's services go in its own `depends_on` order, undo in reverse (docs/ordering.md).
+    request = DeployRequest(stack, rev.config, rev.working_dir or rev.cwd, files=tuple(rev.files),
+                            note=f"rollback to {rev.revision}", pinned_objects=rev.objects or None)
+    opts = DeployOptions(resolve_image=resolve_image, detach=detach, timeout=timeout,
+                         rollback_on_failure=rollback_on_failure, context=context, debug=debug,
+                         record_history=True)
+    outcome = deploy(request, opts, engine=engine, on_event=DeployPrinter(fmt=fmt, quiet=quiet))
+    return finish(outcome, fmt, False)
