@@ -117,6 +117,7 @@ class ApplyResult:
             "updated": [o.to_json() for o in self.updated],
             "removed": [o.to_json() for o in self.removed],
             "conflicts": list(self.conflicts),
+            "restarted": list(self.restarted),
             "warnings": list(self.warnings),
             "errors": [d.to_json() for d in self.errors],
         }

@@ -56,9 +56,18 @@ class DeployPrinter:
         elif isinstance(event, Warnings):
             print_warnings(event.diagnostics)
         elif isinstance(event, PlanReady):
-            if event.plan_only:
-                print_plan(event.plan, fmt=self.fmt)
-                if self.fmt != "json" and event.ordering is not None:
+            if event.plan_only and self.fmt == "json":
+                import json
+
+                from stackctl.render.plan import plan_json
+
+                doc = plan_json(event.plan)
+                if event.ordering is not None:
+                    doc["order"] = [list(tier) for tier in event.ordering.tiers]
+                print(json.dumps(doc, indent=2, ensure_ascii=False))
+            elif event.plan_only:
+                print_plan(event.plan)
+                if event.ordering is not None:
                     print("\n".join(order_lines(event.ordering.tiers)))
             elif event.final and self.show_plan and self.fmt != "json" and not self.quiet:
                 print_plan(event.plan, stream=self.out)
