@@ -276,7 +276,11 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         waited = True
         emit(LockWaiting(stack, info, lock_timeout))
 
-    lock = StackLock(engine, stack, timeout=lock_timeout, on_wait=on_wait)
+    # The lock covers the wait: a deploy that may wait long says so, so that no one takes it as dead.
+    from stackctl.lock import DEFAULT_TTL
+
+    ttl = max(DEFAULT_TTL, 2 * wait_timeout + 60.0)
+    lock = StackLock(engine, stack, timeout=lock_timeout, on_wait=on_wait, ttl=ttl)
     lock.acquire()
     outcome = DeployOutcome(stack, EXIT_OK, plan, ordering)
     if waited:

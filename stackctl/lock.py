@@ -34,6 +34,7 @@ SINCE_LABEL = "com.docker.stackctl.lock.since"
 TOKEN_LABEL = "com.docker.stackctl.lock.token"
 STACK_LABEL = "com.docker.stackctl.lock.stack"
 PROCESS_LABEL = "com.docker.stackctl.lock.process"  # boot id, pid namespace, pid, start time
+TTL_LABEL = "com.docker.stackctl.lock.ttl"  # seconds the holder may keep it (it covers the deploy's wait)
 DEFAULT_TTL = 15 * 60.0
 DEFAULT_TIMEOUT = 60.0
 
@@ -51,6 +52,7 @@ class LockInfo:
     since: float  # epoch seconds
     token: str
     process: str = ""
+    ttl: float = 0.0  # the holder's own TTL (0: not said, the reader's applies)
 
     @property
     def age(self) -> float:
@@ -117,6 +119,13 @@ def holder_is_gone(info: LockInfo) -> bool:
     return _process_start(int(pid)) != start
 
 
+def _number(text: str | None) -> float:
+    try:
+        return float(text or "0")
+    except ValueError:
+        return 0.0
+
+
 def read_lock(engine: Engine, stack: str) -> LockInfo | None:
     """The current lock of `stack`, or None."""
     name = lock_name(stack)
@@ -125,13 +134,10 @@ def read_lock(engine: Engine, stack: str) -> LockInfo | None:
         if spec.get("Name") != name:
             continue
         labels = spec.get("Labels") or {}
-        try:
-            since = float(labels.get(SINCE_LABEL, "0"))
-        except ValueError:
-            since = 0.0
         return LockInfo(name=name, id=raw["ID"], version=int((raw.get("Version") or {}).get("Index", 0)),
-                        holder=labels.get(HOLDER_LABEL, "unknown"), since=since,
-                        token=labels.get(TOKEN_LABEL, ""), process=labels.get(PROCESS_LABEL, ""))
+                        holder=labels.get(HOLDER_LABEL, "unknown"), since=_number(labels.get(SINCE_LABEL)),
+                        token=labels.get(TOKEN_LABEL, ""), process=labels.get(PROCESS_LABEL, ""),
+                        ttl=_number(labels.get(TTL_LABEL)))
     return None
 
 
@@ -156,7 +162,8 @@ class StackLock:
         spec = {
             "Name": lock_name(self.stack),
             "Labels": {HOLDER_LABEL: self.holder, SINCE_LABEL: f"{time.time():.3f}", TOKEN_LABEL: self.token,
-                       STACK_LABEL: self.stack, PROCESS_LABEL: process_identity()},
+                       STACK_LABEL: self.stack, PROCESS_LABEL: process_identity(),
+                       TTL_LABEL: f"{self.ttl:.0f}"},
             "Data": base64.b64encode(
                 json.dumps({"holder": self.holder, "stack": self.stack}).encode()).decode(),
         }
@@ -178,7 +185,7 @@ class StackLock:
             current = read_lock(self.engine, self.stack)
             if current is None:
                 continue  # released between our create and our read
-            if current.age > self.ttl:
+            if current.age > max(self.ttl, current.ttl):  # the holder may have said it needs longer
                 _remove(self.engine, current)
                 continue
             if holder_is_gone(current):
