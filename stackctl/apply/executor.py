@@ -487,9 +487,9 @@ def apply_plan(
         if run.engine_lost:
             message = (f"deploy of stack {plan.stack} failed: the Docker engine went away during the deploy "
                        f"({done}); rerun the same deploy once the engine is back: it converges")
-        err = ApplyError(message, list(result.errors))
-        err.result = result  # type: ignore[attr-defined]
-        raise err
+        failure = ApplyError(message, list(result.errors))
+        failure.result = result  # type: ignore[attr-defined]
+        raise failure
     return result
 
 

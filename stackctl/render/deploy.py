@@ -69,11 +69,13 @@ class DeployPrinter:
                 print_plan(event.plan)
                 if event.ordering is not None:
                     print("\n".join(order_lines(event.ordering.tiers)))
-            elif event.final and self.show_plan and self.fmt != "json" and not self.quiet:
-                print_plan(event.plan, stream=self.out)
-                if event.ordering is not None:
+            elif event.final and self.fmt != "json" and not self.quiet:
+                if self.show_plan:
+                    print_plan(event.plan, stream=self.out)
+                if event.ordering is not None:  # in CI logs too: it explains the waits that follow
                     print("\n".join(order_lines(event.ordering.tiers)), file=self.out)
-                print(file=self.out)
+                if self.show_plan or event.ordering is not None:
+                    print(file=self.out)
         elif isinstance(event, UpToDate):
             if self.fmt != "json":
                 self.say(f"Stack {event.plan.stack} is up to date: nothing to do.")
