@@ -266,3 +266,61 @@ def test_remove_stack_prunes_everything_of_the_stack(fake: FakeEngine) -> None:
     assert [s["Spec"]["Name"] for s in fake.store["service"].values()] == ["other_web"]
     assert not fake.store["network"] and not fake.store["secret"]
     assert not remove_stack(fake, "shop").found
+
+
+# --- the rollout reports through its callback ---------------------------------------------------------
+
+
+def _iso(seconds_ago: float) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat()
+
+
+def _service_id(result: ApplyResult) -> str:
+    return next(o.id for o in result.created if o.kind == "service")
+
+
+def _running_task(fake: FakeEngine, service_id: str, seconds_ago: float = 60) -> None:
+    fake.add("task", {}, ServiceID=service_id, Slot=1, DesiredState="running",
+             Status={"State": "running", "Timestamp": _iso(seconds_ago)})
+
+
+def test_follow_rollout_sends_events_and_prints_nothing(fake: FakeEngine, capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    from stackctl.apply.rollout import CONVERGED_ALL, END, PROGRESS, WATCH, RolloutEvent, follow_rollout
+
+    result = apply_plan(fake, _plan(fake, {"services": {"web": {"image": "busybox"}}}), resolve_image="never")
+    _running_task(fake, _service_id(result))
+    events: list[RolloutEvent] = []
+    report = follow_rollout(fake, result, timeout=5, on_event=events.append, poll=0.01)
+    assert report.exit_code == EXIT_OK
+    kinds = [e.kind for e in events]
+    assert kinds[0] == WATCH and PROGRESS in kinds and kinds[-2:] == [END, CONVERGED_ALL]
+    assert events[-1].text == "1 service converged"
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_paused_update_with_rollback_on_failure_is_undone(fake: FakeEngine) -> None:
+    from stackctl.apply.rollout import NOTE, VERDICT, RolloutEvent, follow_rollout
+    from stackctl.errors import EXIT_ROLLED_BACK
+
+    first = apply_plan(fake, _plan(fake, {"services": {"web": {"image": "busybox"}}}), resolve_image="never")
+    service_id = _service_id(first)
+    changed = {"services": {"web": {"image": "busybox", "environment": {"X": "1"}}}}
+    result = apply_plan(fake, _plan(fake, changed), resolve_image="never")
+    fake.store["service"][service_id]["UpdateStatus"] = {"State": "paused", "StartedAt": _iso(-1),
+                                                         "Message": "update paused due to failure"}
+    events: list[RolloutEvent] = []
+
+    def on_event(event: RolloutEvent) -> None:
+        events.append(event)
+        if event.kind == NOTE:  # the undo wrote the old spec: the swarm is calm again
+            fake.store["service"][service_id].pop("UpdateStatus", None)
+            _running_task(fake, service_id)
+
+    report = follow_rollout(fake, result, timeout=5, rollback_on_failure=True, on_event=on_event, poll=0.01)
+    assert report.exit_code == EXIT_ROLLED_BACK and report.undone, [e.text for e in events]
+    assert [e.kind for e in events if e.kind == VERDICT] == [VERDICT]
+    assert any(e.text == f"undo: Updating service shop_web (id: {service_id})" for e in events)
+    assert "Env" not in fake.inspect("service", service_id)["Spec"]["TaskTemplate"]["ContainerSpec"]
