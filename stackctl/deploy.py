@@ -266,7 +266,7 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         emit(UpToDate(plan))
         return DeployOutcome(stack, EXIT_OK, plan, ordering)
 
-    from stackctl.lock import StackLock
+    from stackctl.lock import DEFAULT_TTL, StackLock
 
     asked = time.monotonic()
     waited = False
@@ -277,8 +277,6 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         emit(LockWaiting(stack, info, lock_timeout))
 
     # The lock covers the wait: a deploy that may wait long says so, so that no one takes it as dead.
-    from stackctl.lock import DEFAULT_TTL
-
     ttl = max(DEFAULT_TTL, 2 * wait_timeout + 60.0)
     lock = StackLock(engine, stack, timeout=lock_timeout, on_wait=on_wait, ttl=ttl)
     lock.acquire()
