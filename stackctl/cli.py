@@ -275,12 +275,15 @@ def deploy(
     plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan and stop.")] = False,
     timeout: Timeout = "10m",
     rollback_on_failure: RollbackOnFailure = False,
-    lock_timeout: LockTimeout = "60s",
+    lock_timeout: LockTimeout = "10m",
     keep_versions: Annotated[int, typer.Option(
         "--keep-versions", metavar="N",
         help="Unused old versions of each rotated secret/config to keep for rollback.")
     ] = 2,
     history_max: HistoryMax = 10,
+    no_deps_order: Annotated[bool, typer.Option(
+        "--no-deps-order", help="Write every service at once, ignoring depends_on (as docker stack deploy).")
+    ] = False,
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
@@ -293,7 +296,7 @@ def deploy(
          resolve_image=resolve_image, with_registry_auth=with_registry_auth, detach=detach, quiet=quiet,
          plan_only=plan_only, timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt,
          context=context, debug=debug, lock_timeout=lock_timeout, keep_versions=keep_versions,
-         history_max=history_max)
+         history_max=history_max, no_deps_order=no_deps_order)
 
 
 @app.command(cls=_Command, short_help="Deploy an environment with the images another one runs.",
@@ -309,7 +312,7 @@ def promote(
     plan_only: Annotated[bool, typer.Option("--plan-only", help="Print pins and plan; stop.")] = False,
     timeout: Timeout = "10m",
     rollback_on_failure: RollbackOnFailure = False,
-    lock_timeout: LockTimeout = "60s",
+    lock_timeout: LockTimeout = "10m",
     fmt: Format = "text",
     debug: Debug = False,
     project: ProjectFile = None,

@@ -30,6 +30,7 @@ from stackctl.names import LOCK_PROCESS_LABEL as PROCESS_LABEL
 from stackctl.names import LOCK_SINCE_LABEL as SINCE_LABEL
 from stackctl.names import LOCK_STACK_LABEL as STACK_LABEL
 from stackctl.names import LOCK_TOKEN_LABEL as TOKEN_LABEL
+from stackctl.names import LOCK_TTL_LABEL as TTL_LABEL
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -51,6 +52,7 @@ class LockInfo:
     since: float  # epoch seconds
     token: str
     process: str = ""
+    ttl: float = 0.0  # the holder's own TTL (0: not said, the reader's applies)
 
     @property
     def age(self) -> float:
@@ -117,6 +119,13 @@ def holder_is_gone(info: LockInfo) -> bool:
     return _process_start(int(pid)) != start
 
 
+def _number(text: str | None) -> float:
+    try:
+        return float(text or "0")
+    except ValueError:
+        return 0.0
+
+
 def read_lock(engine: Engine, stack: str) -> LockInfo | None:
     """The current lock of `stack`, or None."""
     name = lock_name(stack)
@@ -125,13 +134,10 @@ def read_lock(engine: Engine, stack: str) -> LockInfo | None:
         if spec.get("Name") != name:
             continue
         labels = spec.get("Labels") or {}
-        try:
-            since = float(labels.get(SINCE_LABEL, "0"))
-        except ValueError:
-            since = 0.0
         return LockInfo(name=name, id=raw["ID"], version=int((raw.get("Version") or {}).get("Index", 0)),
-                        holder=labels.get(HOLDER_LABEL, "unknown"), since=since,
-                        token=labels.get(TOKEN_LABEL, ""), process=labels.get(PROCESS_LABEL, ""))
+                        holder=labels.get(HOLDER_LABEL, "unknown"), since=_number(labels.get(SINCE_LABEL)),
+                        token=labels.get(TOKEN_LABEL, ""), process=labels.get(PROCESS_LABEL, ""),
+                        ttl=_number(labels.get(TTL_LABEL)))
     return None
 
 
@@ -156,7 +162,8 @@ class StackLock:
         spec = {
             "Name": lock_name(self.stack),
             "Labels": {HOLDER_LABEL: self.holder, SINCE_LABEL: f"{time.time():.3f}", TOKEN_LABEL: self.token,
-                       STACK_LABEL: self.stack, PROCESS_LABEL: process_identity()},
+                       STACK_LABEL: self.stack, PROCESS_LABEL: process_identity(),
+                       TTL_LABEL: f"{self.ttl:.0f}"},
             "Data": base64.b64encode(
                 json.dumps({"holder": self.holder, "stack": self.stack}).encode()).decode(),
         }
@@ -178,7 +185,7 @@ class StackLock:
             current = read_lock(self.engine, self.stack)
             if current is None:
                 continue  # released between our create and our read
-            if current.age > self.ttl:
+            if current.age > max(self.ttl, current.ttl):  # the holder may have said it needs longer
                 _remove(self.engine, current)
                 continue
             if holder_is_gone(current):

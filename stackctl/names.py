@@ -24,6 +24,7 @@ LOCK_SINCE_LABEL = STACKCTL_LABEL_PREFIX + "lock.since"
 LOCK_TOKEN_LABEL = STACKCTL_LABEL_PREFIX + "lock.token"
 LOCK_STACK_LABEL = STACKCTL_LABEL_PREFIX + "lock.stack"
 LOCK_PROCESS_LABEL = STACKCTL_LABEL_PREFIX + "lock.process"  # boot id, pid namespace, pid, start time
+LOCK_TTL_LABEL = "com.docker.stackctl.lock.ttl"  # seconds the holder may keep it (it covers the wait)
 
 # Revision history: configs named HISTORY_PREFIX + STACK-N. Deliberately not the namespace
 # label, so `docker stack rm` and `ls` do not see them.

@@ -1,24 +1,26 @@
-"""The waiting phase of a deploy: watch, report, and (with --rollback-on-failure) undo.
+"""The waiting phase of a deploy: watch, decide, and (with --rollback-on-failure) undo.
 
-`follow_rollout(engine, result, ...)` is what `deploy` and `rollback` call after
-`apply_plan`: it waits for every service the deploy created or updated, prints the verdict,
-and returns the exit code (docs/exit-codes.md). Ctrl-C and SIGTERM while waiting: with
-`rollback_on_failure` the deploy is undone (and waited for) before exiting 130; without it
-the swarm is left to finish on its own and the message says what was already changed.
+`follow_rollout(engine, result, ...)` is what the deploy service layer (stackctl/deploy.py) calls
+after `apply_plan`: it waits for every service the deploy created or updated and returns the exit
+code (docs/exit-codes.md). It prints nothing: everything it has to say goes to `on_event` as a
+`RolloutEvent`, which `render/progress.py` turns into text. Ctrl-C and SIGTERM while waiting: with
+`rollback_on_failure` the deploy is undone (and waited for) before exiting 130; without it the
+swarm is left to finish on its own and the event says what was already changed.
 """
 
 from __future__ import annotations
 
-import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from stackctl.apply.wait import (
     CONVERGED,
     INTERRUPTED,
     ROLLED_BACK,
     ServiceOutcome,
+    ServiceProgress,
     exit_code_for,
     interrupt_on_sigterm,
     wait_for_services,
@@ -26,7 +28,30 @@ from stackctl.apply.wait import (
 from stackctl.errors import EXIT_DEPLOY_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROLLED_BACK
 
 if TYPE_CHECKING:
+    from stackctl.apply.executor import ApplyEvent, ApplyResult
     from stackctl.engine import Engine
+
+WATCH = "watch"  # a wait begins (title: rollout | undo | dependencies)
+PROGRESS = "progress"  # one poll's view of every watched service
+END = "end"  # the wait ended
+CONVERGED_ALL = "converged"  # every service converged (text: the count line)
+VERDICT = "verdict"  # some did not: outcomes hold every service's ending
+NOTE = "note"  # a line of ordinary output (undo steps)
+PROBLEM = "problem"  # a line for the error stream
+
+
+@dataclass(frozen=True)
+class RolloutEvent:
+    """Something the rollout has to say; only render/ turns it into text."""
+
+    kind: str
+    title: str = "rollout"
+    progress: tuple[ServiceProgress, ...] = ()
+    outcomes: tuple[ServiceOutcome, ...] = ()
+    text: str = ""
+
+
+RolloutCallback = Callable[[RolloutEvent], None]
 
 
 @dataclass
@@ -51,12 +76,28 @@ class RolloutReport:
         }
 
 
-def _restored_names(result: Any) -> list[str]:
+def _ignore(event: RolloutEvent) -> None:
+    return None
+
+
+def watch(engine: Engine, names: Sequence[str], *, title: str, timeout: float, on_event: RolloutCallback,
+          poll: float = 0.5, since: float | None = None) -> list[ServiceOutcome]:
+    """wait_for_services with its progress sent to `on_event` between a WATCH and an END event."""
+    on_event(RolloutEvent(WATCH, title))
+    try:
+        with interrupt_on_sigterm():
+            return wait_for_services(engine, list(names), timeout=timeout, poll=poll, since=since,
+                                     on_progress=lambda p: on_event(RolloutEvent(PROGRESS, title, tuple(p))))
+    finally:
+        on_event(RolloutEvent(END, title))
+
+
+def restored_names(result: ApplyResult) -> list[str]:
     """Services undo puts back (updated ones and re-created removed ones): the ones to wait for."""
     return [o.name for o in list(result.updated) + list(result.removed) if o.kind == "service"]
 
 
-def _what_was_done(result: Any) -> str:
+def what_was_done(result: ApplyResult) -> str:
     parts = []
     done = (("created", result.created), ("updated", result.updated), ("removed", result.removed))
     for label, items in done:
@@ -68,84 +109,77 @@ def _what_was_done(result: Any) -> str:
 
 def follow_rollout(
     engine: Engine,
-    result: Any,
+    result: ApplyResult,
     *,
     timeout: float,
     rollback_on_failure: bool = False,
-    quiet: bool = False,
-    stream: TextIO | None = None,
-    err: TextIO | None = None,
+    on_event: RolloutCallback | None = None,
     poll: float = 0.5,
-    live: bool | None = None,
+    order: Sequence[str] | None = None,
 ) -> RolloutReport:
     """Wait for `result.service_names` and decide the deploy's exit code; undo on failure if asked.
 
-    `result` is the deploy helper's ApplyResult (`created`, `updated`, `removed`,
-    `service_names`, `started_at`); `undo(engine, result)` from stackctl.apply restores it.
+    `order` (services, dependencies first) makes the undo go in reverse dependency order.
     """
-    from stackctl.render.progress import RolloutDisplay, summary_lines
-
-    out = stream or sys.stdout
-    err = err or sys.stderr
+    emit = on_event or _ignore
     names = list(result.service_names)
     if not names:
         return RolloutReport(EXIT_OK)
-    with RolloutDisplay(out, quiet=quiet, live=live) as display, interrupt_on_sigterm():
-        outcomes = wait_for_services(engine, names, timeout=timeout, on_progress=display, poll=poll,
-                                     since=getattr(result, "started_at", None) or None)
+    outcomes = watch(engine, names, title="rollout", timeout=timeout, on_event=emit, poll=poll,
+                     since=result.started_at or None)
     report = RolloutReport(exit_code_for(outcomes), outcomes)
     if report.ok:
-        if not quiet:
-            print(f"{len(outcomes)} service{'s' if len(outcomes) != 1 else ''} converged", file=out)
+        emit(RolloutEvent(CONVERGED_ALL, outcomes=tuple(outcomes),
+                          text=f"{len(outcomes)} service{'s' if len(outcomes) != 1 else ''} converged"))
         return report
-    for line in summary_lines(outcomes):
-        print(line, file=err)
+    emit(RolloutEvent(VERDICT, outcomes=tuple(outcomes)))
     interrupted = any(o.state == INTERRUPTED for o in outcomes)
     if not rollback_on_failure:
         if interrupted:
-            print(f"interrupted: the deploy already {_what_was_done(result)}; the swarm continues the "
-                  f"rollout on its own (follow it with `stackctl ps {result.stack}`)", file=err)
+            emit(RolloutEvent(PROBLEM, text=f"interrupted: the deploy already {what_was_done(result)}; the "
+                              f"swarm continues the rollout on its own (follow it with `stackctl ps "
+                              f"{result.stack}`)"))
         return report
-    _undo_and_wait(engine, result, report, timeout=timeout, quiet=quiet, out=out, err=err, poll=poll,
-                   live=live)
+    undo_and_wait(engine, result, report, timeout=timeout, on_event=emit, poll=poll, order=order)
     if interrupted:
         report.exit_code = EXIT_INTERRUPTED
     return report
 
 
-def _undo_and_wait(engine: Engine, result: Any, report: RolloutReport, *, timeout: float, quiet: bool,
-                   out: TextIO, err: TextIO, poll: float, live: bool | None) -> None:
-    from stackctl.apply import undo
-    from stackctl.render.progress import RolloutDisplay, summary_lines
+def undo_and_wait(engine: Engine, result: ApplyResult, report: RolloutReport, *, timeout: float,
+                  on_event: RolloutCallback, poll: float = 0.5, order: Sequence[str] | None = None) -> None:
+    """--rollback-on-failure: put the stack back (reverse dependency order) and wait for it."""
+    from stackctl.apply.executor import undo
 
-    print(f"--rollback-on-failure: undoing the deploy of stack {result.stack} ({_what_was_done(result)})",
-          file=err)
+    def note(event: ApplyEvent) -> None:
+        on_event(RolloutEvent(NOTE, "undo", text=f"undo: {event.text()}"))
+
+    on_event(RolloutEvent(PROBLEM, text=f"--rollback-on-failure: undoing the deploy of stack {result.stack} "
+                          f"({what_was_done(result)})"))
     since = time.time()
     try:
         with interrupt_on_sigterm():
-            problems = undo(engine, result, on_event=None if quiet else
-                            (lambda ev: print(f"undo: {ev.text()}", file=out)))
+            problems = undo(engine, result, on_event=note, order=order)
     except KeyboardInterrupt:
         report.undo_problems = ["undo interrupted: the stack may be partly restored"]
-        print(report.undo_problems[0], file=err)
+        on_event(RolloutEvent(PROBLEM, text=report.undo_problems[0]))
         report.exit_code = EXIT_INTERRUPTED
         return
     report.undo_problems = list(problems)
     for p in problems:
-        print(f"undo: {p}", file=err)
-    restored = _restored_names(result)
+        on_event(RolloutEvent(PROBLEM, text=f"undo: {p}"))
+    restored = restored_names(result)
     if restored:
-        with RolloutDisplay(out, quiet=quiet, live=live, title="undo") as display, interrupt_on_sigterm():
-            report.undo_outcomes = wait_for_services(engine, restored, timeout=timeout, on_progress=display,
-                                                     poll=poll, since=since)
+        report.undo_outcomes = watch(engine, restored, title="undo", timeout=timeout, on_event=on_event,
+                                     poll=poll, since=since)
     undo_ok = not problems and all(o.state in (CONVERGED, ROLLED_BACK) for o in report.undo_outcomes)
     report.undone = undo_ok
     if undo_ok:
-        print(f"stack {result.stack} restored to its state before the deploy", file=err)
+        on_event(RolloutEvent(PROBLEM, text=f"stack {result.stack} restored to its state before the deploy"))
         report.exit_code = EXIT_ROLLED_BACK
     else:
         unrestored = [o for o in report.undo_outcomes if o.state not in (CONVERGED, ROLLED_BACK)]
-        for line in summary_lines(unrestored):
-            print(f"undo: {line}", file=err)
-        print(f"stack {result.stack} could not be fully restored", file=err)
+        if unrestored:
+            on_event(RolloutEvent(VERDICT, "undo", outcomes=tuple(unrestored)))
+        on_event(RolloutEvent(PROBLEM, text=f"stack {result.stack} could not be fully restored"))
         report.exit_code = EXIT_DEPLOY_FAILED

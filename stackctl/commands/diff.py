@@ -6,7 +6,7 @@ plan with blocking problems, which is rendered first so the changes are still vi
 
 from __future__ import annotations
 
-from stackctl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
+from stackctl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
 
 def run(*, stack: str | None, files: list[str], env_files: list[str], env: str | None = None,
@@ -17,25 +17,37 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
         from stackctl.commands import env_diff
 
         return env_diff.run(env=env, against=against, fmt=fmt, files=files)
-    from stackctl.commands.deploy import check_stack_name, convert, load_files, plan_for
+    from stackctl.commands.deploy import check_format
+    from stackctl.deploy import check_stack_name, convert, load_stack_files, ordering_for, plan_for
     from stackctl.project import resolve_env_args
+    from stackctl.render.deploy import DeployPrinter
 
-    if fmt not in ("text", "json"):
-        raise UsageError(f"unknown --format {fmt!r} (text or json)")
+    check_format(fmt)
     stack, files, env_files, environ, choice = resolve_env_args(
         env, files, env_files, stack, context=context, need_stack=True)
     stack = check_stack_name(stack or "")
-    loaded = load_files(files, env_files, environ)
-    desired = convert(stack, loaded.config, loaded.environ)
+    printer = DeployPrinter(fmt=fmt)
+    loaded = load_stack_files(files, env_files, environ, on_event=printer)
+    desired = convert(stack, loaded.config, loaded.environ, on_event=printer)
     from stackctl.engine import open_engine
+    from stackctl.render.deploy import order_lines
     from stackctl.render.diagnostics import print_warnings
-    from stackctl.render.plan import print_plan
+    from stackctl.render.plan import plan_json, print_plan
 
     engine = open_engine(choice.context, debug, host=choice.host)
     plan = plan_for(engine, desired, stack, prune=prune, strict=False)
-    print_plan(plan, fmt=fmt)
+    ordering = ordering_for(loaded.config, stack)
     if fmt == "json":
+        import json
+
+        doc = plan_json(plan)
+        if ordering is not None:
+            doc["order"] = [list(tier) for tier in ordering.tiers]
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
         return EXIT_ERROR if plan.errors else (EXIT_CHANGES if plan.has_changes else EXIT_OK)
+    print_plan(plan, fmt=fmt)
+    if ordering is not None and plan.has_changes:
+        print("\n".join(order_lines(ordering.tiers)))
     print_warnings(plan.warnings)
     plan.check()
     return EXIT_CHANGES if plan.has_changes else EXIT_OK

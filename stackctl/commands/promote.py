@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stackctl.errors import EXIT_OK, Diagnostic, EngineError, PlanError, UsageError
+from stackctl.errors import Diagnostic, EngineError, PlanError, UsageError
 from stackctl.names import NAMESPACE_LABEL
 
 if TYPE_CHECKING:
@@ -171,17 +171,18 @@ def print_pins(pins: list[Pin], source: str, target: str, stream: Any = None) ->
 
 def run(*, source: str, target: str, prune: bool = False, detach: bool = False, quiet: bool = False,
         plan_only: bool = False, timeout: str = "10m", rollback_on_failure: bool = False, fmt: str = "text",
-        debug: bool = False, lock_timeout: str = "60s") -> int:
-    from stackctl.commands.deploy import DeployOptions, deploy_config
+        debug: bool = False, lock_timeout: str = "10m") -> int:
+    from stackctl.commands.deploy import check_format, finish
+    from stackctl.deploy import DeployOptions, DeployRequest, deploy
     from stackctl.engine import open_engine
     from stackctl.pipeline import load_stack
     from stackctl.project import environment_target
+    from stackctl.render.deploy import DeployPrinter
     from stackctl.render.diagnostics import print_warnings
 
     if source == target:
         raise UsageError("--from and --to name the same environment")
-    if fmt not in ("text", "json"):
-        raise UsageError(f"unknown --format {fmt!r} (text or json)")
+    check_format(fmt)
     src = environment_target(source)
     dst = environment_target(target)
     loaded = load_stack(dst.files, env_files=dst.env_files, environ=dst.environ(), validate=True)
@@ -195,9 +196,11 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
     if not quiet or plan_only:
         print_pins(pins, f"{source} ({src.stack})", f"{target} ({dst.stack})", stream)
     config = pin_config(loaded.config, pins)
-    opts = DeployOptions(prune=prune, resolve_image="never", detach=detach, quiet=quiet, plan_only=plan_only,
-                         timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt, debug=debug,
-                         lock_timeout=lock_timeout, files=list(dst.files), show_plan=True,
-                         note=f"promoted from {source} ({src.stack})")
-    opts.context, opts.host = dst.context, None if dst.context else dst.host
-    return deploy_config(dst.stack, config, loaded.working_dir, opts) or EXIT_OK
+    request = DeployRequest(dst.stack, config, loaded.working_dir, files=tuple(dst.files),
+                            note=f"promoted from {source} ({src.stack})")
+    opts = DeployOptions(prune=prune, resolve_image="never", detach=detach, plan_only=plan_only,
+                         timeout=timeout, rollback_on_failure=rollback_on_failure, debug=debug,
+                         lock_timeout=lock_timeout, context=dst.context,
+                         host=None if dst.context else dst.host)
+    outcome = deploy(request, opts, on_event=DeployPrinter(fmt=fmt, quiet=quiet, show_plan=True))
+    return finish(outcome, fmt, plan_only)

@@ -21,11 +21,14 @@ from stackctl.errors import UsageError
 def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool = False,
         rollback_on_failure: bool = False, quiet: bool = False, resolve_image: str = "changed",
         fmt: str = "text", context: str | None = None, debug: bool = False, plan_only: bool = False,
-        history_max: int | None = None) -> int:
-    from stackctl.commands.deploy import DEFAULT_HISTORY_MAX, DeployOptions, deploy_config
+        history_max: int = 10) -> int:
+    from stackctl.commands.deploy import check_format, finish
+    from stackctl.deploy import DeployOptions, DeployRequest, deploy
     from stackctl.engine import open_engine
     from stackctl.history import file_digest, get_revision
+    from stackctl.render.deploy import DeployPrinter
 
+    check_format(fmt)
     if to is not None and to < 1:
         raise UsageError("--to must be a revision number (see `stackctl history STACK`)")
     engine = open_engine(context, debug)
@@ -45,10 +48,11 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
         verb = "Plan to roll back" if plan_only else "Rolling back"
         print(f"{verb} stack {stack} to revision {rev.revision} ({rev.status} {rev.time} by "
               f"{rev.user}@{rev.host})")
-    opts = DeployOptions(resolve_image=resolve_image, detach=detach, quiet=quiet, timeout=timeout,
-                         rollback_on_failure=rollback_on_failure, fmt=fmt, context=context, debug=debug,
-                         record_history=True, plan_only=plan_only, note=f"rollback to {rev.revision}",
-                         history_max=DEFAULT_HISTORY_MAX if history_max is None else history_max,
-                         files=list(rev.files),
-                         pinned_objects=rev.objects or None)
-    return deploy_config(stack, rev.config, rev.working_dir or rev.cwd, opts, engine=engine)
+    # The revision's services go in its own `depends_on` order, undo in reverse (docs/ordering.md).
+    request = DeployRequest(stack, rev.config, rev.working_dir or rev.cwd, files=tuple(rev.files),
+                            note=f"rollback to {rev.revision}", pinned_objects=rev.objects or None)
+    opts = DeployOptions(resolve_image=resolve_image, detach=detach, timeout=timeout,
+                         rollback_on_failure=rollback_on_failure, context=context, debug=debug,
+                         record_history=True, plan_only=plan_only, history_max=history_max)
+    outcome = deploy(request, opts, engine=engine, on_event=DeployPrinter(fmt=fmt, quiet=quiet))
+    return finish(outcome, fmt, plan_only)

@@ -8,7 +8,7 @@ from stackctl.errors import EXIT_OK
 
 
 def run(*, stack: str, context: str | None = None, debug: bool = False) -> int:
-    from stackctl.commands.deploy import check_stack_name
+    from stackctl.deploy import check_stack_name
     from stackctl.engine import open_engine, require_manager
     from stackctl.lock import unlock
 

@@ -120,3 +120,36 @@ def summary_lines(outcomes: list[ServiceOutcome]) -> list[str]:
     ok = len(outcomes) - len(bad)
     lines.append(f"{ok} of {len(outcomes)} service{'s' if len(outcomes) != 1 else ''} converged")
     return lines
+
+
+class RolloutPrinter:
+    """The rollout's callback (stackctl.apply.rollout.RolloutEvent) as text: progress and notes on
+    `out`, verdicts and problems on `err`."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *, quiet: bool = False,
+                 live: bool | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.quiet = quiet
+        self.live = live
+        self._display: RolloutDisplay | None = None
+
+    def __call__(self, event: Any) -> None:
+        kind = event.kind
+        if kind == "watch":
+            self._display = RolloutDisplay(self.out, quiet=self.quiet, live=self.live, title=event.title)
+        elif kind == "progress" and self._display is not None:
+            self._display(list(event.progress))
+        elif kind == "end" and self._display is not None:
+            self._display.close()
+            self._display = None
+        elif kind in ("converged", "note"):
+            if not self.quiet:
+                print(event.text, file=self.out, flush=True)
+        elif kind == "verdict":
+            prefix = "undo: " if event.title == "undo" else ""
+            lines = summary_lines(list(event.outcomes))
+            for line in lines:
+                print(prefix + line, file=self.err, flush=True)
+        elif kind == "problem":
+            print(event.text, file=self.err, flush=True)

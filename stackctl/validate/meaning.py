@@ -35,7 +35,6 @@ IGNORED_SERVICE_KEYS = {
     "cgroup_parent": "not supported by swarm services",
     "cgroupns_mode": "not supported by swarm services",
     "container_name": "swarm names containers STACK_SERVICE.SLOT.ID",
-    "depends_on": "swarm starts services in any order; let services retry their dependencies",
     "devices": "not supported by swarm services",
     "domainname": "not supported by swarm services",
     "expose": "services on the same network reach each other on any port",

@@ -497,7 +497,7 @@ def test_prune_removes_what_the_file_dropped(tmp_path: Path, stack_name: str, la
 def test_a_stale_lock_is_taken_over(engine: Any, stack_name: str, docker_client: Any) -> None:
     from stackctl.lock import StackLock, read_lock
 
-    old = StackLock(engine, stack_name, timeout=5)
+    old = StackLock(engine, stack_name, timeout=5, ttl=0.0)  # its holder said: stale at once
     old.acquire()
     new = StackLock(engine, stack_name, timeout=5, ttl=0.0)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackctl.apply import _ImageResolver
+from stackctl.apply.executor import _ImageResolver
 
 
 def test_one_registry_warning_line_for_all_images() -> None:

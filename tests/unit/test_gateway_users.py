@@ -97,7 +97,7 @@ def test_the_lock_is_one_config_taken_once() -> None:
 
 def test_a_stale_lock_is_taken_over_and_the_old_holder_leaves_it_alone() -> None:
     fake = FakeEngine()
-    old = StackLock(fake, "shop", timeout=0)
+    old = StackLock(fake, "shop", timeout=0, ttl=0.0)
     old.acquire()
     time.sleep(0.01)
     new = StackLock(fake, "shop", timeout=0, ttl=0.0)
@@ -108,6 +108,15 @@ def test_a_stale_lock_is_taken_over_and_the_old_holder_leaves_it_alone() -> None
     info = unlock(fake, "shop")
     assert info is not None and info.token == new.token and read_lock(fake, "shop") is None
     assert unlock(fake, "shop") is None
+
+
+def test_a_holder_that_said_it_needs_longer_keeps_its_lock() -> None:
+    fake = FakeEngine()
+    StackLock(fake, "shop", timeout=0, ttl=3600).acquire()  # a deploy with a long --timeout
+    time.sleep(0.01)
+    with pytest.raises(LockError):
+        StackLock(fake, "shop", timeout=0, ttl=0.0).acquire()
+    assert read_lock(fake, "shop").ttl == 3600  # type: ignore[union-attr]
 
 
 def test_a_lock_the_engine_refuses_is_an_engine_error_not_a_wait() -> None:

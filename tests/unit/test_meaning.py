@@ -179,7 +179,6 @@ def test_ignored_keys_warn() -> None:
     assert check(config) == [
         'warning: services.web.build: "build" is ignored by swarm stacks',
         'warning: services.web.container_name: "container_name" is ignored by swarm stacks',
-        'warning: services.web.depends_on: "depends_on" is ignored by swarm stacks',
         'warning: services.web.networks.default.ipv4_address: "ipv4_address" is ignored by swarm services',
         'warning: services.web.privileged: "privileged" is ignored by swarm stacks',
         'warning: services.web.restart: "restart" is only a fallback for deploy.restart_policy',

@@ -39,7 +39,6 @@ def test_compose_config_output_validates_with_located_warnings_only() -> None:
         (name, 31, "services.app.ports[0].app_protocol", "warning",
          '"app_protocol" is ignored by swarm stacks'),
         (name, 32, "services.app.pull_policy", "warning", '"pull_policy" is ignored by swarm stacks'),
-        (name, 7, "services.app.depends_on", "warning", '"depends_on" is ignored by swarm stacks'),
     ]
 
 

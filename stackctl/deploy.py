@@ -1,0 +1,423 @@
+"""The deploy service layer: load → convert → observe → plan → lock → apply → wait → history.
+
+One typed function, `deploy(request, options, on_event=...)`, that the `deploy`, `rollback` and
+`promote` commands call (and `diff` calls its first half, `load_stack_files`/`convert`/`plan_for`).
+It prints nothing: whatever it has to say goes to `on_event` as a typed event (below, and the
+executor's ApplyEvent and the rollout's RolloutEvent), which the command hands to render/ to print.
+
+Every check that can fail runs before the first write (load, validation, conversion, manager check,
+external references, placement, ports, immutable secrets). A plan without changes writes nothing at
+all, not even the lock. Otherwise the deploy takes the stack's lock, observes and plans again under
+it (another deploy may just have finished), applies (services in `depends_on` order unless
+`deps_order=False`), and waits for the services it wrote unless `detach`. The lock is held until the
+wait is over, so a second deploy of the stack starts writing only after this one converged.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from stackctl.errors import EXIT_ERROR, EXIT_OK, ApplyError, Diagnostic, StackctlError, UsageError
+
+if TYPE_CHECKING:
+    from stackctl.apply.executor import ApplyResult
+    from stackctl.apply.ordering import Ordering
+    from stackctl.apply.rollout import RolloutReport
+    from stackctl.apply.wait import ServiceOutcome
+    from stackctl.engine import Engine
+    from stackctl.lock import LockInfo
+    from stackctl.pipeline import LoadedStack
+    from stackctl.plan import Plan
+
+DEFAULT_LOCK_TIMEOUT = "10m"  # as long as the default --timeout: the lock now covers the wait
+RESOLVE_MODES = ("always", "changed", "never")
+
+
+# --- what goes in and out ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """What to deploy: a loaded stack model (the dict `stackctl config` prints) and where it came from."""
+
+    stack: str
+    config: Mapping[str, Any]
+    working_dir: str = "."
+    files: tuple[str, ...] = ()  # recorded in the revision history
+    environ: Mapping[str, str] | None = None  # for `environment: VAR` secrets (None: the shell)
+    note: str = ""  # recorded in the revision history ("rollback to 3"...)
+    # rollback: "secrets"/"configs" -> base name -> the version the revision's services used
+    pinned_objects: Mapping[str, Mapping[str, str]] | None = None
+
+
+@dataclass
+class DeployOptions:
+    """How to deploy (the command line's flags)."""
+
+    prune: bool = False
+    resolve_image: str = "always"
+    with_registry_auth: bool = False
+    detach: bool = False
+    plan_only: bool = False
+    timeout: str | float = "10m"
+    rollback_on_failure: bool = False
+    context: str | None = None
+    host: str | None = None  # an environment's engine (stackctl.yml `host:`); None: the shell's
+    debug: bool = False
+    lock_timeout: str | float = DEFAULT_LOCK_TIMEOUT
+    record_history: bool = True
+    history_max: int = 10  # revisions of the stack kept in the swarm (0: no limit)
+    keep_versions: int = 2  # unused versions of each rotated secret/config kept for rollback
+    deps_order: bool = True  # False: --no-deps-order, every service at once as the reference does
+
+
+@dataclass
+class DeployOutcome:
+    """What a deploy did and its exit code (docs/exit-codes.md)."""
+
+    stack: str
+    exit_code: int
+    plan: Plan | None = None
+    ordering: Ordering | None = None
+    applied: ApplyResult | None = None
+    rollout: RolloutReport | None = None
+    lock_waited: float = 0.0  # seconds spent waiting for another deploy's lock
+
+    @property
+    def outcomes(self) -> list[ServiceOutcome]:
+        return list(self.rollout.outcomes) if self.rollout is not None else []
+
+    def to_json(self) -> dict[str, Any]:
+        """`deploy --format json`: schema stackctl.deploy/v2 (docs/json-output.md)."""
+        from stackctl.render.plan import plan_json
+
+        plan = plan_json(self.plan) if self.plan is not None else None
+        if plan is not None and self.ordering is not None:
+            plan["order"] = [list(tier) for tier in self.ordering.tiers]
+        return {"schema": "stackctl.deploy/v2", "plan": plan,
+                "applied": self.applied.to_json() if self.applied is not None else None,
+                "services": [o.to_json() for o in self.outcomes]}
+
+
+# --- events (the command's callback renders them) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Warnings:
+    """Warnings of loading, converting or planning (never change the exit code)."""
+
+    diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True)
+class PlanReady:
+    """The plan about to be applied (`final`: made under the lock) or, with `plan_only`, the answer."""
+
+    plan: Plan
+    ordering: Ordering | None
+    final: bool = False
+    plan_only: bool = False
+
+
+@dataclass(frozen=True)
+class UpToDate:
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class LockWaiting:
+    """Another deploy holds the stack's lock; we wait for it at most `timeout` seconds."""
+
+    stack: str
+    holder: LockInfo
+    timeout: float
+
+
+@dataclass(frozen=True)
+class LockTaken:
+    """We got the lock after waiting `waited` seconds; the plan is made again."""
+
+    stack: str
+    waited: float
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A line to say: `level` is "info" (stdout) or "warning" (stderr)."""
+
+    text: str
+    level: str = "info"
+
+
+EventCallback = Callable[[object], None]
+
+
+def _ignore(event: object) -> None:
+    return None
+
+
+# --- the stages -----------------------------------------------------------------------------------
+
+
+def check_stack_name(stack: str) -> str:
+    name = stack.strip().strip("\"'")
+    if not name:
+        raise UsageError(f'invalid stack name: "{stack}"')
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+        raise UsageError(f'invalid stack name: "{stack}" (letters, digits, "-", "_", "." only)')
+    return name
+
+
+def load_stack_files(files: list[str], env_files: list[str], environ: Mapping[str, str] | None = None,
+                     on_event: EventCallback = _ignore) -> LoadedStack:
+    """The validated stack model of `files`; LoadError/ValidationError on problems, warnings as events.
+
+    `environ`: the interpolation variables (project.resolve_env_args; None: the shell's).
+    """
+    if not files:
+        raise UsageError("specify a Compose file (with --compose-file)")
+    from stackctl.errors import ValidationError
+    from stackctl.pipeline import load_stack
+
+    loaded = load_stack(list(files), env_files=list(env_files), environ=environ, validate=True)
+    errors = [d for d in loaded.warnings if d.severity == "error"]
+    if errors:
+        raise ValidationError("", errors)
+    if loaded.warnings:
+        on_event(Warnings(tuple(loaded.warnings)))
+    return loaded
+
+
+def convert(stack: str, config: Mapping[str, Any], environ: Mapping[str, str] | None = None,
+            read_file: Callable[[str], bytes] | None = None, on_event: EventCallback = _ignore) -> Any:
+    """The DesiredStack of the model (Engine API specs); its warnings as an event."""
+    from stackctl.convert import convert_stack
+
+    desired = convert_stack(config, stack, environ=environ, read_file=read_file)
+    if desired.warnings:
+        on_event(Warnings(tuple(desired.warnings)))
+    return desired
+
+
+def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: bool = True,
+             pins: Mapping[str, Mapping[str, str]] | None = None) -> Plan:
+    """Observe the stack and plan the way to `desired`."""
+    from stackctl.observe import observe_stack
+    from stackctl.plan import make_plan
+
+    observed = observe_stack(engine, stack)
+    return make_plan(desired, observed, prune=prune, strict=strict, pins=pins)
+
+
+def ordering_for(config: Mapping[str, Any], stack: str) -> Ordering | None:
+    """The `depends_on` order of the stack's services; None when nothing depends on anything."""
+    from stackctl.apply.ordering import Ordering
+    from stackctl.model.depends import dependency_graph
+
+    graph = dependency_graph(config)  # validation already refused cycles
+    if not graph.edges:
+        return None
+    return Ordering.of(graph, stack)
+
+
+def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engine: Engine | None = None,
+           on_event: EventCallback | None = None) -> DeployOutcome:
+    """Deploy `request.config` as stack `request.stack`; the outcome carries the exit code.
+
+    Raises StackctlError for problems found before or while writing (the CLI renders them);
+    a rollout that does not converge is an outcome with its exit code, not an exception.
+    """
+    from stackctl.apply.wait import parse_duration
+
+    opts = options or DeployOptions()
+    emit = on_event or _ignore
+    stack = check_stack_name(request.stack)
+    if opts.resolve_image not in RESOLVE_MODES:
+        raise UsageError(f"invalid option {opts.resolve_image} for flag --resolve-image")
+    if opts.keep_versions < 0:
+        raise UsageError("--keep-versions must be 0 or more")
+    wait_timeout = parse_duration(opts.timeout)
+    lock_timeout = parse_duration(opts.lock_timeout)
+
+    pins = request.pinned_objects
+    if pins:
+        # The pinned versions hold the content: files or variables gone since do not matter.
+        desired = convert(stack, request.config, _AnyVariable(request.environ), _file_or_nothing, emit)
+    else:
+        desired = convert(stack, request.config, request.environ, on_event=emit)
+    ordering = ordering_for(request.config, stack) if opts.deps_order else None
+    from stackctl.engine import open_engine, require_manager
+
+    if engine is None:
+        engine = open_engine(opts.context, opts.debug, host=opts.host)
+    require_manager(engine)
+    plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins)
+    if plan.warnings:
+        emit(Warnings(tuple(plan.warnings)))
+    if opts.plan_only:
+        emit(PlanReady(plan, ordering, plan_only=True))
+        plan.check()
+        return DeployOutcome(stack, EXIT_OK, plan, ordering)
+    plan.check()
+    if not plan.has_changes:
+        emit(UpToDate(plan))
+        return DeployOutcome(stack, EXIT_OK, plan, ordering)
+
+    from stackctl.lock import DEFAULT_TTL, StackLock
+
+    asked = time.monotonic()
+    waited = False
+
+    def on_wait(info: LockInfo) -> None:
+        nonlocal waited
+        waited = True
+        emit(LockWaiting(stack, info, lock_timeout))
+
+    # The lock covers the wait: a deploy that may wait long says so, so that no one takes it as dead.
+    ttl = max(DEFAULT_TTL, 2 * wait_timeout + 60.0)
+    lock = StackLock(engine, stack, timeout=lock_timeout, on_wait=on_wait, ttl=ttl)
+    lock.acquire()
+    outcome = DeployOutcome(stack, EXIT_OK, plan, ordering)
+    if waited:
+        outcome.lock_waited = time.monotonic() - asked
+        emit(LockTaken(stack, outcome.lock_waited))
+    try:
+        # Under the lock: the swarm may have changed while we waited for it.
+        plan = outcome.plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins)
+        plan.check()
+        if not plan.has_changes:
+            emit(UpToDate(plan))
+            return outcome
+        emit(PlanReady(plan, ordering, final=True))
+        started = time.monotonic()
+        try:
+            result = outcome.applied = _apply(engine, plan, opts, ordering, wait_timeout, emit)
+        except ApplyError as err:  # something may have been written: that is a (failed) revision
+            _record_history(engine, request, plan, getattr(err, "result", None), opts, emit,
+                            code=getattr(err, "exit_code", EXIT_ERROR), failure=str(err))
+            raise
+        remaining = max(0.1, wait_timeout - (time.monotonic() - started)) if wait_timeout > 0 else 0
+        outcome.rollout = _wait(engine, result, opts, ordering, remaining, emit)
+        outcome.exit_code = outcome.rollout.exit_code
+        if outcome.exit_code == EXIT_OK:
+            _collect_old_versions(engine, plan, result, opts, emit)
+        # --- history: the one place a deploy records its revision, whatever its outcome ----------
+        _record_history(engine, request, plan, result, opts, emit, code=outcome.exit_code)
+        return outcome
+    finally:
+        lock.release()
+
+
+def _apply(engine: Engine, plan: Plan, opts: DeployOptions, ordering: Ordering | None, timeout: float,
+           emit: EventCallback) -> ApplyResult:
+    """Write the plan (in dependency order); with --rollback-on-failure undo what a failure left."""
+    from stackctl.apply.executor import apply_plan, undo
+    from stackctl.apply.ordering import DependencyGate
+
+    gate = DependencyGate(engine, ordering, timeout=timeout, on_event=emit) if ordering is not None else None
+    try:
+        return apply_plan(engine, plan, resolve_image=opts.resolve_image,
+                          with_registry_auth=opts.with_registry_auth, on_event=emit, check_manager=False,
+                          tiers=ordering.tiers if ordering is not None else None, gate=gate)
+    except ApplyError as err:
+        result: ApplyResult | None = getattr(err, "result", None)
+        if opts.rollback_on_failure and result is not None and result.writes:
+            how = " (in reverse dependency order)" if ordering is not None else ""
+            emit(Notice(f"Deploy failed: undoing what was applied{how}"))
+            problems = undo(engine, result, on_event=emit,
+                            order=ordering.order if ordering is not None else None)
+            err.diagnostics.extend(Diagnostic(p) for p in problems)
+        raise
+
+
+def _wait(engine: Engine, result: ApplyResult, opts: DeployOptions, ordering: Ordering | None,
+          timeout: float, emit: EventCallback) -> RolloutReport:
+    """Wait for the services this deploy wrote (unless --detach); undo on failure if asked."""
+    from stackctl.apply.rollout import RolloutReport, follow_rollout
+
+    if opts.detach or not result.service_names:
+        return RolloutReport(EXIT_OK)
+    return follow_rollout(engine, result, timeout=timeout, rollback_on_failure=opts.rollback_on_failure,
+                          on_event=emit, order=ordering.order if ordering is not None else None)
+
+
+class _AnyVariable(dict):  # type: ignore[type-arg]
+    """Every variable counts as set (empty when unknown): for a rollback to pinned versions."""
+
+    def __init__(self, environ: Mapping[str, str] | None) -> None:
+        import os
+
+        super().__init__(os.environ if environ is None else environ)
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _file_or_nothing(path: str) -> bytes:
+    """A secret/config file's bytes, or none when it is gone (the pinned version has the content)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
+def _collect_old_versions(engine: Engine, plan: Plan, result: ApplyResult, opts: DeployOptions,
+                          emit: EventCallback) -> None:
+    """After a successful deploy: remove unused old versions of rotated secrets/configs."""
+    from stackctl.apply.executor import collect_old_versions
+
+    try:
+        removed, problems = collect_old_versions(engine, plan, keep=opts.keep_versions, on_event=emit)
+        result.removed.extend(removed)  # shown in `deploy --format json` under applied.removed
+    except StackctlError as err:
+        problems = [str(err)]
+    for text in problems:
+        emit(Notice(f"warning: {text}", "warning"))
+
+
+def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: ApplyResult | None,
+                    opts: DeployOptions, emit: EventCallback, *, code: int, failure: str = "") -> None:
+    """A revision for every deploy that wrote something, with its status (docs/exit-codes.md)."""
+    from stackctl.history import describe_deploy, record_revision, status_for_exit
+
+    if not opts.record_history or result is None or not result.writes:
+        return
+    writes = [*result.created, *result.updated, *result.removed]
+    description = describe_deploy(request.stack, writes, plan, result.images, request.note)
+    if failure:
+        description += f"; apply failed: {failure.splitlines()[0]}"
+    try:
+        record_revision(engine, request.stack, request.config, dict(result.images),
+                        files=list(request.files) or None, working_dir=request.working_dir,
+                        note=request.note, objects=plan.versions, keep=opts.history_max,
+                        status=status_for_exit(code), description=description)
+    except StackctlError as err:
+        emit(Notice(f"warning: the revision was not recorded: {err}", "warning"))
+
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "DeployOptions",
+    "DeployOutcome",
+    "DeployRequest",
+    "LockTaken",
+    "LockWaiting",
+    "Notice",
+    "PlanReady",
+    "UpToDate",
+    "Warnings",
+    "check_stack_name",
+    "convert",
+    "deploy",
+    "load_stack_files",
+    "ordering_for",
+    "plan_for",
+]

@@ -1,0 +1,85 @@
+"""The deploy lock covers the whole deploy, waiting included (issue 16): two deploys of one stack
+started a second apart run one after the other, the second names the holder and plans again."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stackctl.apply.wait import parse_time
+
+pytestmark = pytest.mark.integration
+STACK_PREFIX = "lk"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def slow_stack(path: Path, level: str) -> str:
+    """One service whose task becomes healthy (so: running) ~3 s after it starts."""
+    svc = {
+        "image": "busybox:latest",
+        "command": ["sh", "-c", "sleep 3; touch /tmp/ok; exec sleep 3600"],
+        "environment": {"LEVEL": level},
+        "healthcheck": {"test": ["CMD", "test", "-f", "/tmp/ok"], "interval": "1s", "timeout": "1s",
+                        "retries": 30},
+        "stop_grace_period": "1s",
+        "deploy": {"replicas": 1, "update_config": {"monitor": "1s", "order": "stop-first"},
+                   "restart_policy": {"delay": "1s"}},
+    }
+    path.write_text(yaml.safe_dump({"version": "3.8", "services": {"web": svc}}, sort_keys=False))
+    return str(path)
+
+
+def _start(stack: str, file: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "stackctl", "deploy", stack, "-c", file, "--resolve-image",
+                             "never", "--timeout", "90s"], env={**os.environ, **env}, cwd=str(REPO),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_second_deploy_waits_for_the_first_to_converge(tmp_path: Path, stack_name: str,
+                                                       lab_env: dict[str, str], docker_client: Any) -> None:
+    first_file = slow_stack(tmp_path / "one.yml", "one")
+    second_file = slow_stack(tmp_path / "two.yml", "two")
+    ended: dict[str, float] = {}
+    first = _start(stack_name, first_file, lab_env)
+
+    def reap() -> None:
+        first.wait()
+        ended["first"] = time.time()
+
+    watcher = threading.Thread(target=reap)
+    watcher.start()
+    time.sleep(1.0)
+    second = _start(stack_name, second_file, lab_env)
+    out2, err2 = second.communicate(timeout=180)
+    watcher.join(timeout=180)
+    out1, err1 = first.communicate(timeout=10)
+    both = f"--- first\n{out1}{err1}\n--- second\n{out2}{err2}"
+    assert first.returncode == 0 and second.returncode == 0, both
+    assert "1 service converged" in out1, both
+    # the second names the holder (user@host pid N since ...) and says how long it will wait
+    assert f"Waiting for the deploy lock of stack {stack_name}, held by " in err2, both
+    assert f" pid {first.pid} since " in err2 and "waiting up to 10m" in err2, both
+    assert f"Got the deploy lock of stack {stack_name} after " in err2, both
+    # it planned again under the lock: an update of the service the first one created
+    assert f"Updating service {stack_name}_web" in out2, both
+    service = docker_client.api.inspect_service(f"{stack_name}_web")
+    env = service["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert "LEVEL=two" in env, env  # the second's spec is what runs
+    updated = parse_time(service["UpdatedAt"])
+    created = parse_time(service["CreatedAt"])
+    assert updated is not None and created is not None
+    # the first converged (its task healthy ~3 s after creation) before the second wrote anything
+    assert updated - created >= 3.0, (created, updated, both)
+    assert updated >= ended["first"] - 0.5, (updated, ended, both)
+    running = [t for t in docker_client.api.tasks(filters={"service": [service["ID"]],
+                                                           "desired-state": "running"})
+               if t["Status"]["State"] == "running"]
+    assert len(running) == 1 and "LEVEL=two" in running[0]["Spec"]["ContainerSpec"]["Env"], both
