@@ -25,7 +25,8 @@ def _ago(seconds: float) -> str:
 
 
 class DeployPrinter:
-    """Callable for `deploy(..., on_event=)`; `show_plan` None: only when stdout is a terminal."""
+    """Callable for `deploy(..., on_event=)`. The plan is printed before anything is written, in a
+    terminal and in a CI log alike (`--quiet` and `--format json` print none)."""
 
     def __init__(self, *, fmt: str = "text", quiet: bool = False, show_plan: bool | None = None,
                  out: TextIO | None = None, err: TextIO | None = None) -> None:
@@ -33,7 +34,7 @@ class DeployPrinter:
         self.quiet = quiet
         self.err = err or sys.stderr
         self.out = self.err if fmt == "json" else (out or sys.stdout)
-        self.show_plan = self.out.isatty() if show_plan is None else show_plan
+        self.show_plan = True if show_plan is None else show_plan
         self.rollout = RolloutPrinter(self.out, self.err, quiet=quiet)
 
     def say(self, text: str) -> None:
