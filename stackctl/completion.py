@@ -38,13 +38,10 @@ def answer_completion_request() -> None:
 def _services(filters: dict[str, Any]) -> list[dict[str, Any]]:
     """Services matching `filters`, or none when the engine cannot be asked quickly."""
     try:
-        from stackctl.engine import connect
+        from stackctl.engine import open_engine
 
-        client = connect(None, False, timeout=COMPLETION_TIMEOUT)
-        try:
-            return list(client.api.services(filters=filters))
-        finally:
-            client.close()
+        with open_engine(timeout=COMPLETION_TIMEOUT) as engine:  # DOCKER_HOST, contexts: as any command
+            return engine.objects("service", filters)
     except Exception:  # noqa: BLE001 - completion offers nothing rather than an error mid-line
         return []
 

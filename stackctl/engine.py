@@ -208,10 +208,10 @@ def connect(host: str | None = None, tls: TlsFiles | None = None, context: str |
 
 
 def open_engine(context: str | None = None, debug: bool = False, *, host: str | None = None,
-                environ: Mapping[str, str] | None = None) -> Engine:
+                environ: Mapping[str, str] | None = None, timeout: int = 60) -> Engine:
     """connect() with the settings of `environ` (default: this process's), as the docker CLI."""
     ep = endpoint_from(os.environ if environ is None else environ, context=context, host=host)
-    return connect(ep.host, ep.tls, ep.context, config_dir=ep.config_dir, debug=debug)
+    return connect(ep.host, ep.tls, ep.context, config_dir=ep.config_dir, debug=debug, timeout=timeout)
 
 
 # --- errors -----------------------------------------------------------------------------------

@@ -131,7 +131,9 @@ class EngineError(StackctlError):
 
     def during(self, what: str) -> EngineError:
         """The same failure, told as `cannot <what>: <reason>`."""
-        return EngineError(f"cannot {what}: {self.reason or self.message}", list(self.diagnostics),
+        # A lost connection says which engine went away; an engine's refusal, its own reason.
+        why = self.message if self.failure != OTHER else (self.reason or self.message)
+        return EngineError(f"cannot {what}: {why}", list(self.diagnostics),
                            self.exit_code, self.status, self.reason, self.failure)
 
 

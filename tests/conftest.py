@@ -32,6 +32,8 @@ def _lab_environ() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY",
                                                             "DOCKER_CERT_PATH")}
     env["DOCKER_HOST"] = LAB_HOST
+    if LAB_NAME != "default":  # promote reads each node's image IDs through its socket
+        env["STACKCTL_NODE_HOST"] = LAB_HOST.replace("/mgr-1/", "/{hostname}/")
     return env
 
 

@@ -90,7 +90,8 @@ def status(fmt: str = "table", name: str = DEFAULT_NAME) -> int:
         if layout.registry:
             print(f"\nregistry: {layout.registry_address}")
         if layout.ssh:
-            print("ssh: " + "  ".join(f"ssh://root@{n.ip}" for n in layout.managers))
+            print(("" if layout.registry else "\n") + "ssh: " +
+                  "  ".join(f"ssh://root@{n.ip}" for n in layout.managers))
         if not ready:
             print(f"\nnot every node is Ready (expected {len(layout.nodes)})")
     return EXIT_OK if ready else EXIT_ERROR

@@ -151,7 +151,8 @@ def test_logs_flags_of_docker_service_logs(deployed: tuple[str, str], run_stackc
     raw = run_stackctl("logs", stack, "--raw", "-t", env=lab_env)
     assert re.fullmatch(lines(STAMP + " hello-out"), raw.stdout), raw.stdout
     tail = run_stackctl("logs", stack, "-n", "1", env=lab_env)
-    assert "hello-out" not in tail.stdout and "hello-err" in tail.stderr, tail.stdout + tail.stderr
+    tasks = len(plain.stdout.splitlines())  # every task printed hello-out once and hello-err once
+    assert len((tail.stdout + tail.stderr).splitlines()) == tasks, tail.stdout + tail.stderr
 
 
 def test_tab_completes_stack_and_service_names_from_the_engine(deployed: tuple[str, str],

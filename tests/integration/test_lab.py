@@ -35,7 +35,8 @@ def test_status_shows_three_ready_nodes_with_hostnames_and_roles(run_stackctl: A
 def test_status_table_lists_every_node(run_stackctl: Any, lab_env: dict[str, str]) -> None:
     out = run_stackctl("lab", "status", env=lab_env)
     assert out.returncode == 0, out.stderr
-    names = [line.split()[0] for line in out.stdout.splitlines()[1:] if line.strip()]
+    table = out.stdout.split("\n\n")[0]  # the node table; the registry and ssh lines follow it
+    names = [line.split()[0] for line in table.splitlines()[1:] if line.strip()]
     assert names == ["mgr-1", "wrk-1", "wrk-2"]
 
 
