@@ -132,7 +132,7 @@ class EngineError(StackctlError):
     def during(self, what: str) -> EngineError:
         """The same failure, told as `cannot <what>: <reason>`."""
         # A lost connection says which engine went away; an engine's refusal, its own reason.
-        why = self.message if self.failure != OTHER else (self.reason or self.message)
+        why = self.message if self.connection_failed else (self.reason or self.message)
         return EngineError(f"cannot {what}: {why}", list(self.diagnostics),
                            self.exit_code, self.status, self.reason, self.failure)
 
