@@ -1,0 +1,71 @@
+"""Engine field changes said in compose keys and the file's units."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackctl.plan.compose_terms import compose_changes, compose_field
+
+
+def one(engine_path, old, new, service=None):
+    changes = compose_changes(engine_path, old, new, service)
+    return [(c.compose_path, c.old, c.new) for c in changes]
+
+
+@pytest.mark.parametrize(("engine_path", "old", "new", "expected"), [
+    ("UpdateConfig.Delay", 2_000_000_000, 5_000_000_000, ("deploy.update_config.delay", "2s", "5s")),
+    ("RollbackConfig.Monitor", None, 90_000_000_000, ("deploy.rollback_config.monitor", "(none)", "1m30s")),
+    ("TaskTemplate.ContainerSpec.Args", ["sleep", "86400"], ["sleep", "99999"],
+     ("command", "[sleep, 86400]", "[sleep, 99999]")),
+    ("TaskTemplate.ContainerSpec.Init", None, False, ("init", "(none)", "false")),
+    ("TaskTemplate.ContainerSpec.Image", "lab/busybox:1", "lab/busybox:2", ("image", "lab/busybox:1", "lab/busybox:2")),
+    ("Mode.Replicated.Replicas", 1, 3, ("deploy.replicas", "1", "3")),
+    ("TaskTemplate.Resources.Limits.NanoCPUs", 500_000_000, 1_250_000_000,
+     ("deploy.resources.limits.cpus", "0.5", "1.25")),
+    ("TaskTemplate.ContainerSpec.Healthcheck.StartInterval", None, 2_000_000_000,
+     ("healthcheck.start_interval", "(none)", "2s")),
+])
+def test_scalar_fields_use_compose_keys_and_units(engine_path, old, new, expected):
+    assert one(engine_path, old, new) == [expected]
+
+
+def test_memory_uses_the_files_suffix():
+    service = {"deploy": {"resources": {"limits": {"memory": "64M"}}}}
+    assert one("TaskTemplate.Resources.Limits.MemoryBytes", 32 << 20, 64 << 20, service) == [
+        ("deploy.resources.limits.memory", "32M", "64M")]
+    lower = {"deploy": {"resources": {"limits": {"memory": "1gb"}}}}
+    assert one("TaskTemplate.Resources.Limits.MemoryBytes", None, 1 << 30, lower) == [
+        ("deploy.resources.limits.memory", "(none)", "1gb")]
+
+
+def test_a_block_added_whole_is_shown_by_its_leaves():
+    service = {"deploy": {"resources": {"limits": {"memory": "64M"}}}}
+    assert one("TaskTemplate.Resources", None, {"Limits": {"MemoryBytes": 64 << 20}}, service) == [
+        ("deploy.resources.limits.memory", "(none)", "64M")]
+
+
+def test_environment_is_diffed_by_variable():
+    assert one("TaskTemplate.ContainerSpec.Env", ["LEVEL=info", "A=1"], ["A=1", "LEVEL=debug", "B"]) == [
+        ("environment.B", "(none)", "(none)"), ("environment.LEVEL", "info", "debug")]
+
+
+def test_constraints_are_diffed_by_element():
+    assert one("TaskTemplate.Placement.Constraints", ["node.role==worker", "node.labels.a==b"],
+               ["node.labels.a==b", "node.role==manager"]) == [
+        ("deploy.placement.constraints", "node.role==worker", "(none)"),
+        ("deploy.placement.constraints", "(none)", "node.role==manager")]
+
+
+def test_labels_are_diffed_by_key():
+    assert one("Labels", {"a": "1"}, {"a": "2", "b": ""}) == [
+        ("deploy.labels.a", "1", "2"), ("deploy.labels.b", "(none)", '""')]
+
+
+def test_a_field_no_file_sets_keeps_its_engine_path():
+    assert one("TaskTemplate.ForceUpdate", 1, 2) == [(None, "1", "2")]
+
+
+def test_longest_prefix_wins():
+    assert compose_field("Mode.Replicated.Replicas")[0] == "deploy.replicas"
+    assert compose_field("Mode")[0] == "deploy.mode"
+    assert compose_field("TaskTemplate.ContainerSpec.Mounts[2].ReadOnly")[0] == "volumes"
