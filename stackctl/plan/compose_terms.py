@@ -186,7 +186,7 @@ _PREFIXES = sorted(FIELDS, key=len, reverse=True)
 def compose_field(engine_path: str) -> tuple[str, Formatter, str] | None:
     """(compose path, grammar, the engine path's rest) for a dotted engine path, or None."""
     for prefix in _PREFIXES:
-        if engine_path == prefix or engine_path.startswith(prefix + ".") or engine_path.startswith(prefix + "["):
+        if engine_path == prefix or engine_path.startswith((prefix + ".", prefix + "[")):
             return (*FIELDS[prefix], engine_path[len(prefix):])
     return None
 
