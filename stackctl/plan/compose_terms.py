@@ -23,16 +23,43 @@ Formatter = Callable[[Any, Any], str]  # (engine value, the file's own value or 
 
 @dataclass(frozen=True)
 class ComposeChange:
-    """One change as the plan shows it; `compose_path` is None for a field no file sets."""
+    """One change as the plan shows it; `compose_path` is None for a field no file sets.
+
+    `old`/`new` are the values as the file writes them (None: not set). `element`: one
+    element of a list added (old None) or removed (new None). `parts`: the compose key path
+    (a label key may hold dots); `file`/`line`: where the key is in the new files, when known;
+    `drift`: the live value is not what stackctl last applied.
+    """
 
     compose_path: str | None  # under services.NAME, e.g. "deploy.update_config.delay"
     engine_path: str
-    old: str
-    new: str
+    old: str | None
+    new: str | None
+    element: bool = False
+    parts: tuple[str, ...] = ()
+    drift: bool = False
+    file: str | None = None
+    line: int | None = None
 
     @property
     def key_path(self) -> tuple[str, ...]:
+        if self.parts:
+            return self.parts
         return tuple(self.compose_path.split(".")) if self.compose_path else ()
+
+    def to_json(self) -> dict[str, Any]:
+        # `path` is the engine path, as in stackctl.diff/v1
+        return {"compose_path": self.compose_path, "engine_path": self.engine_path, "path": self.engine_path,
+                "file": self.file, "line": self.line, "old": self.old, "new": self.new,
+                "element": self.element, "drift": self.drift}
+
+
+def key_text(parts: Sequence[str]) -> str:
+    """("labels", "com.example.team") -> 'labels["com.example.team"]' (a key holding dots is quoted)."""
+    out = ""
+    for part in parts:
+        out += f"[{json.dumps(part)}]" if "." in part or not part else ("." if out else "") + part
+    return out
 
 
 # --- value grammars, engine value back to the file's unit -------------------------------
@@ -200,6 +227,50 @@ def _file_value(service: Mapping[str, Any] | None, compose_path: str) -> Any:
     return value
 
 
+def _shown(grammar: Formatter, value: Any, file_value: Any = None) -> str | None:
+    """A value in the file's words; None when it is not set."""
+    return None if value is None else grammar(value, file_value)
+
+
+_PORT_KEYS = {"Protocol", "TargetPort", "PublishedPort", "PublishMode"}
+
+
+def _port(value: Any) -> str:
+    """An EndpointSpec port as the short syntax writes it: `8080:80/tcp`, `80/udp`."""
+    if not isinstance(value, Mapping) or set(value) - _PORT_KEYS:
+        return _text(value)
+    text = f"{value.get('TargetPort')}/{value.get('Protocol') or 'tcp'}"
+    if value.get("PublishedPort"):
+        text = f"{value['PublishedPort']}:{text}"
+    if value.get("PublishMode") == "host":
+        text += " (mode host)"
+    return text
+
+
+def _mount(value: Any) -> str:
+    """A mount as the short syntax writes it (`data:/data:ro`); other options as JSON."""
+    if not isinstance(value, Mapping) or set(value) - {"Type", "Source", "Target", "ReadOnly"}:
+        return _text(value)
+    kind, source, target = value.get("Type") or "volume", value.get("Source"), value.get("Target")
+    if kind == "tmpfs":
+        return f"tmpfs:{target}"
+    text = f"{source}:{target}" if source else str(target)
+    return text + (":ro" if value.get("ReadOnly") else "")
+
+
+def _file_ref(value: Any) -> str:
+    """A secret/config reference: `STACK_pw-1a2b3c4d as /run/secrets/pw` (the version, its path)."""
+    if not isinstance(value, Mapping):
+        return _text(value)
+    name = value.get("SecretName") or value.get("ConfigName")
+    target = (value.get("File") or {}).get("Name") if isinstance(value.get("File"), Mapping) else None
+    return f"{name} as {target}" if name and target else _text(value)
+
+
+_ELEMENT_TEXT: dict[str, Callable[[Any], str]] = {"ports": _port, "volumes": _mount, "secrets": _file_ref,
+                                                  "configs": _file_ref}
+
+
 def _env_map(items: Sequence[Any]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for item in items:
@@ -208,50 +279,72 @@ def _env_map(items: Sequence[Any]) -> dict[str, str | None]:
     return out
 
 
+_ABSENT = object()
+_MAPS = ("labels", "deploy.labels", "sysctls", "logging.options")
+
+
+def _env_value(env: Mapping[str, str | None], name: str) -> str | None:
+    if name not in env:
+        return None
+    value = env[name]
+    return "(no value)" if value is None else _text(value)
+
+
 def _element_changes(compose_path: str, engine_path: str, old: Any, new: Any) -> list[ComposeChange]:
-    """Lists diffed by element: `environment.LEVEL: info → debug`, `ports: + 8080:80`."""
+    """Lists diffed by element: `environment.LEVEL: info → debug`, `ports: + 8080:80/tcp`."""
+    base = tuple(compose_path.split("."))
     if compose_path == "environment":
         before, after = _env_map(old or []), _env_map(new or [])
         out = []
         for name in sorted(set(before) | set(after)):
-            if before.get(name, "\0") != after.get(name, "\0"):
-                out.append(ComposeChange(f"environment.{name}", engine_path,
-                                         "(none)" if name not in before else _text(before[name]),
-                                         "(none)" if name not in after else _text(after[name])))
+            if before.get(name, _ABSENT) != after.get(name, _ABSENT):
+                out.append(ComposeChange(key_text((*base, name)), engine_path, _env_value(before, name),
+                                         _env_value(after, name), parts=(*base, name)))
         return out
-    if compose_path in ("labels", "deploy.labels", "sysctls", "logging.options") and (
-            isinstance(old, Mapping | type(None)) and isinstance(new, Mapping | type(None))):
+    if compose_path in _MAPS and _is_map(old) and _is_map(new):
         before_map, after_map = dict(old or {}), dict(new or {})
-        return [ComposeChange(f"{compose_path}.{key}", engine_path,
-                              _text(before_map.get(key)), _text(after_map.get(key)))
+        return [ComposeChange(key_text((*base, key)), engine_path, _shown(_text, before_map.get(key)),
+                              _shown(_text, after_map.get(key)), parts=(*base, key))
                 for key in sorted(set(before_map) | set(after_map))
                 if before_map.get(key) != after_map.get(key)]
     old_list = list(old or []) if isinstance(old, list | type(None)) else None
     new_list = list(new or []) if isinstance(new, list | type(None)) else None
     if old_list is None or new_list is None:
         return []
+    show = _ELEMENT_TEXT.get(compose_path, _text)
     removed = [v for v in old_list if v not in new_list]
     added = [v for v in new_list if v not in old_list]
     if not removed and not added:  # same elements, other order
-        return [ComposeChange(compose_path, engine_path, _text(old), _text(new))]
-    return ([ComposeChange(compose_path, engine_path, _text(v), "(none)") for v in removed]
-            + [ComposeChange(compose_path, engine_path, "(none)", _text(v)) for v in added])
+        return [ComposeChange(compose_path, engine_path, _text([show(v) for v in old_list]),
+                              _text([show(v) for v in new_list]), parts=base)]
+    return ([ComposeChange(compose_path, engine_path, show(v), None, True, base) for v in removed]
+            + [ComposeChange(compose_path, engine_path, None, show(v), True, base) for v in added])
 
 
-_ELEMENTWISE = {"environment", "labels", "deploy.labels", "sysctls", "logging.options", "volumes", "ports",
-                "secrets", "configs", "networks", "extra_hosts", "dns", "dns_search", "cap_add", "cap_drop",
-                "ulimits", "deploy.placement.constraints", "deploy.placement.preferences"}
+ELEMENTWISE = frozenset({
+    "environment", "labels", "deploy.labels", "sysctls", "logging.options", "volumes", "ports", "secrets",
+    "configs", "networks", "extra_hosts", "dns", "dns_search", "cap_add", "cap_drop", "ulimits",
+    "deploy.placement.constraints", "deploy.placement.preferences"})
 
 
 def _is_map(value: Any) -> bool:
     return value is None or isinstance(value, Mapping)
 
 
+def list_field(engine_path: str) -> str | None:
+    """The engine path of the whole list when `engine_path` is inside an element of a list the
+    plan diffs by element (`EndpointSpec.Ports[0].PublishedPort` -> `EndpointSpec.Ports`)."""
+    found = compose_field(engine_path)
+    if found is None or not found[2] or found[0] not in ELEMENTWISE:
+        return None
+    return engine_path[: len(engine_path) - len(found[2])]
+
+
 def compose_changes(engine_path: str, old: Any, new: Any,
                     service: Mapping[str, Any] | None = None) -> list[ComposeChange]:
     """One engine field change of a service as compose changes (usually one).
 
-    `service`: the service's entry of the new stack config, for the file's own units.
+    `service`: the service's entry as the files write it (before normalisation), for their units.
     """
     found = compose_field(engine_path)
     if (found is None or found[2]) and _is_map(old) and _is_map(new) and (old or new):
@@ -263,13 +356,14 @@ def compose_changes(engine_path: str, old: Any, new: Any,
                 out += compose_changes(f"{engine_path}.{key}", before.get(key), after.get(key), service)
         return out
     if found is None:
-        return [ComposeChange(None, engine_path, _text(old), _text(new))]
+        return [ComposeChange(None, engine_path, _shown(_text, old), _shown(_text, new))]
     compose_path, grammar, rest = found
-    if compose_path in _ELEMENTWISE and not rest:
+    if compose_path in ELEMENTWISE and not rest:
         changes = _element_changes(compose_path, engine_path, old, new)
         if changes:
             return changes
-    if rest:  # a part of a structured value (a port's PublishedPort...): name the element
-        return [ComposeChange(compose_path, engine_path, _text(old), _text(new))]
+    if rest:  # a part of a structured value (a network's Aliases...): name the key
+        return [ComposeChange(compose_path, engine_path, _shown(_text, old), _shown(_text, new))]
     file_value = _file_value(service, compose_path)
-    return [ComposeChange(compose_path, engine_path, grammar(old, file_value), grammar(new, file_value))]
+    return [ComposeChange(compose_path, engine_path, _shown(grammar, old, file_value),
+                          _shown(grammar, new, file_value))]

@@ -9,7 +9,8 @@ from stackctl.plan.compose_terms import compose_changes, compose_field
 
 def one(engine_path, old, new, service=None):
     changes = compose_changes(engine_path, old, new, service)
-    return [(c.compose_path, c.old, c.new) for c in changes]
+    return [(c.compose_path, "(none)" if c.old is None else c.old, "(none)" if c.new is None else c.new)
+            for c in changes]
 
 
 @pytest.mark.parametrize(("engine_path", "old", "new", "expected"), [
@@ -47,7 +48,7 @@ def test_a_block_added_whole_is_shown_by_its_leaves():
 
 def test_environment_is_diffed_by_variable():
     assert one("TaskTemplate.ContainerSpec.Env", ["LEVEL=info", "A=1"], ["A=1", "LEVEL=debug", "B"]) == [
-        ("environment.B", "(none)", "(none)"), ("environment.LEVEL", "info", "debug")]
+        ("environment.B", "(none)", "(no value)"), ("environment.LEVEL", "info", "debug")]
 
 
 def test_constraints_are_diffed_by_element():
