@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ class DeployOptions:
     environ: Mapping[str, str] | None = None  # for `environment: VAR` secrets (None: the shell)
     # rollback: "secrets"/"configs" -> base name -> the version the revision's services used
     pinned_objects: Mapping[str, Mapping[str, str]] | None = None
+    sources: Sequence[Any] | None = None  # the parsed files (LoadedStack.docs): the plan's FILE:LINE
 
 
 def load_files(files: list[str], env_files: list[str], environ: Mapping[str, str] | None = None) -> Any:
@@ -100,12 +101,14 @@ def convert(stack: str, config: Mapping[str, Any], environ: Mapping[str, str] | 
 
 
 def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: bool = True,
-             pins: Mapping[str, Mapping[str, str]] | None = None) -> Any:
+             pins: Mapping[str, Mapping[str, str]] | None = None,
+             sources: Sequence[Any] | None = None) -> Any:
+    """`sources`: LoadedStack.docs, so the plan says FILE:LINE (None: a stored config)."""
     from stackctl.observe import observe_stack
     from stackctl.plan import make_plan
 
     observed = observe_stack(engine, stack)
-    return make_plan(desired, observed, prune=prune, strict=strict, pins=pins)
+    return make_plan(desired, observed, prune=prune, strict=strict, pins=pins, sources=sources)
 
 
 def _printer(fmt: str, quiet: bool) -> Callable[[str], None]:
@@ -173,10 +176,11 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
     if engine is None:
         engine = open_engine(opts.context, opts.debug, host=opts.host)
     require_manager(engine)
-    plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins)
+    plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins,
+                    sources=opts.sources)
     _print_plan_warnings(plan)
     if opts.plan_only:
-        print_plan(plan, fmt=opts.fmt)
+        print_plan(plan, fmt=opts.fmt, debug=opts.debug)
         plan.check()
         return EXIT_OK
     plan.check()
@@ -193,10 +197,11 @@ def deploy_config(stack: str, config: Mapping[str, Any], working_dir: str,
     lock.acquire()
     try:
         # Under the lock: the swarm may have changed while we waited for it.
-        plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins)
+        plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins,
+                    sources=opts.sources)
         plan.check()
         if show_plan and opts.fmt != "json" and plan.has_changes and not opts.quiet:
-            print_plan(plan)
+            print_plan(plan, debug=opts.debug)
             print()
         if not plan.has_changes:
             return _up_to_date(plan, opts, out)
@@ -226,10 +231,10 @@ def _print_plan_warnings(plan: Any) -> None:
 
 
 def _deploy_doc(plan: Any, result: Any = None, outcomes: list[Any] | None = None) -> dict[str, Any]:
-    """`deploy --format json`: schema stackctl.deploy/v2 (docs/json-output.md)."""
+    """`deploy --format json`: schema stackctl.deploy/v3 (docs/json-output.md)."""
     from stackctl.render.plan import plan_json
 
-    return {"schema": "stackctl.deploy/v2", "plan": plan_json(plan),
+    return {"schema": "stackctl.deploy/v3", "plan": plan_json(plan),
             "applied": result.to_json() if result is not None else None,
             "services": [o.to_json() for o in outcomes or []]}
 
@@ -357,7 +362,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
                          rollback_on_failure=rollback_on_failure, fmt=fmt, context=choice.context,
                          host=choice.host, debug=debug, lock_timeout=lock_timeout, files=list(files),
                          keep_versions=keep_versions, environ=loaded.environ,
-                         history_max=history_max)
+                         history_max=history_max, sources=loaded.docs)
     code = deploy_config(stack, loaded.config, loaded.working_dir, opts)
     if debug:
         print(f"debug: deploy took {time.monotonic() - started:.2f}s", file=sys.stderr)

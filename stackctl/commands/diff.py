@@ -32,8 +32,8 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     from stackctl.render.plan import print_plan
 
     engine = open_engine(choice.context, debug, host=choice.host)
-    plan = plan_for(engine, desired, stack, prune=prune, strict=False)
-    print_plan(plan, fmt=fmt)
+    plan = plan_for(engine, desired, stack, prune=prune, strict=False, sources=loaded.docs)
+    print_plan(plan, fmt=fmt, debug=debug)
     if fmt == "json":
         return EXIT_ERROR if plan.errors else (EXIT_CHANGES if plan.has_changes else EXIT_OK)
     print_warnings(plan.warnings)

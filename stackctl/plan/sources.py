@@ -94,7 +94,8 @@ def service_changes(changes: Sequence[FieldChange], have: Mapping[str, Any], wan
     """The engine changes of one service (`have` -> `want`, both normalised) in compose terms.
 
     A change inside an element of a list the plan diffs by element (a port's PublishedPort)
-    is shown as that element removed and added. A field no compose key sets is drift.
+    is shown as that element removed and added. A field no compose key sets is drift. The
+    changes come in the files' order (file, line), as people read them.
     """
     service = raw_service(docs, short) if docs else None
     out: list[ComposeChange] = []
@@ -112,4 +113,11 @@ def service_changes(changes: Sequence[FieldChange], have: Mapping[str, Any], wan
         for cc in compose_changes(path, old, new, service):
             file, line = locate_change(docs or (), short, cc)
             out.append(dataclasses.replace(cc, drift=drift or cc.compose_path is None, file=file, line=line))
-    return out
+    order = [doc.filename for doc in docs or ()]
+
+    def in_file_order(cc: ComposeChange) -> tuple[int, int, int]:
+        if cc.line is None or cc.file not in order:
+            return (1, 0, 0)
+        return (0, order.index(cc.file), cc.line)
+
+    return sorted(out, key=in_file_order)  # stable: the engine's order where no line is known

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackctl.plan.compose_terms import compose_changes, compose_field
+from stackctl.plan.compose_terms import compose_changes, compose_field, list_field
 
 
 def one(engine_path, old, new, service=None):
@@ -71,3 +71,27 @@ def test_longest_prefix_wins():
     assert compose_field("Mode.Replicated.Replicas")[0] == "deploy.replicas"
     assert compose_field("Mode")[0] == "deploy.mode"
     assert compose_field("TaskTemplate.ContainerSpec.Mounts[2].ReadOnly")[0] == "volumes"
+
+
+def test_ports_mounts_and_secret_references_read_as_the_short_syntax():
+    port = {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "ingress"}
+    assert one("EndpointSpec.Ports", [port], [{**port, "PublishedPort": 8081}]) == [
+        ("ports", "8080:80/tcp", "(none)"), ("ports", "(none)", "8081:80/tcp")]
+    mount = {"Type": "volume", "Source": "st_data", "Target": "/data"}
+    assert one("TaskTemplate.ContainerSpec.Mounts", [], [{**mount, "ReadOnly": True}]) == [
+        ("volumes", "(none)", "st_data:/data:ro")]
+    ref = {"SecretName": "st_pw-1a2b3c4d", "File": {"Name": "pw", "UID": "0", "GID": "0", "Mode": 292}}
+    assert one("TaskTemplate.ContainerSpec.Secrets", [], [ref]) == [
+        ("secrets", "(none)", "st_pw-1a2b3c4d as pw")]
+
+
+def test_a_change_inside_an_element_names_the_whole_list():
+    assert list_field("EndpointSpec.Ports[0].PublishedPort") == "EndpointSpec.Ports"
+    assert list_field("TaskTemplate.ContainerSpec.Secrets[1]") == "TaskTemplate.ContainerSpec.Secrets"
+    assert list_field("UpdateConfig.Delay") is None
+
+
+def test_labels_with_dots_are_quoted():
+    (change,) = compose_changes("Labels", {}, {"com.example.team": "a"})
+    assert change.compose_path == 'deploy.labels["com.example.team"]'
+    assert change.key_path == ("deploy", "labels", "com.example.team")
