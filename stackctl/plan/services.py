@@ -42,8 +42,8 @@ def plan_service(plan: Plan, name: str, spec: dict[str, Any], observed: Observed
             "which the swarm cannot do (service mode change is not allowed)",
             hint=f"remove the service first (docker service rm {name}), then deploy"))
     act.changes = field_changes(have, want)
-    mark_drift(act, current, have, want, digest, observed)
-    act.compose = service_changes(act.changes, have, want, short_name(name, plan.stack), sources)
+    last = mark_drift(act, current, have, want, digest, observed)
+    act.compose = service_changes(act.changes, have, want, short_name(name, plan.stack), sources, last=last)
     if act.changes:
         act.action = UPDATE
     return act

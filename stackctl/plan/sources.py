@@ -15,7 +15,7 @@ from typing import Any
 
 from stackctl.load.source import SourceDoc, locate
 from stackctl.plan.compose_terms import ComposeChange, compose_changes, list_field
-from stackctl.plan.fields import path_parts, value_at
+from stackctl.plan.fields import field_changes, path_parts, value_at
 from stackctl.plan.model import FieldChange
 
 # compose keys whose entries are `NAME=value` list items or `NAME: value` mapping keys
@@ -89,16 +89,15 @@ def locate_change(docs: Sequence[SourceDoc], short: str,
     return locate(docs, path)
 
 
-def service_changes(changes: Sequence[FieldChange], have: Mapping[str, Any], want: Mapping[str, Any],
-                    short: str, docs: Sequence[SourceDoc] | None) -> list[ComposeChange]:
-    """The engine changes of one service (`have` -> `want`, both normalised) in compose terms.
+def _drift_key(change: ComposeChange) -> tuple[str | None, str | None]:
+    """What one compose change touches: its key, and for a list element the element."""
+    return change.compose_path, (change.old if change.new is None else change.new) if change.element else None
 
-    A change inside an element of a list the plan diffs by element (a port's PublishedPort)
-    is shown as that element removed and added. A field no compose key sets is drift. The
-    changes come in the files' order (file, line), as people read them.
-    """
-    service = raw_service(docs, short) if docs else None
-    out: list[ComposeChange] = []
+
+def _compose_all(changes: Sequence[FieldChange], have: Mapping[str, Any], want: Mapping[str, Any],
+                 service: Mapping[str, Any] | None) -> list[tuple[ComposeChange, bool]]:
+    """(compose change, engine-level drift) for each engine change, lists taken whole."""
+    out: list[tuple[ComposeChange, bool]] = []
     whole_lists: set[str] = set()
     for ch in changes:
         path, old, new, drift = ch.path, ch.old, ch.new, ch.drift
@@ -110,9 +109,34 @@ def service_changes(changes: Sequence[FieldChange], have: Mapping[str, Any], wan
             parts = path_parts(whole)
             path, old, new = whole, value_at(dict(have), parts), value_at(dict(want), parts)
             drift = any(c.drift for c in changes if c.path.startswith((whole + ".", whole + "[")))
-        for cc in compose_changes(path, old, new, service):
-            file, line = locate_change(docs or (), short, cc)
-            out.append(dataclasses.replace(cc, drift=drift or cc.compose_path is None, file=file, line=line))
+        out += [(cc, drift) for cc in compose_changes(path, old, new, service)]
+    return out
+
+
+def service_changes(changes: Sequence[FieldChange], have: Mapping[str, Any], want: Mapping[str, Any],
+                    short: str, docs: Sequence[SourceDoc] | None,
+                    last: Mapping[str, Any] | None = None) -> list[ComposeChange]:
+    """The engine changes of one service (`have` -> `want`, both normalised) in compose terms.
+
+    A change inside an element of a list the plan diffs by element (a port's PublishedPort)
+    is shown as that element removed and added. A field no compose key sets is drift. The
+    changes come in the files' order (file, line), as people read them.
+
+    `last`: the normalised spec stackctl last applied, when known: a compose change is drift
+    when the swarm changed that key (or list element) since, so one variable set on the swarm
+    does not make the file's change of another variable drift too.
+    """
+    service = raw_service(docs, short) if docs else None
+    swarm: set[tuple[str | None, str | None]] | None = None
+    if last is not None:
+        swarm = {_drift_key(cc) for cc, _ in _compose_all(field_changes(dict(last), dict(have)), last, have,
+                                                          service)}
+    out: list[ComposeChange] = []
+    for cc, drift in _compose_all(changes, have, want, service):
+        if swarm is not None and cc.compose_path is not None:
+            drift = _drift_key(cc) in swarm
+        file, line = locate_change(docs or (), short, cc)
+        out.append(dataclasses.replace(cc, drift=drift or cc.compose_path is None, file=file, line=line))
     order = [doc.filename for doc in docs or ()]
 
     def in_file_order(cc: ComposeChange) -> tuple[int, int, int]:

@@ -6,6 +6,7 @@ observed swarm built by hand (tests/unit/test_plan.py's `observed_from`): no eng
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -174,3 +175,20 @@ def test_env_entries_are_located_in_list_form_and_later_files(tmp_path: Path,
     got = {(c.compose_path, c.old, c.new, c.file, c.line) for c in api.compose}
     assert ("environment.LEVEL", "info", "warn", "prod.yml", 6) in got
     assert ("environment.A", None, "1", "prod.yml", 5) in got
+
+
+def test_drift_is_told_key_by_key_within_one_engine_field(edited: tuple[Any, Any]) -> None:
+    """A variable added on the swarm is drift; the file's change of another variable is not."""
+    observed, loaded = edited
+    svc = observed.services["st_api"]
+    svc.previous_spec = copy.deepcopy(svc.spec)  # what `docker service update --env-add` leaves
+    svc.spec["TaskTemplate"]["ContainerSpec"]["Env"].append("EXTRA=1")
+    plan = make_plan(convert_stack(loaded.config, STACK), observed, prune=False, sources=loaded.docs)
+    api = plan.action_for("service", "st_api")
+    assert api is not None and api.drift
+    drift = {c.compose_path: c.drift for c in api.compose}
+    assert drift["environment.EXTRA"] is True
+    assert drift["environment.LEVEL"] is False and drift["deploy.update_config.delay"] is False
+    text = render_plan_text(plan)
+    assert ("~ environment.EXTRA: 1 → (none)  (stack.yml:6)  (drift: changed on the swarm, not in the file)"
+            in text)
