@@ -16,9 +16,18 @@ import sys
 from typing import Any, TextIO
 
 from stackctl.convert.normalize_spec import service_mode, tasks_wanted
-from stackctl.plan import CREATE, REMOVE, UNCHANGED, UPDATE, Action, FieldChange, Plan, short_digest
-from stackctl.plan.compose_terms import ComposeChange
-from stackctl.plan.model import KEPT
+from stackctl.plan import (
+    CREATE,
+    KEPT,
+    REMOVE,
+    UNCHANGED,
+    UPDATE,
+    Action,
+    ComposeChange,
+    FieldChange,
+    Plan,
+    short_digest,
+)
 
 JSON_SCHEMA = "stackctl.diff/v2"
 SYMBOLS = {CREATE: "+", UPDATE: "~", REMOVE: "-", KEPT: "="}
