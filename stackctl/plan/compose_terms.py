@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.units import format_duration
+from stackctl.units import format_duration, parse_bytes, parse_cpus, parse_duration
 
 Formatter = Callable[[Any, Any], str]  # (engine value, the file's own value or None) -> text
 
@@ -228,8 +228,22 @@ def _file_value(service: Mapping[str, Any] | None, compose_path: str) -> Any:
 
 
 def _shown(grammar: Formatter, value: Any, file_value: Any = None) -> str | None:
-    """A value in the file's words; None when it is not set."""
-    return None if value is None else grammar(value, file_value)
+    """A value in the file's words (the file's own text when it means this value: `90s`, not
+    `1m30s`); None when it is not set."""
+    if value is None:
+        return None
+    parse = _PARSERS.get(grammar)
+    if parse is not None and isinstance(file_value, str | int | float) and not isinstance(file_value, bool):
+        try:
+            if parse(file_value) == value:
+                return str(file_value).strip()
+        except (ValueError, TypeError):
+            pass
+    return grammar(value, file_value)
+
+
+_PARSERS: dict[Formatter, Callable[[Any], int]] = {_duration: parse_duration, _bytes: parse_bytes,
+                                                   _cpus: parse_cpus}
 
 
 _PORT_KEYS = {"Protocol", "TargetPort", "PublishedPort", "PublishMode"}

@@ -54,7 +54,21 @@ def raw_service(docs: Sequence[SourceDoc], short: str) -> dict[str, Any] | None:
     return found
 
 
-def _same_item(item: Any, text: str) -> bool:
+def _port_text(item: Any) -> str | None:
+    """A port as the file writes it, in the plan's form (`8080:80/tcp`), for finding its line."""
+    if isinstance(item, Mapping):
+        text = f"{item.get('target')}/{item.get('protocol') or 'tcp'}"
+        return f"{item['published']}:{text}" if item.get("published") else text
+    if isinstance(item, str | int):
+        text = str(item).strip()
+        return text if "/" in text else text + "/tcp"
+    return None
+
+
+def _same_item(key: tuple[str, ...], item: Any, text: str) -> bool:
+    """Whether a list item of the file is the element the plan shows as `text`."""
+    if key == ("ports",):
+        return _port_text(item) == text.split(" (")[0]
     return isinstance(item, str | int | float) and "".join(str(item).split()) == "".join(text.split())
 
 
@@ -84,7 +98,7 @@ def locate_change(docs: Sequence[SourceDoc], short: str,
             items = _raw_at(doc.data, path)
             if isinstance(items, list):
                 for i, item in enumerate(items):
-                    if _same_item(item, change.new) and doc.has(path + (i,)):
+                    if _same_item(tuple(parts), item, change.new) and doc.has(path + (i,)):
                         return doc.filename, doc.lines[path + (i,)]
     return locate(docs, path)
 

@@ -95,3 +95,11 @@ def test_labels_with_dots_are_quoted():
     (change,) = compose_changes("Labels", {}, {"com.example.team": "a"})
     assert change.compose_path == 'deploy.labels["com.example.team"]'
     assert change.key_path == ("deploy", "labels", "com.example.team")
+
+
+def test_the_files_own_text_is_shown_when_it_means_the_value():
+    service = {"deploy": {"update_config": {"delay": "90s"}, "resources": {"limits": {"cpus": "0.50"}}}}
+    assert one("UpdateConfig.Delay", 2_000_000_000, 90_000_000_000, service) == [
+        ("deploy.update_config.delay", "2s", "90s")]
+    assert one("TaskTemplate.Resources.Limits.NanoCPUs", None, 500_000_000, service) == [
+        ("deploy.resources.limits.cpus", "(none)", "0.50")]

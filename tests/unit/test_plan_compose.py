@@ -192,3 +192,18 @@ def test_drift_is_told_key_by_key_within_one_engine_field(edited: tuple[Any, Any
     text = render_plan_text(plan)
     assert ("~ environment.EXTRA: 1 → (none)  (stack.yml:6)  (drift: changed on the swarm, not in the file)"
             in text)
+
+
+def test_a_changed_port_is_its_element_removed_and_added_at_its_line(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    old = OLD.replace("    environment:\n", '    ports: ["8080:80"]\n    environment:\n', 1)
+    observed = observed_from(convert_stack(_load(tmp_path, old).config, STACK))
+    new = old.replace('ports: ["8080:80"]', 'ports:\n      - "9090:80"')
+    loaded = _load(tmp_path, new)
+    plan = make_plan(convert_stack(loaded.config, STACK), observed, prune=False, sources=loaded.docs)
+    api = plan.action_for("service", "st_api")
+    assert api is not None
+    assert [(c.compose_path, c.old, c.new, c.line) for c in api.compose] == [
+        ("ports", "8080:80/tcp", None, _line(new, "ports:")),
+        ("ports", None, "9090:80/tcp", _line(new, "9090"))]
