@@ -198,6 +198,6 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
     opts = DeployOptions(prune=prune, resolve_image="never", detach=detach, quiet=quiet, plan_only=plan_only,
                          timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt, debug=debug,
                          lock_timeout=lock_timeout, files=list(dst.files), show_plan=True,
-                         note=f"promoted from {source} ({src.stack})")
+                         note=f"promoted from {source} ({src.stack})", sources=loaded.docs)
     opts.context, opts.host = dst.context, None if dst.context else dst.host
     return deploy_config(dst.stack, config, loaded.working_dir, opts) or EXIT_OK
