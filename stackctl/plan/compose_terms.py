@@ -42,6 +42,11 @@ class ComposeChange:
     line: int | None = None
 
     @property
+    def path(self) -> str:
+        """The engine path, as FieldChange names it."""
+        return self.engine_path
+
+    @property
     def key_path(self) -> tuple[str, ...]:
         if self.parts:
             return self.parts

@@ -207,3 +207,14 @@ def test_a_changed_port_is_its_element_removed_and_added_at_its_line(tmp_path: P
     assert [(c.compose_path, c.old, c.new, c.line) for c in api.compose] == [
         ("ports", "8080:80/tcp", None, _line(new, "ports:")),
         ("ports", None, "9090:80/tcp", _line(new, "9090"))]
+
+
+def test_history_describes_the_deploy_by_compose_key(edited: tuple[Any, Any]) -> None:
+    from types import SimpleNamespace
+
+    from stackctl.history import describe_deploy
+
+    plan = _plan(edited, prune=False)
+    writes = [SimpleNamespace(kind="service", name="st_api", action="update")]
+    assert describe_deploy(STACK, writes, plan) == (
+        "update api (command, environment, deploy.update_config, +2)")
