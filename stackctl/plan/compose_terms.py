@@ -286,8 +286,16 @@ def _file_ref(value: Any) -> str:
     return f"{name} as {target}" if name and target else _text(value)
 
 
+def _network(value: Any) -> str:
+    """A service's network attachment: `shop_back` or `shop_back (aliases: db)`."""
+    if not isinstance(value, Mapping) or set(value) - {"Target", "Aliases"} or not value.get("Target"):
+        return _text(value)
+    aliases = value.get("Aliases") or []
+    return str(value["Target"]) + (f" (aliases: {', '.join(map(str, aliases))})" if aliases else "")
+
+
 _ELEMENT_TEXT: dict[str, Callable[[Any], str]] = {"ports": _port, "volumes": _mount, "secrets": _file_ref,
-                                                  "configs": _file_ref}
+                                                  "configs": _file_ref, "networks": _network}
 
 
 def _env_map(items: Sequence[Any]) -> dict[str, str | None]:

@@ -103,3 +103,10 @@ def test_the_files_own_text_is_shown_when_it_means_the_value():
         ("deploy.update_config.delay", "2s", "90s")]
     assert one("TaskTemplate.Resources.Limits.NanoCPUs", None, 500_000_000, service) == [
         ("deploy.resources.limits.cpus", "(none)", "0.50")]
+
+
+def test_network_attachments_read_as_names_and_aliases():
+    default = {"Target": "st_default", "Aliases": ["api"]}
+    back = {"Target": "st_back", "Aliases": ["api", "db"]}
+    assert one("TaskTemplate.Networks", [default], [default, back]) == [
+        ("networks", "(none)", "st_back (aliases: api, db)")]
