@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from stackctl.apply.rollout import RolloutReport
     from stackctl.apply.wait import ServiceOutcome
     from stackctl.engine import Engine
+    from stackctl.load.source import SourceDoc
     from stackctl.lock import LockInfo
     from stackctl.pipeline import LoadedStack
     from stackctl.plan import Plan
@@ -52,6 +53,7 @@ class DeployRequest:
     note: str = ""  # recorded in the revision history ("rollback to 3"...)
     # rollback: "secrets"/"configs" -> base name -> the version the revision's services used
     pinned_objects: Mapping[str, Mapping[str, str]] | None = None
+    sources: Sequence[SourceDoc] | None = None  # the parsed files: the plan says FILE:LINE (None: stored)
 
 
 @dataclass
@@ -92,13 +94,13 @@ class DeployOutcome:
         return list(self.rollout.outcomes) if self.rollout is not None else []
 
     def to_json(self) -> dict[str, Any]:
-        """`deploy --format json`: schema stackctl.deploy/v2 (docs/json-output.md)."""
+        """`deploy --format json`: schema stackctl.deploy/v3 (docs/json-output.md)."""
         from stackctl.render.plan import plan_json
 
         plan = plan_json(self.plan) if self.plan is not None else None
         if plan is not None and self.ordering is not None:
             plan["order"] = [list(tier) for tier in self.ordering.tiers]
-        return {"schema": "stackctl.deploy/v2", "plan": plan,
+        return {"schema": "stackctl.deploy/v3", "plan": plan,
                 "applied": self.applied.to_json() if self.applied is not None else None,
                 "services": [o.to_json() for o in self.outcomes]}
 
@@ -204,13 +206,14 @@ def convert(stack: str, config: Mapping[str, Any], environ: Mapping[str, str] | 
 
 
 def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: bool = True,
-             pins: Mapping[str, Mapping[str, str]] | None = None) -> Plan:
-    """Observe the stack and plan the way to `desired`."""
+             pins: Mapping[str, Mapping[str, str]] | None = None,
+             sources: Sequence[SourceDoc] | None = None) -> Plan:
+    """Observe the stack and plan the way to `desired`; `sources` (the parsed files) give FILE:LINE."""
     from stackctl.observe import observe_stack
     from stackctl.plan import make_plan
 
     observed = observe_stack(engine, stack)
-    return make_plan(desired, observed, prune=prune, strict=strict, pins=pins)
+    return make_plan(desired, observed, prune=prune, strict=strict, pins=pins, sources=sources)
 
 
 def ordering_for(config: Mapping[str, Any], stack: str) -> Ordering | None:
@@ -255,7 +258,8 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     if engine is None:
         engine = open_engine(opts.context, opts.debug, host=opts.host)
     require_manager(engine)
-    plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins)
+    plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins,
+                    sources=request.sources)
     if plan.warnings:
         emit(Warnings(tuple(plan.warnings)))
     if opts.plan_only:
@@ -287,7 +291,8 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         emit(LockTaken(stack, outcome.lock_waited))
     try:
         # Under the lock: the swarm may have changed while we waited for it.
-        plan = outcome.plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins)
+        plan = outcome.plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins,
+                    sources=request.sources)
         plan.check()
         if not plan.has_changes:
             emit(UpToDate(plan))

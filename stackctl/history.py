@@ -419,7 +419,7 @@ def describe_deploy(stack: str, writes: list[Any], plan: Any = None, images: Map
     for act in getattr(plan, "actions", None) or []:
         if act.kind == "service":
             words: list[str] = []
-            for ch in act.changes:
+            for ch in getattr(act, "compose", None) or act.changes:  # compose terms when the plan has them
                 compose = getattr(ch, "compose_path", None)
                 word = str(compose).split(".")[0] if compose else _detail(ch.path)
                 if compose and word == "deploy":

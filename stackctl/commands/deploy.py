@@ -50,10 +50,10 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     stack, files, env_files, environ, choice = resolve_env_args(
         env, files, env_files, stack, context=context, need_stack=True)
     stack = check_stack_name(stack or "")
-    printer = DeployPrinter(fmt=fmt, quiet=quiet)
+    printer = DeployPrinter(fmt=fmt, quiet=quiet, debug=debug)
     loaded = load_stack_files(files, env_files, environ, on_event=printer)
     request = DeployRequest(stack, loaded.config, loaded.working_dir, files=tuple(files),
-                            environ=loaded.environ)
+                            environ=loaded.environ, sources=tuple(loaded.docs))
     opts = DeployOptions(prune=prune, resolve_image=resolve_image, with_registry_auth=with_registry_auth,
                          detach=detach, plan_only=plan_only, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, context=choice.context, host=choice.host,

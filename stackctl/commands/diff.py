@@ -35,7 +35,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     from stackctl.render.plan import plan_json, print_plan
 
     engine = open_engine(choice.context, debug, host=choice.host)
-    plan = plan_for(engine, desired, stack, prune=prune, strict=False)
+    plan = plan_for(engine, desired, stack, prune=prune, strict=False, sources=loaded.docs)
     ordering = ordering_for(loaded.config, stack)
     if fmt == "json":
         import json
@@ -45,7 +45,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
             doc["order"] = [list(tier) for tier in ordering.tiers]
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return EXIT_ERROR if plan.errors else (EXIT_CHANGES if plan.has_changes else EXIT_OK)
-    print_plan(plan, fmt=fmt)
+    print_plan(plan, fmt=fmt, debug=debug)
     if ordering is not None and plan.has_changes:
         print("\n".join(order_lines(ordering.tiers)))
     print_warnings(plan.warnings)

@@ -197,10 +197,10 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
         print_pins(pins, f"{source} ({src.stack})", f"{target} ({dst.stack})", stream)
     config = pin_config(loaded.config, pins)
     request = DeployRequest(dst.stack, config, loaded.working_dir, files=tuple(dst.files),
-                            note=f"promoted from {source} ({src.stack})")
+                            note=f"promoted from {source} ({src.stack})", sources=tuple(loaded.docs))
     opts = DeployOptions(prune=prune, resolve_image="never", detach=detach, plan_only=plan_only,
                          timeout=timeout, rollback_on_failure=rollback_on_failure, debug=debug,
                          lock_timeout=lock_timeout, context=dst.context,
                          host=None if dst.context else dst.host)
-    outcome = deploy(request, opts, on_event=DeployPrinter(fmt=fmt, quiet=quiet, show_plan=True))
+    outcome = deploy(request, opts, on_event=DeployPrinter(fmt=fmt, quiet=quiet, show_plan=True, debug=debug))
     return finish(outcome, fmt, plan_only)

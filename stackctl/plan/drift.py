@@ -18,11 +18,14 @@ from stackctl.plan.model import Action
 
 
 def mark_drift(act: Action, current: ObservedService, have: dict[str, Any], want: dict[str, Any],
-               digest: str, observed: ObservedStack) -> None:
-    """Which changed fields were changed on the swarm, not in the file (see module docstring)."""
+               digest: str, observed: ObservedStack) -> dict[str, Any] | None:
+    """Which changed fields were changed on the swarm, not in the file (see module docstring).
+
+    Returns the normalised spec stackctl last applied when it is known (what tells drift from
+    the file's changes key by key), else None."""
     applied = current.labels.get(SPEC_DIGEST_LABEL)
     if not applied or spec_digest(have) == applied:
-        return  # never deployed by stackctl, or unchanged since: every difference is the file's
+        return None  # never deployed by stackctl, or unchanged since: every difference is the file's
     last: dict[str, Any] | None = None
     if current.previous_spec:
         prev = normalize_service(current.previous_spec, observed)
@@ -33,7 +36,7 @@ def mark_drift(act: Action, current: ObservedService, have: dict[str, Any], want
     act.drift = True
     if last is None:
         act.notes.append("changed on the swarm since the last stackctl deploy (which fields is unknown)")
-        return
+        return None
     for ch in act.changes:
         parts = path_parts(ch.path)
         ch.drift = value_at(last, parts) != value_at(have, parts)
@@ -44,3 +47,4 @@ def mark_drift(act: Action, current: ObservedService, have: dict[str, Any], want
                                                    for p in changed_paths):
             # changed outside the file, and the file now asks for the same value: nothing to do
             act.notes.append(f"{d.path} was changed on the swarm to the value the file now has")
+    return last

@@ -7,9 +7,11 @@ from typing import Any
 
 from stackctl.errors import Diagnostic, PlanError
 from stackctl.observe import ObservedStack
+from stackctl.plan.compose_terms import ComposeChange
 from stackctl.plan.digests import short_digest
 
 CREATE, UPDATE, REMOVE, UNCHANGED = "create", "update", "remove", "unchanged"
+KEPT = "kept"  # an object the files no longer have, left in place without --prune (Plan.kept)
 KIND_ORDER = ("network", "secret", "config", "service")
 
 
@@ -27,7 +29,10 @@ class FieldChange:
     drift: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "old": self.old, "new": self.new, "drift": self.drift}
+        """The stackctl.diff/v2 change shape; a field of a network, secret or config has no
+        compose path and keeps the engine's value."""
+        return {"compose_path": None, "engine_path": self.path, "path": self.path, "file": None,
+                "line": None, "old": self.old, "new": self.new, "element": False, "drift": self.drift}
 
 
 @dataclass
@@ -47,6 +52,8 @@ class Action:
     current: dict[str, Any] | None = None  # the engine's spec now
     digest: str | None = None  # services: spec digest; secrets/configs: content digest
     image_changed: bool = True  # services: the compose image differs from the deployed one
+    # services: `changes` said in compose keys, the files' units and FILE:LINE (what people read)
+    compose: list[ComposeChange] = field(default_factory=list)
 
     @property
     def writes(self) -> bool:
@@ -60,7 +67,7 @@ class Action:
             "id": self.id,
             "version": self.version,
             "drift": self.drift,
-            "changes": [c.to_json() for c in self.changes],
+            "changes": [c.to_json() for c in (self.compose if self.compose else self.changes)],
             "warnings": list(self.warnings),
             "notes": list(self.notes),
         }
@@ -83,12 +90,24 @@ class Plan:
     observed: ObservedStack | None = None
     # "secrets"/"configs" -> base name (STACK_key or name:) -> the version the services will use
     versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    # objects of the stack the files no longer have, left in place (no --prune): action KEPT,
+    # never in `actions` (apply writes nothing for them); with --prune they are REMOVE actions
+    kept: list[Action] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out = {CREATE: 0, UPDATE: 0, REMOVE: 0, UNCHANGED: 0}
         for a in self.actions:
             out[a.action] += 1
+        out[KEPT] = len(self.kept)
         return out
+
+    def drop(self, action: Action) -> None:
+        """An object the files no longer have: removed with --prune, else listed as kept."""
+        if self.prune:
+            self.actions.append(action)
+        else:
+            action.action = KEPT
+            self.kept.append(action)
 
     @property
     def has_changes(self) -> bool:
@@ -119,6 +138,7 @@ class Plan:
             "changes": self.has_changes,
             "summary": self.counts(),
             "actions": [a.to_json() for a in self.actions],
+            "kept": [{"kind": a.kind, "name": a.name, "id": a.id} for a in self.kept],
             "warnings": [d.to_json() for d in self.warnings],
             "errors": [d.to_json() for d in self.errors],
         }

@@ -81,7 +81,6 @@ def plan_networks(plan: Plan, desired: DesiredStack, observed: ObservedStack,
                 f"network {name}: {', '.join(c.path for c in changes)} changed; recreate needed; not applied",
                 severity="warning"))
         plan.actions.append(act)
-    if plan.prune:
-        for name in sorted(set(observed.networks) - set(networks)):
-            net = observed.networks[name]
-            plan.actions.append(Action("network", name, REMOVE, id=net.id, current=net.spec))
+    for name in sorted(set(observed.networks) - set(networks)):
+        net = observed.networks[name]
+        plan.drop(Action("network", name, REMOVE, id=net.id, current=net.spec))

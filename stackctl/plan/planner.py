@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from stackctl.load.source import SourceDoc
 from stackctl.observe import ObservedStack
 from stackctl.plan.checks import check_volumes
 from stackctl.plan.model import KIND_ORDER, REMOVE, Action, Plan
@@ -17,12 +18,16 @@ if TYPE_CHECKING:
 
 
 def make_plan(desired: DesiredStack, observed: ObservedStack, *, prune: bool, strict: bool = True,
-              pins: Mapping[str, Mapping[str, str]] | None = None) -> Plan:
+              pins: Mapping[str, Mapping[str, str]] | None = None,
+              sources: Sequence[SourceDoc] | None = None) -> Plan:
     """The ordered actions that make the swarm match `desired`; PlanError on blocking problems.
 
     With `strict=False` the problems stay in `plan.errors` (diff renders them with the plan).
     `pins` ("secrets"/"configs" -> base name -> version name) makes the services use those
     existing versions whatever the files hold now (rollback to a recorded revision).
+    `sources`: the parsed stack files (`LoadedStack.docs`), so that service changes carry their
+    compose key, the files' units and FILE:LINE; without them (a stored config) no FILE:LINE.
+    Objects of the stack the files no longer have are REMOVE actions with `prune`, else `plan.kept`.
     """
     stack = desired.stack
     plan = Plan(stack=stack, prune=prune, observed=observed)
@@ -38,12 +43,10 @@ def make_plan(desired: DesiredStack, observed: ObservedStack, *, prune: bool, st
     services = repoint_services(services, plan.versions)
     check_volumes(plan, desired.volumes, observed)
     for name in sorted(services):
-        plan.actions.append(plan_service(plan, name, services[name], observed))
-    if prune:
-        for name in sorted(set(observed.services) - set(services)):
-            svc = observed.services[name]
-            plan.actions.append(Action("service", name, REMOVE, id=svc.id, version=svc.version,
-                                       current=svc.spec))
+        plan.actions.append(plan_service(plan, name, services[name], observed, sources))
+    for name in sorted(set(observed.services) - set(services)):
+        svc = observed.services[name]
+        plan.drop(Action("service", name, REMOVE, id=svc.id, version=svc.version, current=svc.spec))
     plan.actions.sort(key=lambda a: (KIND_ORDER.index(a.kind), a.action == REMOVE, a.name))
     if strict:
         plan.check()

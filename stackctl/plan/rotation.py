@@ -144,14 +144,13 @@ def plan_file_objects(
                 continue
         chosen[base] = target.name
         plan.actions.append(_compare_object(plan, kind, target, spec, digest, base))
-    if plan.prune:
-        keep = set(chosen.values()) | set(external)
-        for name in sorted(own):
-            obj = own[name]
-            if name in keep or base_name(obj) in desired:
-                continue  # old versions of kept keys: apply's garbage collection decides
-            plan.actions.append(Action(kind, name, REMOVE, id=obj.id, version=obj.version,
-                                       current={k: v for k, v in obj.spec.items() if k != "Data"}))
+    keep = set(chosen.values()) | set(external)
+    for name in sorted(own):
+        obj = own[name]
+        if name in keep or base_name(obj) in desired:
+            continue  # old versions of kept keys: apply's garbage collection decides
+        plan.drop(Action(kind, name, REMOVE, id=obj.id, version=obj.version,
+                         current={k: v for k, v in obj.spec.items() if k != "Data"}))
     return chosen
 
 

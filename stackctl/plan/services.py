@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from stackctl.convert.normalize_spec import service_mode
 from stackctl.errors import Diagnostic
+from stackctl.load.source import SourceDoc
 from stackctl.names import IMAGE_LABEL
 from stackctl.observe import ObservedStack
 from stackctl.plan.checks import check_placement, check_ports
 from stackctl.plan.digests import spec_digest
 from stackctl.plan.drift import mark_drift
 from stackctl.plan.fields import field_changes, normalize_service
-from stackctl.plan.model import CREATE, UNCHANGED, UPDATE, Action, Plan
+from stackctl.plan.model import CREATE, UNCHANGED, UPDATE, Action, Plan, short_name
+from stackctl.plan.sources import service_changes
 
 
-def plan_service(plan: Plan, name: str, spec: dict[str, Any], observed: ObservedStack) -> Action:
-    """Create, update (the changed fields, drift marked) or unchanged, after the service checks."""
+def plan_service(plan: Plan, name: str, spec: dict[str, Any], observed: ObservedStack,
+                 sources: Sequence[SourceDoc] | None = None) -> Action:
+    """Create, update (the changed fields, drift marked) or unchanged, after the service checks.
+
+    `sources`: the parsed stack files, to say the changes in compose keys with FILE:LINE."""
     current = observed.services.get(name)
     want = normalize_service(spec, observed)
     digest = spec_digest(want)
@@ -36,7 +42,8 @@ def plan_service(plan: Plan, name: str, spec: dict[str, Any], observed: Observed
             "which the swarm cannot do (service mode change is not allowed)",
             hint=f"remove the service first (docker service rm {name}), then deploy"))
     act.changes = field_changes(have, want)
-    mark_drift(act, current, have, want, digest, observed)
+    last = mark_drift(act, current, have, want, digest, observed)
+    act.compose = service_changes(act.changes, have, want, short_name(name, plan.stack), sources, last=last)
     if act.changes:
         act.action = UPDATE
     return act

@@ -29,8 +29,9 @@ class DeployPrinter:
     terminal and in a CI log alike (`--quiet` and `--format json` print none)."""
 
     def __init__(self, *, fmt: str = "text", quiet: bool = False, show_plan: bool | None = None,
-                 out: TextIO | None = None, err: TextIO | None = None) -> None:
+                 out: TextIO | None = None, err: TextIO | None = None, debug: bool = False) -> None:
         self.fmt = fmt
+        self.debug = debug  # the plan also names engine fields
         self.quiet = quiet
         self.err = err or sys.stderr
         self.out = self.err if fmt == "json" else (out or sys.stdout)
@@ -67,12 +68,12 @@ class DeployPrinter:
                     doc["order"] = [list(tier) for tier in event.ordering.tiers]
                 print(json.dumps(doc, indent=2, ensure_ascii=False))
             elif event.plan_only:
-                print_plan(event.plan)
+                print_plan(event.plan, debug=self.debug)
                 if event.ordering is not None:
                     print("\n".join(order_lines(event.ordering.tiers)))
             elif event.final and self.fmt != "json" and not self.quiet:
                 if self.show_plan:
-                    print_plan(event.plan, stream=self.out)
+                    print_plan(event.plan, stream=self.out, debug=self.debug)
                 if event.ordering is not None:  # in CI logs too: it explains the waits that follow
                     print("\n".join(order_lines(event.ordering.tiers)), file=self.out)
                 if self.show_plan or event.ordering is not None:

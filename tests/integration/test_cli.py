@@ -76,9 +76,9 @@ def test_every_json_document_is_an_object_with_schema(deployed: tuple[str, str],
     assert _json(run_stackctl, lab_env, "ls")["schema"] == "stackctl.ls/v1"
     history = _json(run_stackctl, lab_env, "history", stack)
     assert history["schema"] == "stackctl.history/v1" and [r["revision"] for r in history["revisions"]] == [1]
-    assert _json(run_stackctl, lab_env, "diff", stack, "-c", path)["schema"] == "stackctl.diff/v1"
+    assert _json(run_stackctl, lab_env, "diff", stack, "-c", path)["schema"] == "stackctl.diff/v2"
     deploy = _json(run_stackctl, lab_env, "deploy", stack, "-c", path, "--resolve-image", "never")
-    assert deploy["schema"] == "stackctl.deploy/v2"
+    assert deploy["schema"] == "stackctl.deploy/v3"
     assert _json(run_stackctl, lab_env, "validate", "-c", path)["schema"] == "stackctl.validate/v1"
     error = _json(run_stackctl, lab_env, "ps", stack + "-nosuch", code=EXIT_ERROR)
     assert error["schema"] == "stackctl.error/v1"

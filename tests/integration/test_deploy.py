@@ -130,7 +130,7 @@ def test_edit_updates_only_that_service_and_scale_is_drift(tmp_path: Path, stack
 
     code, plan = diff_json(run_stackctl, lab_env, stack_name, edited)
     assert code == 2
-    assert plan["summary"] == {"create": 0, "update": 1, "remove": 0, "unchanged": 5}
+    assert plan["summary"] == {"create": 0, "update": 1, "remove": 0, "unchanged": 5, "kept": 0}
     (web,) = [a for a in plan["actions"] if a["action"] == "update"]
     assert web["name"] == f"{stack_name}_web"
     assert {c["path"] for c in web["changes"]} == {
@@ -151,9 +151,12 @@ def test_edit_updates_only_that_service_and_scale_is_drift(tmp_path: Path, stack
     assert code == 2
     (web,) = [a for a in plan["actions"] if a["action"] == "update"]
     assert web["drift"] is True
-    assert web["changes"] == [{"path": "Mode.Replicated.Replicas", "old": 3, "new": 2, "drift": True}]
+    (change,) = web["changes"]
+    assert {k: change[k] for k in ("compose_path", "path", "old", "new", "drift")} == {
+        "compose_path": "deploy.replicas", "path": "Mode.Replicated.Replicas", "old": "3", "new": "2",
+        "drift": True}
     text = run_stackctl("diff", stack_name, "-c", edited, env=lab_env)
-    assert "drift" in text.stdout and "Mode.Replicated.Replicas: 3 -> 2" in text.stdout
+    assert "drift" in text.stdout and "~ deploy.replicas: 3 → 2" in text.stdout
 
 
 def test_failures_before_the_first_write_write_nothing(tmp_path: Path, stack_name: str,

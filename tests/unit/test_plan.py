@@ -178,7 +178,7 @@ def test_fresh_stack_creates_everything_in_order() -> None:
         ("service", "st_api", CREATE),
         ("service", "st_web", CREATE),
     ]
-    assert plan.counts() == {CREATE: 5, UPDATE: 0, REMOVE: 0, UNCHANGED: 0}
+    assert plan.counts() == {CREATE: 5, UPDATE: 0, REMOVE: 0, UNCHANGED: 0, "kept": 0}
 
 
 def test_edit_names_exactly_the_changed_fields() -> None:
