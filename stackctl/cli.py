@@ -22,11 +22,13 @@ from stackctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, StackctlEr
 
 def _usage_errors_exit_with(code: int) -> None:
     """click's parse errors (unknown option, missing argument) exit like our own UsageError."""
-    try:
-        from typer._click.exceptions import UsageError as ClickUsageError  # typer >= 0.22 vendors click
-    except ImportError:
-        from click.exceptions import UsageError as ClickUsageError
-    ClickUsageError.exit_code = code
+    import importlib
+    import importlib.util
+
+    # typer >= 0.22 vendors click as typer._click; older ones use click itself.
+    vendored = importlib.util.find_spec("typer._click") is not None
+    exceptions = importlib.import_module("typer._click.exceptions" if vendored else "click.exceptions")
+    exceptions.UsageError.exit_code = code
 
 
 _usage_errors_exit_with(EXIT_USAGE)
