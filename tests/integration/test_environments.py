@@ -206,7 +206,7 @@ def test_deploy_and_diff_take_the_environment(tmp_path: Path, stacks: dict[str, 
     same = run_stackctl("diff", "--env", "dev", *project, env=shell)
     assert same.returncode == 0, same.stdout + same.stderr
     changed = run_stackctl("diff", "--env", "dev", *project, env={**shell, "REPLICAS": "1"})  # the shell wins
-    assert changed.returncode == 2 and "Mode.Replicated.Replicas: 0 -> 1" in changed.stdout, changed.stdout
+    assert changed.returncode == 2 and "deploy.replicas: 0 → 1" in changed.stdout, changed.stdout
 
 
 def test_promote_refuses_what_was_not_tested(tmp_path: Path, stacks: dict[str, str], lab_env: dict[str, str],

@@ -73,7 +73,7 @@ def test_history_lists_shows_and_diffs_revisions(stack: str, tmp_path: Path, run
     assert header[:3] == ["REVISION", "UPDATED", "STATUS"] and "DESCRIPTION" in header
     assert [r[0] for r in rows] == ["1", "2"]
     assert "create 2 services, 1 network" in cp.stdout
-    assert "update web (environment, update_config)" in cp.stdout
+    assert "update web (environment, deploy.update_config)" in cp.stdout
 
     cp = run_stackctl("history", stack, "--format", "json", env=lab_env)
     doc = json.loads(cp.stdout)

@@ -53,7 +53,7 @@ def test_init_false_and_start_interval_follow_the_engine(tmp_path: Path, stack_n
 
     changed = run_stackctl("diff", stack_name, "-c", false, env=lab_env)
     assert changed.returncode == 2, changed.stdout + changed.stderr
-    assert "TaskTemplate.ContainerSpec.Init" in changed.stdout
+    assert "init: (none) → false" in changed.stdout
 
     deployed = run_stackctl("deploy", stack_name, "-c", false, "--detach", "--resolve-image", "never",
                             env=lab_env)

@@ -196,7 +196,7 @@ def test_history_and_rollback_of_atsea(stack: str, tmp_path: Path, run_stackctl:
     assert cp.returncode == 0, out(cp)
     lines = [ln.split() for ln in cp.stdout.splitlines()[1:] if ln.strip()]
     assert [ln[0] for ln in lines] == ["1", "2"]
-    assert "update appserver (replicas)" in cp.stdout and "deployed" in cp.stdout
+    assert "update appserver (deploy.replicas)" in cp.stdout and "deployed" in cp.stdout
     cp = run_stackctl("history", stack, "1", env=lab_env)
     assert "dockersamples/atsea_app" in cp.stdout, out(cp)  # the images are in the revision's details
     cp = run_stackctl("history", stack, "--format", "json", env=lab_env)

@@ -122,7 +122,7 @@ def test_rotation_rollback_and_keep_versions(tmp_path: Path, stack_name: str, la
     digest = "sha256:" + hashlib.sha256(b"value-two").hexdigest()[:12]
     pw2 = f"{pw}-{hashlib.sha256(b'value-two').hexdigest()[:8]}"
     assert f"+ secret {pw2} ({digest})" in shown.stdout
-    assert f'~ Data: "sha256:{hashlib.sha256(b"value-one").hexdigest()[:12]}" -> "{digest}"' in shown.stdout
+    assert f'~ Data: sha256:{hashlib.sha256(b"value-one").hexdigest()[:12]} → {digest}' in shown.stdout
     assert f"SecretName: \"{pw}\" -> \"{pw2}\"" in shown.stdout
     assert "value-" not in shown.stdout + shown.stderr
     res = deploy()
