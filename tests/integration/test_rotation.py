@@ -123,7 +123,7 @@ def test_rotation_rollback_and_keep_versions(tmp_path: Path, stack_name: str, la
     pw2 = f"{pw}-{hashlib.sha256(b'value-two').hexdigest()[:8]}"
     assert f"+ secret {pw2} ({digest})" in shown.stdout
     assert f'~ Data: sha256:{hashlib.sha256(b"value-one").hexdigest()[:12]} → {digest}' in shown.stdout
-    assert f"SecretName: \"{pw}\" -> \"{pw2}\"" in shown.stdout
+    assert f"- secrets: {pw} as pw" in shown.stdout and f"+ secrets: {pw2} as pw" in shown.stdout
     assert "value-" not in shown.stdout + shown.stderr
     res = deploy()
     assert f"Creating secret {pw2}" in res.stdout
