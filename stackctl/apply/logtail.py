@@ -99,7 +99,7 @@ def _read(engine: Engine, service: str, params: Mapping[str, Any], timeout: floa
                 res.close()
             except Exception:  # noqa: BLE001,S110 - closing is a courtesy here
                 pass
-        return list(entries), f"no answer within {timeout:g}s"
+        return list(entries), f"no answer within {timeout:.2g}s"
     return entries, problem[0] if problem else None
 
 
