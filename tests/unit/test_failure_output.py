@@ -228,3 +228,13 @@ def test_no_log_is_read_for_services_that_converged_or_were_interrupted(state: s
     fake = FakeEngine()
     got = with_log_tails(fake, [outcome(state=state, log_tail=None)], since=None)
     assert got[0].log_tail is None and fake.calls == []
+
+
+def test_a_failed_dependency_names_the_last_line_of_its_log() -> None:
+    from stackctl.apply.ordering import _failure
+    from stackctl.model.depends import Edge
+
+    err = _failure([outcome("shop_db", "failed", message="tasks keep failing (3 tasks failed)")],
+                   [Edge("shop_app", "shop_db")], 60)
+    (diag,) = err.diagnostics
+    assert "; its log ends: boom-XYZ (shop_app not written)" in diag.message
