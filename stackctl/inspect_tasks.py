@@ -8,7 +8,8 @@ always passed in, never read here, so rendered output is reproducible.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import struct
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -469,6 +470,40 @@ def kept_objects(services: Sequence[Mapping[str, Any]], stack_network_ids: Itera
 
 
 # --- logs -------------------------------------------------------------------------------------
+
+
+STDOUT_STREAM = 1
+STDERR_STREAM = 2
+
+
+def log_frames(read: Callable[[int], bytes], tty: bool, limit: int = 0) -> Iterator[tuple[int, str]]:
+    """(stream, line) pairs of a raw service-log response, demultiplexed (stdout=1, stderr=2).
+
+    `read(n)` is the response's reader; a service with a TTY is not multiplexed. `limit` (bytes,
+    0: none) stops reading early, so a bounded read stays bounded whatever a task wrote.
+    """
+    buffers = {STDOUT_STREAM: b"", STDERR_STREAM: b""}
+    total = 0
+    while not limit or total < limit:
+        if tty:
+            chunk, stream = read(4096), STDOUT_STREAM
+            if not chunk:
+                break
+        else:
+            header = read(8)
+            if len(header) < 8:
+                break
+            stream_id, length = struct.unpack(">BxxxL", header)
+            stream = STDERR_STREAM if stream_id == STDERR_STREAM else STDOUT_STREAM
+            chunk = read(length) if length else b""
+        total += len(chunk)
+        buffers[stream] += chunk
+        *complete, buffers[stream] = buffers[stream].split(b"\n")
+        for line in complete:
+            yield stream, line.decode("utf-8", errors="replace")
+    for stream, rest in buffers.items():
+        if rest:
+            yield stream, rest.decode("utf-8", errors="replace")
 
 
 def parse_log_details(details: str) -> dict[str, str]:

@@ -86,6 +86,9 @@ class DependencyGate:
                              on_event=self.on_event, poll=self.poll, since=result.started_at or None)
             bad = [o for o in outcomes if o.state != CONVERGED]
             if bad:
+                from stackctl.apply.logtail import with_log_tails
+
+                bad = with_log_tails(self.engine, bad, since=result.started_at or None)
                 raise _failure(bad, edges, self.timeout)
             self.ready.update(waiting)
         updated = {o.name for o in result.updated if o.kind == "service"}
@@ -102,6 +105,8 @@ def _failure(bad: list[ServiceOutcome], edges: list[Edge], timeout: float) -> De
         text = f"dependency {o.name} did not {what}: {o.state.replace('_', ' ')}: {o.message}"
         if o.task_error:
             text += f"; {o.task_error}"
+        if o.log_tail:  # the line a crash usually leaves last; `stackctl logs` has the rest
+            text += f"; its log ends: {o.log_tail[-1]}"
         diagnostics.append(Diagnostic(f"{text} ({', '.join(waiting)} not written)"))
     states = {o.state for o in bad}
     names = ", ".join(o.name for o in bad)

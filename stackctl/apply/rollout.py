@@ -49,6 +49,12 @@ class RolloutEvent:
     progress: tuple[ServiceProgress, ...] = ()
     outcomes: tuple[ServiceOutcome, ...] = ()
     text: str = ""
+    # VERDICT only: the stack (for the commands to run next), whether an undo follows at once
+    # (--rollback-on-failure), and whether the deploy changed services that existed before it
+    # (only then has `stackctl rollback` something to go back to).
+    stack: str = ""
+    undo_follows: bool = False
+    had_previous: bool = False
 
 
 RolloutCallback = Callable[[RolloutEvent], None]
@@ -132,7 +138,12 @@ def follow_rollout(
         emit(RolloutEvent(CONVERGED_ALL, outcomes=tuple(outcomes),
                           text=f"{len(outcomes)} service{'s' if len(outcomes) != 1 else ''} converged"))
         return report
-    emit(RolloutEvent(VERDICT, outcomes=tuple(outcomes)))
+    from stackctl.apply.logtail import with_log_tails
+
+    report.outcomes = outcomes = with_log_tails(engine, outcomes, since=result.started_at or None)
+    had_previous = any(o.kind == "service" for o in [*result.updated, *result.removed])
+    emit(RolloutEvent(VERDICT, outcomes=tuple(outcomes), stack=result.stack,
+                      undo_follows=rollback_on_failure, had_previous=had_previous))
     interrupted = any(o.state == INTERRUPTED for o in outcomes)
     if not rollback_on_failure:
         if interrupted:
@@ -180,6 +191,6 @@ def undo_and_wait(engine: Engine, result: ApplyResult, report: RolloutReport, *,
     else:
         unrestored = [o for o in report.undo_outcomes if o.state not in (CONVERGED, ROLLED_BACK)]
         if unrestored:
-            on_event(RolloutEvent(VERDICT, "undo", outcomes=tuple(unrestored)))
+            on_event(RolloutEvent(VERDICT, "undo", outcomes=tuple(unrestored), stack=result.stack))
         on_event(RolloutEvent(PROBLEM, text=f"stack {result.stack} could not be fully restored"))
         report.exit_code = EXIT_DEPLOY_FAILED

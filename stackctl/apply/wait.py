@@ -82,6 +82,13 @@ class ServiceOutcome:
     task_error: str | None
     running: int
     desired: int
+    task_id: str | None = None  # the task `task_error` is about (full ID)
+    update_state: str | None = None  # the engine's UpdateStatus.State of this deploy's update
+    # Filled by apply/logtail.py for a service that did not converge: the newest lines of the
+    # failing task's log (None: not read), the task they are from, and why the log could not be read.
+    log_tail: tuple[str, ...] | None = None
+    log_task_id: str | None = None
+    log_error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -90,7 +97,10 @@ class ServiceOutcome:
     def to_json(self) -> dict[str, Any]:
         # `name`/`converged` as in ps and services (docs/json-output.md); `state` says how it ended.
         return {"name": self.name, "converged": self.ok, "state": self.state, "message": self.message,
-                "task_error": self.task_error, "running": self.running, "desired": self.desired}
+                "task_error": self.task_error, "running": self.running, "desired": self.desired,
+                "task_id": self.task_id, "update_state": self.update_state,
+                "log_tail": list(self.log_tail) if self.log_tail is not None else None,
+                "log_task_id": self.log_task_id, "log_error": self.log_error}
 
 
 @dataclass
@@ -103,6 +113,7 @@ class ServiceProgress:
     desired: int = 0
     update_state: str | None = None
     task_error: str | None = None
+    task_id: str | None = None  # the task `task_error` is about
     message: str = ""
     final: str | None = None  # an OUTCOME_STATES value once decided
     completed: int = 0  # tasks that ended successfully (jobs, one-shot replicas)
@@ -113,7 +124,8 @@ class ServiceProgress:
 
     def outcome(self) -> ServiceOutcome:
         return ServiceOutcome(self.name, self.final or TIMEOUT, self.message, self.task_error,
-                              self.running, self.desired)
+                              self.running, self.desired, task_id=self.task_id,
+                              update_state=self.update_state)
 
 
 # --- pure helpers ------------------------------------------------------------------------------
@@ -150,8 +162,8 @@ def _task_error(task: Mapping[str, Any], exits_fail: bool = False) -> str | None
     """
     status = task.get("Status") or {}
     err = status.get("Err")
-    if err:
-        return err
+    if err:  # the engine's "task: non-zero exit (1)": the line already names the task
+        return str(err).removeprefix("task: ")
     state = status.get("State")
     if exits_fail and state == "complete":
         return f"task exited (code {_exit_code(task)}) before the rollout converged"
@@ -171,10 +183,10 @@ def describe_task_error(task: Mapping[str, Any], exits_fail: bool = False) -> st
     return f"task {str(task.get('ID', ''))[:12]} ({where}, {_state(task)}): {err}"
 
 
-def newest_task_error(tasks: Sequence[Mapping[str, Any]], since: float | None = None,
-                      exits_fail: bool = False) -> str | None:
-    """The newest error among tasks (a pending task's scheduler reason included)."""
-    best: tuple[float, str] | None = None
+def newest_task_problem(tasks: Sequence[Mapping[str, Any]], since: float | None = None,
+                        exits_fail: bool = False) -> tuple[str, str] | None:
+    """(error text, task ID) of the newest error among tasks (a pending task's scheduler reason included)."""
+    best: tuple[float, str, str] | None = None
     for t in tasks:
         text = describe_task_error(t, exits_fail)
         if not text:
@@ -183,8 +195,15 @@ def newest_task_error(tasks: Sequence[Mapping[str, Any]], since: float | None = 
         if since is not None and when < since and _state(t) not in ("pending",):
             continue
         if best is None or when >= best[0]:
-            best = (when, text)
-    return best[1] if best else None
+            best = (when, text, str(t.get("ID", "")))
+    return (best[1], best[2]) if best else None
+
+
+def newest_task_error(tasks: Sequence[Mapping[str, Any]], since: float | None = None,
+                      exits_fail: bool = False) -> str | None:
+    """The newest error among tasks (a pending task's scheduler reason included)."""
+    found = newest_task_problem(tasks, since, exits_fail)
+    return found[0] if found else None
 
 
 def eligible_nodes(service: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -252,12 +271,12 @@ def _failing_reason(slot: _Slot, *, since: float | None, now: float, max_failure
     failures = [t for t in slot.tasks if _is_failure(t, restart_condition)
                 and (since is None or _task_time(t) >= since)]
     if max_failures and len(failures) >= max_failures:
-        return f"{len(failures)} tasks failed"
+        return f"{len(failures)} tasks failed since the deploy began"
     newest = slot.newest()
     if _is_failure(newest, restart_condition) and newest.get("DesiredState") in ("shutdown", "remove"):
         if since is None or _task_time(newest) >= since:
             if restart_condition == "none" or now - _task_time(newest) >= REPLACE_GRACE:
-                return "task failed and was not restarted (restart_policy)"
+                return "its newest task failed and restart_policy does not restart it"
     return None
 
 
@@ -299,7 +318,9 @@ def evaluate(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
     prog.update_state = status.get("State") if status else None
     is_job = mode in ("replicated-job", "global-job")
     exits_fail = condition == "any" and not is_job
-    prog.task_error = newest_task_error(live, since, exits_fail)
+    problem = newest_task_problem(live, since, exits_fail)
+    if problem:
+        prog.task_error, prog.task_id = problem
     if prog.task_error and exits_fail and "exited (code" in prog.task_error and _has_healthcheck(spec):
         prog.task_error += " (its healthcheck may never pass)"
     # tasks the swarm's updater did not monitor must have run for the window themselves
@@ -370,7 +391,7 @@ def evaluate(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
                                      restart_condition=condition)
             if reason:
                 prog.final = FAILED
-                prog.message = f"tasks keep failing: {reason}"
+                prog.message = f"tasks keep failing ({reason})"
                 return prog
     if counts_ok and not swarm_busy:
         prog.final = CONVERGED
@@ -443,18 +464,21 @@ def _lookup_failed_task(engine: Engine, prog: ServiceProgress, service_id: str, 
         if not m:
             continue
         try:
-            found = describe_task_error(engine.inspect("task", m.group(1)))
+            task = engine.inspect("task", m.group(1))
         except EngineError:  # the task may be gone; fall back to the list
-            found = None
+            continue
+        found = describe_task_error(task)
         if found:
-            prog.task_error = found
+            prog.task_error, prog.task_id = found, str(task.get("ID") or m.group(1))
             return
     try:
         tasks = engine.objects("task", {"service": [service_id]})
     except EngineError:  # the status message remains
         return
     failed = [t for t in tasks if _state(t) in FAILED_TASK_STATES or _state(t) == "complete"]
-    prog.task_error = newest_task_error(failed, since, exits_fail=True) or prog.task_error
+    problem = newest_task_problem(failed, since, exits_fail=True)
+    if problem:
+        prog.task_error, prog.task_id = problem
 
 
 def wait_for_services(

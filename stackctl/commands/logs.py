@@ -13,7 +13,6 @@ Task and node names come from one task list and one node list, not a call per li
 
 from __future__ import annotations
 
-import struct
 import sys
 import threading
 from collections.abc import Iterator
@@ -24,6 +23,8 @@ from typing import IO, TYPE_CHECKING, Any
 from stackctl.commands._stackquery import api_call, connect_manager, not_found
 from stackctl.errors import EngineError, UsageError
 from stackctl.inspect_tasks import (
+    STDERR_STREAM,
+    log_frames,
     log_prefix,
     natural_key,
     node_names,
@@ -36,7 +37,6 @@ from stackctl.inspect_tasks import (
 if TYPE_CHECKING:
     from stackctl.engine import Engine
 
-STDERR_STREAM = 2
 SWARM_DETAIL = "com.docker.swarm."  # the engine's own details (task, node, service IDs): never shown
 
 
@@ -136,29 +136,10 @@ def _read_log(engine: Engine, svc: dict[str, Any], params: dict[str, Any]) -> It
     name = object_name(svc)
 
     res = api_call(f"read the logs of {name}", lambda: engine.service_logs(svc["ID"], params))
-    buffers = {1: b"", 2: b""}
     try:
-        while True:
-            if tty:
-                chunk, stream = res.read(4096), 1
-                if not chunk:
-                    break
-            else:
-                header = res.read(8)
-                if len(header) < 8:
-                    break
-                stream_id, length = struct.unpack(">BxxxL", header)
-                stream = STDERR_STREAM if stream_id == STDERR_STREAM else 1
-                chunk = res.read(length) if length else b""
-            buffers[stream] += chunk
-            *complete, buffers[stream] = buffers[stream].split(b"\n")
-            for line in complete:
-                yield stream, line.decode("utf-8", errors="replace")
+        yield from log_frames(res.read, tty)
     finally:
         res.close()
-    for stream, rest in buffers.items():
-        if rest:
-            yield stream, rest.decode("utf-8", errors="replace")
 
 
 class _TaskNamer:

@@ -3,6 +3,7 @@ started a second apart run one after the other, the second names the holder and 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def _start(stack: str, file: str, env: dict[str, str]) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_second_deploy_waits_for_the_first_to_converge(tmp_path: Path, stack_name: str,
+def test_second_deploy_waits_for_the_first_to_converge(tmp_path: Path, stack_name: str, run_stackctl: Any,
                                                        lab_env: dict[str, str], docker_client: Any) -> None:
     first_file = slow_stack(tmp_path / "one.yml", "one")
     second_file = slow_stack(tmp_path / "two.yml", "two")
@@ -83,3 +84,15 @@ def test_second_deploy_waits_for_the_first_to_converge(tmp_path: Path, stack_nam
                                                            "desired-state": "running"})
                if t["Status"]["State"] == "running"]
     assert len(running) == 1 and "LEVEL=two" in running[0]["Spec"]["ContainerSpec"]["Env"], both
+    # history holds both deploys, in the order they wrote, each with its status
+    cp = run_stackctl("history", stack_name, "--format", "json", env=lab_env)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    revs = json.loads(cp.stdout)["revisions"]
+    assert [(r["revision"], r["status"]) for r in revs] == [(1, "deployed"), (2, "deployed")], revs
+    assert revs[0]["files"] == [first_file] and revs[1]["files"] == [second_file], revs
+    assert revs[0]["description"].startswith("create "), revs
+    assert revs[1]["description"] == "update web (environment)", revs
+    assert revs[0]["time"] <= revs[1]["time"], revs
+    cp = run_stackctl("history", stack_name, env=lab_env)
+    rows = [ln.split() for ln in cp.stdout.splitlines()[1:] if ln.strip()]
+    assert [(r[0], r[3]) for r in rows] == [("1", "deployed"), ("2", "deployed")], cp.stdout

@@ -10,7 +10,10 @@ The lab tests keep checking the real engine; this one only lets the logic above 
 from __future__ import annotations
 
 import copy
+import io
 import itertools
+import struct
+import types
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -26,6 +29,13 @@ def refusal(status: int, reason: str) -> EngineError:
     return EngineError(f"Error response from daemon: {reason}", status=status, reason=reason, failure=REFUSED)
 
 
+def log_frame(text: str, *, task: str, stamp: str = "2026-11-28T18:00:00Z", stream: int = 1) -> bytes:
+    """One line of a service log as the engine sends it with `details` and `timestamps`."""
+    details = f"com.docker.swarm.node.id=n1,com.docker.swarm.service.id=s1,com.docker.swarm.task.id={task}"
+    payload = f"{stamp} {details} {text}\n".encode()
+    return struct.pack(">BxxxL", stream, len(payload)) + payload
+
+
 class FakeEngine(Engine):
     """Objects by kind and ID; `calls` records (method, kind) pairs; `failures` injects errors."""
 
@@ -36,6 +46,8 @@ class FakeEngine(Engine):
         self.store: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
         self.calls: list[tuple[str, str]] = []
         self.failures: dict[tuple[str, str], EngineError] = {}  # (method, kind) -> raised once
+        # service ID -> the raw (multiplexed) bytes its log answers; see `log_frame`
+        self.logs: dict[str, bytes] = {}
         self._ids = itertools.count(1)
         self._index = itertools.count(10)
 
@@ -118,7 +130,14 @@ class FakeEngine(Engine):
         return None
 
     def service_logs(self, service_id: str, params: Mapping[str, Any]) -> LogStream:
-        raise NotImplementedError("logs are tested on the lab")
+        """The bytes stored in `logs` as they are (the engine's filters are the lab's to test)."""
+        self._record("service_logs", "service")
+        svc = self._find("service", service_id)
+        failure = self.failures.pop(("service_logs", "service"), None)
+        if failure is not None:
+            raise failure
+        body = io.BytesIO(self.logs.get(svc["ID"], b""))
+        return LogStream(types.SimpleNamespace(raw=body, close=body.close), self)
 
     def get(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("the fake answers the gateway's typed methods only")
