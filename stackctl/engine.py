@@ -525,6 +525,23 @@ def require_manager(engine: Engine) -> dict[str, Any]:
     return info
 
 
+MISSING, AUTH = "missing", "auth"
+
+
+def registry_verdict(err: EngineError) -> str | None:
+    """What a failed `image_digest` says of the image: MISSING (the registry answered 404: no such
+    repository or tag), AUTH (it wants credentials, or refused the ones sent), or None (no answer:
+    unreachable, timed out...). Engine 20.10 reports a registry's 401 to an anonymous lookup as a
+    500 carrying the registry client's "no basic auth credentials": the one place a message decides."""
+    if err.status == 404:
+        return MISSING
+    if err.status in (401, 403):
+        return AUTH
+    if err.status == 500 and "no basic auth credentials" in (err.reason or ""):
+        return AUTH
+    return None
+
+
 def describe_engine_failure(err: BaseException) -> str | None:
     """The user's sentence for an engine failure that escaped a command (None: not one)."""
     failure = translate(err)
