@@ -243,6 +243,14 @@ def diff(
         typer.Option("--against", metavar="ENV",
                      help="Compare the rendered stacks of --env and this environment."),
     ] = None,
+    resolve_image: Annotated[
+        str, typer.Option("--resolve-image", metavar="MODE",
+                          help="Ask the registry for digests (a tag pushed anew is a change): always, "
+                               "changed or never.")
+    ] = "always",
+    with_registry_auth: Annotated[bool, typer.Option(
+        "--with-registry-auth", help="Look images up with this client's registry credentials.")
+    ] = False,
     project: ProjectFile = None,
 ) -> None:
     """Show what deploy would change. Exit 0: no changes, 2: changes, 1: error (64: bad flags)."""
@@ -250,7 +258,8 @@ def diff(
 
     extra = {"against": against} if against else {}
     _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
-         fmt=fmt, context=context, debug=debug, **extra)
+         fmt=fmt, context=context, debug=debug, resolve_image=resolve_image,
+         with_registry_auth=with_registry_auth, **extra)
 
 
 @app.command(cls=_Command, short_help="Create or update the stack; wait until it converged.",
@@ -315,6 +324,9 @@ def promote(
     timeout: Timeout = "10m",
     rollback_on_failure: RollbackOnFailure = False,
     lock_timeout: LockTimeout = "10m",
+    with_registry_auth: Annotated[bool, typer.Option(
+        "--with-registry-auth", help="Send the registry credentials of this client to the swarm agents.")
+    ] = False,
     fmt: Format = "text",
     debug: Debug = False,
     project: ProjectFile = None,
@@ -324,7 +336,7 @@ def promote(
 
     _run(impl.run, source=source, target=target, prune=prune, detach=detach, quiet=quiet, plan_only=plan_only,
          timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt, debug=debug,
-         lock_timeout=lock_timeout)
+         lock_timeout=lock_timeout, with_registry_auth=with_registry_auth)
 
 
 @app.command(cls=_Command, short_help="Remove a deploy lock left by a deploy that died.",

@@ -33,9 +33,11 @@ if TYPE_CHECKING:
     from stackctl.lock import LockInfo
     from stackctl.pipeline import LoadedStack
     from stackctl.plan import Plan
+    from stackctl.plan.images import RegistryAnswer
+    from stackctl.resolve import ImageResolver
 
 DEFAULT_LOCK_TIMEOUT = "10m"  # as long as the default --timeout: the lock now covers the wait
-RESOLVE_MODES = ("always", "changed", "never")
+RESOLVE_MODES = ("always", "changed", "never")  # as stackctl/resolve.py (not imported: --help stays fast)
 
 
 # --- what goes in and out ------------------------------------------------------------------------
@@ -207,13 +209,33 @@ def convert(stack: str, config: Mapping[str, Any], environ: Mapping[str, str] | 
 
 def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: bool = True,
              pins: Mapping[str, Mapping[str, str]] | None = None,
-             sources: Sequence[SourceDoc] | None = None) -> Plan:
-    """Observe the stack and plan the way to `desired`; `sources` (the parsed files) give FILE:LINE."""
+             sources: Sequence[SourceDoc] | None = None, resolver: ImageResolver | None = None,
+             resolve_image: str = "never") -> Plan:
+    """Observe the stack and plan the way to `desired`; `sources` (the parsed files) give FILE:LINE.
+
+    With a `resolver` and `resolve_image` always/changed, the registry is asked about the images
+    first (stackctl/resolve.py): a tag pushed anew is an image change, a missing image a blocking
+    problem of the plan."""
     from stackctl.observe import observe_stack
     from stackctl.plan import make_plan
 
     observed = observe_stack(engine, stack)
-    return make_plan(desired, observed, prune=prune, strict=strict, pins=pins, sources=sources)
+    registry: dict[str, RegistryAnswer] = {}
+    if resolver is not None and resolve_image != "never":
+        from stackctl.resolve import images_to_resolve
+
+        registry = resolver.lookup_all(images_to_resolve(resolve_image, desired.services, observed))
+    return make_plan(desired, observed, prune=prune, strict=strict, pins=pins, sources=sources,
+                     registry=registry)
+
+
+def image_resolver(engine: Engine, resolve_image: str, with_registry_auth: bool) -> ImageResolver | None:
+    """The command's registry lookups (None with `--resolve-image never`: the registry is not asked)."""
+    if resolve_image == "never":
+        return None
+    from stackctl.resolve import ImageResolver
+
+    return ImageResolver(engine, send_auth=with_registry_auth)
 
 
 def ordering_for(config: Mapping[str, Any], stack: str) -> Ordering | None:
@@ -258,10 +280,12 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     if engine is None:
         engine = open_engine(opts.context, opts.debug, host=opts.host)
     require_manager(engine)
+    resolver = image_resolver(engine, opts.resolve_image, opts.with_registry_auth)
     plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins,
-                    sources=request.sources)
+                    sources=request.sources, resolver=resolver, resolve_image=opts.resolve_image)
     if plan.warnings:
         emit(Warnings(tuple(plan.warnings)))
+    hints = resolver.auth_hints() if resolver is not None else []
     if opts.plan_only:
         emit(PlanReady(plan, ordering, plan_only=True))
         plan.check()
@@ -292,15 +316,18 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     try:
         # Under the lock: the swarm may have changed while we waited for it.
         plan = outcome.plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins,
-                    sources=request.sources)
+                                       sources=request.sources, resolver=resolver,
+                                       resolve_image=opts.resolve_image)
         plan.check()
         if not plan.has_changes:
             emit(UpToDate(plan))
             return outcome
         emit(PlanReady(plan, ordering, final=True))
+        for hint in hints:
+            emit(Notice(f"warning: {hint}", "warning"))
         started = time.monotonic()
         try:
-            result = outcome.applied = _apply(engine, plan, opts, ordering, wait_timeout, emit)
+            result = outcome.applied = _apply(engine, plan, opts, ordering, wait_timeout, emit, resolver)
         except ApplyError as err:  # something may have been written: that is a (failed) revision
             _record_history(engine, request, plan, getattr(err, "result", None), opts, emit,
                             code=getattr(err, "exit_code", EXIT_ERROR), failure=str(err))
@@ -308,6 +335,9 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         remaining = max(0.1, wait_timeout - (time.monotonic() - started)) if wait_timeout > 0 else 0
         outcome.rollout = _wait(engine, result, opts, ordering, remaining, emit)
         outcome.exit_code = outcome.rollout.exit_code
+        if outcome.exit_code != EXIT_OK and hints:  # "No such image" on the nodes: say why
+            emit(Notice("hint: the registry wants credentials the nodes did not get: "
+                        "deploy with --with-registry-auth", "warning"))
         if outcome.exit_code == EXIT_OK:
             _collect_old_versions(engine, plan, result, opts, emit)
         # --- history: the one place a deploy records its revision, whatever its outcome ----------
@@ -318,7 +348,7 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
 
 
 def _apply(engine: Engine, plan: Plan, opts: DeployOptions, ordering: Ordering | None, timeout: float,
-           emit: EventCallback) -> ApplyResult:
+           emit: EventCallback, resolver: ImageResolver | None = None) -> ApplyResult:
     """Write the plan (in dependency order); with --rollback-on-failure undo what a failure left."""
     from stackctl.apply.executor import apply_plan, undo
     from stackctl.apply.ordering import DependencyGate
@@ -327,7 +357,8 @@ def _apply(engine: Engine, plan: Plan, opts: DeployOptions, ordering: Ordering |
     try:
         return apply_plan(engine, plan, resolve_image=opts.resolve_image,
                           with_registry_auth=opts.with_registry_auth, on_event=emit, check_manager=False,
-                          tiers=ordering.tiers if ordering is not None else None, gate=gate)
+                          tiers=ordering.tiers if ordering is not None else None, gate=gate,
+                          resolver=resolver)
     except ApplyError as err:
         result: ApplyResult | None = getattr(err, "result", None)
         if opts.rollback_on_failure and result is not None and result.writes:

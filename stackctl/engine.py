@@ -134,10 +134,66 @@ def _tls_config(tls: TlsFiles | None) -> Any:
 
 def client_args(host: str, tls: Any, timeout: int) -> dict[str, Any]:
     """Keyword arguments of the SDK clients for `host`: ssh:// goes through the system's ssh
-    binary (`use_ssh_client`, no paramiko), and never with TLS."""
+    binary (`use_ssh_client`; the SDK still needs paramiko importable to load that transport), and
+    never with TLS."""
     if host.startswith("ssh://"):
         return {"base_url": host, "tls": False, "timeout": timeout, "use_ssh_client": True}
     return {"base_url": host, "tls": tls, "timeout": timeout}
+
+
+SSH_CHECK_TIMEOUT = 20.0
+
+
+def ssh_problem(host: str, returncode: int, stderr: str) -> str | None:
+    """One sentence for why `ssh HOST docker --version` failed (None: it worked). ssh says why
+    only in words, so its words decide here (ssh, not the engine: there is no status code)."""
+    if returncode == 0:
+        return None
+    text = stderr.strip()
+    last = text.splitlines()[-1].strip() if text else f"exit status {returncode}"
+    if returncode == 255:
+        if "Host key verification failed" in text or "HOST IDENTIFICATION HAS CHANGED" in text:
+            return (f"ssh to {host}: the host key is not the one known_hosts holds for it (or none is "
+                    "known): check ~/.ssh/known_hosts (ssh-keyscan the host, or remove a stale entry)")
+        if "Permission denied" in text:
+            return (f"ssh to {host}: the server refused every key offered ({last}): add this client's "
+                    "public key to the remote authorized_keys, or offer the right key (ssh-agent, "
+                    "~/.ssh/config)")
+        return f"ssh to {host} failed: {last}"
+    if returncode == 127 or "command not found" in text or "not found" in text:
+        return (f"ssh to {host} works, but the remote has no `docker` command on its PATH: "
+                "install the docker CLI there")
+    return f"ssh to {host}: `docker --version` failed on the remote: {last}"
+
+
+def check_ssh(host: str) -> None:
+    """Before the SDK dials `ssh HOST docker system dial-stdio` (whose ssh talks straight to the
+    terminal): run `docker --version` the same way, non-interactively, and turn a wrong host key,
+    a refused key or a remote without docker into one line."""
+    import subprocess
+    from urllib.parse import urlparse
+
+    url = urlparse(host)
+    if not url.hostname:
+        raise UsageError(f"invalid ssh host {host!r}: expected ssh://[USER@]HOST[:PORT]")
+    args = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+    if url.username:
+        args += ["-l", url.username]
+    if url.port:
+        args += ["-p", str(url.port)]
+    args += ["--", url.hostname, "docker --version"]
+    try:
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=SSH_CHECK_TIMEOUT)
+    except FileNotFoundError:
+        raise EngineError(f"cannot reach {host}: no `ssh` command on this machine (install openssh-client)",
+                          failure=DOWN) from None
+    except subprocess.TimeoutExpired:
+        raise EngineError(f"ssh to {url.netloc} did not answer in {SSH_CHECK_TIMEOUT:.0f}s",
+                          failure=TIMEOUT) from None
+    problem = ssh_problem(url.netloc, proc.returncode, proc.stderr)
+    if problem:
+        raise EngineError(problem, failure=DOWN if proc.returncode == 255 else REFUSED)
 
 
 def _pin_tls_trust(api: Any) -> None:
@@ -168,15 +224,45 @@ def _version_tuple(version: str) -> tuple[int, ...]:
         return (0,)
 
 
+def _load_sdk(ssh: bool) -> Any:
+    """The docker SDK, with its ssh transport only when an ssh:// host needs it.
+
+    The SDK imports paramiko whenever paramiko is installed (~0.25 s, most of `import docker`),
+    only to offer its ssh transport, and loads that transport only through paramiko even with
+    use_ssh_client (the system ssh does the work). So for other hosts paramiko is kept out of
+    the first import, and an ssh:// host loads the transport then (a process may use both).
+    """
+    if not ssh and "docker" not in sys.modules:
+        blocked = sys.modules.setdefault("paramiko", None) is None  # type: ignore[arg-type]
+        try:
+            import docker
+        finally:
+            if blocked and sys.modules.get("paramiko", 0) is None:
+                del sys.modules["paramiko"]
+        return docker
+    import docker
+    import docker.api.client as sdk_client
+
+    if ssh and not hasattr(sdk_client, "SSHHTTPAdapter"):
+        try:
+            from docker.transport.sshconn import SSHHTTPAdapter
+        except ImportError:
+            raise EngineError("ssh:// hosts need the paramiko package, which the docker SDK loads its ssh "
+                              "transport with (pip install paramiko)") from None
+        sdk_client.SSHHTTPAdapter = SSHHTTPAdapter
+    return docker
+
+
 def connect(host: str | None = None, tls: TlsFiles | None = None, context: str | None = None, *,
             config_dir: str | None = None, debug: bool = False, timeout: int = 60) -> Engine:
     """An Engine on `host` (or the docker CLI context `context`), API version negotiated."""
-    import docker
-
     if not host and context and context != "default":
         ctx = _context_endpoint(context, config_dir)
         host, tls = ctx.host, ctx.tls
     host = host or DEFAULT_HOST
+    if host.startswith("ssh://"):
+        check_ssh(host)
+    docker = _load_sdk(host.startswith("ssh://"))
     try:
         args = client_args(host, _tls_config(tls), timeout)
         # Negotiate the API version ourselves: the SDK's "auto" talks to the engine inside the
@@ -523,6 +609,23 @@ def require_manager(engine: Engine) -> dict[str, Any]:
             "to connect this node to swarm and try again"
         )
     return info
+
+
+MISSING, AUTH = "missing", "auth"
+
+
+def registry_verdict(err: EngineError) -> str | None:
+    """What a failed `image_digest` says of the image: MISSING (the registry answered 404: no such
+    repository or tag), AUTH (it wants credentials, or refused the ones sent), or None (no answer:
+    unreachable, timed out...). Engine 20.10 reports a registry's 401 to an anonymous lookup as a
+    500 carrying the registry client's "no basic auth credentials": the one place a message decides."""
+    if err.status == 404:
+        return MISSING
+    if err.status in (401, 403):
+        return AUTH
+    if err.status == 500 and "no basic auth credentials" in (err.reason or ""):
+        return AUTH
+    return None
 
 
 def describe_engine_failure(err: BaseException) -> str | None:

@@ -36,10 +36,9 @@ from stackctl.plan import (
     normalize_service,
     versions_of,
 )
+from stackctl.resolve import RESOLVE_MODES, ImageResolver
 
-RESOLVE_MODES = ("always", "changed", "never")
 DEFAULT_WORKERS = 8
-RESOLVE_TIMEOUT = 5.0  # seconds for one registry lookup (there may be no registry at all)
 REMOVE_RETRY_SECONDS = 20.0  # networks/secrets stay in use while tasks shut down
 DEFAULT_KEEP_VERSIONS = 2  # unused versions of a rotated secret/config kept for rollback
 
@@ -129,51 +128,7 @@ def _error_text(err: Exception) -> str:
     return err.message if isinstance(err, EngineError) else str(err)
 
 
-# --- image resolution -------------------------------------------------------------------
-
-
-class _ImageResolver:
-    """`GET /distribution/IMAGE/json` once per image, bounded; failure means "send unpinned"."""
-
-    def __init__(self, engine: Engine, mode: str, auth: Callable[[str], str | None]) -> None:
-        self.engine = engine
-        self.mode = mode
-        self.auth = auth
-        self.cache: dict[str, str | None] = {}
-        self.lock = threading.Lock()
-        self.unresolved: list[str] = []  # images no registry answered for, in the order met
-
-    def resolve(self, image: str) -> str | None:
-        with self.lock:
-            if image in self.cache:
-                return self.cache[image]
-        pinned: str | None = None
-        try:
-            digest = self.engine.image_digest(image, registry_auth=self.auth(image), timeout=RESOLVE_TIMEOUT)
-            if digest:
-                pinned = strip_digest(image).split("@")[0] + "@" + digest
-        except EngineError:  # no registry, no such image, no answer: the image is sent unpinned
-            pinned = None
-        with self.lock:
-            self.cache[image] = pinned
-        return pinned
-
-    def note_unresolved(self, image: str) -> None:
-        with self.lock:
-            if image not in self.unresolved:
-                self.unresolved.append(image)
-
-    def warning(self) -> str | None:
-        """One line for every image no registry answered for (the reference prints three lines per
-        image: a stack of many services on a machine without a registry buries the deploy's output)."""
-        images = self.unresolved
-        if not images:
-            return None
-        if len(images) == 1:
-            return (f"warning: image {images[0]} could not be accessed on a registry to record its digest; "
-                    "each node uses its own copy, which may differ between nodes")
-        return (f"warning: {len(images)} images could not be accessed on a registry to record their digests "
-                f"({', '.join(images)}); each node uses its own copy, which may differ between nodes")
+# --- image resolution (stackctl/resolve.py) ------------------------------------------------
 
 
 def _registry_auth(engine: Engine, with_registry_auth: bool) -> Callable[[str], str | None]:
@@ -190,7 +145,7 @@ class _Run:
 
     def __init__(self, engine: Engine, plan: Plan, resolve_image: str, with_registry_auth: bool,
                  on_event: Callable[[ApplyEvent], None] | None, workers: int,
-                 remove_retry: float = REMOVE_RETRY_SECONDS) -> None:
+                 remove_retry: float = REMOVE_RETRY_SECONDS, resolver: ImageResolver | None = None) -> None:
         self.engine = engine
         self.plan = plan
         self.observed: ObservedStack = plan.observed or ObservedStack(stack=plan.stack)
@@ -198,7 +153,8 @@ class _Run:
         self.on_event = on_event
         self.workers = max(1, workers)
         self.auth = _registry_auth(engine, with_registry_auth)
-        self.resolver = _ImageResolver(self.engine, resolve_image, self.auth)
+        # The deploy's resolver (its cache holds what planning looked up), or one of our own.
+        self.resolver = resolver or ImageResolver(engine, send_auth=with_registry_auth)
         self.mode = resolve_image
         self.lock = threading.Lock()
         self.secret_ids = {n: o.id for n, o in self.observed.all_secrets.items()}
@@ -450,6 +406,7 @@ def apply_plan(
     gate: Gate | None = None,
     remove_retry: float = REMOVE_RETRY_SECONDS,
     keep_going: bool = False,
+    resolver: ImageResolver | None = None,
 ) -> ApplyResult:
     """Write the plan's changes; raise ApplyError (carrying `.result`) if any write failed.
 
@@ -464,7 +421,7 @@ def apply_plan(
         raise UsageError(f"invalid option {resolve_image} for flag --resolve-image")
     if check_manager:
         require_manager(engine)
-    run = _Run(engine, plan, resolve_image, with_registry_auth, on_event, workers, remove_retry)
+    run = _Run(engine, plan, resolve_image, with_registry_auth, on_event, workers, remove_retry, resolver)
     phases: list[Callable[[], None]] = [
         lambda: run.parallel(run.create_network, plan.by_kind("network", CREATE)),
         lambda: run.parallel(run.write_file_object,

@@ -12,17 +12,24 @@ from stackctl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 def run(*, stack: str | None, files: list[str], env_files: list[str], env: str | None = None,
         prune: bool = False,
         fmt: str = "text", context: str | None = None, debug: bool = False,
-        against: str | None = None) -> int:
+        against: str | None = None, resolve_image: str = "always", with_registry_auth: bool = False) -> int:
     if against:  # two environments' rendered stacks, no engine
         from stackctl.commands import env_diff
 
         return env_diff.run(env=env, against=against, fmt=fmt, files=files)
-    from stackctl.commands.deploy import check_format
-    from stackctl.deploy import check_stack_name, convert, load_stack_files, ordering_for, plan_for
+    from stackctl.commands.deploy import check_flags
+    from stackctl.deploy import (
+        check_stack_name,
+        convert,
+        image_resolver,
+        load_stack_files,
+        ordering_for,
+        plan_for,
+    )
     from stackctl.project import resolve_env_args
     from stackctl.render.deploy import DeployPrinter
 
-    check_format(fmt)
+    check_flags(resolve_image, fmt)
     stack, files, env_files, environ, choice = resolve_env_args(
         env, files, env_files, stack, context=context, need_stack=True)
     stack = check_stack_name(stack or "")
@@ -35,7 +42,10 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     from stackctl.render.plan import plan_json, print_plan
 
     engine = open_engine(choice.context, debug, host=choice.host)
-    plan = plan_for(engine, desired, stack, prune=prune, strict=False, sources=loaded.docs)
+    # As deploy would: a tag pushed anew is a change (always/changed), a missing image a problem.
+    resolver = image_resolver(engine, resolve_image, with_registry_auth)
+    plan = plan_for(engine, desired, stack, prune=prune, strict=False, sources=loaded.docs, resolver=resolver,
+                    resolve_image=resolve_image)
     ordering = ordering_for(loaded.config, stack)
     if fmt == "json":
         import json

@@ -171,7 +171,7 @@ def print_pins(pins: list[Pin], source: str, target: str, stream: Any = None) ->
 
 def run(*, source: str, target: str, prune: bool = False, detach: bool = False, quiet: bool = False,
         plan_only: bool = False, timeout: str = "10m", rollback_on_failure: bool = False, fmt: str = "text",
-        debug: bool = False, lock_timeout: str = "10m") -> int:
+        debug: bool = False, lock_timeout: str = "10m", with_registry_auth: bool = False) -> int:
     from stackctl.commands.deploy import check_format, finish
     from stackctl.deploy import DeployOptions, DeployRequest, deploy
     from stackctl.engine import open_engine
@@ -198,7 +198,9 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
     config = pin_config(loaded.config, pins)
     request = DeployRequest(dst.stack, config, loaded.working_dir, files=tuple(dst.files),
                             note=f"promoted from {source} ({src.stack})", sources=tuple(loaded.docs))
-    opts = DeployOptions(prune=prune, resolve_image="never", detach=detach, plan_only=plan_only,
+    # The pins are the digests already: nothing to ask the registry; the nodes may need credentials.
+    opts = DeployOptions(prune=prune, resolve_image="never", with_registry_auth=with_registry_auth,
+                         detach=detach, plan_only=plan_only,
                          timeout=timeout, rollback_on_failure=rollback_on_failure, debug=debug,
                          lock_timeout=lock_timeout, context=dst.context,
                          host=None if dst.context else dst.host)

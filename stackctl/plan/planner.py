@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from stackctl.load.source import SourceDoc
 from stackctl.observe import ObservedStack
 from stackctl.plan.checks import check_volumes
+from stackctl.plan.images import RegistryAnswer
 from stackctl.plan.model import KIND_ORDER, REMOVE, Action, Plan
 from stackctl.plan.networks import plan_networks
 from stackctl.plan.rotation import plan_file_objects, repoint_services
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 def make_plan(desired: DesiredStack, observed: ObservedStack, *, prune: bool, strict: bool = True,
               pins: Mapping[str, Mapping[str, str]] | None = None,
-              sources: Sequence[SourceDoc] | None = None) -> Plan:
+              sources: Sequence[SourceDoc] | None = None,
+              registry: Mapping[str, RegistryAnswer] | None = None) -> Plan:
     """The ordered actions that make the swarm match `desired`; PlanError on blocking problems.
 
     With `strict=False` the problems stay in `plan.errors` (diff renders them with the plan).
@@ -28,6 +30,8 @@ def make_plan(desired: DesiredStack, observed: ObservedStack, *, prune: bool, st
     `sources`: the parsed stack files (`LoadedStack.docs`), so that service changes carry their
     compose key, the files' units and FILE:LINE; without them (a stored config) no FILE:LINE.
     Objects of the stack the files no longer have are REMOVE actions with `prune`, else `plan.kept`.
+    `registry`: the registry's answers per image (`plan/images.py`, asked by the deploy service layer):
+    a tag moved since the service was pinned is an image change, a missing image a blocking problem.
     """
     stack = desired.stack
     plan = Plan(stack=stack, prune=prune, observed=observed)
@@ -43,7 +47,7 @@ def make_plan(desired: DesiredStack, observed: ObservedStack, *, prune: bool, st
     services = repoint_services(services, plan.versions)
     check_volumes(plan, desired.volumes, observed)
     for name in sorted(services):
-        plan.actions.append(plan_service(plan, name, services[name], observed, sources))
+        plan.actions.append(plan_service(plan, name, services[name], observed, sources, registry))
     for name in sorted(set(observed.services) - set(services)):
         svc = observed.services[name]
         plan.drop(Action("service", name, REMOVE, id=svc.id, version=svc.version, current=svc.spec))

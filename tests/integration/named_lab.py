@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,27 @@ def leftovers(owned: dict[str, Any]) -> list[str]:
     if owned["ssh_config"].exists():
         found.append(f"ssh config {owned['ssh_config']}")
     return found
+
+
+def own_lab(prefix: str, *up_args: str) -> Iterator[LabLayout]:
+    """A named lab of the test module's own (a random name), brought down and checked clean after."""
+    import uuid
+
+    import pytest
+
+    from stackctl.lab.layout import read_state
+
+    if os.geteuid() != 0:
+        pytest.skip("bringing up a named lab needs root")
+    name = f"{prefix}{uuid.uuid4().hex[:5]}"
+    up = run_stackctl("lab", "up", "--name", name, *up_args, timeout=400)
+    layout = read_state(name)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert layout is not None
+        yield layout
+    finally:
+        down = run_stackctl("lab", "down", "--name", name, timeout=300)
+        assert down.returncode == 0, down.stderr
+        if layout is not None:
+            assert leftovers(what_it_owns(layout)) == []

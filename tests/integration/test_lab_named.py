@@ -165,10 +165,28 @@ def test_sshd_refuses_a_key_the_lab_did_not_make(lab3: LabLayout, tmp_path: Path
     assert unknown.returncode != 0 and "Host key verification failed" in unknown.stderr
 
 
-def test_stackctl_lists_stacks_over_ssh(lab3: LabLayout) -> None:
-    pytest.importorskip("paramiko", reason="the docker SDK loads its ssh transport only with paramiko")
-    out = run_stackctl("ls", env={"DOCKER_HOST": f"ssh://root@{lab3.manager.ip}"}, timeout=60)
-    assert out.returncode == 0, out.stderr
+def test_stackctl_deploys_diffs_and_lists_over_ssh(lab3: LabLayout, tmp_path: Path) -> None:
+    """Every manager, over ssh:// and through a docker context whose endpoint is ssh."""
+    over_ssh = {"DOCKER_HOST": f"ssh://root@{lab3.node('mgr-2').ip}"}
+    stack = f"ss{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "stack.yml"
+    path.write_text("version: '3.8'\nservices:\n  app:\n    image: busybox:latest\n"
+                    "    command: [sleep, '600']\n")
+    try:
+        out = run_stackctl("deploy", stack, "-c", str(path), "--resolve-image", "never", "--timeout", "60s",
+                           env=over_ssh, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+        diff = run_stackctl("diff", stack, "-c", str(path), "--resolve-image", "never", env=over_ssh)
+        assert diff.returncode == 0, diff.stdout + diff.stderr
+        ps = run_stackctl("ps", stack, env=over_ssh)
+        assert ps.returncode == 0 and f"{stack}_app" in ps.stdout, ps.stderr
+        cfg = {"DOCKER_CONFIG": str(tmp_path / "docker-config"), "DOCKER_HOST": ""}
+        assert run_docker("context", "create", "mgr3", "--docker", f"host=ssh://root@{lab3.node('mgr-3').ip}",
+                          env=cfg).returncode == 0
+        ls = run_stackctl("ls", "--context", "mgr3", env=cfg, timeout=60)
+        assert ls.returncode == 0 and stack in ls.stdout, ls.stdout + ls.stderr
+    finally:
+        run_stackctl("rm", stack, env={"DOCKER_HOST": lab3.manager.host})
 
 
 def test_a_second_lab_comes_and_goes_leaving_nothing_and_the_others_ready(lab3: LabLayout) -> None:
@@ -268,6 +286,7 @@ def test_without_registry_auth_the_workers_cannot_pull(logged_in: dict[str, str]
     try:
         assert out.returncode == 3, out.stdout + out.stderr
         assert image in out.stderr and "Traceback" not in out.stderr
+        assert "no basic auth credentials" in out.stderr and "--with-registry-auth" in out.stderr
     finally:
         run_stackctl("rm", stack, env=logged_in)
 

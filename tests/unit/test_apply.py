@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from stackctl.apply.executor import _ImageResolver
+from stackctl.resolve import ImageResolver
 
 
 def test_one_registry_warning_line_for_all_images() -> None:
-    resolver = _ImageResolver(None, "always", lambda image: None)  # type: ignore[arg-type]
+    resolver = ImageResolver(None, credentials=lambda image: None)  # type: ignore[arg-type]
     assert resolver.warning() is None
     for image in ["busybox:latest", "nginx:1.27", "busybox:latest", "redis:7"]:
         resolver.note_unresolved(image)
@@ -17,7 +17,7 @@ def test_one_registry_warning_line_for_all_images() -> None:
 
 
 def test_a_single_image_keeps_the_singular_wording() -> None:
-    resolver = _ImageResolver(None, "always", lambda image: None)  # type: ignore[arg-type]
+    resolver = ImageResolver(None, credentials=lambda image: None)  # type: ignore[arg-type]
     resolver.note_unresolved("busybox:latest")
     assert resolver.warning() == (
         "warning: image busybox:latest could not be accessed on a registry to record its digest; "
