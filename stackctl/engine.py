@@ -416,6 +416,17 @@ def translate(err: BaseException, host: str = "") -> EngineError | None:
 # --- the gateway -------------------------------------------------------------------------------
 
 
+def _request_args(params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
+                  timeout: float | None) -> dict[str, Any]:
+    """The keyword arguments of one raw request (only what is set: the client's defaults otherwise)."""
+    kwargs: dict[str, Any] = {"params": dict(params or {})}
+    if headers:
+        kwargs["headers"] = dict(headers)
+    if timeout:
+        kwargs["timeout"] = timeout
+    return kwargs
+
+
 class LogStream:
     """A raw log response: `read(n)` bytes (multiplexed unless the service has a TTY), `close()`."""
 
@@ -459,12 +470,7 @@ class Engine:
     def get(self, path: str, params: Mapping[str, Any] | None = None, *,
             headers: Mapping[str, str] | None = None, timeout: float | None = None) -> Any:
         def call() -> Any:
-            kwargs: dict[str, Any] = {"params": dict(params or {})}
-            if headers:
-                kwargs["headers"] = dict(headers)
-            if timeout:
-                kwargs["timeout"] = timeout
-            resp = self._api._get(self._api._url(path), **kwargs)
+            resp = self._api._get(self._api._url(path), **_request_args(params, headers, timeout))
             self._api._raise_for_status(resp)
             return resp.json()
 
@@ -473,12 +479,8 @@ class Engine:
     def post(self, path: str, body: Any = None, params: Mapping[str, Any] | None = None, *,
              headers: Mapping[str, str] | None = None, timeout: float | None = None) -> Any:
         def call() -> Any:
-            kwargs: dict[str, Any] = {"params": dict(params or {})}
-            if headers:
-                kwargs["headers"] = dict(headers)
-            if timeout:
-                kwargs["timeout"] = timeout
-            resp = self._api._post_json(self._api._url(path), data=body, **kwargs)
+            args = _request_args(params, headers, timeout)
+            resp = self._api._post_json(self._api._url(path), data=body, **args)
             self._api._raise_for_status(resp)
             try:
                 return resp.json()

@@ -24,8 +24,14 @@ from typing import Any
 import pytest
 
 from stackctl.lab import host, registry
-from stackctl.lab.layout import LabLayout, LabNode, read_state
-from tests.integration.named_lab import REPO, exports, leftovers, run_docker, run_stackctl, what_it_owns
+from stackctl.lab.layout import LabLayout, LabNode
+from tests.integration.named_lab import (
+    REPO,
+    exports,
+    own_lab,
+    run_docker,
+    run_stackctl,
+)
 from tests.integration.test_faults import (
     Deploy,
     assert_all_reported,
@@ -39,22 +45,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def trio() -> Iterator[LabLayout]:
-    """3 managers and a worker, with the registry (no ssh: not needed here)."""
-    if os.geteuid() != 0:
-        pytest.skip("bringing up a named lab needs root")
-    name = f"f{uuid.uuid4().hex[:5]}"
-    up = run_stackctl("lab", "up", "--name", name, "--managers", "3", "--workers", "1", "--no-ssh",
-                      timeout=400)
-    layout = read_state(name)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert layout is not None
-        yield layout
-    finally:
-        down = run_stackctl("lab", "down", "--name", name, timeout=300)
-        assert down.returncode == 0, down.stderr
-        if layout is not None:
-            assert leftovers(what_it_owns(layout)) == []
+    """A lab of our own: 3 managers, 1 worker (no ssh)."""
+    yield from own_lab("f", "--managers", "3", "--workers", "1", "--no-ssh")
 
 
 def _env(node: LabNode) -> dict[str, str]:

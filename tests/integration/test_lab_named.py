@@ -8,7 +8,6 @@ second tiny one, never the default lab, which the other test modules share.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -20,7 +19,7 @@ import pytest
 
 from stackctl.lab import host, ssh
 from stackctl.lab.layout import LabLayout, read_state
-from tests.integration.named_lab import exports, leftovers, run_docker, run_stackctl, what_it_owns
+from tests.integration.named_lab import exports, leftovers, own_lab, run_docker, run_stackctl, what_it_owns
 from tests.paths import LAB_HOST, LAB_NAME
 
 pytestmark = pytest.mark.integration
@@ -35,20 +34,7 @@ def _ready(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def lab3() -> Iterator[LabLayout]:
     """A lab of our own: 3 managers, 1 worker, registry and ssh."""
-    if os.geteuid() != 0:
-        pytest.skip("bringing up a named lab needs root")
-    name = f"t{uuid.uuid4().hex[:5]}"
-    up = run_stackctl("lab", "up", "--name", name, "--managers", "3", "--workers", "1", timeout=400)
-    layout = read_state(name)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert layout is not None
-        yield layout
-    finally:
-        down = run_stackctl("lab", "down", "--name", name, timeout=300)
-        assert down.returncode == 0, down.stderr
-        if layout is not None:
-            assert leftovers(what_it_owns(layout)) == []
+    yield from own_lab("t", "--managers", "3", "--workers", "1")
 
 
 def test_a_named_lab_with_three_managers_runs_beside_the_default_one(lab3: LabLayout) -> None:
