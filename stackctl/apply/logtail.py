@@ -94,11 +94,8 @@ def _read(engine: Engine, service: str, params: Mapping[str, Any], timeout: floa
     worker.start()
     worker.join(max(0.1, timeout))
     if worker.is_alive():
-        for res in streams:  # unblocks the reader; the daemon thread ends with it
-            try:
-                res.close()
-            except Exception:  # noqa: BLE001,S110 - closing is a courtesy here
-                pass
+        # Left to itself: closing a stream another thread is blocked reading can block too (a node
+        # cut off mid-read); the daemon thread ends with the process.
         return list(entries), f"no answer within {timeout:.2g}s"
     return entries, problem[0] if problem else None
 
