@@ -126,6 +126,8 @@ RollbackOnFailure = Annotated[bool, typer.Option(
     "--rollback-on-failure", help="Undo the whole deploy if any service fails or the wait times out.")]
 
 Debug = Annotated[bool, typer.Option("--debug", help="Log engine calls to stderr (secrets never shown).")]
+WithRegistryAuth = Annotated[bool, typer.Option(
+    "--with-registry-auth", help="Send the registry credentials of this client to the swarm agents.")]
 HistoryMax = Annotated[int, typer.Option(
     "--history-max", metavar="N", help="Revisions of the stack to keep in the swarm (0: no limit).")]
 
@@ -278,9 +280,7 @@ def deploy(
         str, typer.Option("--resolve-image", metavar="MODE",
                           help="Query the registry for digests: always, changed or never.")
     ] = "always",
-    with_registry_auth: Annotated[bool, typer.Option(
-        "--with-registry-auth", help="Send the registry credentials of this client to the swarm agents.")
-    ] = False,
+    with_registry_auth: WithRegistryAuth = False,
     detach: Detach = False,
     quiet: Quiet = False,
     plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan and stop.")] = False,
@@ -324,9 +324,7 @@ def promote(
     timeout: Timeout = "10m",
     rollback_on_failure: RollbackOnFailure = False,
     lock_timeout: LockTimeout = "10m",
-    with_registry_auth: Annotated[bool, typer.Option(
-        "--with-registry-auth", help="Send the registry credentials of this client to the swarm agents.")
-    ] = False,
+    with_registry_auth: WithRegistryAuth = False,
     fmt: Format = "text",
     debug: Debug = False,
     project: ProjectFile = None,

@@ -244,11 +244,13 @@ def _load_sdk(ssh: bool) -> Any:
     import docker.api.client as sdk_client
 
     if ssh and not hasattr(sdk_client, "SSHHTTPAdapter"):
-        try:
-            from docker.transport.sshconn import SSHHTTPAdapter
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("paramiko") is None:
             raise EngineError("ssh:// hosts need the paramiko package, which the docker SDK loads its ssh "
-                              "transport with (pip install paramiko)") from None
+                              "transport with (pip install paramiko)")
+        from docker.transport.sshconn import SSHHTTPAdapter
+
         sdk_client.SSHHTTPAdapter = SSHHTTPAdapter
     return docker
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from stackctl.deploy import DEFAULT_LOCK_TIMEOUT, DeployOptions, DeployOutcome, DeployRequest
+from stackctl.deploy import DEFAULT_LOCK_TIMEOUT, RESOLVE_MODES, DeployOptions, DeployOutcome, DeployRequest
 from stackctl.errors import UsageError
 
 
@@ -21,7 +21,7 @@ def check_format(fmt: str) -> str:
 
 def check_flags(resolve_image: str, fmt: str) -> None:
     """Bad flag values are usage errors (exit 64), found before any file is read."""
-    if resolve_image not in ("always", "changed", "never"):
+    if resolve_image not in RESOLVE_MODES:
         raise UsageError(f"invalid --resolve-image {resolve_image!r} (always, changed or never)")
     check_format(fmt)
 
