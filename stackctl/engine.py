@@ -359,7 +359,7 @@ class Engine:
         self._api = client.api
         self.host = host or str(getattr(self._api, "base_url", ""))
         # The engine's swarm role when connected, from the `Swarm` header of its ping ("active/manager",
-        # "active/worker", "inactive"...; None when it sent none, API < 1.40).
+        # "active/worker", "inactive"...; None when it sent none: 20.10 engines).
         self.swarm = swarm
 
     @property
