@@ -20,6 +20,8 @@ class Row:
     theirs_calls: Calls | None = None
     unit: str = "s"
     note: str = ""
+    ours_mb: float | None = None  # peak RSS of one run (the largest of the case's runs), MB
+    theirs_mb: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -63,13 +65,20 @@ def fmt_met(met: bool | None) -> str:
 
 
 HEADER = ("case", "stackctl", "reference", "ref value", "ratio", "target", "met",
-          "API r/w stackctl", "API r/w ref")
+          "API r/w stackctl", "API r/w ref", "peak MB stackctl / ref")
+
+
+def fmt_memory(ours: float | None, theirs: float | None) -> str:
+    if ours is None and theirs is None:
+        return "-"
+    return " / ".join("-" if v is None else f"{v:,.0f}" for v in (ours, theirs))
 
 
 def render(rows: Sequence[Row]) -> str:
     """A Markdown table (it reads as a plain table in a terminal too), then the rows' notes."""
     body = [(r.case, fmt_value(r.ours, r.unit), r.reference, fmt_value(r.theirs, r.unit), fmt_ratio(r.ratio),
-             r.target, fmt_met(r.met), fmt_calls(r.ours_calls), fmt_calls(r.theirs_calls)) for r in rows]
+             r.target, fmt_met(r.met), fmt_calls(r.ours_calls), fmt_calls(r.theirs_calls),
+             fmt_memory(r.ours_mb, r.theirs_mb)) for r in rows]
     widths = [max(len(line[i]) for line in [HEADER, *body]) for i in range(len(HEADER))]
 
     def line(cells: Sequence[str]) -> str:

@@ -268,11 +268,18 @@ def connect(host: str | None = None, tls: TlsFiles | None = None, context: str |
     try:
         args = client_args(host, _tls_config(tls), timeout)
         # Negotiate the API version ourselves: the SDK's "auto" talks to the engine inside the
-        # constructor, before the TLS trust can be pinned.
+        # constructor, before the TLS trust can be pinned. One `GET /_ping` (as the docker CLI does)
+        # gives the engine's API version and its swarm role in its headers: `GET /version` and, for
+        # the manager check, `GET /info` are each ~10 ms of engine time (bench/README.md).
         probe = docker.APIClient(version=docker.constants.MINIMUM_DOCKER_API_VERSION, **args)
         _pin_tls_trust(probe)
         try:
-            server = str(probe.version(api_version=False).get("ApiVersion") or "")
+            resp = probe._get(probe._url("/_ping", versioned_api=False))
+            probe._raise_for_status(resp)
+            server = str(resp.headers.get("Api-Version") or "")
+            swarm = resp.headers.get("Swarm")
+            if not server:  # an engine older than API 1.25 names no version in its ping
+                server = str(probe.version(api_version=False).get("ApiVersion") or "")
         finally:
             probe.close()
         version = docker.constants.DEFAULT_DOCKER_API_VERSION
@@ -280,7 +287,6 @@ def connect(host: str | None = None, tls: TlsFiles | None = None, context: str |
             version = server
         client = docker.DockerClient(version=version, **args)
         _pin_tls_trust(client.api)
-        client.ping()
     except EngineError:
         raise
     except Exception as err:  # noqa: BLE001 - sorted by translate; anything else is ours
@@ -289,7 +295,7 @@ def connect(host: str | None = None, tls: TlsFiles | None = None, context: str |
             raise
         raise EngineError(_describe_failure(err, host), status=failure.status, reason=failure.reason,
                           failure=failure.failure) from None
-    engine = Engine(client, host=host)
+    engine = Engine(client, host=host, swarm=swarm)
     if debug:
         engine.log_calls()
     return engine
@@ -447,10 +453,13 @@ class LogStream:
 class Engine:
     """One engine connection. Every method raises EngineError (see `translate`) for an engine failure."""
 
-    def __init__(self, client: Any, *, host: str = "") -> None:
+    def __init__(self, client: Any, *, host: str = "", swarm: str | None = None) -> None:
         self._client = client
         self._api = client.api
         self.host = host or str(getattr(self._api, "base_url", ""))
+        # The engine's swarm role when connected, from the `Swarm` header of its ping ("active/manager",
+        # "active/worker", "inactive"...; None when it sent none: 20.10 engines).
+        self.swarm = swarm
 
     @property
     def api_version(self) -> str:
@@ -604,7 +613,15 @@ def remove_retrying(engine: Engine, kind: str, ident: str, seconds: float) -> bo
 
 
 def require_manager(engine: Engine) -> dict[str, Any]:
-    """Fail before any write when the engine is not a swarm manager."""
+    """Fail before any write when the engine is not a swarm manager.
+
+    Returns the engine's info, or only `{"Swarm": {"ControlAvailable": True}}` when the ping at
+    connect time just said "active/manager" (`GET /info` is ~10 ms of engine time; no caller
+    needs more than the verdict). The ping's word is used once, right after connecting.
+    """
+    if getattr(engine, "swarm", None) == "active/manager":
+        engine.swarm = None  # the ping's word holds for the first check only; later ones ask again
+        return {"Swarm": {"ControlAvailable": True}}
     info = engine.info()
     swarm = info.get("Swarm") or {}
     if not swarm.get("ControlAvailable"):

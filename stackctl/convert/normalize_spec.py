@@ -88,11 +88,12 @@ _SUBPATH_MIN_API = (1, 45)
 
 
 def _copy_json(value: Any) -> Any:
-    """A deep copy of JSON-shaped data (dicts, lists, scalars): several times faster than deepcopy."""
+    """A deep copy of JSON-shaped data (dicts, lists, scalars): several times faster than deepcopy.
+    Scalars are not recursed into (a call per leaf was half the cost of a 1,000-service plan)."""
     if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
+        return {k: _copy_json(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy_json(v) for v in value]
+        return [_copy_json(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
@@ -295,6 +296,8 @@ def _normalize_update(raw: Any) -> dict[str, Any]:
 
 
 def _is_empty(value: Any) -> bool:
+    if value:  # every empty value below is falsy: the common non-empty case returns at once
+        return False
     if value is None or value is False:
         return True
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
@@ -307,7 +310,7 @@ def _prune(value: Any, parent: str) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            pruned = item if key in _OPAQUE else _prune(item, key)
+            pruned = _prune(item, key) if isinstance(item, (dict, list)) and key not in _OPAQUE else item
             if (parent, key) in _KEEP_ZERO:
                 if pruned is not None:
                     out[key] = pruned
@@ -315,5 +318,5 @@ def _prune(value: Any, parent: str) -> Any:
                 out[key] = pruned
         return out
     if isinstance(value, list):
-        return [_prune(item, parent) for item in value]
+        return [_prune(item, parent) if isinstance(item, (dict, list)) else item for item in value]
     return value

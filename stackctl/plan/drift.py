@@ -24,7 +24,9 @@ def mark_drift(act: Action, current: ObservedService, have: dict[str, Any], want
     Returns the normalised spec stackctl last applied when it is known (what tells drift from
     the file's changes key by key), else None."""
     applied = current.labels.get(SPEC_DIGEST_LABEL)
-    if not applied or spec_digest(have) == applied:
+    # An unchanged service (the bulk of a redeploy) has the digest of `want`, computed already.
+    have_digest = digest if have == want else spec_digest(have)
+    if not applied or have_digest == applied:
         return None  # never deployed by stackctl, or unchanged since: every difference is the file's
     last: dict[str, Any] | None = None
     if current.previous_spec:

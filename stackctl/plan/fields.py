@@ -34,24 +34,55 @@ def _is_scalar_list(value: Any) -> bool:
     return isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value)
 
 
-def field_changes(old: Any, new: Any) -> list[FieldChange]:
-    """Field-level differences (deepdiff on normalised data); scalar lists are reported whole."""
-    if old == new:
-        return []  # the common case, without deepdiff's cost
-    from deepdiff import DeepDiff
+# Two mappings sharing fewer than a third of their keys are reported as one change of the whole
+# mapping, not key by key (what plans showed when deepdiff did this: its threshold_to_diff_deeper).
+_WHOLE_BELOW = 0.33
 
-    diff = DeepDiff(old, new, view="tree", verbose_level=2)
+
+def _differences(old: Any, new: Any, path: list[Any], out: list[list[Any]]) -> None:
+    """The paths where two JSON-shaped values differ: a key only one side has, a list index only one
+    side has, a scalar (or type) that differs, or a whole mapping (see _WHOLE_BELOW). Lists are
+    compared index by index (scalar lists are reported whole by the caller)."""
+    if isinstance(old, dict) and isinstance(new, dict):  # no `==` shortcut: 1 == True, yet they differ
+        union = len(old.keys() | new.keys())
+        if union > 1 and len(old.keys() & new.keys()) / union < _WHOLE_BELOW:
+            out.append(path)  # barely a key in common: a different object, shown whole
+            return
+        for key in old:
+            if key in new:
+                _differences(old[key], new[key], [*path, key], out)
+            else:
+                out.append([*path, key])
+        out.extend([*path, key] for key in new if key not in old)
+    elif isinstance(old, list) and isinstance(new, list):
+        for i in range(max(len(old), len(new))):
+            if i < len(old) and i < len(new):
+                _differences(old[i], new[i], [*path, i], out)
+            else:
+                out.append([*path, i])
+    elif type(old) is not type(new) or old != new:  # 1 and 1.0 or True differ, as in JSON
+        out.append(path)
+
+
+def field_changes(old: Any, new: Any) -> list[FieldChange]:
+    """Field-level differences of two normalised specs; scalar lists are reported whole.
+
+    Our own walk of the JSON data: deepdiff, used here before, imports numpy and pydantic (~200 ms,
+    bench/README.md) to tell what a one-service change changed.
+    """
+    if old == new:
+        return []
+    found: list[list[Any]] = []
+    _differences(old, new, [], found)
     paths: dict[str, list[Any]] = {}
-    for _report, levels in diff.items():
-        for level in levels:
-            path = list(level.path(output_format="list"))
-            for i, part in enumerate(path):
-                if isinstance(part, int):
-                    parent = path[:i]
-                    if _is_scalar_list(value_at(old, parent)) and _is_scalar_list(value_at(new, parent)):
-                        path = parent
-                        break
-            paths.setdefault(dotted(path), path)
+    for path in found:
+        for i, part in enumerate(path):
+            if isinstance(part, int):
+                parent = path[:i]
+                if _is_scalar_list(value_at(old, parent)) and _is_scalar_list(value_at(new, parent)):
+                    path = parent
+                    break
+        paths.setdefault(dotted(path), path)
     out = []
     for text, path in sorted(paths.items(), key=lambda kv: _sort_key(kv[1])):
         out.append(FieldChange(text, copy.deepcopy(value_at(old, path)), copy.deepcopy(value_at(new, path))))
