@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from stackctl.errors import EXIT_ERROR, EXIT_OK, UsageError
@@ -97,16 +98,17 @@ def status(fmt: str = "table", name: str = DEFAULT_NAME) -> int:
     return EXIT_OK if ready else EXIT_ERROR
 
 
+def _socket_exists(socket: Path) -> bool:
+    return socket.exists()
+
+
 def env(name: str = DEFAULT_NAME) -> int:
     """Print eval-able exports for lab `name` (DOCKER_HOST, and the registry's when it runs one); exit 1
     when the lab is down, so `eval "$(stackctl lab env)"` cannot silently point the shell at nothing."""
-    from pathlib import Path
-
     from stackctl.errors import LabError
 
     layout = read_state(name) or make_layout(name=name, environ={})
-    socket = Path(layout.manager.host.removeprefix("unix://"))
-    if not socket.exists():
+    if not _socket_exists(layout.manager.socket):
         up = "stackctl lab up" + ("" if name == DEFAULT_NAME else f" --name {name}")
         raise LabError(f"the lab is not up ({layout.manager.host} is missing; start it with: {up})")
     print("\n".join(env_lines(layout)))

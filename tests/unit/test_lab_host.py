@@ -59,9 +59,17 @@ def test_run_raises_lab_error_with_the_last_stderr_line() -> None:
 
 def test_env_prints_the_manager_export(capsys: pytest.CaptureFixture[str],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lab_cmd, "read_state", lambda name: None)  # whatever lab runs on this machine
+    monkeypatch.setattr(lab_cmd, "read_state", lambda name: None)  # the default layout
+    monkeypatch.setattr(lab_cmd, "_socket_exists", lambda path: True)
     assert lab_cmd.env() == 0
     assert capsys.readouterr().out == "export DOCKER_HOST=unix:///run/stackctl-lab/mgr-1/docker.sock\n"
+
+
+def test_env_of_a_lab_that_is_down_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab_cmd, "read_state", lambda name: None)
+    monkeypatch.setattr(lab_cmd, "_socket_exists", lambda path: False)
+    with pytest.raises(LabError, match=r"the lab is not up .*start it with: stackctl lab up --name b"):
+        lab_cmd.env("b")
 
 
 def test_status_table_shows_hostname_role_state_and_labels() -> None:
