@@ -10,7 +10,9 @@ external references, placement, ports, immutable secrets). A plan without change
 all, not even the lock. Otherwise the deploy takes the stack's lock, observes and plans again under
 it (another deploy may just have finished), applies (services in `depends_on` order unless
 `deps_order=False`), and waits for the services it wrote unless `detach`. The lock is held until the
-wait is over, so a second deploy of the stack starts writing only after this one converged.
+wait is over, so a second deploy of the stack starts writing only after this one converged. One
+exception: a detached deploy whose only write is one service update takes no lock (the update is
+guarded by the service's version; see `_single_guarded_write`).
 """
 
 from __future__ import annotations
@@ -295,6 +297,15 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         emit(UpToDate(plan))
         return DeployOutcome(stack, EXIT_OK, plan, ordering)
 
+    if _single_guarded_write(plan, opts):
+        # One service update and nothing else, not waited for: the update carries the version it was
+        # planned from (the engine refuses it, "out of sequence", if anyone changed the service
+        # since; the executor then plans it again), so no stack lock is needed to keep it correct,
+        # and the deploy writes the service and its revision only (bench/README.md, "Writes").
+        outcome = DeployOutcome(stack, EXIT_OK, plan, ordering)
+        _write_and_wait(engine, request, outcome, opts, ordering, wait_timeout, emit, resolver, hints)
+        return outcome
+
     from stackctl.lock import DEFAULT_TTL, StackLock
 
     asked = time.monotonic()
@@ -322,29 +333,48 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         if not plan.has_changes:
             emit(UpToDate(plan))
             return outcome
-        emit(PlanReady(plan, ordering, final=True))
-        for hint in hints:
-            emit(Notice(f"warning: {hint}", "warning"))
-        started = time.monotonic()
-        try:
-            result = outcome.applied = _apply(engine, plan, opts, ordering, wait_timeout, emit, resolver)
-        except ApplyError as err:  # something may have been written: that is a (failed) revision
-            _record_history(engine, request, plan, getattr(err, "result", None), opts, emit,
-                            code=getattr(err, "exit_code", EXIT_ERROR), failure=str(err))
-            raise
-        remaining = max(0.1, wait_timeout - (time.monotonic() - started)) if wait_timeout > 0 else 0
-        outcome.rollout = _wait(engine, result, opts, ordering, remaining, emit)
-        outcome.exit_code = outcome.rollout.exit_code
-        if outcome.exit_code != EXIT_OK and hints:  # "No such image" on the nodes: say why
-            emit(Notice("hint: the registry wants credentials the nodes did not get: "
-                        "deploy with --with-registry-auth", "warning"))
-        if outcome.exit_code == EXIT_OK:
-            _collect_old_versions(engine, plan, result, opts, emit)
-        # --- history: the one place a deploy records its revision, whatever its outcome ----------
-        _record_history(engine, request, plan, result, opts, emit, code=outcome.exit_code)
+        _write_and_wait(engine, request, outcome, opts, ordering, wait_timeout, emit, resolver, hints)
         return outcome
     finally:
         lock.release()
+
+
+def _single_guarded_write(plan: Plan, opts: DeployOptions) -> bool:
+    """A detached deploy whose only write is one service update guarded by the service's version."""
+    from stackctl.plan.model import UPDATE
+
+    if not opts.detach:
+        return False  # the lock covers the wait (and a rollback after it)
+    writes = [a for a in plan.actions if a.writes]
+    return (len(writes) == 1 and writes[0].kind == "service" and writes[0].action == UPDATE
+            and writes[0].version is not None)
+
+
+def _write_and_wait(engine: Engine, request: DeployRequest, outcome: DeployOutcome, opts: DeployOptions,
+                    ordering: Ordering | None, wait_timeout: float, emit: EventCallback,
+                    resolver: ImageResolver | None, hints: Sequence[str]) -> None:
+    """Apply the final plan, wait for it, collect old versions and record the revision."""
+    plan = outcome.plan
+    emit(PlanReady(plan, ordering, final=True))
+    for hint in hints:
+        emit(Notice(f"warning: {hint}", "warning"))
+    started = time.monotonic()
+    try:
+        result = outcome.applied = _apply(engine, plan, opts, ordering, wait_timeout, emit, resolver)
+    except ApplyError as err:  # something may have been written: that is a (failed) revision
+        _record_history(engine, request, plan, getattr(err, "result", None), opts, emit,
+                        code=getattr(err, "exit_code", EXIT_ERROR), failure=str(err))
+        raise
+    remaining = max(0.1, wait_timeout - (time.monotonic() - started)) if wait_timeout > 0 else 0
+    outcome.rollout = _wait(engine, result, opts, ordering, remaining, emit)
+    outcome.exit_code = outcome.rollout.exit_code
+    if outcome.exit_code != EXIT_OK and hints:  # "No such image" on the nodes: say why
+        emit(Notice("hint: the registry wants credentials the nodes did not get: "
+                    "deploy with --with-registry-auth", "warning"))
+    if outcome.exit_code == EXIT_OK:
+        _collect_old_versions(engine, plan, result, opts, emit)
+    # --- history: the one place a deploy records its revision, whatever its outcome ----------
+    _record_history(engine, request, plan, result, opts, emit, code=outcome.exit_code)
 
 
 def _apply(engine: Engine, plan: Plan, opts: DeployOptions, ordering: Ordering | None, timeout: float,

@@ -14,7 +14,10 @@ the image of each service, and per secret/config the name of the version the ser
 (`objects`: rotated secrets/configs, docs/rotation.md), so that a rollback points the
 services back at that version. Secret values are never stored. Large documents are
 stored zlib-compressed and base64-encoded (a swarm config holds at most 500 KB).
-The last `keep` revisions (default 10, `--history-max`; 0: no limit) are kept.
+The last `keep` revisions (default 10, `--history-max`; 0: no limit) are kept: each revision
+carries the `keep` of the deploy that wrote it, and every reader sees only the newest revision's
+`keep` revisions. The older ones are removed in batches (once `PRUNE_SLACK` more have piled up), so
+that a deploy usually writes one bookkeeping object, its revision, and not also a removal.
 """
 
 from __future__ import annotations
@@ -42,13 +45,14 @@ from stackctl.errors import (
     EngineError,
     StackctlError,
 )
-from stackctl.names import HISTORY_LABEL, NAMESPACE_LABEL, REVISION_LABEL
+from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL
 from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
 
 DEFAULT_KEEP = 10
+PRUNE_SLACK = 5  # hidden revisions beyond --history-max allowed before one deploy removes them all
 MAX_CONFIG_BYTES = 500 * 1024
 COMPRESS_ABOVE = 64 * 1024
 FORMAT_VERSION = 1
@@ -182,6 +186,17 @@ def _history_configs(engine: Engine, stack: str) -> list[dict[str, Any]]:
     return [c for _, c in sorted(out, key=lambda p: p[0])]
 
 
+def _visible(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The revisions within the newest one's --history-max (older ones await their batched removal)."""
+    if not configs:
+        return configs
+    try:
+        keep = int(((configs[-1].get("Spec") or {}).get("Labels") or {}).get(KEEP_LABEL, "0"))
+    except ValueError:
+        keep = 0
+    return configs[-keep:] if keep > 0 else configs
+
+
 def _revision_number(cfg: Mapping[str, Any]) -> int:
     return int(((cfg.get("Spec") or {}).get("Labels") or {})[REVISION_LABEL])
 
@@ -265,7 +280,8 @@ def record_revision(
     for _attempt in range(5):
         doc["revision"] = number
         spec = {"Name": config_name(stack, number), "Data": base64.b64encode(_encode(doc)).decode(),
-                "Labels": {NAMESPACE_LABEL: stack, HISTORY_LABEL: stack, REVISION_LABEL: str(number)}}
+                "Labels": {NAMESPACE_LABEL: stack, HISTORY_LABEL: stack, REVISION_LABEL: str(number),
+                           KEEP_LABEL: str(max(keep, 0))}}
         try:
             engine.create("config", spec)
             break
@@ -276,7 +292,8 @@ def record_revision(
             raise err.during(f"record revision {number} of stack {stack}") from None
     else:
         raise HistoryError(f"cannot record a revision of stack {stack}: revision numbers keep colliding")
-    prune(engine, stack, keep)
+    if keep > 0 and len(existing) + 1 > keep + PRUNE_SLACK:
+        prune(engine, stack, keep)
     return number
 
 
@@ -297,13 +314,13 @@ def prune(engine: Engine, stack: str, keep: int = DEFAULT_KEEP) -> list[int]:
 
 def list_revisions(engine: Engine, stack: str) -> list[Revision]:
     """The recorded revisions, oldest first."""
-    return [_from_config(c, engine) for c in _history_configs(engine, stack)]
+    return [_from_config(c, engine) for c in _visible(_history_configs(engine, stack))]
 
 
 def get_revision(engine: Engine, stack: str, revision: int | None = None) -> Revision:
     """One revision; None means the newest `deployed` one before the latest (the rollback target:
     after a failed deploy, the last revision that worked)."""
-    revs = _history_configs(engine, stack)
+    revs = _visible(_history_configs(engine, stack))
     if not revs:
         raise HistoryError(f"stack {stack} has no recorded revisions (deploy it with stackctl first)")
     numbers = [_revision_number(c) for c in revs]

@@ -26,11 +26,12 @@ LOCK_STACK_LABEL = STACKCTL_LABEL_PREFIX + "lock.stack"
 LOCK_PROCESS_LABEL = STACKCTL_LABEL_PREFIX + "lock.process"  # boot id, pid namespace, pid, start time
 LOCK_TTL_LABEL = "com.docker.stackctl.lock.ttl"  # seconds the holder may keep it (it covers the wait)
 
-# Revision history: configs named HISTORY_PREFIX + STACK-N. Deliberately not the namespace
-# label, so `docker stack rm` and `ls` do not see them.
+# Revision history: configs named HISTORY_PREFIX + STACK-N. They carry the namespace label too, so
+# that `docker stack rm` removes them; stackctl tells them apart by HISTORY_LABEL.
 HISTORY_PREFIX = "stackctl-history-"
 HISTORY_LABEL = STACKCTL_LABEL_PREFIX + "history"  # = STACK
 REVISION_LABEL = STACKCTL_LABEL_PREFIX + "revision"  # = N
+KEEP_LABEL = STACKCTL_LABEL_PREFIX + "history-max"  # the --history-max of the deploy that wrote it
 
 
 def user_labels(labels: dict[str, str] | None) -> dict[str, str]:

@@ -202,7 +202,7 @@ def test_a_second_deploy_waits_for_the_lock_then_plans_again(fake: FakeEngine, w
     threading.Timer(0.3, held.release).start()
     events: list[object] = []
     started = time.monotonic()
-    outcome = _deploy(fake, shop("2"), events)
+    outcome = _deploy(fake, shop("2", app_level="2"), events)  # two writes: the lock is needed
     assert outcome.exit_code == EXIT_OK and time.monotonic() - started >= 0.3
     waiting = next(e for e in events if isinstance(e, LockWaiting))
     assert waiting.holder.holder == held.holder and waiting.timeout == 600
@@ -210,6 +210,29 @@ def test_a_second_deploy_waits_for_the_lock_then_plans_again(fake: FakeEngine, w
     assert events.index(waiting) < events.index(taken) < next(
         i for i, e in enumerate(events) if isinstance(e, PlanReady))
     assert outcome.lock_waited >= 0.3
+
+
+def test_a_detached_one_service_update_needs_no_lock_and_writes_the_service_and_its_revision(
+        fake: FakeEngine, waits: Waits) -> None:
+    from stackctl.lock import StackLock
+
+    _deploy(fake, shop())
+    held = StackLock(fake, "shop")
+    held.acquire()  # another deploy's lock: a single version-guarded update does not wait for it
+    writes: list[tuple[str, str]] = []
+    for verb in ("create", "update", "remove"):
+        real = getattr(fake, verb)
+
+        def spy(kind: str, *args: Any, _verb: str = verb, _real: Any = real, **kwargs: Any) -> Any:
+            writes.append((_verb, kind))
+            return _real(kind, *args, **kwargs)
+
+        setattr(fake, verb, spy)
+    events: list[object] = []
+    outcome = _deploy(fake, shop("2"), events)
+    assert outcome.exit_code == EXIT_OK
+    assert not any(isinstance(e, LockWaiting) for e in events)
+    assert writes == [("update", "service"), ("create", "config")], writes  # the service, the revision
 
 
 # --- the executor and undo, directly ----------------------------------------------------------------

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
+import pytest
+
 from stackctl.config_diff import ADDED, CHANGED, REMOVED, diff_configs, format_value, key_path
 from stackctl.history import (
     DESCRIPTION_MAX,
+    HistoryError,
     describe_ci,
     describe_deploy,
     detect_ci,
@@ -131,3 +134,25 @@ def test_key_path_quotes_keys_with_dots_and_format_value() -> None:
     assert key_path(("services", "web", "ports", 0, "target")) == "services.web.ports[0].target"
     assert format_value(None) == "(none)" and format_value(False) == "false" and format_value("") == '""'
     assert format_value(["a", 1]) == '["a", 1]'
+
+
+def test_history_max_hides_older_revisions_at_once_and_removes_them_in_batches() -> None:
+    from stackctl.history import PRUNE_SLACK, get_revision, list_revisions, record_revision
+    from tests.unit.fake_engine import FakeEngine
+
+    engine = FakeEngine()
+    config = {"services": {"web": {"image": "busybox"}}}
+    removals = []
+    for n in range(1, 2 + 2 + PRUNE_SLACK + 1):
+        before = len(engine.store["config"])
+        assert record_revision(engine, "shop", config, {}, keep=2) == n
+        shown = [r.revision for r in list_revisions(engine, "shop")]
+        assert shown == list(range(max(1, n - 1), n + 1))  # --history-max 2: always the newest two
+        removals.append(before + 1 - len(engine.store["config"]))
+    # one deploy in PRUNE_SLACK + 1 removes what piled up; the others write their revision only
+    assert removals == [0] * 7 + [PRUNE_SLACK + 1, 0], removals
+    assert [r.revision for r in list_revisions(engine, "shop")] == [8, 9]
+    with pytest.raises(HistoryError, match="has no revision 3 .recorded: 8, 9."):
+        get_revision(engine, "shop", 3)
+    record_revision(engine, "shop", config, {}, keep=0)  # 0: no limit, every stored revision shows
+    assert [r.revision for r in list_revisions(engine, "shop")] == [7, 8, 9, 10]
