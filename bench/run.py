@@ -50,12 +50,19 @@ def stackctl_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "stackctl"]
 
 
+MEASURED_CODE: list[str] = []  # --code: the checkout whose stackctl is measured (else the installed one)
+
+
 def child_env() -> dict[str, str]:
     """This environment without what would skew either tool: a docker context or config of the user's, and
     PYTHONDONTWRITEBYTECODE (set in some sandboxes), which makes Python recompile stackctl's modules from
-    source on every run: about 100 ms a command that no normal install pays."""
-    drop = ("DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_HOST", "PYTHONDONTWRITEBYTECODE")
-    return {k: v for k, v in os.environ.items() if k not in drop}
+    source on every run: about 100 ms a command that no normal install pays. With --code, the measured
+    stackctl is imported from that checkout (the lab is still run by this one)."""
+    drop = ("DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_HOST", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    if MEASURED_CODE:
+        env["PYTHONPATH"] = MEASURED_CODE[0]
+    return env
 
 
 def precompile() -> None:
@@ -65,7 +72,10 @@ def precompile() -> None:
     spec = importlib.util.find_spec("stackctl")
     if spec is None or not spec.submodule_search_locations:
         return
-    for location in spec.submodule_search_locations:
+    locations = spec.submodule_search_locations
+    if MEASURED_CODE:
+        locations = [str(Path(MEASURED_CODE[0]) / "stackctl")]
+    for location in locations:
         subprocess.run([sys.executable, "-m", "compileall", "-q", location], env=child_env(),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -361,6 +371,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "(default %(default)s; e.g. --sizes 100 for a quick run)")
     parser.add_argument("--output", help="also write the table (Markdown) to this file")
     parser.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
+    parser.add_argument("--code", metavar="DIR",
+                        help="measure the stackctl of this checkout (e.g. a git worktree of an older commit, "
+                             "to compare two versions); the lab and clean-up use the installed one")
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = set(cases) - set(CASES)
@@ -376,6 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if docker is None:
         print("bench: the docker CLI (the reference) is not on PATH", file=sys.stderr)
         return 1
+    if args.code:
+        if not (Path(args.code) / "stackctl" / "__init__.py").is_file():
+            parser.error(f"--code: {args.code} has no stackctl package")
+        MEASURED_CODE[:] = [str(Path(args.code).resolve())]
     compose_v1 = args.compose_v1 if args.compose_v1 and os.access(args.compose_v1, os.X_OK) else None
     started = time.monotonic()
     info = machine()

@@ -220,8 +220,11 @@ def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: b
     problem of the plan."""
     from stackctl.observe import observe_stack
     from stackctl.plan import make_plan
+    from stackctl.plan.checks import publishes_ports
 
-    observed = observe_stack(engine, stack)
+    # Other stacks' services matter only to a stack that publishes ports (the conflict check).
+    observed = observe_stack(engine, stack,
+                             other_services=any(publishes_ports(s) for s in desired.services.values()))
     registry: dict[str, RegistryAnswer] = {}
     if resolver is not None and resolve_image != "never":
         from stackctl.resolve import images_to_resolve
@@ -258,7 +261,7 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     Raises StackctlError for problems found before or while writing (the CLI renders them);
     a rollout that does not converge is an outcome with its exit code, not an exception.
     """
-    from stackctl.apply.wait import parse_duration
+    from stackctl.units import parse_timeout as parse_duration
 
     opts = options or DeployOptions()
     emit = on_event or _ignore

@@ -154,11 +154,16 @@ def node_from_inspect(raw: dict[str, Any]) -> ObservedNode:
     return _node(raw)
 
 
-def observe_stack(engine: Engine, stack: str) -> ObservedStack:
-    """Read the swarm's current state for `stack` (6 list calls, whatever the stack's size)."""
+def observe_stack(engine: Engine, stack: str, *, other_services: bool = True) -> ObservedStack:
+    """Read the swarm's current state for `stack` (6 list calls, whatever the stack's size).
+
+    `other_services=False` reads only the stack's own services (`other_services` stays empty): the
+    others serve one check, published ports, and on a busy swarm they are most of the bytes read.
+    """
     out = ObservedStack(stack=stack, api_version=engine.api_version)
     try:
-        services = engine.objects("service")
+        services = engine.objects("service", None if other_services else
+                                  {"label": [f"{NAMESPACE_LABEL}={stack}"]})
         networks = engine.objects("network")
         secrets = engine.objects("secret")
         configs = engine.objects("config")

@@ -22,6 +22,7 @@ _NS_PER_UNIT = {
 }
 _DURATION_PART = re.compile("(\\d+\\.?\\d*|\\.\\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
 _BARE_NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)$")
+_BARE_SECONDS = re.compile(r"\d+(\.\d+)?$")  # a --timeout of plain seconds: 45, 2.5
 
 
 def parse_duration(value: Any) -> int:
@@ -124,3 +125,21 @@ def parse_cpus(value: Any) -> int:
     if nano.denominator != 1:
         raise ValueError(f'invalid cpus value "{text}": value is too precise (at most 9 decimals)')
     return int(nano)
+
+
+def parse_timeout(text: str | float | int) -> float:
+    """A --timeout-like flag in seconds: a Go duration (`10m`, `1h30m`, `500ms`) or bare seconds.
+
+    Here rather than in apply/: a deploy parses its flags before it knows whether it will wait.
+    """
+    from stackctl.errors import UsageError
+
+    if isinstance(text, int | float):
+        return float(text)
+    s = text.strip()
+    if _BARE_SECONDS.match(s):
+        return float(s)
+    try:
+        return parse_duration(s) / 1e9
+    except ValueError:
+        raise UsageError(f"invalid duration {text!r} (use e.g. 90s, 10m, 1h30m)") from None

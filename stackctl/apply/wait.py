@@ -622,22 +622,6 @@ def exit_code_for(outcomes: Sequence[ServiceOutcome]) -> int:
     return EXIT_OK
 
 
-def parse_duration(text: str | float | int) -> float:
-    """A --timeout value in seconds: a Go duration (`10m`, `1h30m`, `500ms`) or bare seconds."""
-    from stackctl.errors import UsageError
-    from stackctl.units import parse_duration as go_duration
-
-    if isinstance(text, int | float):
-        return float(text)
-    s = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", s):
-        return float(s)
-    try:
-        return go_duration(s) / 1e9
-    except ValueError:
-        raise UsageError(f"invalid duration {text!r} (use e.g. 90s, 10m, 1h30m)") from None
-
-
 @contextmanager
 def interrupt_on_sigterm() -> Iterator[None]:
     """While waiting, SIGTERM behaves like Ctrl-C (KeyboardInterrupt), so CI cancels are handled."""

@@ -51,6 +51,11 @@ def _published(spec: Mapping[str, Any]) -> list[tuple[int, str, str]]:
     return out
 
 
+def publishes_ports(spec: Mapping[str, Any]) -> bool:
+    """Whether a service spec publishes a port (so other services' ports must be checked)."""
+    return bool(_published(spec))
+
+
 def check_ports(name: str, spec: Mapping[str, Any], others: list[ObservedService], plan: Plan) -> None:
     """A published port another service holds: an error, a warning when both publish in host mode."""
     for published, proto, mode in _published(spec):

@@ -19,7 +19,6 @@ from stackctl.apply.wait import (
     eligible_nodes,
     evaluate,
     exit_code_for,
-    parse_duration,
     parse_time,
 )
 from stackctl.errors import (
@@ -27,7 +26,6 @@ from stackctl.errors import (
     EXIT_INTERRUPTED,
     EXIT_ROLLED_BACK,
     EXIT_TIMEOUT,
-    UsageError,
 )
 
 T0 = 1_800_000_000.0  # "now" of the tests, epoch seconds
@@ -307,18 +305,6 @@ def outcome(state: str) -> ServiceOutcome:
 ])
 def test_exit_code_for(states: list[str], code: int) -> None:
     assert exit_code_for([outcome(s) for s in states]) == code
-
-
-@pytest.mark.parametrize(("text", "seconds"), [("10m", 600), ("1h30m", 5400), ("90s", 90), ("500ms", 0.5),
-                                               ("2.5s", 2.5), ("45", 45), ("0", 0)])
-def test_parse_duration(text: str, seconds: float) -> None:
-    assert parse_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("bad", ["", "10x", "m10", "1 m"])
-def test_parse_duration_rejects(bad: str) -> None:
-    with pytest.raises(UsageError):
-        parse_duration(bad)
 
 
 def test_parse_time_handles_nanoseconds_and_go_zero() -> None:
