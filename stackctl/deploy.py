@@ -27,12 +27,12 @@ from stackctl.errors import EXIT_ERROR, EXIT_OK, ApplyError, Diagnostic, Stackct
 
 if TYPE_CHECKING:
     from stackctl.apply.executor import ApplyResult
-    from stackctl.apply.ordering import Ordering
     from stackctl.apply.rollout import RolloutReport
     from stackctl.apply.wait import ServiceOutcome
     from stackctl.engine import Engine
     from stackctl.load.source import SourceDoc
     from stackctl.lock import LockInfo
+    from stackctl.model.depends import Ordering
     from stackctl.pipeline import LoadedStack
     from stackctl.plan import Plan
     from stackctl.plan.images import RegistryAnswer
@@ -245,8 +245,7 @@ def image_resolver(engine: Engine, resolve_image: str, with_registry_auth: bool)
 
 def ordering_for(config: Mapping[str, Any], stack: str) -> Ordering | None:
     """The `depends_on` order of the stack's services; None when nothing depends on anything."""
-    from stackctl.apply.ordering import Ordering
-    from stackctl.model.depends import dependency_graph
+    from stackctl.model.depends import Ordering, dependency_graph
 
     graph = dependency_graph(config)  # validation already refused cycles
     if not graph.edges:

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stackctl.apply.rollout import RolloutCallback, watch
 from stackctl.apply.wait import CONVERGED, INTERRUPTED, TIMEOUT, ServiceOutcome
 from stackctl.errors import EXIT_DEPLOY_FAILED, EXIT_INTERRUPTED, EXIT_TIMEOUT, ApplyError, Diagnostic
-from stackctl.model.depends import COMPLETED, HEALTHY, Edge
+from stackctl.model.depends import COMPLETED, HEALTHY, Edge, Ordering
 
 if TYPE_CHECKING:
     from stackctl.apply.executor import ApplyResult
@@ -36,29 +35,6 @@ _WHAT = {HEALTHY: "become healthy", COMPLETED: "complete successfully"}
 
 class DependencyError(ApplyError):
     """A dependency did not reach its condition: its dependents were not written."""
-
-
-@dataclass(frozen=True)
-class Ordering:
-    """The deploy order in the plan's own names (`STACK_svc`): tiers, and the edges between them."""
-
-    tiers: tuple[tuple[str, ...], ...]
-    edges: tuple[Edge, ...]
-
-    @classmethod
-    def of(cls, graph: object, stack: str) -> Ordering:
-        """A `stackctl.model.depends.DependencyGraph` (compose keys) in the stack's service names."""
-        def full(name: str) -> str:
-            return f"{stack}_{name}"
-
-        tiers = tuple(tuple(full(n) for n in tier) for tier in graph.tiers)  # type: ignore[attr-defined]
-        edges = tuple(Edge(full(e.service), full(e.dependency), e.condition, e.required, e.restart)
-                      for e in graph.edges)  # type: ignore[attr-defined]
-        return cls(tiers, edges)
-
-    @property
-    def order(self) -> tuple[str, ...]:
-        return tuple(name for tier in self.tiers for name in tier)
 
 
 class DependencyGate:

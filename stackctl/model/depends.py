@@ -136,3 +136,29 @@ def dependency_graph(config: Mapping[str, Any]) -> DependencyGraph:
         tiers.append(tier)
         placed.update(tier)
     return DependencyGraph(tiers=tuple(tiers), edges=edges)
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """The deploy order in the plan's own names (`STACK_svc`): tiers, and the edges between them.
+
+    Plain data, here rather than beside the gate (apply/ordering.py), so that planning needs nothing
+    of apply/."""
+
+    tiers: tuple[tuple[str, ...], ...]
+    edges: tuple[Edge, ...]
+
+    @classmethod
+    def of(cls, graph: DependencyGraph, stack: str) -> Ordering:
+        """A `stackctl.model.depends.DependencyGraph` (compose keys) in the stack's service names."""
+        def full(name: str) -> str:
+            return f"{stack}_{name}"
+
+        tiers = tuple(tuple(full(n) for n in tier) for tier in graph.tiers)
+        edges = tuple(Edge(full(e.service), full(e.dependency), e.condition, e.required, e.restart)
+                      for e in graph.edges)
+        return cls(tiers, edges)
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return tuple(name for tier in self.tiers for name in tier)

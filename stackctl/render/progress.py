@@ -9,9 +9,10 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from stackctl.apply.wait import ServiceOutcome, ServiceProgress
+if TYPE_CHECKING:  # types only: a no-op deploy must not import the waiter (~45 ms with apply/)
+    from stackctl.apply.wait import ServiceOutcome, ServiceProgress
 
 _STATE_STYLE = {
     "converged": "green",

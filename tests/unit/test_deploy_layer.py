@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from stackctl.apply.executor import ApplyResult, apply_plan, undo
-from stackctl.apply.ordering import DependencyError, DependencyGate, Ordering
+from stackctl.apply.ordering import DependencyError, DependencyGate
 from stackctl.apply.wait import CONVERGED, FAILED, TIMEOUT, ServiceOutcome
 from stackctl.deploy import (
     DeployOptions,
@@ -24,7 +24,7 @@ from stackctl.deploy import (
     ordering_for,
 )
 from stackctl.errors import EXIT_DEPLOY_FAILED, EXIT_OK, EXIT_TIMEOUT, ApplyError
-from stackctl.model.depends import dependency_graph
+from stackctl.model.depends import Ordering, dependency_graph
 from stackctl.observe import observe_stack
 from tests.unit.fake_engine import FakeEngine
 
