@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EXIT_ERROR, EXIT_OK, ApplyError, Diagnostic, StackctlError, UsageError
+from stackctl.resolve import RESOLVE_MODES
 
 if TYPE_CHECKING:
     from stackctl.apply.executor import ApplyResult
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from stackctl.resolve import ImageResolver
 
 DEFAULT_LOCK_TIMEOUT = "10m"  # as long as the default --timeout: the lock now covers the wait
-RESOLVE_MODES = ("always", "changed", "never")  # as stackctl/resolve.py (not imported: --help stays fast)
 
 
 # --- what goes in and out ------------------------------------------------------------------------

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EngineError
 from stackctl.names import IMAGE_LABEL
-from stackctl.plan.images import RegistryAnswer, image_key, image_of, pinned_digest
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
     from stackctl.observe import ObservedStack
+    from stackctl.plan.images import RegistryAnswer
+
+# The module is imported for RESOLVE_MODES by every deploy's flag check (and `--help`): the plan
+# package (~25 ms) and the thread pool are imported where a lookup needs them.
 
 RESOLVE_MODES = ("always", "changed", "never")
 RESOLVE_TIMEOUT = 5.0  # seconds for one registry lookup (there may be no registry at all)
@@ -36,6 +38,8 @@ def images_to_resolve(mode: str, services: Mapping[str, Mapping[str, Any]],
     """The images the plan needs the registry's word on: every service's with `always`; with
     `changed` those of new services, of services whose image changed in the files, and of
     services pinned to a digest (their tag may have moved); none with `never`."""
+    from stackctl.plan.images import image_key, image_of, pinned_digest
+
     if mode == "never":
         return []
     out: list[str] = []
@@ -68,6 +72,7 @@ class ImageResolver:
 
     def _ask(self, image: str, auth: str | None) -> RegistryAnswer:
         from stackctl.engine import AUTH, MISSING, registry_verdict
+        from stackctl.plan.images import RegistryAnswer
 
         try:
             digest = self.engine.image_digest(image, registry_auth=auth, timeout=self.timeout)
@@ -80,6 +85,7 @@ class ImageResolver:
 
     def lookup(self, image: str) -> RegistryAnswer:
         """The registry's answer for `name:tag` (asked once per image)."""
+        from stackctl.plan.images import RegistryAnswer
         with self.lock:
             if image in self.cache:
                 return self.cache[image]
@@ -97,6 +103,8 @@ class ImageResolver:
         todo = list(dict.fromkeys(images))
         if len(todo) <= 1:
             return {image: self.lookup(image) for image in todo}
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=min(LOOKUP_WORKERS, len(todo))) as pool:
             return dict(zip(todo, pool.map(self.lookup, todo), strict=True))
 
