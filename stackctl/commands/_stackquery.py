@@ -7,30 +7,15 @@ label filters: a fixed number of calls per command, never one per service.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from stackctl.errors import EngineError, UsageError
+from stackctl.errors import EngineError
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
 
 T = TypeVar("T")
-
-TABLE_FORMATS = ("table", "json")
-TEXT_FORMATS = ("text", "json")
-
-
-def check_format(fmt: str, allowed: Iterable[str]) -> str:
-    """Normalise `--format`; `text` and `table` are the same thing for these commands."""
-    allowed = tuple(allowed)
-    value = (fmt or "").strip().lower()
-    if value in ("text", "table") and ("text" in allowed or "table" in allowed):
-        return "json" if value == "json" else allowed[0]
-    if value not in allowed:
-        raise UsageError(f"invalid --format {fmt!r} (expected one of: {', '.join(allowed)})")
-    return value
-
 
 def connect_manager(context: str | None, debug: bool) -> Engine:
     """The gateway to the swarm manager (fails clearly on a worker or a non-swarm engine)."""

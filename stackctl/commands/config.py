@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from stackctl.errors import EXIT_OK, UsageError
+from stackctl.errors import EXIT_OK
 
 
 def dump_yaml(config: dict[str, Any]) -> str:
@@ -17,8 +17,9 @@ def dump_yaml(config: dict[str, Any]) -> str:
 
 
 def run(files: list[str], env_files: list[str], env: str | None, fmt: str, skip_interpolation: bool) -> int:
-    if fmt not in ("yaml", "json", "text"):
-        raise UsageError(f"unknown --format {fmt!r} (yaml or json)")
+    from stackctl.commands._options import YAML_FORMATS, check_format
+
+    fmt = check_format(fmt, YAML_FORMATS)
     from stackctl.pipeline import load_stack
     from stackctl.project import resolve_env_args
     from stackctl.render.diagnostics import print_warnings

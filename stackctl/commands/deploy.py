@@ -9,21 +9,16 @@ from __future__ import annotations
 import sys
 import time
 
+from stackctl.commands._options import TEXT_FORMATS, check_format
 from stackctl.deploy import DEFAULT_LOCK_TIMEOUT, RESOLVE_MODES, DeployOptions, DeployOutcome, DeployRequest
 from stackctl.errors import UsageError
 
 
-def check_format(fmt: str) -> str:
-    if fmt not in ("text", "json"):
-        raise UsageError(f"unknown --format {fmt!r} (text or json)")
-    return fmt
-
-
-def check_flags(resolve_image: str, fmt: str) -> None:
-    """Bad flag values are usage errors (exit 64), found before any file is read."""
+def check_flags(resolve_image: str, fmt: str) -> str:
+    """Bad flag values are usage errors (exit 64), found before any file is read; returns --format."""
     if resolve_image not in RESOLVE_MODES:
         raise UsageError(f"invalid --resolve-image {resolve_image!r} (always, changed or never)")
-    check_format(fmt)
+    return check_format(fmt, TEXT_FORMATS)
 
 
 def finish(outcome: DeployOutcome, fmt: str, plan_only: bool) -> int:
@@ -46,7 +41,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     from stackctl.render.deploy import DeployPrinter
 
     started = time.monotonic()
-    check_flags(resolve_image, fmt)
+    fmt = check_flags(resolve_image, fmt)
     stack, files, env_files, environ, choice = resolve_env_args(
         env, files, env_files, stack, context=context, need_stack=True)
     stack = check_stack_name(stack or "")

@@ -29,7 +29,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     from stackctl.project import resolve_env_args
     from stackctl.render.deploy import DeployPrinter
 
-    check_flags(resolve_image, fmt)
+    fmt = check_flags(resolve_image, fmt)
     stack, files, env_files, environ, choice = resolve_env_args(
         env, files, env_files, stack, context=context, need_stack=True)
     stack = check_stack_name(stack or "")

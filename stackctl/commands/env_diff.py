@@ -85,8 +85,9 @@ def run(*, env: str | None, against: str, fmt: str = "text", files: list[str] | 
         raise UsageError("--against needs --env: stackctl diff --env A --against B")
     if files:
         raise UsageError("--against compares two environments of stackctl.yml; do not give -c")
-    if fmt not in ("text", "json"):
-        raise UsageError(f"unknown --format {fmt!r} (text or json)")
+    from stackctl.commands._options import TEXT_FORMATS, check_format
+
+    fmt = check_format(fmt, TEXT_FORMATS)
     stack_a, config_a = render_environment(env)
     stack_b, config_b = render_environment(against)
     changes = compare(config_a, config_b)

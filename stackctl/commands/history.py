@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 def run(*, stack: str, revisions: list[int] | None = None, fmt: str = "table", context: str | None = None,
         debug: bool = False) -> int:
-    from stackctl.commands._stackquery import TABLE_FORMATS, check_format, connect_manager
+    from stackctl.commands._options import TABLE_FORMATS, check_format
+    from stackctl.commands._stackquery import connect_manager
 
     fmt = check_format(fmt, TABLE_FORMATS)
     numbers = list(revisions or [])

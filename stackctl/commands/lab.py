@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stackctl.errors import EXIT_ERROR, EXIT_OK, UsageError
+from stackctl.errors import EXIT_ERROR, EXIT_OK
 from stackctl.lab.layout import DEFAULT_NAME, LabLayout, make_layout, read_state
 
 
@@ -73,10 +73,10 @@ def down(name: str = DEFAULT_NAME) -> int:
 
 def status(fmt: str = "table", name: str = DEFAULT_NAME) -> int:
     """Print the nodes (and the registry); exit 1 unless every node is Ready."""
+    from stackctl.commands._options import TABLE_FORMATS, check_format
     from stackctl.lab.lifecycle import status_rows
 
-    if fmt not in ("table", "json"):
-        raise UsageError(f"invalid --format {fmt!r}: use table or json")
+    fmt = check_format(fmt, TABLE_FORMATS)
     layout, rows = status_rows(name)
     ready = bool(rows) and all(r["state"] == "ready" for r in rows) and len(rows) == len(layout.nodes)
     if fmt == "json":

@@ -6,7 +6,8 @@ objects remain is still listed (the reference hides it).
 
 from __future__ import annotations
 
-from stackctl.commands._stackquery import TABLE_FORMATS, api_call, check_format, connect_manager
+from stackctl.commands._options import TABLE_FORMATS, check_format
+from stackctl.commands._stackquery import api_call, connect_manager
 from stackctl.inspect_tasks import STACK_LABEL, stack_summaries
 from stackctl.render.tables import LS_HEADERS, ls_cells, ls_json, print_json, print_table
 

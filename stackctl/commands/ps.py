@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 
-from stackctl.commands._stackquery import TABLE_FORMATS, api_call, check_format, connect_manager, not_found
+from stackctl.commands._options import TABLE_FORMATS, check_format
+from stackctl.commands._stackquery import api_call, connect_manager, not_found
 from stackctl.inspect_tasks import parse_filters, service_statuses, stack_filters, task_rows
 from stackctl.render.tables import print_json, print_ps, ps_json
 

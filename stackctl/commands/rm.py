@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sys
 
-from stackctl.commands._stackquery import TEXT_FORMATS, check_format, connect_manager, not_found
+from stackctl.commands._options import TEXT_FORMATS, check_format
+from stackctl.commands._stackquery import connect_manager, not_found
 from stackctl.errors import EXIT_ERROR, EXIT_OK
 from stackctl.render.tables import kept_line, print_json
 

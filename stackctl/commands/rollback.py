@@ -22,13 +22,14 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
         rollback_on_failure: bool = False, quiet: bool = False, resolve_image: str = "changed",
         fmt: str = "text", context: str | None = None, debug: bool = False, plan_only: bool = False,
         history_max: int = 10) -> int:
-    from stackctl.commands.deploy import check_format, finish
+    from stackctl.commands._options import TEXT_FORMATS, check_format
+    from stackctl.commands.deploy import finish
     from stackctl.deploy import DeployOptions, DeployRequest, deploy
     from stackctl.engine import open_engine
     from stackctl.history import file_digest, get_revision
     from stackctl.render.deploy import DeployPrinter
 
-    check_format(fmt)
+    fmt = check_format(fmt, TEXT_FORMATS)
     if to is not None and to < 1:
         raise UsageError("--to must be a revision number (see `stackctl history STACK`)")
     engine = open_engine(context, debug)

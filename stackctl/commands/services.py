@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from stackctl.commands._stackquery import TABLE_FORMATS, api_call, check_format, connect_manager, not_found
+from stackctl.commands._options import TABLE_FORMATS, check_format
+from stackctl.commands._stackquery import api_call, connect_manager, not_found
 from stackctl.inspect_tasks import service_statuses, stack_filters
 from stackctl.render.tables import SERVICES_HEADERS, print_json, print_table, services_cells, services_json
 

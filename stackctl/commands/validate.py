@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from stackctl.errors import EXIT_ERROR, EXIT_OK, Diagnostic, LoadError, UsageError, ValidationError
+from stackctl.errors import EXIT_ERROR, EXIT_OK, Diagnostic, LoadError, ValidationError
 
 SECTIONS = ("services", "networks", "volumes", "secrets", "configs")
 
@@ -61,8 +61,9 @@ def _emit(ok: bool, diagnostics: list[Diagnostic], fmt: str, counts: dict[str, i
 
 def run(files: list[str], env_files: list[str], env: str | None, fmt: str, skip_interpolation: bool) -> int:
     """Exit 0 when the stack is valid (warnings allowed), 1 on any error, 2 on usage errors."""
-    if fmt not in ("text", "json"):
-        raise UsageError(f"unknown --format {fmt!r} (text or json)")
+    from stackctl.commands._options import TEXT_FORMATS, check_format
+
+    fmt = check_format(fmt, TEXT_FORMATS)
     from stackctl.pipeline import load_stack
     from stackctl.project import resolve_env_args
 

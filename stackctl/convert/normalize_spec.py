@@ -141,15 +141,15 @@ def prune_empty(value: Any) -> Any:
 
 
 SERVICE_MODES = ("replicated", "global", "replicated-job", "global-job")
-_MODE_KEYS = {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
-              "GlobalJob": "global-job"}
+MODE_NAMES = {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
+              "GlobalJob": "global-job"}  # ServiceSpec.Mode key -> the compose / docker CLI name
 
 
 def service_mode(spec: Mapping[str, Any]) -> str:
     """A ServiceSpec's mode as the docker CLI names it (one of SERVICE_MODES); unset is replicated."""
     for key in _normalize_mode(spec.get("Mode")):
-        if key in _MODE_KEYS:
-            return _MODE_KEYS[key]
+        if key in MODE_NAMES:
+            return MODE_NAMES[key]
     return "replicated"
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stackctl.convert.normalize_spec import MODE_NAMES
 from stackctl.units import format_duration, parse_bytes, parse_cpus, parse_duration
 
 Formatter = Callable[[Any, Any], str]  # (engine value, the file's own value or None) -> text
@@ -132,8 +133,7 @@ def _replicas(value: Any, _file_value: Any = None) -> str:
 
 def _mode(value: Any, _file_value: Any = None) -> str:
     if isinstance(value, dict) and value:
-        return {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
-                "GlobalJob": "global-job"}.get(next(iter(value)), _text(value))
+        return MODE_NAMES.get(next(iter(value)), _text(value))
     return _text(value)
 
 
