@@ -96,3 +96,48 @@ def test_second_deploy_waits_for_the_first_to_converge(tmp_path: Path, stack_nam
     cp = run_stackctl("history", stack_name, env=lab_env)
     rows = [ln.split() for ln in cp.stdout.splitlines()[1:] if ln.strip()]
     assert [(r[0], r[3]) for r in rows] == [("1", "deployed"), ("2", "deployed")], cp.stdout
+
+
+def test_a_detached_one_service_update_writes_the_service_and_its_revision_only(
+        tmp_path: Path, stack_name: str, run_stackctl: Any, lab_env: dict[str, str],
+        docker_client: Any) -> None:
+    """Issue 15: the update carries the service's version (the engine's compare-and-swap), so it needs
+    no stack lock: a lock another deploy holds does not delay it, and it writes two objects."""
+    from stackctl.engine import open_engine
+    from stackctl.lock import StackLock
+
+    path = tmp_path / "stack.yml"
+
+    def write(web: str, api: str) -> None:
+        def svc(level: str) -> dict[str, Any]:
+            return {"image": "busybox:latest", "command": ["sleep", "3600"], "environment": {"LEVEL": level},
+                    "deploy": {"replicas": 0}}
+        path.write_text(yaml.safe_dump({"version": "3.8", "services": {"web": svc(web), "api": svc(api)}}))
+
+    def deploy(*extra: str) -> Any:
+        return run_stackctl("deploy", stack_name, "-c", str(path), "--detach", "--resolve-image", "never",
+                            *extra, env=lab_env, timeout=60)
+
+    write("one", "one")
+    cp = deploy()
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    configs_before = {c["ID"] for c in docker_client.api.configs()}
+    engine = open_engine(None, False, host=lab_env["DOCKER_HOST"])
+    held = StackLock(engine, stack_name)
+    held.acquire()  # as if a multi-object deploy of the stack were running
+    try:
+        write("two", "one")
+        cp = deploy("--lock-timeout", "5s")
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert "Waiting for the deploy lock" not in cp.stderr, cp.stderr
+        assert f"Updating service {stack_name}_web" in cp.stdout, cp.stdout
+        spec = docker_client.api.inspect_service(f"{stack_name}_web")["Spec"]
+        assert "LEVEL=two" in spec["TaskTemplate"]["ContainerSpec"]["Env"]
+        new = [c["Spec"]["Name"] for c in docker_client.api.configs() if c["ID"] not in configs_before]
+        assert sorted(new) == sorted([f"stackctl-lock-{stack_name}", f"stackctl-history-{stack_name}-2"]), new
+    finally:
+        held.release()
+    # two services to change: the lock is needed again, and no one holds it now
+    write("three", "three")
+    cp = deploy()
+    assert cp.returncode == 0, cp.stdout + cp.stderr
