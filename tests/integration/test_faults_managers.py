@@ -1,8 +1,9 @@
 """Faults with three managers, on a named lab of this module's own (never the shared one):
 
-- the raft leader's dockerd killed while stackctl creates services through a follower: the
-  deploy completes on the new leader or ends with a clear error naming what it did; a rerun
-  converges and `diff` then finds nothing;
+- the raft leader's dockerd killed while stackctl creates services through a follower, and while it
+  waits for them to converge: the deploy completes on the new leader or ends with a clear error
+  naming what it did; a rerun converges and `diff` then finds nothing (the killed daemon is started
+  again after the waiting case, so that the swarm keeps three managers for the next tests);
 - the lab registry killed while stackctl creates services that pull from it: a clean end naming
   what was done; once the registry is back, a rerun converges;
 - quorum lost (two managers of three gone): a clear error, no traceback, nothing claimed as done.
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from stackctl.lab import host, registry
+from stackctl.lab import host, lifecycle, registry
 from stackctl.lab.layout import LabLayout, LabNode
 from tests.integration.named_lab import (
     REPO,
@@ -92,6 +93,65 @@ version: "3.8"
 services:
 """ + "".join(f"  s{i:02d}: {{image: busybox:latest, deploy: {{replicas: {1 if i < 2 else 0},"
               f" placement: {{constraints: [node.role == worker]}}}}}}\n" for i in range(12))
+
+
+# s00's task turns healthy ~12 s after it starts (so the deploy is still waiting when the leader dies);
+# the others have no task.
+WAITING = """\
+version: "3.8"
+services:
+  s00:
+    image: busybox:latest
+    command: [sh, -c, "sleep 12; touch /tmp/ok; exec sleep 3600"]
+    healthcheck: {test: [CMD, test, -f, /tmp/ok], interval: 1s, timeout: 1s, retries: 60}
+    stop_grace_period: 1s
+    deploy: {replicas: 1, placement: {constraints: [node.role == worker]}}
+""" + "".join(f"  s{i:02d}: {{image: busybox:latest, deploy: {{replicas: 0}}}}\n" for i in range(1, 4))
+
+
+def _restart(trio: LabLayout, node: LabNode) -> None:
+    """A killed manager's dockerd started again; returns once every manager is reachable in raft
+    again (the next test kills a leader and needs the other two)."""
+    if node in _alive(trio):
+        return
+    node.pidfile.unlink(missing_ok=True)
+    lifecycle.start_dockerd(node, offline=not trio.registry)
+    deadline = time.monotonic() + 90
+    statuses: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        statuses = _managers(trio, node)
+        if len(statuses) == len(trio.managers) and all(
+                s.get("Reachability") == "reachable" for s in statuses.values()):
+            return
+        time.sleep(1)
+    raise AssertionError(f"managers not all reachable 90s after restarting {node.name}: {statuses}")
+
+
+def test_leader_killed_while_waiting(trio: LabLayout, tmp_path: Path) -> None:
+    leader, follower = _leader(trio)
+    env = _env(follower)
+    stack = f"fw{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "stack.yml"
+    path.write_text(WAITING)
+    run = Deploy(["deploy", stack, "-c", str(path), "--timeout", "90s"], {**host.tool_env(), **env}, tmp_path)
+    try:
+        run.wait_for(f"{stack}_s00: ", timeout=60)  # the wait's first progress line
+        _kill(leader)
+        code = run.finish(timeout=150)
+        out = run.output
+        assert_clean_exit(code, out, {0, 1, 3, 5})
+        new_leader, _ = _leader(trio)
+        assert new_leader.name != leader.name
+        assert_all_reported({**host.tool_env(), **env}, stack, out)
+        rerun = converges(lambda *a, env=None, timeout=300: run_stackctl(*a, env=env, timeout=timeout),
+                          env, stack, str(path))
+        print(f"leader {leader.name} killed while waiting: deploy exit {code}\n{out[-2000:]}\n"
+              f"rerun:\n{rerun[-800:]}")
+    finally:
+        if run.proc.poll() is None:
+            run.proc.kill()
+        _restart(trio, leader)
+        run_stackctl("rm", stack, env=env)
 
 
 def test_leader_killed_while_creating(trio: LabLayout, tmp_path: Path) -> None:

@@ -137,9 +137,13 @@ def test_ssh_failures_are_one_line(lab: LabLayout, tmp_path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True,
                    timeout=30)
     stranger_pub = " ".join(Path(f"{stranger}.pub").read_text().split()[:2])
+    lab_pub = files.authorized_keys.read_text().strip()
+    # the lab key let in, but every command it runs finds no `docker` (a remote without the CLI)
+    no_docker = f'command="exec env PATH=/nonexistent /bin/sh -c \\"$SSH_ORIGINAL_COMMAND\\"" {lab_pub}\n'
     for target, text, words in (
         (files.known_hosts, f"{lab.manager.ip} {stranger_pub}\n", "host key"),  # another host key
         (files.authorized_keys, stranger_pub + "\n", "refused every key"),  # the lab key is no longer let in
+        (files.authorized_keys, no_docker, "the remote has no `docker` command"),
     ):
         saved = tmp_path / "saved"
         shutil.copyfile(target, saved)
