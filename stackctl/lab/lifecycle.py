@@ -214,6 +214,12 @@ def _start_node(node: LabNode, offline: bool = True) -> None:
     ctrd = _spawn(_in_node(node, "containerd", "--config", str(conf)), node.containerd_log)
     node.containerd_pidfile.write_text(f"{ctrd.pid}\n")
     host.wait_for(node.containerd_socket.exists, 20, f"containerd of {node.name}", ctrd, node.containerd_log)
+    start_dockerd(node, offline)
+
+
+def start_dockerd(node: LabNode, offline: bool = True) -> None:
+    """The node's dockerd, on its running containerd: also how a fault test brings back a killed one
+    (it rejoins the swarm from its data root)."""
     dockerd = _spawn(_in_node(
         node, "dockerd",
         "--data-root", str(node.data_root),
