@@ -137,9 +137,14 @@ def test_ssh_failures_are_one_line(lab: LabLayout, tmp_path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True,
                    timeout=30)
     stranger_pub = " ".join(Path(f"{stranger}.pub").read_text().split()[:2])
+    lab_pub = " ".join(Path(f"{files.key}.pub").read_text().split()[:2])
+    # The lab key still opens the manager, but its sessions get a PATH without docker: what a remote
+    # without the docker CLI does (this machine's docker cannot be uninstalled for a test).
+    no_docker = 'command="exec env PATH=/nonexistent /bin/sh -c \\"$SSH_ORIGINAL_COMMAND\\"" '
     for target, text, words in (
         (files.known_hosts, f"{lab.manager.ip} {stranger_pub}\n", "host key"),  # another host key
         (files.authorized_keys, stranger_pub + "\n", "refused every key"),  # the lab key is no longer let in
+        (files.authorized_keys, f"{no_docker}{lab_pub}\n", "the remote has no `docker` command"),
     ):
         saved = tmp_path / "saved"
         shutil.copyfile(target, saved)
