@@ -23,7 +23,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stackctl.errors import EXIT_ERROR, EXIT_OK, ApplyError, Diagnostic, StackctlError, UsageError
+from stackctl.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    ApplyError,
+    Diagnostic,
+    EngineError,
+    StackctlError,
+    UsageError,
+)
 from stackctl.resolve import RESOLVE_MODES
 
 if TYPE_CHECKING:
@@ -368,7 +376,13 @@ def _write_and_wait(engine: Engine, request: DeployRequest, outcome: DeployOutco
                         code=getattr(err, "exit_code", EXIT_ERROR), failure=str(err))
         raise
     remaining = max(0.1, wait_timeout - (time.monotonic() - started)) if wait_timeout > 0 else 0
-    outcome.rollout = _wait(engine, result, opts, ordering, remaining, emit)
+    try:
+        outcome.rollout = _wait(engine, result, opts, ordering, remaining, emit)
+    except EngineError as err:  # the wait could not go on: the writes are a (failed) revision
+        if not err.connection_failed:  # an engine that went away cannot record it
+            _record_history(engine, request, plan, result, opts, emit, code=err.exit_code,
+                            failure=str(err), stage="wait")
+        raise
     outcome.exit_code = outcome.rollout.exit_code
     if outcome.exit_code != EXIT_OK and hints:  # "No such image" on the nodes: say why
         emit(Notice("hint: the registry wants credentials the nodes did not get: "
@@ -452,7 +466,8 @@ def _collect_old_versions(engine: Engine, plan: Plan, result: ApplyResult, opts:
 
 
 def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: ApplyResult | None,
-                    opts: DeployOptions, emit: EventCallback, *, code: int, failure: str = "") -> None:
+                    opts: DeployOptions, emit: EventCallback, *, code: int, failure: str = "",
+                    stage: str = "apply") -> None:
     """A revision for every deploy that wrote something, with its status (docs/exit-codes.md)."""
     from stackctl.history import describe_deploy, record_revision, status_for_exit
 
@@ -461,7 +476,7 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
     writes = [*result.created, *result.updated, *result.removed]
     description = describe_deploy(request.stack, writes, plan, result.images, request.note)
     if failure:
-        description += f"; apply failed: {failure.splitlines()[0]}"
+        description += f"; {stage} failed: {failure.splitlines()[0]}"
     try:
         record_revision(engine, request.stack, request.config, dict(result.images),
                         files=list(request.files) or None, working_dir=request.working_dir,

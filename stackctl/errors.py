@@ -129,6 +129,12 @@ class EngineError(StackctlError):
         """The engine stopped, restarted or went away: rerunning later is the remedy."""
         return self.failure in (DOWN, LOST, TIMEOUT)
 
+    @property
+    def unavailable(self) -> bool:
+        """A 5xx answer: the engine is there but could not serve the call (a swarm electing a new
+        leader answers so for a few seconds); a read may well succeed when asked again."""
+        return self.failure == REFUSED and (self.status or 0) >= 500
+
     def during(self, what: str) -> EngineError:
         """The same failure, told as `cannot <what>: <reason>`."""
         # A lost connection says which engine went away; an engine's refusal, its own reason.

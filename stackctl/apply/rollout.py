@@ -25,7 +25,14 @@ from stackctl.apply.wait import (
     interrupt_on_sigterm,
     wait_for_services,
 )
-from stackctl.errors import EXIT_DEPLOY_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROLLED_BACK
+from stackctl.errors import (
+    EXIT_DEPLOY_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_ROLLED_BACK,
+    Diagnostic,
+    EngineError,
+)
 
 if TYPE_CHECKING:
     from stackctl.apply.executor import ApplyEvent, ApplyResult
@@ -113,6 +120,17 @@ def what_was_done(result: ApplyResult) -> str:
     return "; ".join(parts) or "nothing was changed"
 
 
+def wait_lost(err: EngineError, stack: str, done: str, what: str = "services") -> EngineError:
+    """The wait could not go on (the engine went away, the swarm would not answer): the same error,
+    told with what the deploy had written and what is not known, so a user knows where things stand."""
+    lines = [f"done: {done}",
+             f"not known: whether the {what} converged (the swarm carries on with them without stackctl)",
+             f"next: once a manager answers, `stackctl ps {stack}` shows the tasks; rerunning the same "
+             "deploy converges"]
+    return EngineError(err.message, [Diagnostic(line) for line in lines], err.exit_code, err.status,
+                       err.reason, err.failure)
+
+
 def follow_rollout(
     engine: Engine,
     result: ApplyResult,
@@ -131,8 +149,11 @@ def follow_rollout(
     names = list(result.service_names)
     if not names:
         return RolloutReport(EXIT_OK)
-    outcomes = watch(engine, names, title="rollout", timeout=timeout, on_event=emit, poll=poll,
-                     since=result.started_at or None)
+    try:
+        outcomes = watch(engine, names, title="rollout", timeout=timeout, on_event=emit, poll=poll,
+                         since=result.started_at or None)
+    except EngineError as err:
+        raise wait_lost(err, result.stack, what_was_done(result)) from None
     report = RolloutReport(exit_code_for(outcomes), outcomes)
     if report.ok:
         emit(RolloutEvent(CONVERGED_ALL, outcomes=tuple(outcomes),
@@ -181,8 +202,12 @@ def undo_and_wait(engine: Engine, result: ApplyResult, report: RolloutReport, *,
         on_event(RolloutEvent(PROBLEM, text=f"undo: {p}"))
     restored = restored_names(result)
     if restored:
-        report.undo_outcomes = watch(engine, restored, title="undo", timeout=timeout, on_event=on_event,
-                                     poll=poll, since=since)
+        try:
+            report.undo_outcomes = watch(engine, restored, title="undo", timeout=timeout, on_event=on_event,
+                                         poll=poll, since=since)
+        except EngineError as err:
+            raise wait_lost(err, result.stack, f"{what_was_done(result)}; then undone",
+                            "restored services") from None
     undo_ok = not problems and all(o.state in (CONVERGED, ROLLED_BACK) for o in report.undo_outcomes)
     report.undone = undo_ok
     if undo_ok:

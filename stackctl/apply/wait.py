@@ -24,6 +24,9 @@ Rules (docs/exit-codes.md repeats them for users):
   within `REPLACE_GRACE` seconds (restart_policy `condition: none` or `max_attempts` reached).
   While the swarm runs an update it decides itself (pause / rollback / continue).
 - A task stuck `pending` shows the scheduler's reason; at the timeout that is the message.
+- A manager that answers 5xx (a swarm electing a new leader) is asked again for up to
+  `UNAVAILABLE_GRACE` seconds, never past the timeout; an engine that is gone ends the wait at
+  once (EngineError): stackctl never switches to another manager by itself.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from stackctl.convert.normalize_spec import service_mode
@@ -67,6 +70,9 @@ DEFAULT_MONITOR = 5.0  # the swarm's default UpdateConfig.Monitor, seconds
 REPLACE_GRACE = 3.0  # seconds a failed task may stay without a successor before "not restarted"
 NODE_REFRESH = 5.0  # seconds between node list calls
 SINCE_MARGIN = 2.0  # default `since`: this long before the wait began
+# Seconds the wait keeps asking a manager that answers 5xx (a swarm without a leader until it elects
+# one: a few seconds after the leader's dockerd died) before it gives up; never past --timeout.
+UNAVAILABLE_GRACE = 60.0
 
 _TASK_IN_MESSAGE = re.compile(r"\btask ([0-9a-z]{25})\b")
 _ID_RE = re.compile(r"^[0-9a-z]{25}$")
@@ -496,7 +502,8 @@ def wait_for_services(
     `timeout` <= 0 means no bound. `since` (local epoch seconds, default: shortly before this
     call) is when the deploy began changing the swarm: update statuses and task failures from
     before it belong to earlier deploys and are ignored. Ctrl-C (KeyboardInterrupt) marks the
-    undecided services `interrupted` and returns.
+    undecided services `interrupted` and returns. An engine that stops answering raises EngineError
+    (see the module's rules); the caller says what the deploy had written.
     """
     started = time.monotonic()
     deadline = started + timeout if timeout and timeout > 0 else None
@@ -514,6 +521,29 @@ def wait_for_services(
     def undecided() -> list[str]:
         return [n for n in order if progress[n].final is None]
 
+    unavailable_since: float | None = None  # when the manager began answering 5xx, if it still does
+
+    def fetch(kind: str, filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """engine.objects, asked again while the swarm cannot answer (within the grace and --timeout)."""
+        nonlocal unavailable_since
+        while True:
+            try:
+                found = engine.objects(kind, filters)
+            except EngineError as err:
+                now = time.monotonic()
+                unavailable_since = unavailable_since or now
+                out_of_time = deadline is not None and now + poll >= deadline
+                if not err.unavailable or now - unavailable_since >= UNAVAILABLE_GRACE or out_of_time:
+                    raise
+                if on_progress:
+                    why = err.reason or err.message
+                    on_progress([replace(progress[n], message=f"{progress[n].message} (the manager cannot "
+                                         f"answer for now, asking again: {why})") for n in order])
+                time.sleep(poll)
+                continue
+            unavailable_since = None
+            return found
+
     try:
         while undecided():
             now_mono = time.monotonic()
@@ -524,11 +554,11 @@ def wait_for_services(
             known = [ids[n] for n in watch if n in ids]
             svcs: list[dict[str, Any]] = []
             if unknown:
-                svcs += engine.objects("service", {"name": unknown})
-                svcs += engine.objects("service", {"id": [n for n in unknown if _ID_RE.match(n)]}) \
+                svcs += fetch("service", {"name": unknown})
+                svcs += fetch("service", {"id": [n for n in unknown if _ID_RE.match(n)]}) \
                     if any(_ID_RE.match(n) for n in unknown) else []
             if known:
-                svcs += engine.objects("service", {"id": known})
+                svcs += fetch("service", {"id": known})
             by_key: dict[str, dict[str, Any]] = {}
             for s in svcs:
                 by_key[s["ID"]] = s
@@ -547,12 +577,11 @@ def wait_for_services(
                 time.sleep(poll)
                 continue
             if now_mono - nodes_at >= NODE_REFRESH:
-                nodes = engine.objects("node")
+                nodes = fetch("node")
                 nodes_at = now_mono
             # tasks: one call for every watched service, current spec only
             try:
-                tasks = engine.objects("task", {"service": [s["ID"] for s in found.values()],
-                                                "_up-to-date": "true"})
+                tasks = fetch("task", {"service": [s["ID"] for s in found.values()], "_up-to-date": "true"})
             except EngineError as err:
                 if not err.not_found:
                     raise

@@ -1,9 +1,12 @@
 """Faults with three managers, on a named lab of this module's own (never the shared one):
 
-- the raft leader's dockerd killed while stackctl creates services through a follower, and while it
-  waits for them to converge: the deploy completes on the new leader or ends with a clear error
-  naming what it did; a rerun converges and `diff` then finds nothing (the killed daemon is started
-  again after the waiting case, so that the swarm keeps three managers for the next tests);
+- the raft leader's dockerd killed while stackctl creates services through a follower: the
+  deploy completes on the new leader or ends with a clear error naming what it did; a rerun
+  converges and `diff` then finds nothing;
+- the leader's dockerd killed while stackctl waits for the services it wrote: through a
+  follower the wait carries on on the new leader; through the leader itself stackctl ends at
+  once, exit 1, naming the lost engine, what was written and what is not known; a rerun
+  through a live manager converges (killed managers are brought back before each case);
 - the lab registry killed while stackctl creates services that pull from it: a clean end naming
   what was done; once the registry is back, a rerun converges;
 - quorum lost (two managers of three gone): a clear error, no traceback, nothing claimed as done.
@@ -95,79 +98,103 @@ services:
               f" placement: {{constraints: [node.role == worker]}}}}}}\n" for i in range(12))
 
 
-# s00's task turns healthy ~12 s after it starts (so the deploy is still waiting when the leader dies);
-# the others have no task.
-WAITING = """\
-version: "3.8"
-services:
-  s00:
-    image: busybox:latest
-    command: [sh, -c, "sleep 12; touch /tmp/ok; exec sleep 3600"]
-    healthcheck: {test: [CMD, test, -f, /tmp/ok], interval: 1s, timeout: 1s, retries: 60}
-    stop_grace_period: 1s
-    deploy: {replicas: 1, placement: {constraints: [node.role == worker]}}
-""" + "".join(f"  s{i:02d}: {{image: busybox:latest, deploy: {{replicas: 0}}}}\n" for i in range(1, 4))
-
-
-def _restart(trio: LabLayout, node: LabNode) -> None:
-    """A killed manager's dockerd started again; returns once every manager is reachable in raft
-    again (the next test kills a leader and needs the other two)."""
-    if node in _alive(trio):
-        return
-    node.pidfile.unlink(missing_ok=True)
-    lifecycle.start_dockerd(node, offline=not trio.registry)
-    deadline = time.monotonic() + 90
-    statuses: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline:
-        statuses = _managers(trio, node)
-        if len(statuses) == len(trio.managers) and all(
-                s.get("Reachability") == "reachable" for s in statuses.values()):
-            return
-        time.sleep(1)
-    raise AssertionError(f"managers not all reachable 90s after restarting {node.name}: {statuses}")
-
-
-def _kill_the_leader_during(trio: LabLayout, tmp_path: Path, phase: str, stack_text: str,
-                            needle: str, allowed: set[int]) -> LabNode:
-    """Deploy through a follower, kill the leader's dockerd once `needle` (with {stack}) is printed;
-    the deploy must end cleanly, name all it wrote, and a rerun converge. Returns the killed node."""
+def test_leader_killed_while_creating(trio: LabLayout, tmp_path: Path) -> None:
     leader, follower = _leader(trio)
     env = _env(follower)
-    stack = f"f{phase[0]}{uuid.uuid4().hex[:6]}"
+    stack = f"fk{uuid.uuid4().hex[:6]}"
     path = tmp_path / "stack.yml"
-    path.write_text(stack_text)
+    path.write_text(STACK)
     run = Deploy(["deploy", stack, "-c", str(path), "--timeout", "90s"], {**host.tool_env(), **env}, tmp_path)
-    try:
-        run.wait_for(needle.format(stack=stack), timeout=60)
-        _kill(leader)
-        code = run.finish(timeout=150)
-        out = run.output
-        assert_clean_exit(code, out, allowed)
-        new_leader, _ = _leader(trio)
-        assert new_leader.name != leader.name
-        assert_all_reported({**host.tool_env(), **env}, stack, out)
-        rerun = converges(lambda *a, env=None, timeout=300: run_stackctl(*a, env=env, timeout=timeout),
-                          env, stack, str(path))
-        print(f"leader {leader.name} killed while {phase}: deploy exit {code}\n{out[-2000:]}\n"
-              f"rerun:\n{rerun[-800:]}")
-    finally:
-        if run.proc.poll() is None:
-            run.proc.kill()
-    return leader
+    run.wait_for("Creating service", timeout=60)
+    _kill(leader)
+    code = run.finish(timeout=150)
+    out = run.output
+    assert_clean_exit(code, out, {0, 1, 3})
+    new_leader, _ = _leader(trio)
+    assert new_leader.name != leader.name
+    assert_all_reported({**host.tool_env(), **env}, stack, out)
+    rerun = converges(lambda *a, env=None, timeout=300: run_stackctl(*a, env=env, timeout=timeout),
+                      env, stack, str(path))
+    print(f"leader {leader.name} killed while creating: deploy exit {code}\n{out[-2000:]}\n"
+          f"rerun:\n{rerun[-800:]}")
 
 
-def test_leader_killed_while_waiting(trio: LabLayout, tmp_path: Path) -> None:
-    killed: LabNode | None = None
-    try:
-        # "{stack}_s00: " is the wait's first progress line
-        killed = _kill_the_leader_during(trio, tmp_path, "waiting", WAITING, "{stack}_s00: ", {0, 1, 3, 5})
-    finally:
-        for node in [killed] if killed else trio.managers:
-            _restart(trio, node)  # the next test kills a leader too: three managers again
+def _revive(trio: LabLayout) -> None:
+    """Every manager's dockerd answering again (a test before may have killed one), and a leader."""
+    for node in trio.managers:
+        if run_docker("version", env=_env(node), timeout=10).returncode != 0:
+            lifecycle.start_dockerd(node, offline=not trio.registry)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        statuses = _managers(trio, trio.managers[0])
+        if len(statuses) == len(trio.managers) and all(
+                s.get("Reachability") == "reachable" for s in statuses.values()) and any(
+                s.get("Leader") for s in statuses.values()):
+            return
+        time.sleep(1)
+    raise AssertionError(f"managers not all reachable again: {_managers(trio, trio.managers[0])}")
 
 
-def test_leader_killed_while_creating(trio: LabLayout, tmp_path: Path) -> None:
-    _kill_the_leader_during(trio, tmp_path, "creating", STACK, "Creating service", {0, 1, 3})
+# Tasks that run at once, but that stackctl watches for `monitor` before it counts them: the deploy
+# sits in its wait long enough for a leader to be killed and replaced.
+SLOW_STACK = """\
+version: "3.8"
+services:
+  slow:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+    deploy:
+      replicas: 2
+      placement: {constraints: [node.role == worker]}
+      update_config: {monitor: 45s}
+  other:
+    image: busybox:latest
+    command: ["sleep", "3600"]
+    deploy:
+      placement: {constraints: [node.role == worker]}
+      update_config: {monitor: 45s}
+"""
+
+
+@pytest.mark.parametrize("via", ["follower", "leader"])
+def test_leader_killed_during_the_wait(trio: LabLayout, tmp_path: Path, via: str) -> None:
+    """The services are written and stackctl waits for them when the leader's dockerd dies.
+
+    Through a follower, the swarm elects a new leader and the deploy carries on there (or ends
+    with a clear error); through the leader itself, stackctl has lost its engine: exit 1 with a
+    message naming that engine and what the deploy had written, within --timeout.
+    """
+    _revive(trio)
+    leader, follower = _leader(trio)
+    through = follower if via == "follower" else leader
+    env = {**host.tool_env(), **_env(through)}
+    stack = f"fw{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "stack.yml"
+    path.write_text(SLOW_STACK)
+    run = Deploy(["deploy", stack, "-c", str(path), "--timeout", "120s"], env, tmp_path)
+    run.wait_for("watching", timeout=90)  # the tasks run: stackctl is in its wait
+    _kill(leader)
+    killed = time.monotonic()
+    code = run.finish(timeout=180)
+    took = time.monotonic() - killed
+    out = run.output
+    assert_clean_exit(code, out, {0, 1})
+    new_leader, live = _leader(trio)
+    assert new_leader.name != leader.name
+    live_env = {**host.tool_env(), **_env(live)}
+    assert_all_reported(live_env, stack, out)
+    if code != 0:  # what was written, what is not known, named after the error
+        done = next((line for line in out.splitlines() if line.startswith("done: ")), "")
+        assert f"service {stack}_slow" in done and f"service {stack}_other" in done, out
+        assert "not known: whether the services converged" in out, out
+    if via == "leader":
+        assert code == 1, out
+        assert f"cannot watch the rollout: the Docker engine at {through.host}" in out, out
+        assert took < 30, f"{took:.0f}s to notice the engine was gone:\n{out}"
+    rerun = converges(lambda *a, env=None, timeout=300: run_stackctl(*a, env=env, timeout=timeout),
+                      _env(live), stack, str(path))
+    print(f"leader {leader.name} killed during the wait (via {via}): deploy exit {code} "
+          f"{took:.0f}s after the kill\n{out[-2000:]}\nrerun:\n{rerun[-800:]}")
 
 
 def _all_running(env: dict[str, str], stack: str, timeout: float) -> bool:

@@ -347,3 +347,101 @@ def test_a_paused_update_with_rollback_on_failure_is_undone(fake: FakeEngine) ->
     assert [e.kind for e in events if e.kind == VERDICT] == [VERDICT]
     assert any(e.text == f"undo: Updating service shop_web (id: {service_id})" for e in events)
     assert "Env" not in fake.inspect("service", service_id)["Spec"]["TaskTemplate"]["ContainerSpec"]
+
+
+# --- the engine during the wait: a swarm electing a leader, an engine gone ----------------------------
+
+
+def _failing_reads(fake: FakeEngine, monkeypatch: pytest.MonkeyPatch, error: Any, times: int | None) -> None:
+    """The first `times` task list calls (None: all of them) raise `error`."""
+    from stackctl.errors import EngineError
+
+    objects = fake.objects
+    count = [0]
+
+    def failing(kind: str, filters: Any = None) -> list[dict[str, Any]]:
+        if kind == "task" and (times is None or count[0] < times):
+            count[0] += 1
+            raise error if isinstance(error, EngineError) else error()
+        return objects(kind, filters)
+
+    monkeypatch.setattr(fake, "objects", failing)
+
+
+def test_the_wait_asks_again_while_the_swarm_has_no_leader(fake: FakeEngine,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A follower answers 503 until the swarm elects a new leader: the wait carries on meanwhile."""
+    from stackctl.apply.rollout import PROGRESS, RolloutEvent, follow_rollout
+    from tests.unit.fake_engine import refusal
+
+    result = apply_plan(fake, _plan(fake, {"services": {"web": {"image": "busybox"}}}), resolve_image="never")
+    _running_task(fake, _service_id(result))
+    no_leader = refusal(503, "The swarm does not have a leader. It's possible that too few managers "
+                             "are online.")
+    _failing_reads(fake, monkeypatch, no_leader, times=3)
+    events: list[RolloutEvent] = []
+    report = follow_rollout(fake, result, timeout=5, on_event=events.append, poll=0.01)
+    assert report.exit_code == EXIT_OK
+    shown = [p.message for e in events if e.kind == PROGRESS for p in e.progress]
+    assert any("cannot answer for now" in m and "does not have a leader" in m for m in shown), shown
+
+
+def test_a_swarm_that_stays_without_a_leader_ends_the_wait_saying_what_was_written(
+        fake: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackctl.apply.rollout import follow_rollout
+    from stackctl.errors import EngineError
+    from tests.unit.fake_engine import refusal
+
+    monkeypatch.setattr("stackctl.apply.wait.UNAVAILABLE_GRACE", 0.05)
+    result = apply_plan(fake, _plan(fake, {"services": {"web": {"image": "busybox"}}}), resolve_image="never")
+    _failing_reads(fake, monkeypatch, refusal(503, "The swarm does not have a leader."), times=None)
+    started = time.monotonic()
+    with pytest.raises(EngineError) as caught:
+        follow_rollout(fake, result, timeout=30, on_event=lambda e: None, poll=0.01)
+    assert time.monotonic() - started < 5
+    lines = caught.value.lines()
+    assert lines[0] == "cannot watch the rollout: The swarm does not have a leader.", lines
+    assert lines[1:3] == ["done: created network shop_default, service shop_web",
+                          "not known: whether the services converged (the swarm carries on with them "
+                          "without stackctl)"], lines
+    assert lines[3].startswith("next:") and "stackctl ps shop" in lines[3], lines
+    assert caught.value.exit_code == 1
+
+
+def test_an_engine_lost_during_the_wait_is_one_error_naming_it_and_the_writes(
+        fake: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manager stackctl talks to dies while it waits: no retry, no other manager; a clear end,
+    the revision not recorded (nothing could record it) and the lock's release attempted."""
+    from stackctl.errors import DOWN, EngineError
+
+    fake.host = "unix:///run/lab/mgr-1/docker.sock"
+    gone = EngineError(f"the Docker engine at {fake.host} is not answering (Connection refused: did it "
+                       "stop?)", reason="Connection refused", failure=DOWN)
+    _failing_reads(fake, monkeypatch, gone, times=None)
+    opts = DeployOptions(resolve_image="never", timeout="30s")
+    started = time.monotonic()
+    with pytest.raises(EngineError) as caught:
+        deploy(DeployRequest("shop", {"services": {"web": {"image": "busybox"}}}), opts, engine=fake)
+    assert time.monotonic() - started < 5
+    lines = caught.value.lines()
+    assert lines[0].startswith(f"cannot watch the rollout: the Docker engine at {fake.host} is not answering")
+    assert lines[1] == "done: created network shop_default, service shop_web", lines
+    from stackctl.history import list_revisions
+
+    assert list_revisions(fake, "shop") == []
+    assert not [c for c in fake.store["config"].values() if c["Spec"]["Name"].startswith("stackctl-lock-")]
+
+
+def test_a_wait_that_fails_on_an_answering_engine_records_a_failed_revision(
+        fake: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackctl.errors import EngineError
+    from stackctl.history import list_revisions
+    from tests.unit.fake_engine import refusal
+
+    monkeypatch.setattr("stackctl.apply.wait.UNAVAILABLE_GRACE", 0.05)
+    _failing_reads(fake, monkeypatch, refusal(503, "The swarm does not have a leader."), times=None)
+    with pytest.raises(EngineError):
+        deploy(DeployRequest("shop", {"services": {"web": {"image": "busybox"}}}),
+               DeployOptions(resolve_image="never", timeout="30s"), engine=fake)
+    revisions = list_revisions(fake, "shop")
+    assert len(revisions) == 1 and "wait failed: cannot watch the rollout" in revisions[0].description
