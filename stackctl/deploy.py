@@ -268,7 +268,7 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     Raises StackctlError for problems found before or while writing (the CLI renders them);
     a rollout that does not converge is an outcome with its exit code, not an exception.
     """
-    from stackctl.units import parse_timeout as parse_duration
+    from stackctl.units import parse_timeout
 
     opts = options or DeployOptions()
     emit = on_event or _ignore
@@ -277,8 +277,8 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         raise UsageError(f"invalid option {opts.resolve_image} for flag --resolve-image")
     if opts.keep_versions < 0:
         raise UsageError("--keep-versions must be 0 or more")
-    wait_timeout = parse_duration(opts.timeout)
-    lock_timeout = parse_duration(opts.lock_timeout)
+    wait_timeout = parse_timeout(opts.timeout)
+    lock_timeout = parse_timeout(opts.lock_timeout)
 
     pins = request.pinned_objects
     if pins:
