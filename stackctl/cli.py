@@ -115,6 +115,12 @@ ProjectFile = Annotated[
 ]
 Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: text or json.")]
 TableFormat = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: table or json.")]
+NoTrunc = Annotated[bool, typer.Option(
+    "--no-trunc", help="Never cut a cell (rows may run past the terminal's edge).")]
+ListFormat = Annotated[str, typer.Option(
+    "--format", "-o", metavar="FORMAT",
+    help="Output format: table (fitted to the terminal; columns empty in every row left out), wide (every "
+         "column, no cell cut to fit: rows may run past the terminal's edge) or json.")]
 Context = Annotated[str | None, typer.Option("--context", metavar="CONTEXT", help="Docker context to use.")]
 Timeout = Annotated[str, typer.Option(
     "--timeout", metavar="DURATION", help="Bound on waiting for convergence (10m, 90s; 0: no limit).")]
@@ -351,20 +357,23 @@ def unlock(
 
 
 @app.command(cls=_Command, short_help="List, show or compare the revisions deploys recorded.",
-             epilog=examples("stackctl history shop", "stackctl history shop 3", "stackctl history shop 2 3"))
+             epilog=examples("stackctl history shop", "stackctl history shop 3", "stackctl history shop 2 3",
+                             "stackctl history shop --no-trunc"))
 def history(
     stack: Stack,
     revisions: Annotated[list[int] | None, typer.Argument(
         metavar="[N [M]]", help="N: show revision N (metadata and config); N M: what changed from N to M.",
         show_default=False)] = None,
-    fmt: TableFormat = "table",
+    no_trunc: NoTrunc = False,
+    fmt: ListFormat = "table",
     context: Context = None,
     debug: Debug = False,
 ) -> None:
     """List the stack's revisions (every deploy that wrote something, with its status), show or diff them."""
     from stackctl.commands import history as impl
 
-    _run(impl.run, stack=stack, revisions=revisions or [], fmt=fmt, context=context, debug=debug)
+    _run(impl.run, stack=stack, revisions=revisions or [], fmt=fmt, context=context, debug=debug,
+         no_trunc=no_trunc)
 
 
 @app.command(cls=_Command, short_help="Redeploy a recorded revision and wait, as deploy does.",
@@ -402,7 +411,7 @@ def rollback(
 
 @app.command(cls=_Command, short_help="List the stack's tasks: node, state and full error.",
              epilog=examples("stackctl ps shop", "stackctl ps shop -f name=web -f desired-state=running",
-                             "stackctl ps shop --all --no-trunc"))
+                             "stackctl ps shop --all --no-trunc", "stackctl ps shop -o wide"))
 def ps(
     stack: Stack,
     filter_: Annotated[
@@ -417,7 +426,7 @@ def ps(
     quiet: Annotated[bool, typer.Option("--quiet", "-q",
                                         help="Print only task IDs (12 characters).")] = False,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include old (shut down) tasks.")] = False,
-    fmt: TableFormat = "table",
+    fmt: ListFormat = "table",
     context: Context = None,
     debug: Debug = False,
 ) -> None:
@@ -431,14 +440,15 @@ def ps(
 @app.command("ls", cls=_Command, short_help="List stacks, whoever deployed them.",
              epilog=examples("stackctl ls", "stackctl ls --format json"))
 def ls_(
-    fmt: TableFormat = "table",
+    no_trunc: NoTrunc = False,
+    fmt: ListFormat = "table",
     context: Context = None,
     debug: Debug = False,
 ) -> None:
     """List stacks (including those deployed by `docker stack deploy`)."""
     from stackctl.commands import ls as impl
 
-    _run(impl.run, fmt=fmt, context=context, debug=debug)
+    _run(impl.run, fmt=fmt, context=context, debug=debug, no_trunc=no_trunc)
 
 
 @app.command(cls=_Command, short_help="List the stack's services: mode, replicas, image, ports.",
@@ -449,7 +459,7 @@ def services(
                                         help="Print only service IDs (12 characters).")] = False,
     no_trunc: Annotated[bool, typer.Option(
         "--no-trunc", help="Show full IDs and image digests (cells are never cut).")] = False,
-    fmt: TableFormat = "table",
+    fmt: ListFormat = "table",
     context: Context = None,
     debug: Debug = False,
 ) -> None:

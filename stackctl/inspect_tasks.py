@@ -92,6 +92,26 @@ def state_with_age(state: str, since: datetime | None, now: datetime) -> str:
     return f"{title} {human_duration(max(0.0, (now - since).total_seconds())).lower()} ago"
 
 
+def short_duration(seconds: float) -> str:
+    """Elapsed time as kubectl's AGE column says it: `8s`, `2m`, `3h`, `5d`, `2y`."""
+    secs = max(0, int(seconds))
+    for unit, size, below in (("s", 1, 60), ("m", 60, 3600), ("h", 3600, 48 * 3600),
+                              ("d", 86400, 2 * 365 * 86400)):
+        if secs < below:
+            return f"{secs // size}{unit}"
+    return f"{secs // (365 * 86400)}y"
+
+
+def short_state(state: str, since: datetime | None, now: datetime, error: str = "") -> str:
+    """CURRENT STATE as people read it in a narrow table: `Running 8s`, `Failed 2m: non-zero exit (3)`
+    (the task's error without the swarm's `task: ` prefix)."""
+    title = state[:1].upper() + state[1:] if state else "Unknown"
+    if since is not None:
+        title += " " + short_duration((now - since).total_seconds())
+    error = error.removeprefix("task: ")
+    return f"{title}: {error}" if error else title
+
+
 def natural_key(text: str) -> tuple[Any, ...]:
     """Sort key that orders `web.2` before `web.10`."""
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
@@ -180,9 +200,11 @@ class TaskRow:
     created_at: datetime | None
     is_history: bool  # an older task of the same slot (the reference's ` \_ ` lines)
     service_converged: bool = True
+    short_state: str = ""  # "Failed 2m: non-zero exit (3)": the table's narrow CURRENT STATE (not in JSON)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["short_state"]
         data["state_since"] = format_time(self.state_since)
         data["created_at"] = format_time(self.created_at)
         data["error"] = self.error or None
@@ -218,6 +240,7 @@ def _task_row(task: Mapping[str, Any], services: Mapping[str, Mapping[str, Any]]
         state=state,
         state_since=since,
         current_state=state_with_age(state, since, now),
+        short_state=short_state(state, since, now, status.get("Err") or ""),
         message=status.get("Message") or "",
         error=status.get("Err") or "",
         exit_code=exit_code,

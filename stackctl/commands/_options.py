@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from stackctl.errors import UsageError
 
 TABLE_FORMATS = ("table", "json")
+LIST_FORMATS = ("table", "wide", "json")  # ps, services, ls, history: `-o wide` as kubectl's
 TEXT_FORMATS = ("text", "json")
 YAML_FORMATS = ("yaml", "json")
 

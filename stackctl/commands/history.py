@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 
 
 def run(*, stack: str, revisions: list[int] | None = None, fmt: str = "table", context: str | None = None,
-        debug: bool = False) -> int:
-    from stackctl.commands._options import TABLE_FORMATS, check_format
+        debug: bool = False, no_trunc: bool = False) -> int:
+    from stackctl.commands._options import LIST_FORMATS, check_format
     from stackctl.commands._stackquery import connect_manager
 
-    fmt = check_format(fmt, TABLE_FORMATS)
+    fmt = check_format(fmt, LIST_FORMATS)
     numbers = list(revisions or [])
     if len(numbers) > 2:
         raise UsageError("history takes at most two revisions: STACK [N [M]]")
@@ -33,12 +33,12 @@ def run(*, stack: str, revisions: list[int] | None = None, fmt: str = "table", c
         return _show(engine, stack, numbers[0], fmt)
     if len(numbers) == 2:
         return _diff(engine, stack, numbers[0], numbers[1], fmt)
-    return _list(engine, stack, fmt)
+    return _list(engine, stack, fmt, no_trunc)
 
 
-def _list(engine: Engine, stack: str, fmt: str) -> int:
+def _list(engine: Engine, stack: str, fmt: str, no_trunc: bool) -> int:
     from stackctl.history import describe_ci, list_revisions
-    from stackctl.render.tables import print_json, print_table
+    from stackctl.render.tables import HISTORY_HEADERS, print_json, print_table
 
     revisions = list_revisions(engine, stack)
     if not revisions:
@@ -56,7 +56,7 @@ def _list(engine: Engine, stack: str, fmt: str) -> int:
         ci = describe_ci(r.ci)
         rows.append([str(r.revision), r.time.replace("T", " ").rstrip("Z"), r.status,
                      f"{by} ({ci})" if ci else by, r.summary()["description"]])
-    print_table(["REVISION", "UPDATED", "STATUS", "BY", "DESCRIPTION"], rows)
+    print_table(HISTORY_HEADERS, rows, no_trunc=no_trunc, wide=fmt == "wide")
     return EXIT_OK
 
 

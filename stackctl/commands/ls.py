@@ -6,14 +6,15 @@ objects remain is still listed (the reference hides it).
 
 from __future__ import annotations
 
-from stackctl.commands._options import TABLE_FORMATS, check_format
+from stackctl.commands._options import LIST_FORMATS, check_format
 from stackctl.commands._stackquery import api_call, connect_manager
 from stackctl.inspect_tasks import STACK_LABEL, stack_summaries
 from stackctl.render.tables import LS_HEADERS, ls_cells, ls_json, print_json, print_table
 
 
-def run(*, fmt: str = "table", context: str | None = None, debug: bool = False) -> int:
-    fmt = check_format(fmt, TABLE_FORMATS)
+def run(*, fmt: str = "table", context: str | None = None, debug: bool = False,
+        no_trunc: bool = False) -> int:
+    fmt = check_format(fmt, LIST_FORMATS)
     engine = connect_manager(context, debug)
     by_label = {"label": [STACK_LABEL]}
     services = api_call("list services", lambda: engine.objects("service", by_label))
@@ -24,5 +25,5 @@ def run(*, fmt: str = "table", context: str | None = None, debug: bool = False) 
     if fmt == "json":
         print_json(ls_json(stacks))
         return 0
-    print_table(LS_HEADERS, [ls_cells(s) for s in stacks])
+    print_table(LS_HEADERS, [ls_cells(s) for s in stacks], no_trunc=no_trunc, wide=fmt == "wide")
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 
-from stackctl.commands._options import TABLE_FORMATS, check_format
+from stackctl.commands._options import LIST_FORMATS, check_format
 from stackctl.commands._stackquery import api_call, connect_manager, not_found
 from stackctl.inspect_tasks import parse_filters, service_statuses, stack_filters, task_rows
 from stackctl.render.tables import print_json, print_ps, ps_json
@@ -34,7 +34,7 @@ def scope_names(stack: str, filters: dict[str, list[str]]) -> dict[str, list[str
 
 def run(*, stack: str, filters: list[str], no_trunc: bool = False, quiet: bool = False,
         all_tasks: bool = False, fmt: str = "table", context: str | None = None, debug: bool = False) -> int:
-    fmt = check_format(fmt, TABLE_FORMATS)
+    fmt = check_format(fmt, LIST_FORMATS)
     user_filters = scope_names(stack, parse_filters(filters))
     engine = connect_manager(context, debug)
 
@@ -58,5 +58,5 @@ def run(*, stack: str, filters: list[str], no_trunc: bool = False, quiet: bool =
     if fmt == "json":
         print_json(ps_json(stack, rows, statuses, now))
         return 0
-    print_ps(rows, statuses, no_trunc=no_trunc, stream=sys.stdout)
+    print_ps(rows, statuses, no_trunc=no_trunc, stream=sys.stdout, wide=fmt == "wide")
     return 0

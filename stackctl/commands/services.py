@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackctl.commands._options import TABLE_FORMATS, check_format
+from stackctl.commands._options import LIST_FORMATS, check_format
 from stackctl.commands._stackquery import api_call, connect_manager, not_found
 from stackctl.inspect_tasks import service_statuses, stack_filters
 from stackctl.render.tables import SERVICES_HEADERS, print_json, print_table, services_cells, services_json
@@ -10,7 +10,7 @@ from stackctl.render.tables import SERVICES_HEADERS, print_json, print_table, se
 
 def run(*, stack: str, quiet: bool = False, fmt: str = "table", context: str | None = None,
         debug: bool = False, no_trunc: bool = False) -> int:
-    fmt = check_format(fmt, TABLE_FORMATS)
+    fmt = check_format(fmt, LIST_FORMATS)
     engine = connect_manager(context, debug)
     services = api_call("list services", lambda: engine.objects("service", stack_filters(stack)))
     if not services:
@@ -24,5 +24,6 @@ def run(*, stack: str, quiet: bool = False, fmt: str = "table", context: str | N
     if fmt == "json":
         print_json(services_json(stack, statuses))
         return 0
-    print_table(SERVICES_HEADERS, [services_cells(s, no_trunc=no_trunc) for s in statuses], no_trunc=no_trunc)
+    print_table(SERVICES_HEADERS, [services_cells(s, no_trunc=no_trunc) for s in statuses], no_trunc=no_trunc,
+                wide=fmt == "wide")
     return 0

@@ -1,10 +1,21 @@
-"""Tables for the troubleshooting commands, or JSON.
+"""Tables for the troubleshooting commands (ps, services, ls, history), or JSON.
 
-Text follows the docker CLI's tabwriter layout (columns padded by 3 spaces, at least 10 wide)
-so scripts that parsed the reference keep working. A terminal gets the same columns and text as a
-pipe, with colour, and long cells shortened (ellipsis at the end) to fit its width: a row is
-never wrapped over several lines. `--no-trunc` shortens nothing. The JSON documents are described in
-docs/json-output.md; every one carries `"schema": "stackctl.<command>/v1"`.
+Text follows the docker CLI's tabwriter layout (columns padded by 3 spaces, at least 10 wide) so
+scripts that parsed the reference keep working. One rule fits every table (`fit_table`, a pure
+function), the same on a terminal and into a pipe except for the width:
+
+1. a column empty in every row is left out (`-o wide` keeps it); a pipe gets the same columns;
+2. a pipe (no width) and `--no-trunc` get every cell whole, in the tabwriter layout;
+3. a terminal too narrow for that gets 2-space padding and short headers (`DESIRED`, `CURRENT`), then
+   CURRENT STATE as people read it (`Running 8s`, `Failed 2m: non-zero exit (3)`: the error moves
+   into it and the ERROR column goes), then IMAGE cut in the middle keeping its tag
+   (`10.2…/dockersamples/atsea_app:latest`), and only then other cells cut at the end with `…`;
+4. NAME, ID, NODE, SERVICE, REVISION and the short fixed-form columns are never cut: a row runs past
+   the terminal's edge (unwrapped, as `docker` and `kubectl` print it) only when those cells and the
+   other columns' headers alone do not fit.
+
+The JSON documents are described in docs/json-output.md; every one carries
+`"schema": "stackctl.<command>/v1"`.
 """
 
 from __future__ import annotations
@@ -12,8 +23,9 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from stackctl.inspect_tasks import (
     KeptObjects,
@@ -28,24 +40,54 @@ from stackctl.inspect_tasks import (
 PS_HEADERS = ["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]
 SERVICES_HEADERS = ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]
 LS_HEADERS = ["NAME", "SERVICES", "NETWORKS", "SECRETS", "CONFIGS"]
-ERROR_WIDTH = 60  # ps ERROR column without --no-trunc; cut at a word boundary, never mid-word
+HISTORY_HEADERS = ["REVISION", "UPDATED", "STATUS", "BY", "DESCRIPTION"]
+ERROR_WIDTH = 60  # ps ERROR column without --no-trunc or -o wide; cut at a word boundary, never mid-word
 HISTORY_MARK = " \\_ "
 
-
-# Columns whose values are short and fixed in form: never shortened to fit a terminal.
-FIXED_COLUMNS = frozenset({"ID", "MODE", "REPLICAS", "DESIRED STATE", "SERVICES", "NETWORKS", "SECRETS",
-                           "CONFIGS", "REVISION", "TIME"})
-# Shortened first when a table is wider than the terminal (troubleshooting needs NAME and NODE most;
-# the ps summary on stderr repeats each failing service's error in full). Unlisted columns go first.
-SHRINK_FIRST = ("ERROR", "NEWEST TASK ERROR", "IMAGES", "IMAGE", "PORTS", "BY", "NOTE", "CURRENT STATE",
-                "STATE", "NAME", "SERVICE", "NODE")
-# Characters a shortened column keeps while others can still give some up (default 12).
-SOFT_FLOOR = {"CURRENT STATE": 19, "STATE": 19, "NAME": 16, "SERVICE": 16}
+Kind = Literal["key", "fixed", "image", "text"]
+# How a column may be cut, by header. `key`: what a row is about (never cut: a cut name or node cannot
+# be told from its neighbour); `fixed`: short values of a fixed form (never cut); `image`: cut in the
+# middle, keeping the tag; anything else is text, cut at the end.
+COLUMN_KINDS: dict[str, Kind] = {
+    "ID": "key", "NAME": "key", "NODE": "key", "SERVICE": "key", "REVISION": "key",
+    "MODE": "fixed", "REPLICAS": "fixed", "DESIRED STATE": "fixed", "SERVICES": "fixed", "NETWORKS": "fixed",
+    "SECRETS": "fixed", "CONFIGS": "fixed", "UPDATED": "fixed", "TASKS": "fixed",
+    "IMAGE": "image",
+}
+# Headers a narrow terminal shortens first (they are wider than their values).
+SHORT_HEADERS = {"DESIRED STATE": "DESIRED", "CURRENT STATE": "CURRENT", "NEWEST TASK ERROR": "TASK ERROR"}
+# A column whose short cells say what another column says: that one goes when they are used.
+ABSORBS = {"CURRENT STATE": ("ERROR",)}
+# Text columns cut in this order (unlisted ones first): what troubleshooting needs most comes last.
+CUT_ORDER = ("ERROR", "NEWEST TASK ERROR", "PORTS", "BY", "NOTE", "DESCRIPTION", "UPDATE", "STATUS", "STATE",
+             "CURRENT STATE")
+SOFT_FLOOR = 12  # characters a text column keeps while another column can still give some up
+IMAGE_NAME_KEEP = 6  # characters of the image's name an IMAGE cell keeps before other columns are cut
 PAD = 3  # spaces between columns, as the reference's tabwriter
-MIN_COLUMN = 10  # a column (with its padding) is at least this wide
+MIN_COLUMN = 10  # a column (with its padding) is at least this wide, as the reference's tabwriter
 ELLIPSIS = "…"
 STYLE_CODES = {"red": "\x1b[31m", "dim": "\x1b[2m", "bold": "\x1b[1m"}
 RESET = "\x1b[0m"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A cell with a second, shorter form for a narrow terminal.
+
+    `text`: the whole cell (a pipe, `--no-trunc`, a wide enough terminal); `short`: how people read
+    it when the table must shrink (CURRENT STATE: `Failed 2m: non-zero exit (3)`); `keep`: how many
+    leading characters of `short` stay whole until every other cuttable column is at its header's width.
+    """
+
+    text: str
+    short: str = ""
+    keep: int = 0
+
+    def __str__(self) -> str:
+        return self.text
+
+
+CellValue = str | Cell
 
 
 def use_rich(stream: IO[str]) -> bool:
@@ -74,70 +116,190 @@ def shorten(text: str, width: int) -> str:
     return text[:max(width - 1, 0)] + ELLIPSIS
 
 
-def fit_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None
-               ) -> tuple[list[int], int, int]:
-    """(content width of each column, padding, minimum column) so that lines fit `width`.
+def _image_parts(image: str) -> tuple[str, str]:
+    """(name, tag) of an image reference's last path component: `atsea_app`, `:latest` ("" untagged)."""
+    last = image.rsplit("/", 1)[-1]
+    name, colon, tag = last.partition(":")
+    return name, colon + tag
 
-    None: no limit, the pipe layout. A table wider than the terminal gets 2-space padding and no
-    minimum column width; then columns give up characters in SHRINK_FIRST order, first down to
-    SOFT_FLOOR, then down to their header's width, until the table fits. Cells are then cut with
-    an ellipsis, never wrapped, so each row stays one line in a terminal exactly as in a pipe.
+
+def cut_image(image: str, width: int) -> str:
+    """At most `width` characters, cut in the middle so the tag and as much of the path's end stay.
+
+    `10.213.47.1:5000/dockersamples/atsea_app:latest` at 36: `10.2…/dockersamples/atsea_app:latest`
+    (the registry's head, then whole path components from the end); narrower, the name keeps its
+    tag (`atsea_…:latest`); narrower still, the name is cut at its end.
     """
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-
-    def total(pad: int, minimum: int) -> int:
-        return sum(max(minimum, w + pad) for w in widths[:-1]) + widths[-1]
-
-    if width is None or total(PAD, MIN_COLUMN) <= width:
-        return widths, PAD, MIN_COLUMN
-    pad, minimum = PAD - 1, 0
-    order = sorted((i for i, h in enumerate(headers) if h not in FIXED_COLUMNS),
-                   key=lambda i: SHRINK_FIRST.index(headers[i]) if headers[i] in SHRINK_FIRST else -1)
-    # First every column down to a readable width, least useful first; then to its header.
-    soft = [max(len(h), SOFT_FLOOR.get(h, 12)) for h in headers]
-    for floor_of in (lambda i: soft[i], lambda i: len(headers[i])):
-        for i in order:
-            excess = total(pad, minimum) - width
-            if excess <= 0:
-                return widths, pad, minimum
-            widths[i] = max(min(widths[i], floor_of(i)), widths[i] - excess)
-    return widths, pad, minimum
+    if len(image) <= width:
+        return image
+    if width < 2:
+        return ELLIPSIS[:width]
+    for slash in (i for i, ch in enumerate(image) if ch == "/"):
+        head = width - 1 - (len(image) - slash)
+        if head >= min(4, slash):
+            return image[:head] + ELLIPSIS + image[slash:]
+    name, tag = _image_parts(image)
+    if width - 1 - len(tag) >= 1:
+        return name[:width - 1 - len(tag)] + ELLIPSIS + tag
+    return shorten(name + tag, width)
 
 
-def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int | None = None) -> str:
-    """Columns padded to the widest cell + 3 (minimum 10), like the reference's tabwriter.
+def _image_floor(image: str) -> int:
+    """Width an IMAGE cell keeps while other columns can give some up: a few letters of its name and
+    its tag (`atsea_…:latest`)."""
+    name, tag = _image_parts(image)
+    kept = len(name) if len(name) <= IMAGE_NAME_KEEP else IMAGE_NAME_KEEP + len(ELLIPSIS)
+    return min(len(image), kept + len(tag))
 
-    `width`: the terminal's columns; long cells are shortened (ellipsis at the end) to fit.
-    """
-    return "".join(line + "\n" for line in table_lines(headers, rows, width))
+
+@dataclass
+class _Column:
+    name: str  # the header as declared (PS_HEADERS...): what the rules above look up
+    kind: Kind
+    cells: list[CellValue]
+    shown: list[str] = field(default_factory=list)  # the text each row shows (whole or short form)
+    limit: int | None = None  # at most this wide (None: as wide as its widest cell)
+    header: str = ""  # the header shown (short on a narrow terminal)
+
+    def __post_init__(self) -> None:
+        self.shown = [str(c) for c in self.cells]
+        self.header = self.header or self.name
+
+    @property
+    def natural(self) -> int:
+        return max([len(self.header), *(len(t) for t in self.shown)])
+
+    @property
+    def width(self) -> int:
+        return self.natural if self.limit is None else min(self.natural, self.limit)
+
+    @property
+    def cuttable(self) -> bool:
+        return self.kind not in ("key", "fixed")
+
+    def cut_to(self, floor: int, excess: int) -> None:
+        """Give up to `excess` characters, keeping at least `floor` (and the header's width)."""
+        floor = max(floor, len(self.header))
+        if self.width > floor:
+            self.limit = max(floor, self.width - excess)
+
+    def text(self, row: int) -> str:
+        text = self.shown[row]
+        return cut_image(text, self.width) if self.kind == "image" else shorten(text, self.width)
 
 
-def table_lines(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None) -> list[str]:
+@dataclass
+class _Layout:
+    columns: list[_Column]
+    pad: int = PAD
+    minimum: int = MIN_COLUMN
+
+    def total(self, *, least: bool = False) -> int:
+        """Width of a line; `least`: with every cuttable column at its header's width."""
+        widths = [min(c.width, len(c.header)) if least and c.cuttable else c.width for c in self.columns]
+        return sum(max(self.minimum, w + self.pad) for w in widths[:-1]) + (widths[-1] if widths else 0)
+
+    def by_cut_order(self, kinds: tuple[Kind, ...]) -> list[_Column]:
+        cols = [c for c in self.columns if c.kind in kinds]
+        rank = {h: i for i, h in enumerate(CUT_ORDER)}
+        return sorted(cols, key=lambda c: (c.kind != "image", rank.get(c.name, -1)))
+
+    def lines(self, rows: int) -> list[str]:
+        slots = [max(self.minimum, c.width + self.pad) for c in self.columns]
+        out = []
+        header = [shorten(c.header, c.width) for c in self.columns]
+        for cells in [header, *([c.text(r) for c in self.columns] for r in range(rows))]:
+            line = "".join(cell.ljust(slot) for cell, slot in zip(cells[:-1], slots, strict=False))
+            out.append((line + (cells[-1] if cells else "")).rstrip())
+        return out
+
+
+def fit_table(headers: Sequence[str], rows: Sequence[Sequence[CellValue]], width: int | None, *,
+              wide: bool = False) -> list[str]:
+    """The table's lines (header first), fitted to a terminal `width` columns wide (None: a pipe or
+    `--no-trunc`, every cell whole) by the rule in this module's docstring. `wide`: keep the columns
+    that are empty in every row."""
+    columns = [_Column(h, COLUMN_KINDS.get(h, "text"), [row[i] for row in rows])
+               for i, h in enumerate(headers)]
+    if rows and not wide:
+        columns = [c for c in columns if any(str(cell) for cell in c.cells)]
+    layout = _Layout(columns)
+    if width is None or layout.total() <= width:
+        return layout.lines(len(rows))
+    layout.pad, layout.minimum = PAD - 1, 0
+    for step in (_short_headers, _short_cells, _cut_images, _cut_soft):
+        if layout.total() <= width:
+            break
+        step(layout, width)
+    # Below their soft floors only when that makes the table fit: when the uncuttable cells alone are
+    # too wide, the rows run past the edge anyway and keep a readable image, state and text.
+    if layout.total() > width >= layout.total(least=True):
+        _cut_to_headers(layout, width)
+    return layout.lines(len(rows))
+
+
+def _short_headers(layout: _Layout, width: int) -> None:
+    for c in layout.columns:
+        c.header = SHORT_HEADERS.get(c.name, c.header)
+
+
+def _short_cells(layout: _Layout, width: int) -> None:
+    """The short forms (CURRENT STATE: `Failed 2m: non-zero exit (3)`); what they absorb goes."""
+    absorbed: set[str] = set()
+    for c in layout.columns:
+        if any(isinstance(cell, Cell) and cell.short for cell in c.cells):
+            c.shown = [(cell.short or cell.text) if isinstance(cell, Cell) else cell for cell in c.cells]
+            absorbed.update(ABSORBS.get(c.name, ()))
+    layout.columns = [c for c in layout.columns if c.name not in absorbed]
+
+
+def _cut_images(layout: _Layout, width: int) -> None:
+    for c in layout.by_cut_order(("image",)):
+        c.cut_to(max((_image_floor(t) for t in c.shown), default=0), layout.total() - width)
+
+
+def _cut_soft(layout: _Layout, width: int) -> None:
+    for c in layout.by_cut_order(("text",)):
+        c.cut_to(SOFT_FLOOR, layout.total() - width)
+
+
+def _cut_to_headers(layout: _Layout, width: int) -> None:
+    """Last: every cuttable column down to its header's width; a short form's `keep` part goes last."""
+    kept = []
+    for c in layout.by_cut_order(("image", "text")):
+        keep = max((cell.keep + 1 for cell, shown in zip(c.cells, c.shown, strict=True)
+                    if isinstance(cell, Cell) and cell.keep and len(shown) > cell.keep), default=0)
+        c.cut_to(keep, layout.total() - width)
+        if keep:
+            kept.append(c)
+    for c in kept:
+        c.cut_to(0, layout.total() - width)
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[CellValue]], *, width: int | None = None,
+                wide: bool = False) -> str:
+    """The table as text: every cell whole in the tabwriter layout, or fitted to `width` columns."""
+    return "".join(line + "\n" for line in fit_table(headers, rows, width, wide=wide))
+
+
+def table_lines(headers: Sequence[str], rows: Sequence[Sequence[CellValue]], width: int | None) -> list[str]:
     """The table's lines (header first), fitted to `width` columns (None: no limit)."""
-    widths, pad, minimum = fit_widths(headers, rows, width)
-    slots = [max(minimum, w + pad) for w in widths]
-    lines = []
-    for row in [list(headers), *rows]:
-        cells = [shorten(cell, widths[i]) for i, cell in enumerate(row)]
-        line = "".join(cell.ljust(slots[i]) if i < len(cells) - 1 else cell for i, cell in enumerate(cells))
-        lines.append(line.rstrip())
-    return lines
+    return fit_table(headers, rows, width)
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, styles: Sequence[str] | None = None,
-                stream: IO[str] | None = None, no_trunc: bool = False) -> None:
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[CellValue]], *,
+                styles: Sequence[str] | None = None, stream: IO[str] | None = None, no_trunc: bool = False,
+                wide: bool = False) -> None:
     """The same columns and text everywhere; on a terminal, fitted to its width and coloured.
 
-    `no_trunc`: never shorten a cell (long rows then run past the terminal's edge, unwrapped).
+    `no_trunc` and `wide` (`-o wide`): never cut a cell (long rows then run past the terminal's edge,
+    unwrapped); `wide` also keeps the columns that are empty in every row.
     """
     import os
 
     out = stream or sys.stdout
-    width = None if no_trunc else terminal_width(out)
-    lines = table_lines(headers, rows, width)
+    width = None if no_trunc or wide else terminal_width(out)
+    lines = fit_table(headers, rows, width, wide=wide)
     if not use_rich(out) or os.environ.get("NO_COLOR"):
         out.write("".join(line + "\n" for line in lines))
         return
@@ -154,17 +316,20 @@ def print_json(doc: Any, stream: IO[str] | None = None) -> None:
 # --- ps ---------------------------------------------------------------------------------------
 
 
-def ps_cells(row: TaskRow, *, no_trunc: bool) -> list[str]:
+def ps_cells(row: TaskRow, *, no_trunc: bool, wide: bool = False) -> list[CellValue]:
+    """One task's cells (PS_HEADERS). CURRENT STATE also carries its short form, which says the
+    error too: a narrow terminal shows it instead of the CURRENT STATE and ERROR columns."""
     error = row.error
-    if error and not no_trunc:
+    if error and not (no_trunc or wide):
         error = truncate_words(error, ERROR_WIDTH)
+    short = row.short_state or row.current_state
     return [
         row.id if no_trunc else row.id[:12],
         (HISTORY_MARK if row.is_history else "") + row.name,
         row.image if no_trunc else strip_digest(row.image),
         row.node or "",
         row.desired_state[:1].upper() + row.desired_state[1:],
-        row.current_state,
+        Cell(row.current_state, short, len(short.partition(": ")[0])),
         f'"{error}"' if error else "",
         ", ".join(row.ports),
     ]
@@ -183,24 +348,26 @@ def ps_summary(statuses: Sequence[ServiceStatus], *, no_trunc: bool = True) -> s
 
 
 def print_ps(rows: Sequence[TaskRow], statuses: Sequence[ServiceStatus], *, no_trunc: bool,
-             stream: IO[str] | None = None, summary_stream: IO[str] | None = None) -> None:
+             stream: IO[str] | None = None, summary_stream: IO[str] | None = None, wide: bool = False
+             ) -> None:
     """The task table on `stream`; the convergence summary on `summary_stream` (stderr), so
     stdout holds nothing but the table, as `docker stack ps` prints it."""
     out = stream or sys.stdout
-    cells = [ps_cells(r, no_trunc=no_trunc) for r in rows]
+    cells = [ps_cells(r, no_trunc=no_trunc, wide=wide) for r in rows]
     styles = ["red" if not r.service_converged and not r.is_history else ("dim" if r.is_history else "")
               for r in rows]
-    print_table(PS_HEADERS, cells, styles=styles, stream=out, no_trunc=no_trunc)
+    print_table(PS_HEADERS, cells, styles=styles, stream=out, no_trunc=no_trunc, wide=wide)
     out.flush()
     (summary_stream or sys.stderr).write(ps_summary(statuses))
 
 
 def ps_text(rows: Sequence[TaskRow], statuses: Sequence[ServiceStatus], *, no_trunc: bool,
-            width: int | None = None) -> str:
+            width: int | None = None, wide: bool = False) -> str:
     """The ps table as a pipe (or a terminal `width` columns wide) receives it, then the summary
     that goes to stderr: used by golden tests."""
-    cells = [ps_cells(r, no_trunc=no_trunc) for r in rows]
-    return plain_table(PS_HEADERS, cells, width=None if no_trunc else width) + "\n" + ps_summary(statuses)
+    cells = [ps_cells(r, no_trunc=no_trunc, wide=wide) for r in rows]
+    return (plain_table(PS_HEADERS, cells, width=None if no_trunc or wide else width, wide=wide) + "\n"
+            + ps_summary(statuses))
 
 
 def ps_json(stack: str, rows: Sequence[TaskRow], statuses: Sequence[ServiceStatus], now: datetime
