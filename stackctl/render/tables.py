@@ -134,22 +134,26 @@ def cut_image(image: str, width: int) -> str:
         return image
     if width < 2:
         return ELLIPSIS[:width]
+    last = image.rfind("/")
     for slash in (i for i, ch in enumerate(image) if ch == "/"):
         head = width - 1 - (len(image) - slash)
-        if head >= min(4, slash):
+        if head >= (0 if slash == last else min(4, slash)):
             return image[:head] + ELLIPSIS + image[slash:]
     name, tag = _image_parts(image)
+    if len(name) <= width - 1 - len(tag):
+        return ELLIPSIS + name + tag  # only the path before the name is cut
     if width - 1 - len(tag) >= 1:
         return name[:width - 1 - len(tag)] + ELLIPSIS + tag
     return shorten(name + tag, width)
 
 
 def _image_floor(image: str) -> int:
-    """Width an IMAGE cell keeps while other columns can give some up: a few letters of its name and
-    its tag (`atsea_…:latest`)."""
+    """Width an IMAGE cell keeps while other columns can give some up: its name and tag after the
+    cut path (`…/atsea_app:latest`), or a long name's first letters and the tag (`atseas…:latest`)."""
     name, tag = _image_parts(image)
-    kept = len(name) if len(name) <= IMAGE_NAME_KEEP else IMAGE_NAME_KEEP + len(ELLIPSIS)
-    return min(len(image), kept + len(tag))
+    if len(name) > 2 * IMAGE_NAME_KEEP:
+        return min(len(image), IMAGE_NAME_KEEP + len(ELLIPSIS) + len(tag))
+    return min(len(image), (len(ELLIPSIS) + 1 if "/" in image else 0) + len(name) + len(tag))
 
 
 @dataclass
@@ -176,6 +180,11 @@ class _Column:
     @property
     def cuttable(self) -> bool:
         return self.kind not in ("key", "fixed")
+
+    def keep_floor(self) -> int:
+        """Width that keeps the `keep` part of every short cell whole (`Failed 2m` of `Failed 2m: …`)."""
+        return max((cell.keep + len(ELLIPSIS) for cell, shown in zip(self.cells, self.shown, strict=True)
+                    if isinstance(cell, Cell) and cell.keep and len(shown) > cell.keep), default=0)
 
     def cut_to(self, floor: int, excess: int) -> None:
         """Give up to `excess` characters, keeping at least `floor` (and the header's width)."""
@@ -260,19 +269,15 @@ def _cut_images(layout: _Layout, width: int) -> None:
 
 def _cut_soft(layout: _Layout, width: int) -> None:
     for c in layout.by_cut_order(("text",)):
-        c.cut_to(SOFT_FLOOR, layout.total() - width)
+        c.cut_to(max(SOFT_FLOOR, c.keep_floor()), layout.total() - width)
 
 
 def _cut_to_headers(layout: _Layout, width: int) -> None:
     """Last: every cuttable column down to its header's width; a short form's `keep` part goes last."""
-    kept = []
-    for c in layout.by_cut_order(("image", "text")):
-        keep = max((cell.keep + 1 for cell, shown in zip(c.cells, c.shown, strict=True)
-                    if isinstance(cell, Cell) and cell.keep and len(shown) > cell.keep), default=0)
-        c.cut_to(keep, layout.total() - width)
-        if keep:
-            kept.append(c)
-    for c in kept:
+    columns = layout.by_cut_order(("image", "text"))
+    for c in columns:
+        c.cut_to(c.keep_floor(), layout.total() - width)
+    for c in columns:
         c.cut_to(0, layout.total() - width)
 
 
