@@ -357,8 +357,7 @@ def unlock(
 
 
 @app.command(cls=_Command, short_help="List, show or compare the revisions deploys recorded.",
-             epilog=examples("stackctl history shop", "stackctl history shop 3", "stackctl history shop 2 3",
-                             "stackctl history shop --no-trunc"))
+             epilog=examples("stackctl history shop", "stackctl history shop 3", "stackctl history shop 2 3"))
 def history(
     stack: Stack,
     revisions: Annotated[list[int] | None, typer.Argument(
@@ -411,7 +410,7 @@ def rollback(
 
 @app.command(cls=_Command, short_help="List the stack's tasks: node, state and full error.",
              epilog=examples("stackctl ps shop", "stackctl ps shop -f name=web -f desired-state=running",
-                             "stackctl ps shop --all --no-trunc", "stackctl ps shop -o wide"))
+                             "stackctl ps shop --all -o wide"))
 def ps(
     stack: Stack,
     filter_: Annotated[

@@ -62,6 +62,7 @@ ABSORBS = {"CURRENT STATE": ("ERROR",)}
 CUT_ORDER = ("ERROR", "NEWEST TASK ERROR", "PORTS", "BY", "NOTE", "DESCRIPTION", "UPDATE", "STATUS", "STATE",
              "CURRENT STATE")
 SOFT_FLOOR = 12  # characters a text column keeps while another column can still give some up
+HARD_FLOOR = 6  # characters a cut column keeps in any case (or its header's width, if wider)
 IMAGE_NAME_KEEP = 6  # characters of the image's name an IMAGE cell keeps before other columns are cut
 PAD = 3  # spaces between columns, as the reference's tabwriter
 MIN_COLUMN = 10  # a column (with its padding) is at least this wide, as the reference's tabwriter
@@ -186,9 +187,13 @@ class _Column:
         return max((cell.keep + len(ELLIPSIS) for cell, shown in zip(self.cells, self.shown, strict=True)
                     if isinstance(cell, Cell) and cell.keep and len(shown) > cell.keep), default=0)
 
+    @property
+    def hard_floor(self) -> int:
+        return max(len(self.header), HARD_FLOOR)
+
     def cut_to(self, floor: int, excess: int) -> None:
-        """Give up to `excess` characters, keeping at least `floor` (and the header's width)."""
-        floor = max(floor, len(self.header))
+        """Give up to `excess` characters, keeping at least `floor` (and the hard floor)."""
+        floor = max(floor, self.hard_floor)
         if self.width > floor:
             self.limit = max(floor, self.width - excess)
 
@@ -204,8 +209,8 @@ class _Layout:
     minimum: int = MIN_COLUMN
 
     def total(self, *, least: bool = False) -> int:
-        """Width of a line; `least`: with every cuttable column at its header's width."""
-        widths = [min(c.width, len(c.header)) if least and c.cuttable else c.width for c in self.columns]
+        """Width of a line; `least`: with every cuttable column at its hard floor."""
+        widths = [min(c.width, c.hard_floor) if least and c.cuttable else c.width for c in self.columns]
         return sum(max(self.minimum, w + self.pad) for w in widths[:-1]) + (widths[-1] if widths else 0)
 
     def by_cut_order(self, kinds: tuple[Kind, ...]) -> list[_Column]:
@@ -273,9 +278,10 @@ def _cut_soft(layout: _Layout, width: int) -> None:
 
 
 def _cut_to_headers(layout: _Layout, width: int) -> None:
-    """Last: every cuttable column down to its header's width; a short form's `keep` part goes last."""
+    """Last: every cuttable column down to its hard floor: text columns (in CUT_ORDER), then
+    IMAGE, then the short forms' `keep` parts (`Failed 2m`)."""
     columns = layout.by_cut_order(("image", "text"))
-    for c in columns:
+    for c in sorted(columns, key=lambda c: (c.keep_floor() > 0, c.kind == "image")):  # stable: CUT_ORDER
         c.cut_to(c.keep_floor(), layout.total() - width)
     for c in columns:
         c.cut_to(0, layout.total() - width)
