@@ -198,7 +198,8 @@ def test_tables_at_80_and_120_columns(deployed: dict[str, str], tmp_path: Path) 
     try:
         commands = {"ps": ("ps", STACK), "services": ("services", STACK), "ls": ("ls",),
                     "history": ("history", STACK)}  # ps first: its ages move
-        screens = {(cmd, width): tmux.screen(width, *args) for cmd, args in commands.items() for width in WIDTHS}
+        screens = {(cmd, width): tmux.screen(width, *args)
+                   for cmd, args in commands.items() for width in WIDTHS}
     finally:
         tmux.close()
     ps_ages = [int(m) for (cmd, _), lines in screens.items() if cmd == "ps" for line in lines
