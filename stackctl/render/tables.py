@@ -5,14 +5,18 @@ scripts that parsed the reference keep working. One rule fits every table (`fit_
 function), the same on a terminal and into a pipe except for the width:
 
 1. a column empty in every row is left out (`-o wide` keeps it); a pipe gets the same columns;
-2. a pipe (no width) and `--no-trunc` get every cell whole, in the tabwriter layout;
+2. a pipe (no width), `--no-trunc` and `-o wide` get no cell cut to a width, in the tabwriter layout
+   (a pipe's cells are the reference's: 12-character IDs, no digest, `ps` errors to 60 characters);
 3. a terminal too narrow for that gets 2-space padding and short headers (`DESIRED`, `CURRENT`), then
    CURRENT STATE as people read it (`Running 8s`, `Failed 2m: non-zero exit (3)`: the error moves
    into it and the ERROR column goes), then IMAGE cut in the middle keeping its tag
-   (`10.2…/dockersamples/atsea_app:latest`), and only then other cells cut at the end with `…`;
-4. NAME, ID, NODE, SERVICE, REVISION and the short fixed-form columns are never cut: a row runs past
+   (`10.2…/dockersamples/atsea_app:latest`, down to `…/atsea_app:latest`), and only then other
+   cells cut at the end with `…` (in CUT_ORDER, down to SOFT_FLOOR characters);
+4. if the table still does not fit, and it would with every cut column at HARD_FLOOR characters (or
+   its header), text columns, then IMAGE, then the state's `Failed 2m` part go down to that;
+5. NAME, ID, NODE, SERVICE, REVISION and the short fixed-form columns are never cut: a row runs past
    the terminal's edge (unwrapped, as `docker` and `kubectl` print it) only when those cells and the
-   other columns' headers alone do not fit.
+   other columns at their hard floor do not fit (the others then keep their soft floors).
 
 The JSON documents are described in docs/json-output.md; every one carries
 `"schema": "stackctl.<command>/v1"`.
@@ -77,7 +81,7 @@ class Cell:
 
     `text`: the whole cell (a pipe, `--no-trunc`, a wide enough terminal); `short`: how people read
     it when the table must shrink (CURRENT STATE: `Failed 2m: non-zero exit (3)`); `keep`: how many
-    leading characters of `short` stay whole until every other cuttable column is at its header's width.
+    leading characters of `short` stay whole until every other cuttable column is at its hard floor.
     """
 
     text: str
@@ -248,7 +252,7 @@ def fit_table(headers: Sequence[str], rows: Sequence[Sequence[CellValue]], width
     # Below their soft floors only when that makes the table fit: when the uncuttable cells alone are
     # too wide, the rows run past the edge anyway and keep a readable image, state and text.
     if layout.total() > width >= layout.total(least=True):
-        _cut_to_headers(layout, width)
+        _cut_to_hard_floors(layout, width)
     return layout.lines(len(rows))
 
 
@@ -277,7 +281,7 @@ def _cut_soft(layout: _Layout, width: int) -> None:
         c.cut_to(max(SOFT_FLOOR, c.keep_floor()), layout.total() - width)
 
 
-def _cut_to_headers(layout: _Layout, width: int) -> None:
+def _cut_to_hard_floors(layout: _Layout, width: int) -> None:
     """Last: every cuttable column down to its hard floor: text columns (in CUT_ORDER), then
     IMAGE, then the short forms' `keep` parts (`Failed 2m`)."""
     columns = layout.by_cut_order(("image", "text"))

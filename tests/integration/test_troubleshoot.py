@@ -176,6 +176,8 @@ def test_services(troubled: str, run_stackctl: Any, lab_env: dict[str, str]) -> 
     assert replicas == {f"{troubled}_badmount": "0/1", f"{troubled}_healthy": "1/1",
                         f"{troubled}_nowhere": "0/1"}
     text = run_stackctl("services", troubled, env=lab_env).stdout
+    assert text.splitlines()[0].split() == ["ID", "NAME", "MODE", "REPLICAS", "IMAGE"]  # no ports: no PORTS
+    text = run_stackctl("services", troubled, "-o", "wide", env=lab_env).stdout
     assert text.splitlines()[0].split() == ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]
 
 
