@@ -29,3 +29,12 @@ def node_host(node: str = "mgr-1") -> str:
 
 
 LAB_HOST = node_host()
+
+
+def check_golden(path: Path, actual: str) -> None:
+    """`actual` must equal the golden file at `path`; `STACKCTL_UPDATE_GOLDEN=1` (re)writes it instead."""
+    if os.environ.get("STACKCTL_UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual)
+    assert path.exists(), f"missing golden file {path} (run with STACKCTL_UPDATE_GOLDEN=1)"
+    assert actual == path.read_text()

@@ -20,7 +20,6 @@ so its row sets the NAME column's width). Regenerate after an intended change wi
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.paths import REPO
+from tests.paths import REPO, check_golden
 
 pytestmark = pytest.mark.integration
 
@@ -172,15 +171,6 @@ def normalise(lines: list[str], id_map: dict[str, str]) -> list[str]:
     return out
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("STACKCTL_UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.exists(), f"missing golden file {path} (run with STACKCTL_UPDATE_GOLDEN=1)"
-    assert text == path.read_text()
-
-
 def test_tables_at_80_and_120_columns(deployed: dict[str, str], tmp_path: Path) -> None:
     env = deployed
     id_map = {real: f"task-id-{i:04d}" for i, real in enumerate(ids(env, "ps"), 1)}
@@ -233,4 +223,4 @@ def test_tables_at_80_and_120_columns(deployed: dict[str, str], tmp_path: Path) 
                 lines = [lines[0], *(line for line in lines[1:] if line.startswith(STACK + " "))]
             parts += [f"-- tmux, {width} columns " + "-" * (width - len(f"-- tmux, {width} columns ")),
                       *normalise(lines, id_map)]
-        check_golden(f"{cmd}.txt", "\n".join(parts) + "\n")
+        check_golden(GOLDEN / f"{cmd}.txt", "\n".join(parts) + "\n")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from pathlib import Path
 
@@ -28,18 +27,10 @@ from stackctl.render.tables import (
     services_json,
     shorten,
 )
+from tests.paths import check_golden
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent.parent / "golden" / "ps"
-
-
-def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("STACKCTL_UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual)
-    assert path.exists(), f"missing golden file {path} (run with STACKCTL_UPDATE_GOLDEN=1)"
-    assert actual == path.read_text()
 
 
 def load(name: str) -> dict:
@@ -58,7 +49,7 @@ def test_ps_text(fixture: str, all_tasks: bool, no_trunc: bool, golden: str) -> 
     now = parse_time(doc["now"])
     rows = task_rows(doc["tasks"], doc["services"], doc["nodes"], now=now, all_tasks=all_tasks)
     statuses = service_statuses(doc["services"], doc["tasks"])
-    check_golden(golden, ps_text(rows, statuses, no_trunc=no_trunc))
+    check_golden(GOLDEN / golden, ps_text(rows, statuses, no_trunc=no_trunc))
 
 
 def test_ps_json() -> None:
@@ -66,7 +57,7 @@ def test_ps_json() -> None:
     now = parse_time(doc["now"])
     rows = task_rows(doc["tasks"], doc["services"], doc["nodes"], now=now)
     statuses = service_statuses(doc["services"], doc["tasks"])
-    check_golden("mixed.json", json.dumps(ps_json("ts1", rows, statuses, now), indent=2) + "\n")
+    check_golden(GOLDEN / "mixed.json", json.dumps(ps_json("ts1", rows, statuses, now), indent=2) + "\n")
 
 
 def test_print_ps_to_a_pipe_is_the_plain_text() -> None:
@@ -158,7 +149,7 @@ def test_services_and_ls() -> None:
             + plain_table(LS_HEADERS, [ls_cells(s) for s in stacks]) + "\n"
             + json.dumps(services_json("ts1", statuses), indent=2) + "\n"
             + json.dumps(ls_json(stacks), indent=2) + "\n")
-    check_golden("services_and_ls.txt", text)
+    check_golden(GOLDEN / "services_and_ls.txt", text)
 
 
 def test_the_live_rollout_table_keeps_one_line_per_service_at_80_columns() -> None:

@@ -8,7 +8,6 @@ change with `STACKCTL_UPDATE_GOLDEN=1 pytest tests/unit/test_table_fit.py` and r
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from stackctl.render.tables import (
     ps_cells,
     services_cells,
 )
+from tests.paths import check_golden
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent.parent / "golden" / "tables"
@@ -108,15 +108,6 @@ def render(table: Table, width: int | None, *, wide: bool = False) -> list[str]:
     return fit_table(headers, rows, width, wide=wide)
 
 
-def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("STACKCTL_UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual)
-    assert path.exists(), f"missing golden file {path} (run with STACKCTL_UPDATE_GOLDEN=1)"
-    assert actual == path.read_text()
-
-
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_golden_at_each_width(name: str) -> None:
     table = TABLES[name]()
@@ -125,7 +116,7 @@ def test_golden_at_each_width(name: str) -> None:
         parts += [f"-- {width} columns " + "-" * max(0, width - len(f"-- {width} columns ")),
                   *render(table, width)]
     parts += ["-- -o wide (every column)", *render(table, None, wide=True)]
-    check_golden(f"{name}.txt", "\n".join(parts) + "\n")
+    check_golden(GOLDEN / f"{name}.txt", "\n".join(parts) + "\n")
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
