@@ -3,7 +3,8 @@
 #   system: docker.io (dockerd, containerd, runc, docker CLI), busybox-static, iptables, iproute2,
 #           openssl, util-linux (nsenter/unshare), make, python3-pip,
 #           docker-registry + apache2-utils (htpasswd -B) for the lab registry,
-#           openssh-server + openssh-client for ssh:// to the lab managers
+#           openssh-server + openssh-client for ssh:// to the lab managers,
+#           age (age, age-keygen) for age-encrypted secrets (docs/secrets.md)
 #   python: stackctl itself, editable, with the test extras
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   need_pkg apache2-utils htpasswd
   need_pkg openssh-server /usr/sbin/sshd
   need_pkg openssh-client ssh
+  need_pkg age age
   "$PYTHON" -m pip --version >/dev/null 2>&1 || need_pkg python3-pip
 fi
 
