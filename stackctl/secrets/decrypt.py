@@ -289,10 +289,14 @@ def _first_line(stderr: bytes) -> str:
 
 def pick(path: str, data: bytes, data_key: str) -> bytes:
     """The value at dotted `data_key` in a YAML/JSON document (a string as it is, else YAML)."""
+    import json
+
     import yaml
 
     try:
-        doc = yaml.safe_load(data)
+        doc = json.loads(data) if data.lstrip()[:1] in (b"{", b"[") else yaml.safe_load(data)
+    except ValueError:  # json's message quotes no content, but says where: say only that
+        raise DecryptError(path, BAD_KEY_PATH, f"not a JSON document: cannot pick {data_key}") from None
     except yaml.YAMLError as err:  # its message may quote the content: only the line is told
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

@@ -495,7 +495,7 @@ class _Checker:
         except OSError:
             return  # reported above
         except DecryptError as err:
-            self.report((*path, "file"), f"{kind} {err}", err.hint)
+            self.report((*path, "file"), f"{kind} {path[-1]}: {err}", err.hint)
 
     # --- locating list items in the source ------------------------------------------------
 
