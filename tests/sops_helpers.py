@@ -1,6 +1,6 @@
 """Age keys and SOPS files made on the fly for the tests (nothing committed needs a private key).
 
-Plaintext goes to `sops` through a pipe (`stackctl secrets encrypt --stdin`), never into a file;
+Plaintext goes to `sops` through a pipe (what `stackctl secrets encrypt --stdin` runs), never a file;
 `leftover_plaintext` searches the working tree, /tmp, /run and /dev/shm for a value afterwards.
 """
 
@@ -45,8 +45,9 @@ def stackctl(*args: str, cwd: Path, env: dict[str, str] | None = None, input: by
 
 def encrypt(folder: Path, name: str, plaintext: str) -> Path:
     """`folder/name` holding `plaintext` SOPS-encrypted with the folder's `.sops.yaml`."""
-    done = stackctl("secrets", "encrypt", "--stdin", name, cwd=folder, input=plaintext.encode())
-    assert done.returncode == 0, done.stderr.decode()
+    from stackctl.secrets.encrypt import encrypt as sops_encrypt  # what `secrets encrypt --stdin` runs
+
+    sops_encrypt(name, plaintext.encode(), cwd=str(folder))
     assert plaintext.encode() not in (folder / name).read_bytes()
     return folder / name
 

