@@ -42,6 +42,7 @@ _AGE_MAGIC = (b"age-encryption.org/v1\n", b"-----BEGIN AGE ENCRYPTED FILE-----")
 _SOPS_YAML = re.compile(rb"^sops:[ \t]*(#.*)?\r?$", re.M)
 _SOPS_JSON = re.compile(rb'"sops"\s*:\s*\{')
 _SOPS_DOTENV = re.compile(rb"^sops_mac=", re.M)
+_SOPS_ENC = b"ENC[AES256_GCM,"
 _KEY_LINE = re.compile(r"^\s*(AGE-SECRET-KEY-1[0-9A-Z]+)\s*$", re.M)
 
 
@@ -150,6 +151,8 @@ def encryption_of(path: str, head: bytes) -> str | None:
         return "age"
     if any(name.endswith(suffix) for suffix in _SOPS_SUFFIXES):
         return "sops"
+    if _SOPS_ENC not in head:  # every SOPS file has its MAC (and values) as ENC[AES256_GCM,...]
+        return None
     if _SOPS_DOTENV.search(head) or _SOPS_YAML.search(head) or (
             head.lstrip().startswith(b"{") and _SOPS_JSON.search(head)):
         return "sops"

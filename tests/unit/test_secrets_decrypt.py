@@ -44,10 +44,12 @@ def test_encrypted_files_are_recognised_by_name_or_content() -> None:
     assert dec.encryption_of("x.age", b"") == "age"
     assert dec.encryption_of("x.bin", b"age-encryption.org/v1\n-> X25519") == "age"
     assert dec.encryption_of("x.txt", b"-----BEGIN AGE ENCRYPTED FILE-----\n") == "age"
-    assert dec.encryption_of("secrets.yaml", b"a: ENC[...]\nsops:\n    mac: x\n") == "sops"
-    assert dec.encryption_of("secrets.json", b'{"a": "ENC", "sops": {"mac": ""}}') == "sops"
-    assert dec.encryption_of("app.env", b"A=ENC[x]\nsops_mac=ENC[y]\n") == "sops"
+    enc = "ENC[AES256_GCM,data:x]"
+    assert dec.encryption_of("secrets.yaml", f"a: {enc}\nsops:\n    mac: {enc}\n".encode()) == "sops"
+    assert dec.encryption_of("secrets.json", f'{{"a": "{enc}", "sops": {{"mac": ""}}}}'.encode()) == "sops"
+    assert dec.encryption_of("app.env", f"A={enc}\nsops_mac={enc}\n".encode()) == "sops"
     assert dec.encryption_of("plain.yaml", b"sops_count: 3\nname: sops\n") is None
+    assert dec.encryption_of("tool.yaml", b"sops:\n  version: 3\n") is None  # no ENC[...]: plain
     assert dec.encryption_of("plain.txt", b"hunter2\n") is None
 
 
@@ -84,6 +86,9 @@ def test_sops_files_decrypt_in_memory(folder: Path, name: str, plaintext: str) -
         assert dec.read_file(str(path), _keys(folder), data_key="database.password") == value.encode()
     with dec.using_keys(_keys(folder)):  # the agent's seam: keys from its own file
         assert dec.read_file(str(path)) == data
+    unnamed = folder / ("copy" + {".yaml": ".yml", ".json": ".json", ".env": ".env"}.get(path.suffix, ""))
+    unnamed.write_bytes(path.read_bytes())  # no .sops in the name: recognised by its metadata
+    assert dec.read_file(str(unnamed), _keys(folder)) == data
 
 
 def test_age_files_decrypt_in_process(folder: Path) -> None:
