@@ -125,6 +125,8 @@ ProjectFile = Annotated[
 
 def _set_age_identity(value: str | None) -> None:
     if value:  # read where files are decrypted (stackctl/secrets/decrypt.py), beside SOPS_AGE_KEY*
+        if not os.path.isfile(value) or not os.access(value, os.R_OK):
+            raise typer.BadParameter(f"{value}: no such readable file (an age key file)")
         os.environ["STACKCTL_AGE_IDENTITY"] = value
 
 

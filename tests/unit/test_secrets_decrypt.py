@@ -227,6 +227,8 @@ def test_validate_names_the_file_and_the_reason(folder: Path) -> None:
     assert "db.sops.yaml: no key" in err
     done = stackctl("validate", "-c", "stack.yml", "--age-identity", "keys.txt", cwd=folder)
     assert done.returncode == 0, done.stderr.decode()
+    bad = stackctl("validate", "-c", "stack.yml", "--age-identity", "missing.txt", cwd=folder)
+    assert bad.returncode == 64 and b"missing.txt: no such readable file" in bad.stderr, bad.stderr
 
 
 def test_secrets_encrypt_and_check(folder: Path) -> None:
