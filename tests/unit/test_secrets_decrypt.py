@@ -254,3 +254,19 @@ def test_commands_that_need_no_decryption_do_not_import_it() -> None:
             "print(sorted(m for m in sys.modules if m.startswith(('pyrage', 'stackctl.secrets'))))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+def test_stackctl_yml_env_files_decrypt(folder: Path) -> None:
+    tag = f"t{uuid.uuid4().hex[:12]}"
+    encrypt(folder, "dev.sops.env", f"TAG={tag}\n")
+    (folder / "stack.yml").write_text("version: '3.8'\nservices:\n  app:\n    image: busybox:${TAG}\n")
+    (folder / "stackctl.yml").write_text(textwrap.dedent("""\
+        stack: demo
+        files: [stack.yml]
+        environments:
+          dev: {env_files: [dev.sops.env]}
+        """))
+    done = stackctl("config", "--env", "dev", "--age-identity", "keys.txt", cwd=folder)
+    assert done.returncode == 0 and f"image: busybox:{tag}" in done.stdout.decode(), done.stderr
+    done = stackctl("config", "--env", "dev", cwd=folder, env={"SOPS_AGE_KEY_FILE": "other.txt"})
+    assert done.returncode == 1 and b"dev.sops.env: wrong key" in done.stderr, done.stderr
