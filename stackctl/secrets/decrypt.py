@@ -214,7 +214,14 @@ def decrypt_bytes(path: str, data: bytes, kind: str, keys: AgeKeys) -> bytes:
 
 
 def _decrypt_age(path: str, data: bytes, keys: AgeKeys) -> bytes:
-    import pyrage
+    if not data.lstrip().startswith(_AGE_MAGIC):
+        raise DecryptError(path, NOT_ENCRYPTED, "not an age file (no age header)",
+                           "encrypt it with `age -r RECIPIENT -o FILE`")
+    try:
+        import pyrage
+    except ImportError:
+        raise DecryptError(path, NO_TOOL, "pyrage (age for Python) is not installed",
+                           "pip install pyrage") from None
 
     identities = [pyrage.x25519.Identity.from_str(i) for i in keys.identities]
     try:

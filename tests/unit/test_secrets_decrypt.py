@@ -108,6 +108,9 @@ def test_age_files_decrypt_in_process(folder: Path) -> None:
     with pytest.raises(DecryptError) as err:
         dec.read_file(str(folder / "token.age"), _keys(folder))
     assert err.value.reason == dec.TAMPERED
+    (folder / "plain.age").write_text("not encrypted\n")
+    with pytest.raises(DecryptError, match="not encrypted"):
+        dec.read_file(str(folder / "plain.age"), _keys(folder))
 
 
 def test_the_reasons_a_sops_file_does_not_decrypt(folder: Path) -> None:
