@@ -5,6 +5,7 @@
 #           docker-registry + apache2-utils (htpasswd -B) for the lab registry,
 #           openssh-server + openssh-client for ssh:// to the lab managers,
 #           tmux (a terminal of a given width for the table tests)
+#           age (age, age-keygen) for age-encrypted secrets (docs/secrets.md)
 #   python: stackctl itself, editable, with the test extras
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   need_pkg openssh-server /usr/sbin/sshd
   need_pkg openssh-client ssh
   need_pkg tmux tmux
+  need_pkg age age
   "$PYTHON" -m pip --version >/dev/null 2>&1 || need_pkg python3-pip
 fi
 

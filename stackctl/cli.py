@@ -65,6 +65,14 @@ lab_app = typer.Typer(help="A throwaway multi-node swarm on this machine (needs 
                       epilog=examples("stackctl lab up", 'eval "$(stackctl lab env)"',
                                       "stackctl lab status"))
 app.add_typer(lab_app, name="lab")
+secrets_app = typer.Typer(
+    help="SOPS/age-encrypted files for secrets, configs and env files (docs/secrets.md).",
+    no_args_is_help=True,
+    rich_markup_mode=None, short_help="Encrypt files with .sops.yaml's rules; check they decrypt.",
+    epilog=examples("stackctl secrets encrypt secrets/db.sops.yaml",
+                    "printf %s \"$PW\" | stackctl secrets encrypt --stdin db_password.sops",
+                    "stackctl secrets check secrets/*.sops.* --age-identity ~/.config/sops/age/keys.txt"))
+app.add_typer(secrets_app, name="secrets")
 
 EnvFiles = Annotated[
     list[str] | None,
@@ -112,6 +120,21 @@ ProjectFile = Annotated[
     str | None,
     typer.Option("--project", metavar="FILE", callback=_set_project, expose_value=False,
                  help="Project file for --env (default: ./stackctl.yml)."),
+]
+
+
+def _set_age_identity(value: str | None) -> None:
+    if value:  # read where files are decrypted (stackctl/secrets/decrypt.py), beside SOPS_AGE_KEY*
+        if not os.path.isfile(value) or not os.access(value, os.R_OK):
+            raise typer.BadParameter(f"{value}: no such readable file (an age key file)")
+        os.environ["STACKCTL_AGE_IDENTITY"] = value
+
+
+AgeIdentity = Annotated[
+    str | None,
+    typer.Option("--age-identity", metavar="FILE", callback=_set_age_identity, expose_value=False,
+                 help="age key file for SOPS/age-encrypted files (besides SOPS_AGE_KEY_FILE, "
+                      "SOPS_AGE_KEY and ~/.config/sops/age/keys.txt)."),
 ]
 Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: text or json.")]
 TableFormat = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: table or json.")]
@@ -199,6 +222,7 @@ def validate(
     skip_interpolation: Annotated[bool, typer.Option(
         "--skip-interpolation", help="Check the files as written, leaving ${VAR} unexpanded.")] = False,
     project: ProjectFile = None,
+    age_identity: AgeIdentity = None,
 ) -> None:
     """Check stack files: YAML, interpolation, schema and meaning. Exit 1 on any problem."""
     from stackctl.commands import validate as impl
@@ -220,6 +244,7 @@ def config(
         bool, typer.Option("--skip-interpolation", help="Output the merged config without interpolating.")
     ] = False,
     project: ProjectFile = None,
+    age_identity: AgeIdentity = None,
 ) -> None:
     """Print the merged, interpolated, normalised stack (as `docker stack config`)."""
     from stackctl.commands import config as impl
@@ -260,6 +285,7 @@ def diff(
         "--with-registry-auth", help="Look images up with this client's registry credentials.")
     ] = False,
     project: ProjectFile = None,
+    age_identity: AgeIdentity = None,
 ) -> None:
     """Show what deploy would change. Exit 0: no changes, 2: changes, 1: error (64: bad flags)."""
     from stackctl.commands import diff as impl
@@ -305,6 +331,7 @@ def deploy(
     context: Context = None,
     debug: Debug = False,
     project: ProjectFile = None,
+    age_identity: AgeIdentity = None,
 ) -> None:
     """Create or update the stack so the swarm matches the files (only what changed)."""
     from stackctl.commands import deploy as impl
@@ -334,6 +361,7 @@ def promote(
     fmt: Format = "text",
     debug: Debug = False,
     project: ProjectFile = None,
+    age_identity: AgeIdentity = None,
 ) -> None:
     """Deploy --to's stack with each image pinned to what --from runs right now (stackctl.yml)."""
     from stackctl.commands import promote as impl
@@ -396,6 +424,7 @@ def rollback(
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
+    age_identity: AgeIdentity = None,
 ) -> None:
     """Redeploy a recorded revision, waiting and exiting as deploy does."""
     from stackctl.commands import rollback as impl
@@ -541,6 +570,41 @@ def completion(
         return 0
 
     _run(show, shell=shell)
+
+
+# --- encrypted files -----------------------------------------------------------------------
+
+
+@secrets_app.command("encrypt", cls=_Command, short_help="Encrypt files with the .sops.yaml rules (sops).",
+                     epilog=examples("stackctl secrets encrypt secrets/db.sops.yaml",
+                                     "printf %s \"$PW\" | stackctl secrets encrypt --stdin db_password.sops"))
+def secrets_encrypt(
+    files: Annotated[list[str], typer.Argument(metavar="FILE...", help="Files to encrypt in place.")],
+    stdin: Annotated[bool, typer.Option(
+        "--stdin", help="Read the plaintext from stdin and write FILE encrypted (no plaintext file).")
+    ] = False,
+) -> None:
+    """Encrypt each FILE in place with sops and the creation rule of .sops.yaml that matches it."""
+    from stackctl.commands import secrets as impl
+
+    _run(impl.encrypt, files=files, stdin=stdin)
+
+
+@secrets_app.command("check", cls=_Command, short_help="Check that files decrypt with the keys at hand.",
+                     epilog=examples("stackctl secrets check secrets/db.sops.yaml",
+                                     "stackctl secrets check db.sops.yaml --data-key db.password",
+                                     "stackctl secrets check db.sops.yaml --age-identity key.txt"))
+def secrets_check(
+    files: Annotated[list[str], typer.Argument(metavar="FILE...", help="SOPS or age files.")],
+    data_key: Annotated[str | None, typer.Option(
+        "--data-key", metavar="PATH", help="Also check this dotted key is in the document (db.password).")
+    ] = None,
+    age_identity: AgeIdentity = None,
+) -> None:
+    """Decrypt each FILE in memory and say whether it works (a digest, never the content). Exit 1 if not."""
+    from stackctl.commands import secrets as impl
+
+    _run(impl.check, files=files, data_key=data_key)
 
 
 # --- the lab ----------------------------------------------------------------------------

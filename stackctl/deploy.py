@@ -444,10 +444,11 @@ class _AnyVariable(dict):  # type: ignore[type-arg]
 
 def _file_or_nothing(path: str) -> bytes:
     """A secret/config file's bytes, or none when it is gone (the pinned version has the content)."""
+    from stackctl.secrets.decrypt import DecryptError, read_file
+
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError:
+        return read_file(path)
+    except (OSError, DecryptError):
         return b""
 
 

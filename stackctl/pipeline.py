@@ -90,6 +90,7 @@ def load_stack(
     environ: Mapping[str, str] | None = None,
     skip_interpolation: bool = False,
     validate: bool = True,
+    decrypt: bool = False,
 ) -> LoadedStack:
     """Load, check and merge stack files; raise LoadError / ValidationError with every problem."""
     from stackctl.load import yamlio
@@ -159,7 +160,7 @@ def load_stack(
     if validate:
         from stackctl.validate.meaning import check_meaning
 
-        found = check_meaning(config, docs, working_dir, environ=env)
+        found = check_meaning(config, docs, working_dir, environ=env, decrypt=decrypt)
         errors = [d for d in found if d.severity == "error"]
         warnings += [d for d in found if d.severity != "error"]
         if errors:

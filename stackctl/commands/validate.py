@@ -70,7 +70,7 @@ def run(files: list[str], env_files: list[str], env: str | None, fmt: str, skip_
     _, files, env_files, environ, _ = resolve_env_args(env, files, env_files)
     try:
         stack = load_stack(list(files), env_files=list(env_files), environ=environ,
-                           skip_interpolation=skip_interpolation, validate=True)
+                           skip_interpolation=skip_interpolation, validate=True, decrypt=True)
     except (LoadError, ValidationError) as err:
         diagnostics = list(err.diagnostics) or [Diagnostic(err.message or type(err).__name__)]
         _emit(False, diagnostics, fmt, None)

@@ -9,16 +9,21 @@ from typing import Any
 
 from stackctl.convert.context import ConvertContext, as_string_map, is_external, object_name
 from stackctl.convert.values import go_string
+from stackctl.secrets.decrypt import DecryptError, pick
 
 DEFAULT_NETWORK = "default"
 DEFAULT_NETWORK_DRIVER = "overlay"
 
 FileReader = Callable[[str], bytes]
+# `x-data-key: db.password` on a secret/config picks one value out of its YAML/JSON (SOPS) file
+DATA_KEY = "x-data-key"
 
 
 def read_file_bytes(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
+    """A secret/config file's bytes, decrypted in memory when SOPS- or age-encrypted (docs/secrets.md)."""
+    from stackctl.secrets.decrypt import read_file
+
+    return read_file(path)
 
 
 def service_network_keys(services: Mapping[str, Any]) -> set[str]:
@@ -153,13 +158,19 @@ def _object_data(
     if entry.get("file"):
         filename = str(entry["file"])
         try:
-            return read_file(filename)
+            data = read_file(filename)
+            data_key = entry.get(DATA_KEY)
+            if data_key:
+                data = pick(filename, data, str(data_key))
+            return data
         except IsADirectoryError:
             ctx.error(path + ("file",), f"{kind} {key}: {filename} is a directory, not a file")
         except FileNotFoundError:
             ctx.error(path + ("file",), f"{kind} {key}: file {filename} does not exist")
         except OSError as exc:
             ctx.error(path + ("file",), f"{kind} {key}: cannot read {filename}: {exc.strerror or exc}")
+        except DecryptError as exc:  # the file and the reason, never the content
+            ctx.error(path + ("file",), f"{kind} {key}: {exc}", hint=exc.hint)
         return None
     if entry.get("environment"):
         var = str(entry["environment"])

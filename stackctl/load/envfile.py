@@ -26,13 +26,16 @@ class EnvFileError(Exception):
 
 def parse_env_file(path: str, lookup: Lookup) -> list[tuple[str, str]]:
     """(KEY, VALUE) pairs of an env file, in file order."""
+    from stackctl.secrets.decrypt import DecryptError, read_file_kind
+
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw, encrypted = read_file_kind(path)  # decrypted in memory if encrypted (docs/secrets.md)
     except FileNotFoundError:
         raise EnvFileError("env file not found") from None
     except OSError as err:
         raise EnvFileError(f"cannot read env file: {err.strerror}") from None
+    except DecryptError as err:
+        raise EnvFileError(f"{err.reason}: {err.detail}" if err.detail else err.reason) from None
     pairs: list[tuple[str, str]] = []
     for number, raw_line in enumerate(raw.split(b"\n"), start=1):
         if number == 1 and raw_line.startswith(b"\xef\xbb\xbf"):
@@ -48,7 +51,9 @@ def parse_env_file(path: str, lookup: Lookup) -> list[tuple[str, str]]:
             continue
         key, sep, value = line.partition("=")
         if not key:
-            raise EnvFileError(f"no variable name on line '{line}'", number)
+            # an encrypted file's lines are secret: the line number only
+            raise EnvFileError("no variable name on the line" if encrypted else
+                               f"no variable name on line '{line}'", number)
         if " " in key or "\t" in key:
             raise EnvFileError(f"variable '{key}' contains whitespaces", number)
         if sep:

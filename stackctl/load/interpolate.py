@@ -233,10 +233,17 @@ def _read_dotenv(path: str, required: bool) -> dict[str, str]:
         if required:
             raise LoadError(diagnostics=[Diagnostic("env file not found", path, hint="--env-file")])
         return {}
+    import io
+
     from dotenv import dotenv_values
 
-    try:
-        values = dotenv_values(file, interpolate=False, encoding="utf-8")
+    from stackctl.secrets.decrypt import DecryptError, read_file
+
+    try:  # decrypted in memory when SOPS- or age-encrypted (docs/secrets.md)
+        text = read_file(path).decode("utf-8")
+        values = dotenv_values(stream=io.StringIO(text), interpolate=False)
     except (OSError, UnicodeDecodeError) as err:
         raise LoadError(diagnostics=[Diagnostic(f"cannot read env file: {err}", path)]) from None
+    except DecryptError as err:
+        raise LoadError(diagnostics=[Diagnostic(err.message, path, hint=err.hint)]) from None
     return {k: v if v is not None else "" for k, v in values.items()}

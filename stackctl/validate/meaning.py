@@ -99,8 +99,9 @@ def _lower_repository(image: str) -> str:
 
 class _Checker:
     def __init__(self, config: dict[str, Any], docs: Sequence[SourceDoc], working_dir: str,
-                 stack: str | None, environ: Mapping[str, str] | None = None) -> None:
+                 stack: str | None, environ: Mapping[str, str] | None = None, decrypt: bool = False) -> None:
         self.config = config
+        self.decrypt = decrypt
         self.environ = environ
         self.docs = docs
         self.working_dir = working_dir
@@ -478,6 +479,23 @@ class _Checker:
             self.report((*path, "file"), f'{kind} file "{file}" is a directory')
         elif not os.access(full, os.R_OK):
             self.report((*path, "file"), f'{kind} file "{file}" is not readable')
+        elif self.decrypt:
+            self.decrypts(path, kind, full, obj.get("x-data-key"))
+
+    def decrypts(self, path: Path, kind: str, full: str, data_key: Any) -> None:
+        """An encrypted file decrypts with the keys at hand (and has its x-data-key): `validate`."""
+        from stackctl.secrets.decrypt import DecryptError, encryption_of, read_file
+
+        try:
+            with open(full, "rb") as fh:
+                head = fh.read(65536)
+            if encryption_of(full, head) is None and not data_key:
+                return
+            read_file(full, data_key=str(data_key) if data_key else None)  # the plaintext is dropped
+        except OSError:
+            return  # reported above
+        except DecryptError as err:
+            self.report((*path, "file"), f"{kind} {path[-1]}: {err}", err.hint)
 
     # --- locating list items in the source ------------------------------------------------
 
@@ -526,12 +544,15 @@ def _get(data: Any, path: Iterable[str | int]) -> Any:
 
 
 def check_meaning(config: dict[str, Any], docs: list[SourceDoc], working_dir: str,
-                  stack: str | None = None, *, environ: Mapping[str, str] | None = None) -> list[Diagnostic]:
+                  stack: str | None = None, *, environ: Mapping[str, str] | None = None,
+                  decrypt: bool = False) -> list[Diagnostic]:
     """Errors and warnings (by severity) on the merged config, sorted by file and line.
 
     `stack`, when known (deploy, diff), also checks that STACK_service fits the swarm's limit.
     `environ`, when given, is where `environment: VAR` secrets read their value: VAR must be set.
+    `decrypt` (validate): every SOPS/age-encrypted secret or config file decrypts with the keys at
+    hand (deploy and diff find out at convert, before any write, without decrypting twice).
     """
-    found = _Checker(config, docs, working_dir, stack, environ).run()
+    found = _Checker(config, docs, working_dir, stack, environ, decrypt).run()
     order = {doc.filename: i for i, doc in enumerate(docs)}
     return sorted(found, key=lambda d: (order.get(d.file or "", -1), d.line or 0, d.path))

@@ -22,6 +22,7 @@ from tests.paths import LAB_HOST, node_host
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "atsea-envs"
+DEMO_KEY = EXAMPLE / "DEMO-age-key.txt"  # the example's demo age key (public on purpose)
 
 STACK_PREFIX = "ev"
 
@@ -109,7 +110,7 @@ def test_atsea_dev_and_prod_side_by_side(tmp_path: Path, stacks: dict[str, str],
                                          docker_client: Any, run_stackctl: Any) -> None:
     _ensure_external_secrets(lab_env)
     project = str(_project(tmp_path, stacks))
-    dev_env = {**lab_env, **_ports()}
+    dev_env = {**lab_env, **_ports(), "SOPS_AGE_KEY_FILE": str(DEMO_KEY)}  # dev's SOPS-encrypted password
     prod_env = {**lab_env, **_ports()}
 
     base = ["--project", project, "--resolve-image", "never", "--timeout", "3m"]
@@ -130,6 +131,11 @@ def test_atsea_dev_and_prod_side_by_side(tmp_path: Path, stacks: dict[str, str],
     prod_pay = spec(stacks["prod"], "payment_gateway")["TaskTemplate"]["Placement"]["Constraints"]
     assert "node.labels.pcidss == yes" not in dev_pay
     assert "node.labels.pcidss == yes" in prod_pay
+    # dev's password comes from its SOPS file (a secret of the stack), prod's is the book's external one
+    dev_db = spec(stacks["dev"], "database")["TaskTemplate"]["ContainerSpec"]["Secrets"]
+    prod_db = spec(stacks["prod"], "database")["TaskTemplate"]["ContainerSpec"]["Secrets"]
+    assert [s["SecretName"] for s in dev_db] == [f"{stacks['dev']}_postgres_password"]
+    assert [s["SecretName"] for s in prod_db] == ["postgres_password"]
 
     # promote: the pins are the image IDs dev's containers run (no registry on the lab); the lab
     # gives every node the same image IDs (as a registry would), so prod runs them on any node

@@ -196,9 +196,13 @@ def test_example_dev_against_prod() -> None:
 
 
 def test_env_without_compose_file_option() -> None:
-    result = _stackctl("validate", "--env", "dev", "--project", str(EXAMPLE))
+    # dev's database password is SOPS-encrypted for the example's DEMO key (docs/secrets.md)
+    result = _stackctl("validate", "--env", "dev", "--project", str(EXAMPLE),
+                       "--age-identity", str(EXAMPLE / "DEMO-age-key.txt"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK: 5 services")
+    no_key = _stackctl("validate", "--env", "dev", "--project", str(EXAMPLE), env={"HOME": "/nonexistent"})
+    assert no_key.returncode == 1 and "dev-postgres-password.sops: no key" in no_key.stderr, no_key.stderr
     missing = _stackctl("validate")
     assert missing.returncode == EXIT_USAGE and "--env" in missing.stderr
 
