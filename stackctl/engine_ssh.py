@@ -113,7 +113,8 @@ class SshConnection(urllib3.connection.HTTPConnection):
         ours, theirs = socket.socketpair()
         stderr = tempfile.TemporaryFile()  # a file, not a pipe: ssh can never block writing to it
         try:
-            self._proc = subprocess.Popen(self.target.argv(), stdin=theirs, stdout=theirs, stderr=stderr)
+            self._proc = subprocess.Popen(self.target.argv(), stdin=theirs.fileno(), stdout=theirs.fileno(),
+                                          stderr=stderr)
         except FileNotFoundError:
             ours.close()
             stderr.close()
@@ -195,7 +196,7 @@ class SshConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
         super().__init__("localhost", timeout=timeout, maxsize=maxsize)
         self.target = target
 
-    def _new_conn(self) -> SshConnection:  # type: ignore[override]
+    def _new_conn(self) -> SshConnection:
         self.num_connections += 1
         return SshConnection(self.target, timeout=self.timeout.connect_timeout)
 
