@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -81,9 +83,10 @@ def _one_line_refusal(env: dict[str, str], tmp_path: Path, words: str) -> str:
 
 def test_strict_checking_off_and_a_throwaway_known_hosts(lab: LabLayout, tmp_path: Path) -> None:
     """(a) StrictHostKeyChecking no + UserKnownHostsFile /dev/null, reached through `Include`, a host
-    alias and its User: stackctl deploys, diffs and lists; docker sees the same."""
+    alias and its User, with a ControlMaster: stackctl deploys, diffs and lists; docker sees the same."""
     files = ssh.SshFiles.of(lab.place)
     (tmp_path / "conf.d").mkdir()
+    control = Path(tempfile.mkdtemp(prefix="cm", dir="/tmp"))  # a unix socket path: 104 bytes at most
     (tmp_path / "conf.d" / "swarm.conf").write_text(textwrap.dedent(f"""\
         Host swarm-a
           HostName {lab.manager.ip}
@@ -93,13 +96,21 @@ def test_strict_checking_off_and_a_throwaway_known_hosts(lab: LabLayout, tmp_pat
           IdentityAgent none
           StrictHostKeyChecking no
           UserKnownHostsFile /dev/null
+          ControlMaster auto
+          ControlPath {control}/%C
+          ControlPersist 120
         """))
     env = _users_ssh(tmp_path, f"Include {tmp_path}/conf.d/*.conf\n", "ssh://swarm-a")
-    nodes = run_docker("node", "ls", "--format", "{{.Hostname}}", env=env)
-    assert nodes.returncode == 0, nodes.stderr  # docker: the settings work
     stack = f"sa{uuid.uuid4().hex[:6]}"
     path = str(_stack_file(tmp_path, 1))
+    master = [str(tmp_path / "bin" / "ssh"), "-O", "check", "swarm-a"]
     try:
+        out = run_stackctl("ls", env=env, timeout=60)
+        assert out.returncode == 0, out.stderr
+        # stackctl's ssh read the whole configuration: it started the ControlMaster
+        assert subprocess.run(master, capture_output=True, timeout=30).returncode == 0
+        nodes = run_docker("node", "ls", "--format", "{{.Hostname}}", env=env)
+        assert nodes.returncode == 0, nodes.stderr  # docker: the same settings work
         out = run_stackctl("deploy", stack, "-c", path, "--resolve-image", "never", "--timeout", "90s",
                            env=env, timeout=150)
         assert out.returncode == 0, out.stdout + out.stderr
@@ -113,6 +124,8 @@ def test_strict_checking_off_and_a_throwaway_known_hosts(lab: LabLayout, tmp_pat
         assert ps.returncode == 0 and f"{stack}_app" in ps.stdout, ps.stderr
     finally:
         run_stackctl("rm", stack, env={"DOCKER_HOST": lab.manager.host})
+        subprocess.run([*master[:2], "exit", master[3]], capture_output=True, timeout=30)
+        shutil.rmtree(control, ignore_errors=True)
 
 
 def test_a_proxyjump_through_another_namespace(lab: LabLayout, tmp_path: Path) -> None:
@@ -217,3 +230,16 @@ def test_a_key_the_server_does_not_know_is_refused_and_said(lab: LabLayout, tmp_
     assert theirs.returncode != 0 and "Permission denied (publickey)" in theirs.stderr
     line = _one_line_refusal(env, tmp_path, "ssh to swarm-d: authentication refused")
     assert "Permission denied (publickey)" in line and "authorized_keys" in line
+
+
+def test_nothing_listening_is_said(lab: LabLayout, tmp_path: Path) -> None:
+    """Port (from the configuration) where no sshd listens: both fail; stackctl says refused, in one line."""
+    env = _users_ssh(tmp_path, f"""\
+        Host swarm-e
+          HostName {lab.manager.ip}
+          Port 2299
+        """, "ssh://root@swarm-e")
+    theirs = run_docker("stack", "ls", env=env)
+    assert theirs.returncode != 0 and "Connection refused" in theirs.stderr
+    line = _one_line_refusal(env, tmp_path, "ssh to root@swarm-e: connection refused")
+    assert "port 2299" in line
