@@ -108,7 +108,7 @@ class SshConnection(urllib3.connection.HTTPConnection):
         self._reading = False
 
     def _new_conn(self) -> socket.socket:
-        self._finish(0.2, stop=True)
+        self._finish(0.0, stop=True)
         self._exited = None
         ours, theirs = socket.socketpair()
         stderr = tempfile.TemporaryFile()  # a file, not a pipe: ssh can never block writing to it
@@ -185,8 +185,9 @@ class SshConnection(urllib3.connection.HTTPConnection):
         try:
             super().close()
         finally:
-            # after a failed read ssh is on its way out with its reason: give it time to say it
-            self._finish(EXIT_WAIT if self._reading else 0.2, stop=True)
+            # after a failed read ssh is on its way out with its reason: give it time to say it;
+            # otherwise nothing is pending on this connection: end its ssh now
+            self._finish(EXIT_WAIT if self._reading else 0.0, stop=True)
 
 
 class SshConnectionPool(urllib3.connectionpool.HTTPConnectionPool):

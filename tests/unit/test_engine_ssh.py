@@ -110,7 +110,7 @@ def test_no_ssh_command_is_named() -> None:
 FAKE_SSH = """\
 import json, os, sys
 with open(os.environ["FAKE_SSH_LOG"], "a") as log:
-    log.write(json.dumps(sys.argv[1:]) + "\\n")
+    log.write(json.dumps([os.getpid(), *sys.argv[1:]]) + "\\n")
 if os.environ.get("FAKE_SSH_FAIL"):
     sys.stderr.write(os.environ["FAKE_SSH_FAIL"])
     sys.exit(255)
@@ -129,6 +129,9 @@ while True:
         if key.lower() == "content-length":
             length = int(value)
     inp.read(length)
+    if path.endswith(os.environ.get("FAKE_SSH_DIE_ON") or "-"):
+        sys.stderr.write("error: the engine went away\\n")
+        sys.exit(2)
     if path == "/_ping":
         body, extra = b"OK", "Api-Version: 1.41\\r\\nSwarm: active/manager\\r\\n"
     else:
@@ -151,6 +154,7 @@ def fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("FAKE_SSH_LOG", str(log))
     monkeypatch.delenv("FAKE_SSH_FAIL", raising=False)
+    monkeypatch.delenv("FAKE_SSH_DIE_ON", raising=False)
     return log
 
 
@@ -161,8 +165,19 @@ def test_requests_go_through_one_ssh_per_connection(fake_ssh: Path) -> None:
         assert eng.get("/services")[0]["Path"] == "/v1.41/services"
     calls = [json.loads(line) for line in fake_ssh.read_text().splitlines()]
     # the ping and both calls on the one kept-alive connection: one ssh, the docker CLI's arguments
-    assert calls == [["-o", "ConnectTimeout=30", "-T", "-l", "deploy", "-p", "2222", "--", "swarm.example",
-                      "docker", "system", "dial-stdio"]]
+    assert [call[1:] for call in calls] == [["-o", "ConnectTimeout=30", "-T", "-l", "deploy", "-p", "2222",
+                                             "--", "swarm.example", "docker", "system", "dial-stdio"]]
+    with pytest.raises(ProcessLookupError):  # closing the engine ended (and reaped) its ssh
+        os.kill(calls[0][0], 0)
+
+
+def test_ssh_ending_during_a_request_is_a_lost_connection(fake_ssh: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_SSH_DIE_ON", "/nodes")
+    with engine.connect("ssh://root@box", timeout=10) as eng, pytest.raises(EngineError) as err:
+        eng.objects("node")
+    assert err.value.failure == LOST and err.value.connection_failed
+    assert "(error: the engine went away)" in str(err.value) and "unknown" in str(err.value)
 
 
 def test_an_ssh_failure_is_the_one_line_error(fake_ssh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
