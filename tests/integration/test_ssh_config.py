@@ -67,6 +67,16 @@ def _stacks_seen(env: dict[str, str]) -> tuple[set[str], set[str]]:
     return {s["name"] for s in json.loads(mine.stdout)["stacks"]}, set(theirs.stdout.split())
 
 
+def _same_services(env: dict[str, str], stack: str) -> None:
+    """`stackctl services` and `docker stack services` show the same services and replicas."""
+    mine = run_stackctl("services", stack, "--format", "json", env=env, timeout=60)
+    assert mine.returncode == 0, mine.stderr
+    theirs = run_docker("stack", "services", stack, "--format", "{{.Name}} {{.Replicas}}", env=env)
+    assert theirs.returncode == 0, theirs.stderr
+    rows = {f"{s['name']} {s['replicas']}" for s in json.loads(mine.stdout)["services"]}
+    assert rows == set(theirs.stdout.strip().splitlines()) == {f"{stack}_app 0/0"}
+
+
 def _one_line_refusal(env: dict[str, str], tmp_path: Path, words: str) -> str:
     """stackctl ls, diff and deploy all refuse in one line holding `words`; deploy writes nothing."""
     stack = f"sr{uuid.uuid4().hex[:6]}"
@@ -102,7 +112,7 @@ def test_strict_checking_off_and_a_throwaway_known_hosts(lab: LabLayout, tmp_pat
         """))
     env = _users_ssh(tmp_path, f"Include {tmp_path}/conf.d/*.conf\n", "ssh://swarm-a")
     stack = f"sa{uuid.uuid4().hex[:6]}"
-    path = str(_stack_file(tmp_path, 1))
+    path = str(_stack_file(tmp_path, 0))
     master = [str(tmp_path / "bin" / "ssh"), "-O", "check", "swarm-a"]
     try:
         out = run_stackctl("ls", env=env, timeout=60)
@@ -118,8 +128,7 @@ def test_strict_checking_off_and_a_throwaway_known_hosts(lab: LabLayout, tmp_pat
         assert diff.returncode == 0, diff.stdout + diff.stderr
         mine, theirs = _stacks_seen(env)
         assert stack in mine and mine == theirs
-        tasks = run_docker("stack", "ps", stack, "--format", "{{.CurrentState}}", env=env)
-        assert tasks.stdout.startswith("Running"), tasks.stdout + tasks.stderr
+        _same_services(env, stack)
         ps = run_stackctl("ps", stack, "--format", "json", env=env)
         assert ps.returncode == 0 and f"{stack}_app" in ps.stdout, ps.stderr
     finally:
@@ -172,8 +181,7 @@ def test_a_proxyjump_through_another_namespace(lab: LabLayout, tmp_path: Path) -
         assert diff.returncode == 0, diff.stdout + diff.stderr
         mine, theirs = _stacks_seen(env)  # DOCKER_HOST=ssh://swarm-b, for both
         assert stack in mine and mine == theirs
-        services = run_stackctl("services", stack, "--format", "json", env=env)
-        assert services.returncode == 0 and f"{stack}_app" in services.stdout, services.stderr
+        _same_services(env, stack)
         assert log.read_text().count(jumped) > before  # through mgr-2's namespace, not straight from here
     finally:
         run_stackctl("rm", stack, env={"DOCKER_HOST": lab.manager.host})
