@@ -313,6 +313,7 @@ def connect(host: str | None = None, tls: TlsFiles | None = None, context: str |
         host, tls = ctx.host, ctx.tls
     host = host or DEFAULT_HOST
     docker = _load_sdk()
+    client = None
     try:
         client = _new_client(docker, host, tls, timeout)
         api = client.api
@@ -334,9 +335,11 @@ def connect(host: str | None = None, tls: TlsFiles | None = None, context: str |
             version = server
         api._version = version
         _local_socket_transport(api)
-    except (EngineError, UsageError):
-        raise
-    except Exception as err:  # noqa: BLE001 - sorted by translate; anything else is ours
+    except BaseException as err:
+        if client is not None:
+            client.close()  # for an ssh:// host: its ssh
+        if isinstance(err, EngineError | UsageError) or not isinstance(err, Exception):
+            raise
         failure = translate(err, host)
         if failure is None:
             raise
