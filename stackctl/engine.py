@@ -9,6 +9,8 @@ decides on status codes and never on message text.
 `connect(host, tls, context)` takes its settings as arguments; `endpoint_from` reads them
 from an environment the way the docker CLI does (DOCKER_HOST over DOCKER_CONTEXT over the
 current context of ~/.docker/config.json), and `open_engine` joins the two for commands.
+ssh:// hosts go through the system `ssh` as the docker CLI's do (`engine_ssh`, this gateway's
+transport); `translate` turns ssh's failures into one sentence each (`ssh_problem`).
 """
 
 from __future__ import annotations
@@ -132,68 +134,105 @@ def _tls_config(tls: TlsFiles | None) -> Any:
                                 ca_cert=str(folder / "ca.pem") if tls.verify else None, verify=tls.verify)
 
 
-def client_args(host: str, tls: Any, timeout: int) -> dict[str, Any]:
-    """Keyword arguments of the SDK clients for `host`: ssh:// goes through the system's ssh
-    binary (`use_ssh_client`; the SDK still needs paramiko importable to load that transport), and
-    never with TLS."""
-    if host.startswith("ssh://"):
-        return {"base_url": host, "tls": False, "timeout": timeout, "use_ssh_client": True}
-    return {"base_url": host, "tls": tls, "timeout": timeout}
+def _new_client(docker: Any, host: str, tls: TlsFiles | None, timeout: int) -> Any:
+    """The SDK client for `host`, on the lowest API version until the ping has negotiated one.
+
+    ssh:// hosts never use the SDK's own ssh transport (paramiko, or its `use_ssh_client` shell-out):
+    `engine_ssh` runs the system `ssh` exactly as the docker CLI does, one process per connection,
+    mounted as the client's only adapter."""
+    minimum = docker.constants.MINIMUM_DOCKER_API_VERSION
+    if not host.startswith("ssh://"):
+        return docker.DockerClient(base_url=host, tls=_tls_config(tls), timeout=timeout, version=minimum)
+    from stackctl import engine_ssh
+
+    try:
+        target = engine_ssh.SshTarget.parse(host)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    # a placeholder the SDK accepts and never dials: the ssh adapter replaces every adapter
+    client = docker.DockerClient(base_url="tcp://engine-over-ssh.invalid:2375", tls=False, timeout=timeout,
+                                 version=minimum)
+    engine_ssh.mount(client.api, target, timeout)
+    client.api.base_url = engine_ssh.BASE_URL
+    return client
 
 
-SSH_CHECK_TIMEOUT = 20.0
+# --- ssh: its failures in one line --------------------------------------------------------------
 
 
-def ssh_problem(host: str, returncode: int, stderr: str) -> str | None:
-    """One sentence for why `ssh HOST docker --version` failed (None: it worked). ssh says why
-    only in words, so its words decide here (ssh, not the engine: there is no status code)."""
+def ssh_problem(name: str, returncode: int | None, stderr: str) -> str | None:
+    """One sentence naming why `ssh ... docker system dial-stdio` to `name` (USER@HOST[:PORT]) failed
+    and what to do (None: it did not fail). `returncode` None: no `ssh` command here.
+
+    ssh says why only in words on its stderr (exit status 255 for all of its own failures), so its
+    words decide here: the gateway's error translation is the one place that reads such text."""
+    import re
+
     if returncode == 0:
         return None
-    text = stderr.strip()
-    last = text.splitlines()[-1].strip() if text else f"exit status {returncode}"
+    if returncode is None:
+        return (f"cannot reach {name}: no `ssh` command on this machine (stackctl reaches ssh:// hosts "
+                "through the system ssh, as the docker CLI does): install the OpenSSH client "
+                "(openssh-client)")
+    host = name.split("@")[-1]
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not set(ln.strip()) <= {"@"}]
+    last = lines[-1] if lines else f"exit status {returncode}"
+    changed = re.search(r"Host key for (\S+) has changed", stderr)
+    if changed or "IDENTIFICATION HAS CHANGED" in stderr:
+        who = changed.group(1) if changed else host
+        offending = re.search(r"Offending \S+ key in (\S+?):\d+", stderr)
+        where, file = (f" ({offending.group(1)})", f"-f {offending.group(1)} ") if offending else ("", "")
+        return (f"ssh to {name}: the host key of {who} changed: it is not the key known_hosts{where} holds "
+                "for it (a reinstalled server, or someone in between): if the change is expected, remove "
+                f"the old key (ssh-keygen {file}-R {who}), then check and accept the new one")
+    if "Host key verification failed" in stderr or "host key is known for" in stderr:
+        unknown = re.search(r"host key is known for (\S+?) and", stderr)
+        who = unknown.group(1) if unknown else host
+        return (f"ssh to {name}: the host key of {who} is unknown (not in known_hosts, and strict host key "
+                f"checking is on): check its fingerprint and add it (ssh-keyscan {who} >> "
+                "~/.ssh/known_hosts, or connect once with `ssh`)")
+    if "Permission denied" in stderr or "Too many authentication failures" in stderr:
+        return (f"ssh to {name}: authentication refused: the server accepted none of the keys offered "
+                f"({last}): add this client's public key to the remote's authorized_keys, or offer the right "
+                "key (IdentityFile or an agent, in ~/.ssh/config)")
+    if "Could not resolve hostname" in stderr:
+        return (f"ssh to {name}: unknown host name ({last}): check the host in DOCKER_HOST or the context "
+                "(or HostName in ~/.ssh/config)")
+    if "Connection refused" in stderr:
+        return (f"ssh to {name}: connection refused ({last}): is sshd running there, and on that port "
+                "(ssh://HOST:PORT, or Port in ~/.ssh/config)?")
+    if "timed out" in stderr:
+        return (f"ssh to {name}: connection timed out ({last}): is the host up and reachable from here "
+                "(address, firewall, VPN, ProxyJump in ~/.ssh/config)?")
+    if returncode == 127 or re.search(r"docker: (command )?not found", stderr):
+        return (f"ssh to {name} works, but the remote has no `docker` command on its PATH: install the "
+                "docker CLI there (or put it on the PATH of non-interactive ssh sessions)")
+    if "Cannot connect to the Docker daemon" in stderr:
+        return (f"ssh to {name} works, but the remote `docker` cannot reach its engine ({last}): is dockerd "
+                "running there?")
     if returncode == 255:
-        if "Host key verification failed" in text or "HOST IDENTIFICATION HAS CHANGED" in text:
-            return (f"ssh to {host}: the host key is not the one known_hosts holds for it (or none is "
-                    "known): check ~/.ssh/known_hosts (ssh-keyscan the host, or remove a stale entry)")
-        if "Permission denied" in text:
-            return (f"ssh to {host}: the server refused every key offered ({last}): add this client's "
-                    "public key to the remote authorized_keys, or offer the right key (ssh-agent, "
-                    "~/.ssh/config)")
-        return f"ssh to {host} failed: {last}"
-    if returncode == 127 or "command not found" in text or "not found" in text:
-        return (f"ssh to {host} works, but the remote has no `docker` command on its PATH: "
-                "install the docker CLI there")
-    return f"ssh to {host}: `docker --version` failed on the remote: {last}"
+        return f"ssh to {name} failed: {last}"
+    return f"ssh to {name}: `docker system dial-stdio` ended on the remote ({last})"
 
 
-def check_ssh(host: str) -> None:
-    """Before the SDK dials `ssh HOST docker system dial-stdio` (whose ssh talks straight to the
-    terminal): run `docker --version` the same way, non-interactively, and turn a wrong host key,
-    a refused key or a remote without docker into one line."""
-    import subprocess
-    from urllib.parse import urlparse
+def _ssh_failure_kind(returncode: int | None, stderr: str) -> str:
+    """DOWN when the request cannot have reached the engine and a rerun may work (refused, timed
+    out, engine down), OTHER for what needs the user (keys, names, a missing command), LOST when the
+    connection broke after it was up (whether the last change took effect is unknown)."""
+    if returncode is None or returncode == 127:
+        return OTHER
+    if returncode == 255:
+        transient = "Connection refused" in stderr or "timed out" in stderr
+        return DOWN if transient else OTHER
+    return DOWN if "Cannot connect to the Docker daemon" in stderr else LOST
 
-    url = urlparse(host)
-    if not url.hostname:
-        raise UsageError(f"invalid ssh host {host!r}: expected ssh://[USER@]HOST[:PORT]")
-    args = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
-    if url.username:
-        args += ["-l", url.username]
-    if url.port:
-        args += ["-p", str(url.port)]
-    args += ["--", url.hostname, "docker --version"]
-    try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=SSH_CHECK_TIMEOUT)
-    except FileNotFoundError:
-        raise EngineError(f"cannot reach {host}: no `ssh` command on this machine (install openssh-client)",
-                          failure=DOWN) from None
-    except subprocess.TimeoutExpired:
-        raise EngineError(f"ssh to {url.netloc} did not answer in {SSH_CHECK_TIMEOUT:.0f}s",
-                          failure=TIMEOUT) from None
-    problem = ssh_problem(url.netloc, proc.returncode, proc.stderr)
-    if problem:
-        raise EngineError(problem, failure=DOWN if proc.returncode == 255 else REFUSED)
+
+def _ssh_exited(err: BaseException) -> Any:
+    """The engine_ssh.SshExited in `err`'s chain, or None (found by type)."""
+    module = sys.modules.get("stackctl.engine_ssh")
+    if module is None:
+        return None
+    return next((item for item in _causes(err) if isinstance(item, module.SshExited)), None)
 
 
 def _pin_tls_trust(api: Any) -> None:
@@ -247,15 +286,13 @@ def _version_tuple(version: str) -> tuple[int, ...]:
         return (0,)
 
 
-def _load_sdk(ssh: bool) -> Any:
-    """The docker SDK, with its ssh transport only when an ssh:// host needs it.
+def _load_sdk() -> Any:
+    """The docker SDK, without paramiko.
 
-    The SDK imports paramiko whenever paramiko is installed (~0.25 s, most of `import docker`),
-    only to offer its ssh transport, and loads that transport only through paramiko even with
-    use_ssh_client (the system ssh does the work). So for other hosts paramiko is kept out of
-    the first import, and an ssh:// host loads the transport then (a process may use both).
-    """
-    if not ssh and "docker" not in sys.modules:
+    The SDK imports paramiko whenever it is installed (~0.25 s, most of `import docker`), only to
+    offer its own ssh transport, which stackctl never uses (`engine_ssh` runs the system ssh). So a
+    paramiko installed for something else is kept out of the first import."""
+    if "docker" not in sys.modules:
         blocked = sys.modules.setdefault("paramiko", None) is None  # type: ignore[arg-type]
         try:
             import docker
@@ -264,17 +301,7 @@ def _load_sdk(ssh: bool) -> Any:
                 del sys.modules["paramiko"]
         return docker
     import docker
-    import docker.api.client as sdk_client
 
-    if ssh and not hasattr(sdk_client, "SSHHTTPAdapter"):
-        import importlib.util
-
-        if importlib.util.find_spec("paramiko") is None:
-            raise EngineError("ssh:// hosts need the paramiko package, which the docker SDK loads its ssh "
-                              "transport with (pip install paramiko)")
-        from docker.transport.sshconn import SSHHTTPAdapter
-
-        sdk_client.SSHHTTPAdapter = SSHHTTPAdapter
     return docker
 
 
@@ -285,39 +312,39 @@ def connect(host: str | None = None, tls: TlsFiles | None = None, context: str |
         ctx = _context_endpoint(context, config_dir)
         host, tls = ctx.host, ctx.tls
     host = host or DEFAULT_HOST
-    if host.startswith("ssh://"):
-        check_ssh(host)
-    docker = _load_sdk(host.startswith("ssh://"))
+    docker = _load_sdk()
+    client = None
     try:
-        args = client_args(host, _tls_config(tls), timeout)
+        client = _new_client(docker, host, tls, timeout)
+        api = client.api
         # Negotiate the API version ourselves: the SDK's "auto" talks to the engine inside the
         # constructor, before the TLS trust can be pinned. One `GET /_ping` (as the docker CLI does)
         # gives the engine's API version and its swarm role in its headers: `GET /version` and, for
-        # the manager check, `GET /info` are each ~10 ms of engine time (bench/README.md).
-        probe = docker.APIClient(version=docker.constants.MINIMUM_DOCKER_API_VERSION, **args)
-        _pin_tls_trust(probe)
-        try:
-            resp = probe._get(probe._url("/_ping", versioned_api=False))
-            probe._raise_for_status(resp)
-            server = str(resp.headers.get("Api-Version") or "")
-            swarm = resp.headers.get("Swarm")
-            if not server:  # an engine older than API 1.25 names no version in its ping
-                server = str(probe.version(api_version=False).get("ApiVersion") or "")
-        finally:
-            probe.close()
+        # the manager check, `GET /info` are each ~10 ms of engine time (bench/README.md). The ping
+        # is unversioned, so the client that sent it (and its connection: one ssh handshake for an
+        # ssh:// host) goes on with the negotiated version.
+        _pin_tls_trust(api)
+        resp = api._get(api._url("/_ping", versioned_api=False))
+        api._raise_for_status(resp)
+        server = str(resp.headers.get("Api-Version") or "")
+        swarm = resp.headers.get("Swarm")
+        if not server:  # an engine older than API 1.25 names no version in its ping
+            server = str(api.version(api_version=False).get("ApiVersion") or "")
         version = docker.constants.DEFAULT_DOCKER_API_VERSION
         if server and _version_tuple(server) < _version_tuple(version):
             version = server
-        client = docker.DockerClient(version=version, **args)
-        _pin_tls_trust(client.api)
-        _local_socket_transport(client.api)
-    except EngineError:
-        raise
-    except Exception as err:  # noqa: BLE001 - sorted by translate; anything else is ours
+        api._version = version
+        _local_socket_transport(api)
+    except BaseException as err:
+        if client is not None:
+            client.close()  # for an ssh:// host: its ssh
+        if isinstance(err, EngineError | UsageError) or not isinstance(err, Exception):
+            raise
         failure = translate(err, host)
         if failure is None:
             raise
-        raise EngineError(_describe_failure(err, host), status=failure.status, reason=failure.reason,
+        message = failure.message if _ssh_exited(err) is not None else _describe_failure(err, host)
+        raise EngineError(message, status=failure.status, reason=failure.reason,
                           failure=failure.failure) from None
     engine = Engine(client, host=host, swarm=swarm)
     if debug:
@@ -424,6 +451,14 @@ def translate(err: BaseException, host: str = "") -> EngineError | None:
         reason = str(reason)
         return EngineError(f"Error response from daemon: {reason}", status=err.status_code, reason=reason,
                            failure=REFUSED)
+    exited = _ssh_exited(err)
+    if exited is not None:  # ssh (or the remote `docker system dial-stdio`) ended the connection
+        kind = _ssh_failure_kind(exited.returncode, exited.stderr)
+        message = ssh_problem(exited.target.name, exited.returncode, exited.stderr) or str(exited)
+        if kind == LOST:
+            message += ": whether the last change took effect is unknown"
+        lines = [ln.strip() for ln in exited.stderr.splitlines() if ln.strip()]
+        return EngineError(message, reason=lines[-1] if lines else str(exited), failure=kind)
     requests_exc = sys.modules.get("requests.exceptions")
     if requests_exc is not None:
         if isinstance(err, requests_exc.Timeout):

@@ -142,7 +142,7 @@ def test_ssh_failures_are_one_line(lab: LabLayout, tmp_path: Path) -> None:
     no_docker = f'command="exec env PATH=/nonexistent /bin/sh -c \\"$SSH_ORIGINAL_COMMAND\\"" {lab_pub}\n'
     for target, text, words in (
         (files.known_hosts, f"{lab.manager.ip} {stranger_pub}\n", "host key"),  # another host key
-        (files.authorized_keys, stranger_pub + "\n", "refused every key"),  # the lab key is no longer let in
+        (files.authorized_keys, stranger_pub + "\n", "authentication refused"),  # the lab key is not let in
         (files.authorized_keys, no_docker, "the remote has no `docker` command"),
     ):
         saved = tmp_path / "saved"

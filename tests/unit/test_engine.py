@@ -50,13 +50,6 @@ def test_a_context_names_its_host(tmp_path: Path) -> None:
         engine._context_endpoint("nope", str(tmp_path))
 
 
-def test_ssh_hosts_use_the_system_ssh_client() -> None:
-    args = engine.client_args("ssh://deploy@swarm.example:2222", tls=object(), timeout=7)
-    assert args == {"base_url": "ssh://deploy@swarm.example:2222", "tls": False, "timeout": 7,
-                    "use_ssh_client": True}
-    assert "use_ssh_client" not in engine.client_args("unix:///run/docker.sock", tls=False, timeout=7)
-
-
 # --- TLS ----------------------------------------------------------------------------------------
 
 

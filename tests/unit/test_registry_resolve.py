@@ -1,5 +1,5 @@
 """--resolve-image against registry answers (a fake gateway): a moved tag is a change, a missing
-image stops before any write, a registry that wants credentials is named; ssh's one-line errors."""
+image stops before any write, a registry that wants credentials is named."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from stackctl.deploy import DeployOptions, DeployRequest, Notice, deploy, image_resolver, plan_for
-from stackctl.engine import AUTH, MISSING, registry_verdict, ssh_problem
+from stackctl.engine import AUTH, MISSING, registry_verdict
 from stackctl.errors import EXIT_OK, PlanError
 from stackctl.observe import observe_stack
 from stackctl.plan import UPDATE
@@ -152,17 +152,3 @@ def test_registry_verdicts_by_status() -> None:
     anonymous = refusal(500, 'Head "https://x/v2/a/manifests/1": no basic auth credentials')
     assert registry_verdict(anonymous) == AUTH
     assert registry_verdict(refusal(500, "dial tcp: connection refused")) is None
-
-
-@pytest.mark.parametrize(("code", "stderr", "words"), [
-    (255, "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.\n",
-     "host key"),
-    (255, "Host key verification failed.\n", "known_hosts"),
-    (255, "root@10.0.0.1: Permission denied (publickey).\n", "refused every key"),
-    (127, "bash: line 1: docker: command not found\n", "no `docker` command"),
-    (255, "ssh: connect to host 10.0.0.1 port 22: Connection refused\n", "Connection refused"),
-])
-def test_ssh_problems_are_one_line(code: int, stderr: str, words: str) -> None:
-    text = ssh_problem("root@10.0.0.1", code, stderr)
-    assert text is not None and words in text and "\n" not in text and text.startswith("ssh to root@10.0.0.1")
-    assert ssh_problem("root@10.0.0.1", 0, "") is None
