@@ -2,7 +2,8 @@
 
 Per file: read → YAML → version → forbidden keys → interpolation → schema → normalise;
 then merge all files; then the meaning checks. Every problem of every file is collected
-and raised at once.
+and raised at once: a file the schema rejects in part still has the meaning checks run on the
+rest (the rejected keys and list elements removed), so that one `validate` says everything.
 """
 
 from __future__ import annotations
