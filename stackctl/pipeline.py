@@ -116,7 +116,8 @@ _GONE = object()
 
 def _remove(data: Any, path: tuple[str | int, ...]) -> None:
     """Remove `path` from `data` in place: a whole entry of a section (services.web) stays as an
-    empty mapping, so that what refers to it by name still finds it."""
+    empty mapping (an external one for secrets and configs), so that what refers to it by name
+    still finds it."""
     parent = data
     for part in path[:-1]:
         try:
@@ -125,8 +126,8 @@ def _remove(data: Any, path: tuple[str | int, ...]) -> None:
             return
     last = path[-1]
     if isinstance(parent, dict) and last in parent:
-        if len(path) == 2:
-            parent[last] = {}
+        if len(path) == 2:  # a secret or config needs a source: an external one takes no more
+            parent[last] = {"external": True} if path[0] in ("secrets", "configs") else {}
         else:
             del parent[last]
     elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
