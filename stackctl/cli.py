@@ -111,6 +111,20 @@ def _complete_service(ctx: typer.Context, incomplete: str) -> list[str]:
 Stack = Annotated[str, typer.Argument(metavar="STACK", help="Stack name.", autocompletion=_complete_stack)]
 
 
+def _values(kind: str) -> Callable[[str], list[str]]:
+    """A Tab completer for a flag with fixed values, read where they are checked."""
+    def complete(incomplete: str) -> list[str]:
+        from stackctl.commands import _options
+        from stackctl.resolve import RESOLVE_MODES
+
+        values = {"text": _options.TEXT_FORMATS, "table": _options.TABLE_FORMATS,
+                  "yaml": _options.YAML_FORMATS, "list": _options.LIST_FORMATS,
+                  "resolve": RESOLVE_MODES}[kind]
+        return [v for v in values if v.startswith(incomplete)]
+
+    return complete
+
+
 def _set_project(value: str | None) -> None:
     if value:
         os.environ["STACKCTL_PROJECT"] = value
@@ -136,14 +150,17 @@ AgeIdentity = Annotated[
                  help="age key file for SOPS/age-encrypted files (besides SOPS_AGE_KEY_FILE, "
                       "SOPS_AGE_KEY and ~/.config/sops/age/keys.txt)."),
 ]
-Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: text or json.")]
-TableFormat = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: table or json.")]
+Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: text or json.",
+                                     autocompletion=_values("text"))]
+TableFormat = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: table or json.",
+                                          autocompletion=_values("table"))]
 NoTrunc = Annotated[bool, typer.Option(
     "--no-trunc", help="Never cut a cell (rows may run past the terminal's edge).")]
 ListFormat = Annotated[str, typer.Option(
     "--format", "-o", metavar="FORMAT",
     help="Output format: table (fitted to the terminal; columns empty in every row left out), wide (every "
-         "column, no cell cut to fit: rows may run past the terminal's edge) or json.")]
+         "column, no cell cut to fit: rows may run past the terminal's edge) or json.",
+    autocompletion=_values("list"))]
 Context = Annotated[str | None, typer.Option("--context", metavar="CONTEXT", help="Docker context to use.")]
 Timeout = Annotated[str, typer.Option(
     "--timeout", metavar="DURATION", help="Bound on waiting for convergence (10m, 90s; 0: no limit).")]
@@ -238,8 +255,8 @@ def config(
     compose_file: OptionalComposeFiles = None,
     env_file: EnvFiles = None,
     env: EnvName = None,
-    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT",
-                                     help="Output format: yaml or json.")] = "yaml",
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: yaml or json.",
+                                     autocompletion=_values("yaml"))] = "yaml",
     skip_interpolation: Annotated[
         bool, typer.Option("--skip-interpolation", help="Output the merged config without interpolating.")
     ] = False,
@@ -277,7 +294,7 @@ def diff(
                      help="Compare the rendered stacks of --env and this environment."),
     ] = None,
     resolve_image: Annotated[
-        str, typer.Option("--resolve-image", metavar="MODE",
+        str, typer.Option("--resolve-image", metavar="MODE", autocompletion=_values("resolve"),
                           help="Ask the registry for digests (a tag pushed anew is a change): always, "
                                "changed or never.")
     ] = "always",
@@ -309,7 +326,7 @@ def deploy(
         "--prune", help="Remove the stack's services, networks, secrets and configs the file no longer has.")
     ] = False,
     resolve_image: Annotated[
-        str, typer.Option("--resolve-image", metavar="MODE",
+        str, typer.Option("--resolve-image", metavar="MODE", autocompletion=_values("resolve"),
                           help="Query the registry for digests: always, changed or never.")
     ] = "always",
     with_registry_auth: WithRegistryAuth = False,

@@ -10,9 +10,10 @@ deploy's exit code), a one-line description of what the deploy did, who and wher
 host, CI job), the files, the stackctl version, the rendered stack (the
 `stackctl config` data: secret/config entries keep only their file paths; any inline
 content is replaced by its digest), a sha256 digest (12 hex) of each secret/config file,
-the image of each service, and per secret/config the name of the version the services used
-(`objects`: rotated secrets/configs, docs/rotation.md), so that a rollback points the
-services back at that version. Secret values are never stored. Large documents are
+the image of each service as the file wrote it (`images`) and, beside it, the image the deploy sent
+for each service it wrote (`sent`, maybe pinned to a digest), and per secret/config the name of
+the version the services used (`objects`: rotated secrets/configs, docs/rotation.md), so that a
+rollback points the services back at that version. Secret values are never stored. Large documents are
 stored zlib-compressed and base64-encoded (a swarm config holds at most 500 KB).
 The last `keep` revisions (default 10, `--history-max`; 0: no limit) are kept: each revision
 carries the `keep` of the deploy that wrote it, and every reader sees only the newest revision's
@@ -92,7 +93,8 @@ class Revision:
     description: str = ""
     ci: dict[str, str] = field(default_factory=dict)  # CI system and job, when run from one
     config: dict[str, Any] = field(default_factory=dict)
-    images: dict[str, str] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)  # service -> image as the file wrote it
+    sent: dict[str, str] = field(default_factory=dict)  # service -> image this deploy sent (written only)
     digests: dict[str, dict[str, str]] = field(default_factory=dict)  # secrets/configs: name -> digest
     # "secrets"/"configs" -> base name (STACK_key) -> the version the services used (rotation)
     objects: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -103,7 +105,8 @@ class Revision:
         return {"revision": self.revision, "time": self.time, "status": self.status,
                 "description": self.description or self.note or "deploy", "user": self.user,
                 "host": self.host, "ci": self.ci or None, "cwd": self.cwd, "files": self.files,
-                "note": self.note, "images": self.images, "stackctl_version": self.stackctl_version}
+                "note": self.note, "images": self.images, "sent": self.sent,
+                "stackctl_version": self.stackctl_version}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "working_dir": self.working_dir, "digests": self.digests,
@@ -222,12 +225,33 @@ def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
         description=doc.get("description", ""),
         ci=dict(doc.get("ci") or {}),
         config=doc.get("config") or {},
-        images=doc.get("images") or {},
+        **_images_of(doc),
         digests=doc.get("digests") or {},
         objects=doc.get("objects") or {},
         working_dir=doc.get("working_dir", ""),
         config_id=cfg.get("ID", ""),
     )
+
+
+def _images_of(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """`images` (as the file wrote them) and `sent` of a stored revision. Revisions recorded before
+    `sent` existed kept one mixed map (the sent image where the deploy wrote the service, the file's
+    string elsewhere): it is read as `sent` and the file's strings come from the stored config."""
+    if "sent" in doc:
+        return {"images": dict(doc.get("images") or {}), "sent": dict(doc.get("sent") or {})}
+    stack = str(doc.get("stack", ""))
+    services = (doc.get("config") or {}).get("services") or {}
+    return {"images": {f"{stack}_{name}": str(body.get("image", ""))
+                       for name, body in services.items() if isinstance(body, dict)},
+            "sent": dict(doc.get("images") or {})}
+
+
+def pin_changes(old: Revision, new: Revision) -> list[tuple[str, str, str]]:
+    """Services whose file image is the same in both revisions but whose sent image differs (a tag
+    that moved, pinned to another digest): (service, old sent, new sent). A service either revision
+    did not write has nothing sent to compare; a changed file image is a config change already."""
+    return [(name, old.sent[name], new.sent[name]) for name in sorted(set(old.sent) & set(new.sent))
+            if old.images.get(name) == new.images.get(name) and old.sent[name] != new.sent[name]]
 
 
 def record_revision(
@@ -253,9 +277,9 @@ def record_revision(
     from stackctl import __version__
 
     clean, digests = scrub_config(config, working_dir)
-    all_images = {f"{stack}_{name}": str(body.get("image", ""))
-                  for name, body in (clean.get("services") or {}).items() if isinstance(body, dict)}
-    all_images.update(images)  # what was sent (maybe pinned) wins over the file's string
+    # One way for every service: the image as the file wrote it; what was sent goes beside it.
+    file_images = {f"{stack}_{name}": str(body.get("image", ""))
+                   for name, body in (clean.get("services") or {}).items() if isinstance(body, dict)}
     existing = _history_configs(engine, stack)
     number = (_revision_number(existing[-1]) if existing else 0) + 1
     doc = {
@@ -273,7 +297,8 @@ def record_revision(
         "description": _one_line(description),
         "ci": detect_ci(os.environ if environ is None else environ),
         "config": clean,
-        "images": all_images,
+        "images": file_images,
+        "sent": dict(images),
         "digests": digests,
         "objects": {section: dict(names) for section, names in (objects or {}).items() if names},
     }

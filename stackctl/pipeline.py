@@ -2,7 +2,8 @@
 
 Per file: read → YAML → version → forbidden keys → interpolation → schema → normalise;
 then merge all files; then the meaning checks. Every problem of every file is collected
-and raised at once.
+and raised at once: a file the schema rejects in part still has the meaning checks run on the
+rest (the rejected keys and list elements removed), so that one `validate` says everything.
 """
 
 from __future__ import annotations
@@ -83,6 +84,109 @@ def working_dir_for(files: Sequence[str]) -> str:
     return os.path.dirname(os.path.abspath(first))
 
 
+Rejected = list[tuple[str | int, ...]]
+
+
+def _schema_accepted_part(doc: SourceDoc) -> tuple[SourceDoc, Rejected] | None:
+    """`doc` without the keys and list elements the schema rejects, and those paths; None when
+    nothing sensible is left (the whole file, or a whole section, is rejected)."""
+    import copy
+    import dataclasses
+
+    from stackctl.validate.schema import check_schema, rejected_paths
+
+    rejected: Rejected = []
+    part = doc
+    for _round in range(3):  # removing a key can make its parent invalid (a required key)
+        paths = rejected_paths(part)
+        if paths is None or any(len(p) < 2 for p in paths):
+            return None
+        if not paths:
+            return part, rejected
+        rejected += paths
+        data = copy.deepcopy(part.data)
+        for path in paths:
+            _remove(data, path)
+        part = dataclasses.replace(part, data=_sweep(data))
+    return (part, rejected) if not check_schema(part) else None
+
+
+_GONE = object()
+
+
+def _remove(data: Any, path: tuple[str | int, ...]) -> None:
+    """Remove `path` from `data` in place: a whole entry of a section (services.web) stays as an
+    empty mapping (an external one for secrets and configs), so that what refers to it by name
+    still finds it."""
+    parent = data
+    for part in path[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = path[-1]
+    if isinstance(parent, dict) and last in parent:
+        if len(path) == 2:  # a secret or config needs a source: an external one takes no more
+            parent[last] = {"external": True} if path[0] in ("secrets", "configs") else {}
+        else:
+            del parent[last]
+    elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
+        parent[last] = _GONE  # swept after every path is removed: the indices of the others hold
+
+
+def _sweep(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _sweep(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_sweep(v) for v in data if v is not _GONE]
+    return data
+
+
+Partial = list[tuple[dict[str, Any], Rejected, list[Diagnostic]]]
+
+
+def _with_meaning_problems(schema_errors: list[Diagnostic], partial: Partial, docs: list[SourceDoc],
+                           working_dir: str, env: Mapping[str, str]) -> list[Diagnostic]:
+    """The schema's problems and the meaning checks' problems of every part the schema did not reject,
+    sorted by file and line. A meaning problem inside a rejected part, or about the rejected key
+    (a service without `image:` because its image was rejected), is left out: the schema's problem
+    says it."""
+    import re
+
+    from stackctl.load.merge import merge_configs
+    from stackctl.load.order import order
+    from stackctl.load.source import dotted
+    from stackctl.validate.meaning import check_meaning
+
+    rejected = [dotted(p) for _, paths, _ in partial for p in paths]
+    # the words that name a rejected key: its own, and the key the schema's hint suggests ("imgae":
+    # did you mean 'image'?), so that "no image specified" is not said beside that typo
+    names = {dotted(p): {str(p[-1])} for _, paths, _ in partial for p in paths}
+    for diag in schema_errors:
+        if diag.path in names:
+            names[diag.path] |= set(re.findall(r"'([^']+)'", diag.hint or ""))
+
+    def caused_by_rejection(diag: Diagnostic) -> bool:
+        path = diag.path or ""
+        for gone in rejected:
+            if path == gone or path.startswith((gone + ".", gone + "[")):
+                return True
+            about = f"{diag.message} {diag.hint or ''}"
+            if gone.startswith((path + ".", path + "[")) and any(name in about for name in names[gone]):
+                return True
+        return False
+
+    try:
+        config = order(merge_configs([data for data, _, _ in partial]))
+        found = check_meaning(config, docs, working_dir, environ=env)
+    except Exception:  # noqa: BLE001 - a partial stack the checks cannot read: the schema's word stands
+        return schema_errors
+    extra = [d for _, _, errors in partial for d in errors] + [d for d in found if d.severity == "error"]
+    extra = [d for d in extra if not caused_by_rejection(d) and d not in schema_errors]
+    position = {doc.filename: i for i, doc in enumerate(docs)}
+    return sorted(schema_errors + extra, key=lambda d: (position.get(d.file or "", len(docs)), d.line or 0))
+
+
 def load_stack(
     files: list[str],
     *,
@@ -111,6 +215,9 @@ def load_stack(
     warnings: list[Diagnostic] = []
     docs: list[SourceDoc] = []
     normalised: list[dict[str, Any]] = []
+    # validate: the parts the schema did not reject, so that the meaning checks still run on them
+    # (normalised data, the rejected paths, normalisation errors); None once a file is all rejected
+    partial: Partial | None = []
     for name in files:
         try:
             filename, raw = read_source(name)
@@ -143,6 +250,12 @@ def load_stack(
         problems = [d for d in check_schema(doc) if d.severity == "error"]
         if problems:
             schema_errors += problems
+            rest = _schema_accepted_part(doc) if validate else None
+            if rest is None:
+                partial = None  # nothing left to check the meaning of
+            elif partial is not None:
+                data, errors, _ = normalize_doc(rest[0], working_dir, lookup)
+                partial.append((data, rest[1], errors))
             continue
         if doc.spec:  # a Compose Specification file: its keys swarm cannot honour
             from stackctl.load.spec import ignored_keys
@@ -152,6 +265,10 @@ def load_stack(
         load_errors += errors
         warnings += file_warnings
         normalised.append(data)
+        if partial is not None:
+            partial.append((data, [], []))
+    if schema_errors and not load_errors and partial:
+        schema_errors = _with_meaning_problems(schema_errors, partial, docs, working_dir, env)
     if load_errors or schema_errors:
         raise (ValidationError if schema_errors and not load_errors else LoadError)(
             diagnostics=load_errors + schema_errors)

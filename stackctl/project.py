@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackctl.errors import Diagnostic, UsageError, ValidationError
+from stackctl.errors import Diagnostic, LoadError, UsageError, ValidationError
 from stackctl.load.source import SourceDoc, dotted
 
 PROJECT_FILENAMES = ("stackctl.yml", "stackctl.yaml")
@@ -233,7 +233,8 @@ def default_stack_file(directory: str | os.PathLike[str] = ".") -> str:
 
     present = [name for name in DEFAULT_STACK_FILES if (Path(directory) / name).is_file()]
     if not present:
-        raise UsageError("no stack file: give one with -c/--compose-file, add one of "
+        # Exit 1 as for a -c file that does not exist: a file is missing, the flags are fine.
+        raise LoadError("no stack file: give one with -c/--compose-file, add one of "
                          f"{', '.join(DEFAULT_STACK_FILES)} to this directory, or an environment with --env "
                          "(from stackctl.yml)")
     others = f" ({', '.join(present[1:])} also present: -c chooses)" if present[1:] else ""

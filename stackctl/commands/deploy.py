@@ -14,11 +14,23 @@ from stackctl.deploy import DEFAULT_LOCK_TIMEOUT, RESOLVE_MODES, DeployOptions, 
 from stackctl.errors import UsageError
 
 
-def check_flags(resolve_image: str, fmt: str) -> str:
-    """Bad flag values are usage errors (exit 64), found before any file is read; returns --format."""
+def check_flags(resolve_image: str, fmt: str, *durations: str, keep_versions: int = 0,
+                history_max: int = 0) -> str:
+    """Bad flag values are usage errors (exit 64), found before any file is read or engine asked
+    (docs/exit-codes.md): --resolve-image, --format, the durations (--timeout, --lock-timeout),
+    --keep-versions and --history-max. Returns --format."""
+    from stackctl.units import parse_timeout
+
     if resolve_image not in RESOLVE_MODES:
         raise UsageError(f"invalid --resolve-image {resolve_image!r} (always, changed or never)")
-    return check_format(fmt, TEXT_FORMATS)
+    fmt = check_format(fmt, TEXT_FORMATS)
+    for duration in durations:
+        parse_timeout(duration)
+    if keep_versions < 0:
+        raise UsageError("--keep-versions must be 0 or more")
+    if history_max < 0:
+        raise UsageError("--history-max must be 0 or more (0: no limit)")
+    return fmt
 
 
 def finish(outcome: DeployOutcome, fmt: str, plan_only: bool) -> int:
@@ -41,7 +53,8 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     from stackctl.render.deploy import DeployPrinter
 
     started = time.monotonic()
-    fmt = check_flags(resolve_image, fmt)
+    fmt = check_flags(resolve_image, fmt, timeout, lock_timeout, keep_versions=keep_versions,
+                      history_max=history_max)
     stack, files, env_files, environ, choice = resolve_env_args(
         env, files, env_files, stack, context=context, need_stack=True)
     stack = check_stack_name(stack or "")

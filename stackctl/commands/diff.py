@@ -59,5 +59,5 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     if ordering is not None and plan.has_changes:
         print("\n".join(order_lines(ordering.tiers)))
     print_warnings(plan.warnings)
-    plan.check()
+    plan.check(would=True)
     return EXIT_CHANGES if plan.has_changes else EXIT_OK

@@ -91,7 +91,8 @@ def _show(engine: Engine, stack: str, number: int, fmt: str) -> int:
         lines.append(f"CI:          {describe_ci(rev.ci)}" + (f" ({detail})" if detail else ""))
     lines.append(f"Files:       {', '.join(rev.files) or '-'}")
     if rev.images:
-        lines.append("Images:      " + ", ".join(f"{k}={v}" for k, v in sorted(rev.images.items())))
+        lines.append("Images:      " + ", ".join(_image_text(k, v, rev.sent.get(k))
+                                                 for k, v in sorted(rev.images.items())))
     lines.append(f"stackctl:    {rev.stackctl_version}")
     print("\n".join(lines))
     print("---")
@@ -104,14 +105,12 @@ def _show(engine: Engine, stack: str, number: int, fmt: str) -> int:
 
 def _diff(engine: Engine, stack: str, first: int, second: int, fmt: str) -> int:
     from stackctl.config_diff import diff_configs
-    from stackctl.history import get_revision
+    from stackctl.history import get_revision, pin_changes
     from stackctl.render.tables import print_json
 
     old, new = get_revision(engine, stack, first), get_revision(engine, stack, second)
     changes = diff_configs(old.config, new.config)
-    images = [(name, old.images.get(name), new.images.get(name))
-              for name in sorted(set(old.images) | set(new.images))
-              if old.images.get(name) != new.images.get(name)]
+    images = pin_changes(old, new)
     if fmt == "json":
         print_json({"schema": "stackctl.revision-diff/v1", "stack": stack, "from": first, "to": second,
                     "changes": [c.to_json() for c in changes],
@@ -124,11 +123,11 @@ def _diff(engine: Engine, stack: str, first: int, second: int, fmt: str) -> int:
     for change in changes:
         print(f"  {change.text()}")
     for name, a, b in images:
-        if not any(c.path == f"services.{_short(name, stack)}.image" for c in changes):  # pin only
-            print(f"  ~ image of {name} (sent): {a or '(none)'} → {b or '(none)'}")
-    print(f"{len(changes)} {'change' if len(changes) == 1 else 'changes'}.")
+        print(f"  ~ image of {name} (sent): {a} → {b}")
+    count = len(changes) + len(images)
+    print(f"{count} {'change' if count == 1 else 'changes'}.")
     return EXIT_OK
 
 
-def _short(name: str, stack: str) -> str:
-    return name[len(stack) + 1:] if name.startswith(stack + "_") else name
+def _image_text(service: str, image: str, sent: str | None) -> str:
+    return f"{service}={image}" + (f" (sent {sent})" if sent and sent != image else "")

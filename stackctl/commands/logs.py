@@ -94,7 +94,15 @@ def run(*, stack: str, service: str | None = None, follow: bool = False, tail: s
         lines.sort()
         for _stamp, _order, stream, text in lines:
             _emit(stream, text)
+        if not lines and tail != "0":
+            print(_nothing_written([object_name(s) for s in services], since), file=sys.stderr)
     return 0
+
+
+def _nothing_written(services: list[str], since: str | None) -> str:
+    """Said on stderr when the tasks wrote no line at all: an empty output is not a silent failure."""
+    which = services[0] if len(services) == 1 else f"{len(services)} services ({', '.join(services)})"
+    return f"no log lines: the tasks of {which} wrote nothing" + (f" since {since}" if since else "")
 
 
 def _emit(stream: int, text: str, lock: threading.Lock | None = None) -> None:

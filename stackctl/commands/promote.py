@@ -172,8 +172,7 @@ def print_pins(pins: list[Pin], source: str, target: str, stream: Any = None) ->
 def run(*, source: str, target: str, prune: bool = False, detach: bool = False, quiet: bool = False,
         plan_only: bool = False, timeout: str = "10m", rollback_on_failure: bool = False, fmt: str = "text",
         debug: bool = False, lock_timeout: str = "10m", with_registry_auth: bool = False) -> int:
-    from stackctl.commands._options import TEXT_FORMATS, check_format
-    from stackctl.commands.deploy import finish
+    from stackctl.commands.deploy import check_flags, finish
     from stackctl.deploy import DeployOptions, DeployRequest, deploy
     from stackctl.engine import open_engine
     from stackctl.pipeline import load_stack
@@ -183,7 +182,7 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
 
     if source == target:
         raise UsageError("--from and --to name the same environment")
-    fmt = check_format(fmt, TEXT_FORMATS)
+    fmt = check_flags("always", fmt, timeout, lock_timeout)
     src = environment_target(source)
     dst = environment_target(target)
     loaded = load_stack(dst.files, env_files=dst.env_files, environ=dst.environ(), validate=True)

@@ -50,6 +50,10 @@ def run(*, stack: str, filters: list[str], no_trunc: bool = False, quiet: bool =
     now = datetime.now(timezone.utc)
     rows = task_rows(tasks, services, nodes, now=now, all_tasks=all_tasks)
     statuses = service_statuses(services, all_stack_tasks)
+    if user_filters.get("name"):  # the summary counts the services a name filter picks, not the stack
+        shown = {t.get("ServiceID") for t in tasks}
+        prefixes = tuple(user_filters["name"])
+        statuses = [s for s in statuses if s.id in shown or s.name.startswith(prefixes)]
 
     if quiet:
         for r in rows:

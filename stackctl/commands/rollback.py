@@ -22,14 +22,13 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
         rollback_on_failure: bool = False, quiet: bool = False, resolve_image: str = "changed",
         fmt: str = "text", context: str | None = None, debug: bool = False, plan_only: bool = False,
         history_max: int = 10) -> int:
-    from stackctl.commands._options import TEXT_FORMATS, check_format
-    from stackctl.commands.deploy import finish
+    from stackctl.commands.deploy import check_flags, finish
     from stackctl.deploy import DeployOptions, DeployRequest, deploy
     from stackctl.engine import open_engine
     from stackctl.history import file_digest, get_revision
     from stackctl.render.deploy import DeployPrinter
 
-    fmt = check_format(fmt, TEXT_FORMATS)
+    fmt = check_flags(resolve_image, fmt, timeout, history_max=history_max)
     if to is not None and to < 1:
         raise UsageError("--to must be a revision number (see `stackctl history STACK`)")
     engine = open_engine(context, debug)

@@ -487,5 +487,6 @@ def status_rows(name: str = DEFAULT_NAME) -> tuple[LabLayout, list[dict[str, Any
     layout = read_state(name)
     if layout is None or not _responds(layout.manager):
         hint = "" if name == DEFAULT_NAME else f" --name {name}"
-        raise LabError(f"the lab {name!r} is not up (start it with: sudo stackctl lab up{hint})")
+        sudo = "" if os.geteuid() == 0 else "sudo "  # root needs no sudo (and may not have it)
+        raise LabError(f"the lab {name!r} is not up (start it with: {sudo}stackctl lab up{hint})")
     return layout, node_table(layout)

@@ -300,6 +300,21 @@ def _check_nesting(text: str, filename: str) -> None:
         loader.dispose()
 
 
+def _yaml_problem(err: yaml.MarkedYAMLError, text: str, filename: str) -> Diagnostic:
+    """The parser's error in the user's words: a tab said as a tab, an unclosed quote where it opens."""
+    mark = err.problem_mark or err.context_mark
+    message = " ".join(x for x in (err.context, err.problem) if x) or str(err)
+    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        return Diagnostic(f"invalid YAML: a tab character at column {mark.column + 1}", filename,
+                          mark.line + 1, hint="YAML indents with spaces only: replace the tab with spaces")
+    if err.context == "while scanning a quoted scalar" and err.context_mark is not None:
+        where = err.context_mark
+        runs_on = "it runs to the end of the file" if "end of stream" in (err.problem or "") else None
+        return Diagnostic(f"invalid YAML: the quote opened at column {where.column + 1} is never closed",
+                          filename, where.line + 1, hint=runs_on)
+    return Diagnostic(f"invalid YAML: {message}", filename, mark.line + 1 if mark else None)
+
+
 def parse_yaml(text: str, filename: str) -> SourceDoc:
     """Parse one stack file's text into a SourceDoc (version not yet checked)."""
     _check_nesting(text, filename)
@@ -310,10 +325,7 @@ def parse_yaml(text: str, filename: str) -> SourceDoc:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else None
-        message = " ".join(x for x in (err.context, err.problem) if x) or str(err)
-        raise LoadError(diagnostics=[Diagnostic(f"invalid YAML: {message}", filename, line)]) from None
+        raise LoadError(diagnostics=[_yaml_problem(err, text, filename)]) from None
     except yaml.YAMLError as err:
         raise LoadError(diagnostics=[Diagnostic(f"invalid YAML: {err}", filename)]) from None
     except RecursionError:
@@ -335,8 +347,11 @@ def parse_yaml(text: str, filename: str) -> SourceDoc:
             data = builder.build(root, (), 0)
         except RecursionError:
             raise builder.fail(f"nesting deeper than {MAX_DEPTH} levels", None) from None
+    if root is None:
+        raise LoadError(diagnostics=[Diagnostic("the file is empty (or only comments)", filename, None,
+                                                hint="a stack file needs at least version: and services:")])
     if not isinstance(data, dict):
-        line = root.start_mark.line + 1 if root is not None else None
+        line = root.start_mark.line + 1
         raise LoadError(diagnostics=[Diagnostic("top-level object must be a mapping", filename, line)])
     return SourceDoc(filename=filename, data=data, lines=builder.lines)
 

@@ -66,12 +66,19 @@ def check_ports(name: str, spec: Mapping[str, Any], others: list[ObservedService
                 owner = f" (stack {other.stack})" if other.stack else ""
                 text = (f"service {name}: port {published}/{proto} is already published by service "
                         f"{other.name}{owner}")
+                path = f"services.{short_name(name, plan.stack)}.ports"
                 if mode == "host" and o_mode == "host":
-                    plan.warnings.append(Diagnostic(
-                        text + " in host mode: their tasks cannot share a node", severity="warning"))
+                    plan.warnings.append(Diagnostic(text + " in host mode: their tasks cannot share a node",
+                                                    path=path, severity="warning"))
                 else:
-                    path = f"services.{short_name(name, plan.stack)}.ports"
-                    plan.errors.append(Diagnostic(text, path=path))
+                    plan.errors.append(Diagnostic(text, path=path, hint=_port_hint(other)))
+
+
+def _port_hint(other: ObservedService) -> str:
+    if other.stack:
+        return (f"publish another port, or remove stack {other.stack} first (stackctl rm {other.stack}), "
+                f"or deploy this file as stack {other.stack}")
+    return f"publish another port, or remove service {other.name} first"
 
 
 def check_volumes(plan: Plan, volumes: Mapping[str, Any], observed: ObservedStack) -> None:

@@ -122,15 +122,14 @@ class Plan:
                 return a
         return None
 
-    def check(self) -> None:
-        """Raise PlanError when a blocking problem was found."""
+    def check(self, *, would: bool = False) -> None:
+        """Raise PlanError when a blocking problem was found. `would`: said by `diff`, which changes
+        nothing anyway: "deploy would fail: ..." rather than "nothing was changed"."""
         if self.errors:
             n = len(self.errors)
-            raise PlanError(
-                f"the plan for stack {self.stack} has {n} blocking problem{'s' if n > 1 else ''}; "
-                "nothing was changed",
-                list(self.errors),
-            )
+            problems = f"the plan for stack {self.stack} has {n} blocking problem{'s' if n > 1 else ''}"
+            raise PlanError(f"deploy would fail: {problems}" if would else f"{problems}; nothing was changed",
+                            list(self.errors))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -52,6 +52,11 @@ def make_plan(desired: DesiredStack, observed: ObservedStack, *, prune: bool, st
         svc = observed.services[name]
         plan.drop(Action("service", name, REMOVE, id=svc.id, version=svc.version, current=svc.spec))
     plan.actions.sort(key=lambda a: (KIND_ORDER.index(a.kind), a.action == REMOVE, a.name))
+    if sources:  # the pre-checks' problems about the files, at their FILE:LINE
+        from stackctl.plan.sources import locate_problems
+
+        locate_problems(plan.errors, sources)
+        locate_problems(plan.warnings, sources)
     if strict:
         plan.check()
     return plan

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stackctl.errors import Diagnostic
 from stackctl.load.source import SourceDoc, locate
 from stackctl.plan.compose_terms import ComposeChange, compose_changes, list_field
 from stackctl.plan.fields import field_changes, path_parts, value_at
@@ -159,3 +160,32 @@ def service_changes(changes: Sequence[FieldChange], have: Mapping[str, Any], wan
         return (0, order.index(cc.file), cc.line)
 
     return sorted(out, key=in_file_order)  # stable: the engine's order where no line is known
+
+
+def key_path(path: str, docs: Sequence[SourceDoc]) -> tuple[str | int, ...] | None:
+    """A dotted key path (`services.web.deploy.placement.constraints`, `services.web.ports[1]`) as a
+    path into the files, its entry name matched against the files' (names may contain dots)."""
+    import re
+
+    head, _, rest = path.partition(".")
+    names = {str(n) for doc in docs if isinstance(doc.data.get(head), Mapping) for n in doc.data[head]}
+    for name in sorted(names, key=len, reverse=True):
+        if rest == name or rest.startswith((name + ".", name + "[")):
+            tail = re.findall(r"\.([^.\[]+)|\[(\d+)\]", rest[len(name):])
+            return (head, name, *(int(i) if i else key for key, i in tail))
+    return None
+
+
+def locate_problems(problems: list[Diagnostic], docs: Sequence[SourceDoc]) -> None:
+    """Give each plan problem about the files (a key path, no FILE yet) the FILE:LINE of that key,
+    or of its nearest ancestor, in the last file that defines the entry (in place)."""
+    for i, diag in enumerate(problems):
+        if diag.file or not diag.path:
+            continue
+        key = key_path(diag.path, docs)
+        if key is None:
+            continue
+        for doc in reversed(docs):
+            if doc.has(key[:2]):
+                problems[i] = dataclasses.replace(diag, file=doc.filename, line=doc.line_of(key))
+                break

@@ -117,6 +117,34 @@ def check_schema(doc: SourceDoc) -> list[Diagnostic]:
     return sorted(unique, key=lambda d: (d.line or 0, d.path, d.message))
 
 
+def _unknown_keys(error: SchemaError) -> list[Any]:
+    """The keys an `additionalProperties` error is about."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}  # the failing sub-schema
+    props = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    return [key for key in instance
+            if key not in props and not any(re.search(p, str(key)) for p in patterns)]
+
+
+def rejected_paths(doc: SourceDoc) -> list[tuple[str | int, ...]] | None:
+    """The parts of `doc.data` the schema rejects (the key or list element each error is about),
+    so that validate can run the meaning checks on the rest; None when the whole file is rejected."""
+    version = normalise_version(doc.version)
+    if version not in SUPPORTED_VERSIONS or not isinstance(doc.data, dict):
+        return None
+    out: list[tuple[str | int, ...]] = []
+    for error in compiled_validator(SPEC if doc.spec else version).iter_errors(doc.data):
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties":
+            out += [(*path, key) for key in _unknown_keys(error)]
+        elif not path:
+            return None
+        else:
+            out.append(path)
+    return list(dict.fromkeys(out))
+
+
 def _unsupported_version(doc: SourceDoc, version: str) -> Diagnostic:
     hint = "stackctl, like docker stack deploy, reads Compose file format 3.x (3.0 to 3.13)"
     if version.startswith(("1", "2")):
@@ -216,11 +244,7 @@ class _Explainer:
     def _unknown_keys(self, error: SchemaError, path: tuple[str | int, ...]) -> Iterator[Diagnostic]:
         schema = error.schema if isinstance(error.schema, Mapping) else {}  # the failing sub-schema
         props = schema.get("properties", {})
-        patterns = schema.get("patternProperties", {})
-        instance = error.instance if isinstance(error.instance, dict) else {}
-        for key in instance:
-            if key in props or any(re.search(p, str(key)) for p in patterns):
-                continue
+        for key in _unknown_keys(error):
             key_path = (*path, key)
             if not props:  # a map of names: the name itself is wrong
                 yield self.diag(key_path, f'invalid name "{key}"',

@@ -514,3 +514,26 @@ def test_a_stale_lock_is_taken_over(engine: Any, stack_name: str, docker_client:
         new.release()
         old.release()
     assert read_lock(engine, stack_name) is None
+
+
+def test_diff_says_deploy_would_fail_and_a_taken_port_carries_file_line(
+        stack_name: str, tmp_path: Path, run_stackctl: Any, lab_env: dict[str, str]) -> None:
+    path = tmp_path / "ports.yml"
+    path.write_text('version: "3.8"\nservices:\n  web:\n    image: busybox:latest\n    ports:\n'
+                    '      - "18931:80"\n    deploy:\n      replicas: 0\n')
+    other = f"{stack_name}b"
+    try:
+        cp = run_stackctl("deploy", other, "-c", str(path), "--resolve-image", "never", "--detach",
+                          env=lab_env)
+        assert cp.returncode == 0, cp.stderr
+        cp = run_stackctl("diff", stack_name, "-c", str(path), "--resolve-image", "never", env=lab_env)
+        assert cp.returncode == 1, cp.stdout + cp.stderr
+        assert "deploy would fail: the plan for stack" in cp.stderr and "nothing was changed" not in cp.stderr
+        where = (f"{path}:5: services.web.ports: service {stack_name}_web: port 18931/tcp is already "
+                 f"published by service {other}_web (stack {other})")
+        assert where in cp.stderr, cp.stderr
+        assert f"stackctl rm {other}" in cp.stderr  # what to do about it
+        cp = run_stackctl("deploy", stack_name, "-c", str(path), "--resolve-image", "never", env=lab_env)
+        assert cp.returncode == 1 and where in cp.stderr and "nothing was changed" in cp.stderr, cp.stderr
+    finally:
+        subprocess.run(["docker", "stack", "rm", other], env=lab_env, capture_output=True, timeout=60)

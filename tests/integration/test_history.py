@@ -60,11 +60,13 @@ def history_configs(env: dict[str, str], stack: str) -> list[str]:
 
 def test_history_lists_shows_and_diffs_revisions(stack: str, tmp_path: Path, run_stackctl: Any,
                                                  lab_env: dict[str, str], docker_client: Any) -> None:
-    api = {"image": "busybox:latest", "deploy": {"replicas": 0}}
+    api = {"image": "busybox", "deploy": {"replicas": 0}}  # untagged, and untouched by the second deploy
     v1 = write(tmp_path / "v1.yml", {"web": web(), "api": api})
     v2 = write(tmp_path / "v2.yml", {"web": web(delay="5s", level="debug"), "api": api})
-    for f in (v1, v2):
-        cp = deploy(run_stackctl, lab_env, stack, f)
+    # The CI a revision records comes from the deploy's environment: set here, never the caller's.
+    no_ci = {var: "" for var in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILD_URL")}
+    for f, ci in ((v1, {}), (v2, {"CI": "true"})):
+        cp = deploy(run_stackctl, {**lab_env, **no_ci, **ci}, stack, f)
         assert cp.returncode == EXIT_OK, out(cp)
 
     cp = run_stackctl("history", stack, env=lab_env)
@@ -81,7 +83,7 @@ def test_history_lists_shows_and_diffs_revisions(stack: str, tmp_path: Path, run
     revs = doc["revisions"]
     assert [(r["revision"], r["status"]) for r in revs] == [(1, "deployed"), (2, "deployed")]
     assert revs[0]["files"] == [v1] and revs[1]["files"] == [v2]
-    assert revs[1]["ci"] == {"system": "ci"}  # the suite runs under CI=true
+    assert not revs[0].get("ci") and revs[1]["ci"] == {"system": "ci"}
     assert revs[1]["user"] and revs[1]["host"]
 
     cp = run_stackctl("history", stack, "2", env=lab_env)
@@ -98,7 +100,8 @@ def test_history_lists_shows_and_diffs_revisions(stack: str, tmp_path: Path, run
     assert cp.returncode == 0, out(cp)
     assert "services.web.deploy.update_config.delay: 2s → 5s" in cp.stdout
     assert "services.web.environment.LEVEL: info → debug" in cp.stdout
-    assert "services.api" not in cp.stdout
+    assert "services.api" not in cp.stdout and "image of" not in cp.stdout  # api: sent once, written as is
+    assert cp.stdout.rstrip().endswith("2 changes."), out(cp)
     cp = run_stackctl("history", stack, "1", "2", "--format", "json", env=lab_env)
     doc = json.loads(cp.stdout)
     assert doc["schema"] == "stackctl.revision-diff/v1" and (doc["from"], doc["to"]) == (1, 2)

@@ -192,6 +192,24 @@ def test_logs_show_a_line_written_by_a_task(troubled: str, run_stackctl: Any,
         assert prefix.startswith(f"{troubled}_healthy.1.") and "@" in prefix
 
 
+def test_logs_of_a_service_whose_tasks_wrote_nothing_say_so(troubled: str, run_stackctl: Any,
+                                                               lab_env: dict[str, str]) -> None:
+    out = run_stackctl("logs", troubled, "nowhere", env=lab_env)  # never scheduled: no line at all
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    assert f"no log lines: the tasks of {troubled}_nowhere wrote nothing" in out.stderr
+
+
+def test_ps_filtered_by_name_counts_only_the_services_shown(troubled: str, run_stackctl: Any,
+                                                            lab_env: dict[str, str]) -> None:
+    out = run_stackctl("ps", troubled, "-f", "name=healthy", env=lab_env)
+    assert out.returncode == 0, out.stderr
+    assert f"{troubled}_healthy.1" in out.stdout and "badmount" not in out.stdout
+    assert "1 service: 1 converged, 0 not converged" in out.stderr, out.stderr
+    out = run_stackctl("ps", troubled, "-f", "name=badmount", env=lab_env)
+    assert "1 service: 0 converged, 1 not converged" in out.stderr, out.stderr
+
+
 @pytest.mark.parametrize("command", ["ps", "services", "logs", "rm"])
 def test_missing_stack_is_exit_1(command: str, run_stackctl: Any, lab_env: dict[str, str]) -> None:
     missing = f"{STACK_PREFIX}nope{uuid.uuid4().hex[:6]}"

@@ -67,3 +67,12 @@ def test_tab_without_an_engine_is_quick_and_offers_nothing() -> None:
                          timeout=30)
     assert time.monotonic() - start < 10
     assert out.returncode == 0 and out.stdout.strip() == "" and "Traceback" not in out.stderr
+
+
+def test_tab_offers_the_values_of_resolve_image_and_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    modes = ["always", "changed", "never"]
+    assert _tab("stackctl deploy shop --resolve-image ", SERVICES, monkeypatch) == modes
+    assert _tab("stackctl diff shop --resolve-image c", SERVICES, monkeypatch) == ["changed"]
+    assert _tab("stackctl ps shop --format ", SERVICES, monkeypatch) == ["table", "json"]
+    assert _tab("stackctl validate --format ", SERVICES, monkeypatch) == ["text", "json"]
+    assert _tab("stackctl config --format y", SERVICES, monkeypatch) == ["yaml"]

@@ -156,3 +156,23 @@ def test_history_max_hides_older_revisions_at_once_and_removes_them_in_batches()
         get_revision(engine, "shop", 3)
     record_revision(engine, "shop", config, {}, keep=0)  # 0: no limit, every stored revision shows
     assert [r.revision for r in list_revisions(engine, "shop")] == [7, 8, 9, 10]
+
+
+def test_images_are_stored_as_written_with_what_was_sent_beside_and_only_pins_show() -> None:
+    from stackctl.history import _images_of, get_revision, pin_changes, record_revision
+    from tests.unit.fake_engine import FakeEngine
+
+    engine = FakeEngine()
+    config = {"services": {"api": {"image": "lab/busybox"}, "web": {"image": "lab/busybox:1"}}}
+    record_revision(engine, "s", config, {"s_api": "lab/busybox:latest", "s_web": "lab/busybox:1@sha256:a"})
+    record_revision(engine, "s", config, {"s_web": "lab/busybox:1@sha256:b"})  # api untouched
+    one, two = get_revision(engine, "s", 1), get_revision(engine, "s", 2)
+    assert one.images == two.images == {"s_api": "lab/busybox", "s_web": "lab/busybox:1"}
+    assert one.sent == {"s_api": "lab/busybox:latest", "s_web": "lab/busybox:1@sha256:a"}
+    assert two.sent == {"s_web": "lab/busybox:1@sha256:b"}
+    # api was not written by revision 2: nothing to compare; web's tag moved: one pin change
+    assert pin_changes(one, two) == [("s_web", "lab/busybox:1@sha256:a", "lab/busybox:1@sha256:b")]
+    # a revision recorded before `sent` existed: its mixed map is what was sent
+    old = _images_of({"stack": "s", "config": config, "images": {"s_api": "lab/busybox:latest"}})
+    assert old == {"images": {"s_api": "lab/busybox", "s_web": "lab/busybox:1"},
+                   "sent": {"s_api": "lab/busybox:latest"}}

@@ -182,3 +182,16 @@ def test_a_lab_sweeps_only_its_own_namespaces() -> None:
     assert not a.owns_netns("stk-ab-mgr-1") and not a.owns_netns("stackctl-mgr-1")
     assert default.owns_netns("stackctl-wrk-2") and not default.owns_netns("stk-a-mgr-1")
     assert not default.owns_netns("rl-4fab46-m1")
+
+
+@pytest.mark.parametrize(("euid", "start"), [(0, "start it with: stackctl lab up --name zz-absent"),
+                                             (1000, "start it with: sudo stackctl lab up --name zz-absent")])
+def test_status_of_a_lab_that_is_not_up_tells_root_no_sudo(euid: int, start: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackctl.lab import lifecycle
+
+    monkeypatch.setattr(lifecycle, "read_state", lambda name: None)
+    monkeypatch.setattr(lifecycle.os, "geteuid", lambda: euid)
+    with pytest.raises(LabError) as info:
+        lifecycle.status_rows("zz-absent")
+    assert start in str(info.value)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stackctl.commands.env_diff import compare
-from stackctl.errors import EXIT_USAGE, UsageError, ValidationError
+from stackctl.errors import EXIT_ERROR, LoadError, UsageError, ValidationError
 from stackctl.project import (
     EngineChoice,
     EnvironmentTarget,
@@ -104,7 +104,7 @@ def test_host_is_chosen_not_exported(tmp_path: Path, monkeypatch) -> None:
 
 def test_without_env_passes_through() -> None:
     assert resolve_env_args(None, ["a.yml"], [], "s") == ("s", ["a.yml"], [], None, EngineChoice())
-    with pytest.raises(UsageError, match="--env"):
+    with pytest.raises(LoadError, match="--env"):  # no stack file here: exit 1, as a missing -c file
         resolve_env_args(None, [], [], "s")
 
 
@@ -204,7 +204,7 @@ def test_env_without_compose_file_option() -> None:
     no_key = _stackctl("validate", "--env", "dev", "--project", str(EXAMPLE), env={"HOME": "/nonexistent"})
     assert no_key.returncode == 1 and "dev-postgres-password.sops: no key" in no_key.stderr, no_key.stderr
     missing = _stackctl("validate")
-    assert missing.returncode == EXIT_USAGE and "--env" in missing.stderr
+    assert missing.returncode == EXIT_ERROR and "--env" in missing.stderr
 
 
 @pytest.mark.parametrize("present", [
@@ -235,4 +235,4 @@ def test_default_stack_file_is_used_by_the_commands(tmp_path: Path) -> None:
     (tmp_path / "docker-stack.yml").unlink()
     none = subprocess.run([sys.executable, "-m", "stackctl", "validate"], capture_output=True, text=True,
                           env=env, cwd=tmp_path)
-    assert none.returncode == EXIT_USAGE and "compose.yaml" in none.stderr and "--env" in none.stderr
+    assert none.returncode == EXIT_ERROR and "compose.yaml" in none.stderr and "--env" in none.stderr

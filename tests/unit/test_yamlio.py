@@ -101,9 +101,27 @@ def test_binary_and_bad_utf8_are_refused() -> None:
     assert yamlio.decode_text(b"\xef\xbb\xbfa: 1\n", "f.yml") == "a: 1\n"
 
 
-@pytest.mark.parametrize("text", ["- a\n", "just text\n", "", "# only a comment\n"])
+@pytest.mark.parametrize("text", ["- a\n", "just text\n"])
 def test_top_level_must_be_a_mapping(text: str) -> None:
     assert messages(text)[0].endswith("top-level object must be a mapping")
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "\n\n"])
+def test_an_empty_file_is_said_to_be_empty(text: str) -> None:
+    assert "the file is empty (or only comments)" in messages(text)[0]
+
+
+def test_a_tab_is_called_a_tab() -> None:
+    out = messages('version: "3.8"\nservices:\n  web:\n\timage: busybox\n')
+    assert out[0].startswith("f.yml:4: invalid YAML: a tab character at column 1"), out
+    assert "spaces" in out[0]
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_an_unclosed_quote_is_reported_where_it_opens(quote: str) -> None:
+    text = f'version: "3.8"\nservices:\n  web:\n    image: {quote}busybox\n    command: x\n  api:\n'
+    out = messages(text)
+    assert out[0].startswith("f.yml:4: invalid YAML: the quote opened at column 12 is never closed"), out
 
 
 def test_syntax_error_has_a_line() -> None:
