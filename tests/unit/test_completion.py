@@ -73,6 +73,7 @@ def test_tab_offers_the_values_of_resolve_image_and_format(monkeypatch: pytest.M
     modes = ["always", "changed", "never"]
     assert _tab("stackctl deploy shop --resolve-image ", SERVICES, monkeypatch) == modes
     assert _tab("stackctl diff shop --resolve-image c", SERVICES, monkeypatch) == ["changed"]
-    assert _tab("stackctl ps shop --format ", SERVICES, monkeypatch) == ["table", "json"]
+    assert _tab("stackctl ps shop --format ", SERVICES, monkeypatch) == ["table", "wide", "json"]
+    assert _tab("stackctl ps shop -o w", SERVICES, monkeypatch) == ["wide"]
     assert _tab("stackctl validate --format ", SERVICES, monkeypatch) == ["text", "json"]
     assert _tab("stackctl config --format y", SERVICES, monkeypatch) == ["yaml"]
