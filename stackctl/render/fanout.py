@@ -70,11 +70,13 @@ def _time(seconds: float | None) -> str:
 def end_table_rows(result: FanoutResult) -> list[list[str]]:
     rows = []
     for t in result.targets:
-        outcome = t.status
-        if t.rollback:
-            outcome += f"; {t.rollback}"
-        if t.message and t.status not in ("deployed", "up to date"):
-            outcome += f": {t.message}"
+        if t.status == "rolled back":  # it failed (or its wave did), then went back
+            outcome = t.rollback + (f" after: {t.message}" if t.message else " (its wave failed)")
+        else:
+            outcome = t.status + (f": {t.message}" if t.message and t.status not in ("deployed", "up to date")
+                                  else "")
+            if t.rollback:
+                outcome += f"; {t.rollback}"
         rows.append([t.target, str(t.wave), t.summary or "-", outcome, _time(t.seconds)])
     return rows
 
