@@ -129,7 +129,8 @@ Debug = Annotated[bool, typer.Option("--debug", help="Log engine calls to stderr
 WithRegistryAuth = Annotated[bool, typer.Option(
     "--with-registry-auth", help="Send the registry credentials of this client to the swarm agents.")]
 TargetsOption = Annotated[str | None, typer.Option(
-    "--targets", metavar="A,B", help="With --env of many swarms: only these targets (docs/fan-out.md).")]
+    "--targets", metavar="NAMES", help="With --env of many swarms: only these targets, comma-separated "
+                                      "(docs/fan-out.md).")]
 WaveOption = Annotated[int | None, typer.Option(
     "--wave", metavar="N", help="With --env of many swarms: only wave N (from 1).")]
 HistoryMax = Annotated[int, typer.Option(
@@ -370,7 +371,7 @@ def unlock(
 
 
 @app.command(cls=_Command, short_help="List, show or compare the revisions deploys recorded.",
-             epilog=examples("stackctl history shop", "stackctl history shop 3", "stackctl history shop 2 3",
+             epilog=examples("stackctl history shop", "stackctl history shop 2 3",
                              "stackctl history --env prod"))
 def history(
     stack: Annotated[str | None, typer.Argument(metavar="STACK", help="Stack name (default: --env's).",

@@ -52,7 +52,7 @@ def deploy(rollout: Rollout, opts: DeployOptions, *, fmt: str, quiet: bool, targ
         for message in point.unreachable.values():
             printer.say(f"warning: {message}: its history was not read")
         fopts = FanoutOptions(deploy=opts, rollout_id=point.id, images=point.images or None,
-                              done=point.done, note=note)
+                              done=point.done, resume_wave=point.wave, note=note)
     result = roll_out(limited, fopts, on_event=printer)
     if fmt == "json":
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))

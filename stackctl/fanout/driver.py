@@ -83,6 +83,7 @@ class FanoutOptions:
     rollout_id: str = ""  # "" for a new id; --resume passes the id it continues
     images: Mapping[str, str] | None = None  # service -> image for every target (promote, --resume)
     done: frozenset[str] = frozenset()  # targets an earlier run of this rollout finished (--resume)
+    resume_wave: int = 0  # --resume: the waves before this one passed in an earlier run
     note: str = ""  # recorded in each revision ("promoted from staging")
     poll: float = 1.0  # seconds between the bake's looks
 
@@ -311,7 +312,8 @@ def describe_problem(target: Target, err: StackctlError) -> tuple[str, str]:
     return FAILED, f"target {target.name} ({target.swarm}): {first}"
 
 
-def plan_targets(rollout: Rollout, options: FanoutOptions, emit: EventCallback = _ignore
+def plan_targets(rollout: Rollout, options: FanoutOptions, emit: EventCallback = _ignore,
+                 engines: Mapping[str, Engine] | None = None
                  ) -> tuple[dict[str, Prepared], dict[str, tuple[str, str]]]:
     """Reach and plan every target of the rollout's waves (diff, --plan-only): prepared, problems."""
     prepared: dict[str, Prepared] = {}
@@ -322,7 +324,7 @@ def plan_targets(rollout: Rollout, options: FanoutOptions, emit: EventCallback =
             target = rollout.target(name)
             try:
                 prepared[name] = prepare(target, rollout, options, wave.number, rid,
-                                         _tagged(emit, name))
+                                         _tagged(emit, name), (engines or {}).get(name))
             except StackctlError as err:
                 problems[name] = describe_problem(target, err)
     return prepared, problems
@@ -366,16 +368,23 @@ def roll_out(rollout: Rollout, options: FanoutOptions | None = None, *,
     failed_wave: Wave | None = None
     try:
         for wave, wave_result in zip(rollout.waves, result.waves, strict=True):
+            if wave.number < opts.resume_wave:  # --resume: passed in an earlier run
+                for name in wave.targets:
+                    result.target(name).status = DONE_EARLIER
+                wave_result.status = DONE_EARLIER
+                say(WaveFinished(wave, wave_result))
+                continue
             skipped = tuple(n for n in wave.targets if n in opts.done)
             for name in skipped:
                 result.target(name).status = DONE_EARLIER
             todo = [n for n in wave.targets if n not in opts.done]
-            if not todo:
-                wave_result.status = DONE_EARLIER
-                say(WaveFinished(wave, wave_result))
-                continue
             prepared, problems = _prepare_wave(rollout, wave, todo, opts, rid, say, engines)
             prepared_all.update(prepared)
+            baked_too: dict[str, Prepared] = {}
+            if skipped and wave.bake > 0 and not opts.deploy.plan_only:
+                # the resumed wave bakes on the targets it finished earlier too: it passes on all of them
+                baked_too, more = _prepare_wave(rollout, wave, skipped, opts, rid, _ignore, engines)
+                problems.update(more)
             for name, prep in prepared.items():
                 tr = result.target(name)
                 tr.summary = summary_of(prep.plan)
@@ -401,8 +410,10 @@ def roll_out(rollout: Rollout, options: FanoutOptions | None = None, *,
                 break
             code, message = _deploy_wave(wave, [prepared[n] for n in todo], result, opts, say)
             if code == EXIT_OK:
-                code, message = _bake_and_gates(wave, [prepared[n] for n in todo], result, wave_result,
-                                                opts, rid, rollout, say)
+                code, message = _bake_and_gates(wave, [*[prepared[n] for n in todo], *baked_too.values()],
+                                                result, wave_result, opts, rid, rollout, say)
+            for prep in baked_too.values():
+                prep.engine.close()
             if code != EXIT_OK:
                 failure = (code, message)
                 wave_result.status, wave_result.message = "failed", message
@@ -469,7 +480,7 @@ def _deploy_wave(wave: Wave, targets: Sequence[Prepared], result: FanoutResult, 
         except StackctlError as err:
             tr.ended = time.time()
             tr.status, tr.exit_code = FAILED, err.exit_code
-            tr.message = (err.lines() or [str(err)])[0]
+            tr.message = "; ".join((err.lines() or [str(err)])[:2])  # what failed, and its first reason
             tr.wrote = isinstance(err, ApplyError) or (isinstance(err, EngineError) and err.connection_failed)
             stop.set()
             failures.append((err.exit_code, f"target {tr.target}: {tr.message}"))
@@ -504,7 +515,8 @@ def _bake_and_gates(wave: Wave, targets: Sequence[Prepared], result: FanoutResul
     from stackctl.apply.wait import bake_services
     from stackctl.inspect_tasks import stack_filters
 
-    wrote = [p for p in targets if result.target(p.target.name).wrote]
+    wrote = [p for p in targets if result.target(p.target.name).wrote
+             or result.target(p.target.name).status == DONE_EARLIER]
     if wave.bake > 0 and wrote:
         say(BakeStarting(wave, tuple(p.target.name for p in wrote)))
         outcomes: dict[str, list[ServiceOutcome]] = {}
@@ -599,6 +611,7 @@ class ResumePoint:
     done: frozenset[str]
     images: Mapping[str, str]
     unreachable: Mapping[str, str]  # target -> why its history could not be read
+    wave: int = 1  # the wave to resume at
 
 
 def find_resume(rollout: Rollout, options: FanoutOptions | None = None,
@@ -629,6 +642,7 @@ def find_resume(rollout: Rollout, options: FanoutOptions | None = None,
     rid = ids[-1]
     done: set[str] = set()
     images: dict[str, str] = {}
+    resume_wave = 0
     for name, revs in per_target.items():
         mine = [r for r in revs if r.rollout.get("id") == rid]
         if not mine:
@@ -639,7 +653,15 @@ def find_resume(rollout: Rollout, options: FanoutOptions | None = None,
         shipped = [r for r in mine if r.rollout.get("action") == "deploy"]
         if shipped and not images:
             images = {_descoped(k, rollout.stack): v for k, v in shipped[0].images.items()}
-    return ResumePoint(rid, frozenset(done), images, unreachable)
+        if shipped:
+            try:
+                resume_wave = max(resume_wave, rollout.wave_of(name).number)
+            except KeyError:  # a target no longer in any wave
+                continue
+    # The newest wave the rollout wrote to is where it resumes: the waves before it passed (a wave
+    # starts only after the one before passed); it may have failed its bake or gates, so it runs again
+    # (its finished targets are not written again, but baked and gated with the rest).
+    return ResumePoint(rid, frozenset(done), images, unreachable, max(resume_wave, 1))
 
 
 def _descoped(name: str, stack: str) -> str:
