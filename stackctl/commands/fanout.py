@@ -43,6 +43,9 @@ def deploy(rollout: Rollout, opts: DeployOptions, *, fmt: str, quiet: bool, targ
     from stackctl.render.fanout import FanoutPrinter
 
     limited = rollout.limited(split_targets(targets), wave)
+    if opts.detach and not opts.plan_only and any(w.bake or w.gates for w in limited.waves):
+        raise UsageError(f"--detach: environment {rollout.env!r} has waves with a bake or gates, which need "
+                         "converged services (deploy without --detach)")
     fopts = FanoutOptions(deploy=opts, images=images, note=note)
     printer = FanoutPrinter(fmt=fmt, quiet=quiet, debug=opts.debug)
     if resume:

@@ -502,8 +502,15 @@ def _deploy_wave(wave: Wave, targets: Sequence[Prepared], result: FanoutResult, 
             failures.append((outcome.exit_code, f"target {tr.target}: {tr.message}"))
         say(TargetFinished(tr))
 
-    with ThreadPoolExecutor(max_workers=max(1, wave.max_parallel)) as pool:
-        list(pool.map(one, targets))
+    pool = ThreadPoolExecutor(max_workers=max(1, wave.max_parallel))
+    try:
+        for future in [pool.submit(one, prep) for prep in targets]:
+            future.result()
+    except KeyboardInterrupt:  # Ctrl-C: no further target starts; the running ones finish their deploy
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True)
     if failures:
         return failures[0]
     return EXIT_OK, ""
