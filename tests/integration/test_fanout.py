@@ -335,3 +335,35 @@ def test_a_stopped_swarm_fails_before_any_write_and_resume_finishes_the_rest(
     for name in TARGETS:
         svc = _service(swarms, name, stack)
         assert svc is not None and svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == OTHER_IMAGE, name
+
+
+def test_promote_pins_once_and_rolls_out_through_the_waves(tmp_path: Path, stack: str,
+                                                           swarms: dict[str, LabLayout]) -> None:
+    """Staging is the canary's lab under another stack name; the pins are image IDs there (the labs
+    have no shared registry, so an image-ID pin runs on that lab only: the rollout is limited to the
+    canary; the unit tests check that every target gets the same pins)."""
+    project = _project(tmp_path, stack, swarms)
+    text = Path(project).read_text().replace(
+        "environments:\n",
+        f"environments:\n  staging:\n    stack: {stack}stg\n    host: \"{swarms['canary'].manager.host}\"\n")
+    Path(project).write_text(text)
+    node_host = {"STACKCTL_NODE_HOST": swarms["canary"].manager.host.replace("/mgr-1/", "/{hostname}/")}
+    staging = _stackctl("deploy", "--env", "staging", "--project", project, "--resolve-image", "never",
+                        "--timeout", "60s")
+    try:
+        assert staging.returncode == 0, out(staging)
+        cp = _stackctl("promote", "--from", "staging", "--to", "prod", "--project", project, "--targets",
+                       "canary", "--format", "json", env=node_host)
+        assert cp.returncode == 0, out(cp)
+        doc = _json(cp)
+        assert "Image pins (staging -> prod" in cp.stderr
+        canary = _service(swarms, "canary", stack)
+        assert canary is not None
+        assert canary["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith("sha256:")
+        hist = _stackctl("history", "--env", "prod", "--project", project, "--format", "json")
+        revs = {d["target"]: d["revisions"] for d in json.loads(hist.stdout)["targets"]}
+        assert revs["canary"][-1]["rollout"]["id"] == doc["id"]
+        assert revs["canary"][-1]["note"] == "promoted from staging"
+        assert _service(swarms, "eu", stack) is None
+    finally:
+        _docker(swarms["canary"].manager.host, "stack", "rm", f"{stack}stg")
