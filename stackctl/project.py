@@ -265,7 +265,12 @@ def resolve_env_args(
                 raise UsageError("give a stack name (or an environment with --env, or name: in a file "
                                  "without version:)")
         return stack, files, env_files, None, EngineChoice(context)
-    target = load_project(find_project(project)).target(env)
+    loaded_project = load_project(find_project(project))
+    target = loaded_project.target(env)
+    from stackctl.fanout.spec import has_targets, load_rollout
+
+    if has_targets(loaded_project, env):
+        load_rollout(loaded_project, env)  # its targets and waves are checked too (FILE:LINE)
     if not target.files and not files:
         raise UsageError(f"environment {env!r} names no stack file (add `files:` to stackctl.yml)")
     choice = EngineChoice(context) if context else EngineChoice(target.context, None if target.context

@@ -25,6 +25,7 @@ prints nothing: it sends typed events (below; a target's own deploy events come 
 from __future__ import annotations
 
 import copy
+import os
 import threading
 import time
 import uuid
@@ -553,7 +554,7 @@ def _bake_and_gates(wave: Wave, targets: Sequence[Prepared], result: FanoutResul
                 return EXIT_DEPLOY_FAILED, f"target {name}: {tr.message}"
     env = {"STACKCTL_ROLLOUT_ID": rid, "STACKCTL_ENV": rollout.env, "STACKCTL_WAVE": str(wave.number)}
     for gate in wave.gates:
-        gate_result = run_gate(gate, env)
+        gate_result = run_gate(gate, env, os.path.dirname(rollout.project_path))
         wave_result.gates.append(gate_result)
         say(GateFinished(wave, gate_result))
         if not gate_result.ok:

@@ -3,7 +3,8 @@
 Each gate is bounded by its `timeout` (default 30 s). An HTTP gate follows redirects and takes
 any 2xx; anything else (a 500, a refused connection, a timeout) fails it with the reason. A command
 gate runs with the shell's environment plus STACKCTL_ROLLOUT_ID, STACKCTL_ENV and STACKCTL_WAVE;
-a string runs in `sh -c`, a list as it is. Its last output lines are the reason when it fails.
+a string runs in `sh -c`, a list as it is, in the project file's directory. Its last output lines
+are the reason when it fails.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ class GateResult:
                 "seconds": round(self.seconds, 3), "where": self.gate.where}
 
 
-def run_gate(gate: Gate, extra_env: Mapping[str, str] | None = None) -> GateResult:
+def run_gate(gate: Gate, extra_env: Mapping[str, str] | None = None, cwd: str | None = None) -> GateResult:
+    """`cwd`: where a command gate runs (the project file's directory, as its relative paths)."""
     import time
 
     started = time.monotonic()
     ok, detail = (_http(str(gate.value), gate.timeout) if gate.kind == "http"
-                  else _command(gate.value, gate.timeout, extra_env or {}))
+                  else _command(gate.value, gate.timeout, extra_env or {}, cwd or None))
     return GateResult(gate, ok, detail, time.monotonic() - started)
 
 
@@ -55,11 +57,12 @@ def _http(url: str, timeout: float) -> tuple[bool, str]:
     return (200 <= code < 300), f"HTTP {code}"
 
 
-def _command(value: str | tuple[str, ...], timeout: float, extra_env: Mapping[str, str]) -> tuple[bool, str]:
+def _command(value: str | tuple[str, ...], timeout: float, extra_env: Mapping[str, str],
+             cwd: str | None) -> tuple[bool, str]:
     argv = ["sh", "-c", value] if isinstance(value, str) else list(value)
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **extra_env}, check=False)
+                              env={**os.environ, **extra_env}, check=False, cwd=cwd)
     except subprocess.TimeoutExpired:
         return False, f"still running after {timeout:g}s"
     except OSError as err:

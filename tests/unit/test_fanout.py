@@ -117,6 +117,17 @@ def test_problems_are_located(tmp_path: Path, edit: tuple[str, str], expected: s
     assert any(line.startswith(expected) for line in lines), lines
 
 
+def test_validate_checks_targets_and_waves(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write(tmp_path, PROJECT.replace("targets: [canary]", "targets: [canry]"))
+    cp = subprocess.run([sys.executable, "-m", "stackctl", "validate", "--env", "prod", "--project", path],
+                        capture_output=True, text=True, timeout=60, cwd=str(Path(__file__).parents[2]))
+    assert cp.returncode == 1
+    assert f"{path}:12: environments.prod.rollout.waves[0].targets[0]: no target 'canry'" in cp.stderr
+
+
 def test_targets_and_wave_limit_a_run(tmp_path: Path) -> None:
     r = rollout_of(tmp_path)
     assert [w.targets for w in r.limited(["us"]).waves] == [("us",)]
