@@ -157,7 +157,8 @@ class FanoutPrinter:
                 if event.result.status == "passed":
                     self.say(f"{event.wave.label}: passed")
                 elif event.result.status == "failed":
-                    print(f"{event.wave.label}: FAILED: {event.result.message}", file=self.err, flush=True)
+                    why = event.result.message.removeprefix(f"{event.wave.label}: ")
+                    print(f"{event.wave.label}: FAILED: {why}", file=self.err, flush=True)
                 elif event.result.status == "done earlier":
                     self.say(f"{event.wave.label}: done earlier in this rollout: skipped")
             elif isinstance(event, d.RollingBack):
@@ -169,10 +170,13 @@ class FanoutPrinter:
     def finish(self, result: FanoutResult) -> None:
         if self.fmt == "json" or self.quiet:
             return
-        from stackctl.render.tables import plain_table
+        from stackctl.render.tables import print_table
 
         print(file=self.out)
-        print(plain_table(END_HEADERS, end_table_rows(result)), file=self.out, end="", flush=True)
+        styles = ["" if t.status in ("deployed", "up to date", "planned", "done earlier") else
+                  ("dim" if t.status == "not started" else "red") for t in result.targets]
+        print_table(END_HEADERS, end_table_rows(result), styles=styles, stream=self.out)  # fits the terminal
+        self.out.flush()
         verb = "planned" if result.plan_only else ("done" if result.exit_code == 0 else
                                                    f"failed (exit {result.exit_code})")
         print(f"Rollout {result.id} of {result.env}: {verb}", file=self.out, flush=True)

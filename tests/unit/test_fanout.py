@@ -360,3 +360,37 @@ def test_bake_fails_at_the_first_task_that_fails() -> None:
     (outcome,) = bake_services(fake, {"label": ["com.docker.stack.namespace=shop"]}, duration=30, poll=0.1)
     assert outcome.state == FAILED and "during the bake" in outcome.message
     assert outcome.task_error and "non-zero exit (1)" in outcome.task_error
+
+
+# --- what a user reads (golden) ----------------------------------------------------------------------------
+
+GOLDEN = Path(__file__).parent.parent / "golden" / "fanout"
+
+
+def check_golden(name: str, actual: str) -> None:
+    import os
+
+    path = GOLDEN / name
+    if os.environ.get("STACKCTL_UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual)
+    assert path.exists(), f"missing golden file {path} (run with STACKCTL_UPDATE_GOLDEN=1)"
+    assert actual == path.read_text()
+
+
+def test_output_of_a_rollout_whose_gate_fails(tmp_path: Path) -> None:
+    import io
+    import re
+
+    from stackctl.render.fanout import FanoutPrinter
+
+    engines = fakes()
+    roll_out(quick(tmp_path), options(), engines=engines)
+    out, err = io.StringIO(), io.StringIO()
+    r = quick(tmp_path, gates='gates: [{command: "echo down; exit 1"}]')
+    printer = FanoutPrinter(out=out, err=err)
+    roll_out(r, options(images={"web": "busybox:2"}), engines=engines, on_event=printer)
+    text = f"--- stdout\n{out.getvalue()}--- stderr\n{err.getvalue()}"
+    text = re.sub(r"\d{8}T\d{6}Z-[0-9a-f]{4}", "ROLLOUT-ID", text)
+    text = re.sub(r"\b\d+\.\ds\b", "N.Ns", text).replace(str(tmp_path) + "/", "")
+    check_golden("gate-fails-rollback-wave.txt", text)
