@@ -1,9 +1,10 @@
 """One environment, many swarms (issue 27, docs/fan-out.md) on three labs side by side as three swarms.
 
-The labs are named by $STACKCTL_FANOUT_LABS (default fo1,fo2,fo3: canary, eu, us); the module brings
-up those that are not up (one manager, no worker, no registry, no sshd) and takes down only those it
-brought up. Stacks are named fo<random> and removed from every lab afterwards, so the module runs
-beside other tests and labs. Services are one busybox task per swarm.
+The labs (canary, eu, us) are three of this module's own with names unique to the run, or those
+$STACKCTL_FANOUT_LABS names (fo1,fo2,fo3); the module brings up those that are not up (one manager, no
+worker, no registry, no sshd) and takes down only those it brought up (one test stops a lab's manager).
+Stacks are named fo<random> and removed from every lab afterwards, so the module runs beside other
+tests and labs. Services are one busybox task per swarm.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ import pytest
 from stackctl.lab.layout import LabLayout, read_state
 
 REPO = Path(__file__).resolve().parents[2]
-LABS = [n.strip() for n in (os.environ.get("STACKCTL_FANOUT_LABS") or "fo1,fo2,fo3").split(",") if n.strip()]
+# Three labs of this module's own, unique to the run (brought up and taken down here), unless
+# $STACKCTL_FANOUT_LABS names three (e.g. fo1,fo2,fo3: those that are up are used and left up).
+_RUN = uuid.uuid4().hex[:5]
+LABS = [n.strip() for n in (os.environ.get("STACKCTL_FANOUT_LABS") or
+                            f"fo{_RUN}a,fo{_RUN}b,fo{_RUN}c").split(",") if n.strip()]
 TARGETS = ("canary", "eu", "us")
 OTHER_IMAGE = "dockersamples/atsea_db:latest"  # an idle busybox under another name (lab/images.py)
 
