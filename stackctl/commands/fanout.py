@@ -88,7 +88,7 @@ def diff(rollout: Rollout, opts: DeployOptions, *, fmt: str, targets: str | None
 
         print(f"error: {message}", file=sys.stderr)
     for prep in prepared.values():
-        prep.engine.close()
+        prep.close()
         if prep.plan.errors:
             import sys
 

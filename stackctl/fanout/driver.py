@@ -237,6 +237,14 @@ class Prepared:
     engine: Engine
     plan: Plan
     previous: int | None
+    owned: bool = True  # the driver opened the engine (and closes it)
+
+    def close(self) -> None:
+        if self.owned:
+            try:
+                self.engine.close()
+            except Exception:  # noqa: BLE001 - closing a connection that may be gone
+                pass
 
 
 def _stamp(epoch: float | None) -> str | None:
@@ -272,17 +280,26 @@ def prepare(target: Target, rollout: Rollout, options: FanoutOptions, wave: int,
     config = with_images(loaded.config, options.images) if options.images else loaded.config
     opts = options.deploy
     desired = convert(rollout.stack, config, loaded.environ, on_event=emit)
+    owned = engine is None
     if engine is None:
         engine = open_engine(env.context, opts.debug, host=None if env.context else env.host)
-    require_manager(engine)
-    resolver = image_resolver(engine, opts.resolve_image, opts.with_registry_auth)
-    plan = plan_for(engine, desired, rollout.stack, prune=opts.prune, strict=False, sources=loaded.docs,
-                    resolver=resolver, resolve_image=opts.resolve_image)
+    try:
+        require_manager(engine)
+        resolver = image_resolver(engine, opts.resolve_image, opts.with_registry_auth)
+        plan = plan_for(engine, desired, rollout.stack, prune=opts.prune, strict=False, sources=loaded.docs,
+                        resolver=resolver, resolve_image=opts.resolve_image)
+        if not opts.plan_only:
+            plan.check()  # a blocking problem of any target stops its wave before the wave writes
+        previous = _previous_revision(engine, rollout.stack)
+    except BaseException:
+        if owned:
+            engine.close()
+        raise
     request = DeployRequest(rollout.stack, config, loaded.working_dir, files=tuple(env.files),
                             environ=loaded.environ, note=options.note, sources=tuple(loaded.docs),
                             rollout={"id": rollout_id, "env": rollout.env, "target": target.name,
                                      "wave": wave, "action": "deploy"})
-    return Prepared(target, request, engine, plan, _previous_revision(engine, rollout.stack))
+    return Prepared(target, request, engine, plan, previous, owned)
 
 
 def _previous_revision(engine: Engine, stack: str) -> int | None:
@@ -414,7 +431,7 @@ def roll_out(rollout: Rollout, options: FanoutOptions | None = None, *,
                 code, message = _bake_and_gates(wave, [*[prepared[n] for n in todo], *baked_too.values()],
                                                 result, wave_result, opts, rid, rollout, say)
             for prep in baked_too.values():
-                prep.engine.close()
+                prep.close()
             if code != EXIT_OK:
                 failure = (code, message)
                 wave_result.status, wave_result.message = "failed", message
@@ -432,10 +449,7 @@ def roll_out(rollout: Rollout, options: FanoutOptions | None = None, *,
             result.exit_code, result.message = failure
     finally:
         for prep in prepared_all.values():
-            try:
-                prep.engine.close()
-            except Exception:  # noqa: BLE001, S110 - closing a connection that may be gone
-                pass
+            prep.close()
     say(RolloutFinished(result))
     return result
 
