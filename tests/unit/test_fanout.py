@@ -394,3 +394,23 @@ def test_output_of_a_rollout_whose_gate_fails(tmp_path: Path) -> None:
     text = re.sub(r"\d{8}T\d{6}Z-[0-9a-f]{4}", "ROLLOUT-ID", text)
     text = re.sub(r"\b\d+\.\ds\b", "N.Ns", text).replace(str(tmp_path) + "/", "")
     check_golden("gate-fails-rollback-wave.txt", text)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["deploy", "--targets", "eu", "-c", "app.yml", "shop"], "--targets, --wave and --resume need --env"),
+    (["deploy", "--env", "prod", "--detach"], "--detach: environment 'prod' has waves with a bake or gates"),
+    (["deploy", "--env", "prod", "shop"], "environment 'prod' lists targets: STACK cannot be given with it"),
+    (["diff", "--env", "prod", "--wave", "3"], "--wave 3: environment 'prod' has waves 1 to 2"),
+    (["deploy", "--env", "prod", "--targets", "mars"], "--targets: environment 'prod' has no target 'mars'"),
+])
+def test_bad_flags_exit_64_before_any_engine(tmp_path: Path, args: list[str], message: str) -> None:
+    import subprocess
+    import sys
+
+    path = write(tmp_path)
+    args = [str(tmp_path / a) if a == "app.yml" else a for a in args]
+    cp = subprocess.run([sys.executable, "-m", "stackctl", *args, "--project", path], capture_output=True,
+                        text=True, timeout=60, cwd=str(Path(__file__).parents[2]),
+                        env={"PATH": "/usr/bin:/bin", "DOCKER_HOST": "tcp://127.0.0.1:1"})
+    assert cp.returncode == 64, cp.stderr
+    assert message in cp.stderr
