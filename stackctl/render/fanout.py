@@ -182,7 +182,10 @@ class FanoutPrinter:
         print(f"Rollout {result.id} of {result.env}: {verb}", file=self.out, flush=True)
         if result.exit_code not in (0,) and not result.plan_only:
             print(f"error: {result.message}", file=self.err, flush=True)
-            if any(t.status in ("not started", "unreachable", "failed") for t in result.targets):
+            if any(t.status == "rolled back" for t in result.targets):
+                print(f"hint: on_failure rolled the failing release back; deploy a fixed one with "
+                      f"`stackctl deploy --env {result.env}` (a new rollout)", file=self.err, flush=True)
+            elif any(t.status in ("not started", "unreachable", "failed") for t in result.targets):
                 print(f"hint: fix the cause, then `stackctl deploy --env {result.env} --resume` continues "
                       "at the first wave not done, with the same images", file=self.err, flush=True)
 
