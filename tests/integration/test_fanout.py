@@ -372,3 +372,29 @@ def test_promote_pins_once_and_rolls_out_through_the_waves(tmp_path: Path, stack
         assert _service(swarms, "eu", stack) is None
     finally:
         _docker(swarms["canary"].manager.host, "stack", "rm", f"{stack}stg")
+
+
+def test_a_task_failing_during_the_bake_fails_the_wave(tmp_path: Path, stack: str,
+                                                       swarms: dict[str, LabLayout]) -> None:
+    """The service converges (it runs for the wait's 2 s window), then its task exits during the bake."""
+    project = _project(tmp_path, stack, swarms, wave1="bake: 20s", on_failure="stop")
+    (tmp_path / "app.yml").write_text(textwrap.dedent("""\
+        version: "3.8"
+        services:
+          web:
+            image: busybox:latest
+            command: ["sh", "-c", "sleep 7; exit 1"]
+            deploy:
+              replicas: 1
+              update_config: {monitor: 2s}
+              restart_policy: {delay: 1s}
+        """))
+    started = time.monotonic()
+    cp = _deploy(project, "--format", "json")
+    took = time.monotonic() - started
+    assert cp.returncode == 3, out(cp)
+    t = _by_target(_json(cp))
+    assert t["canary"]["status"] == "failed" and t["canary"]["message"].startswith("bake: "), t["canary"]
+    assert "non-zero exit (1)" in t["canary"]["message"]
+    assert t["eu"]["status"] == "not started" and _service(swarms, "eu", stack) is None
+    assert took < 40, f"the bake should end at the first failure, not after its 20 s ({took:.0f}s in all)"
