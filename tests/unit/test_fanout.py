@@ -367,17 +367,6 @@ def test_bake_fails_at_the_first_task_that_fails() -> None:
 GOLDEN = Path(__file__).parent.parent / "golden" / "fanout"
 
 
-def check_golden(name: str, actual: str) -> None:
-    import os
-
-    path = GOLDEN / name
-    if os.environ.get("STACKCTL_UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual)
-    assert path.exists(), f"missing golden file {path} (run with STACKCTL_UPDATE_GOLDEN=1)"
-    assert actual == path.read_text()
-
-
 def test_output_of_a_rollout_whose_gate_fails(tmp_path: Path) -> None:
     import io
     import re
@@ -393,7 +382,9 @@ def test_output_of_a_rollout_whose_gate_fails(tmp_path: Path) -> None:
     text = f"--- stdout\n{out.getvalue()}--- stderr\n{err.getvalue()}"
     text = re.sub(r"\d{8}T\d{6}Z-[0-9a-f]{4}", "ROLLOUT-ID", text)
     text = re.sub(r"\b\d+\.\ds\b", "N.Ns", text).replace(str(tmp_path) + "/", "")
-    check_golden("gate-fails-rollback-wave.txt", text)
+    from tests.unit.test_render_tables import check_golden
+
+    check_golden("gate-fails-rollback-wave.txt", text, GOLDEN)
 
 
 @pytest.mark.parametrize(("args", "message"), [

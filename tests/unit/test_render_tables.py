@@ -33,8 +33,9 @@ DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent.parent / "golden" / "ps"
 
 
-def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
+def check_golden(name: str, actual: str, folder: Path = GOLDEN) -> None:
+    """Compare with (or, under STACKCTL_UPDATE_GOLDEN=1, write) the golden file `folder/name`."""
+    path = folder / name
     if os.environ.get("STACKCTL_UPDATE_GOLDEN"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(actual)
