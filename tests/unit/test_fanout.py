@@ -78,6 +78,13 @@ def test_the_issue_shape_resolves(tmp_path: Path) -> None:
     assert us.env.files == [str(tmp_path / "app.yml")]
 
 
+def test_the_example_resolves() -> None:
+    example = Path(__file__).parents[2] / "examples" / "fanout" / "stackctl.yml"
+    r = load_rollout(load_project(str(example)), "prod")
+    assert [w.targets for w in r.waves] == [("canary",), ("eu", "us")] and r.on_failure == "rollback_wave"
+    assert r.target("us").env.host == "unix:///run/stackctl/labs/fo3/mgr-1/docker.sock"
+
+
 def test_without_rollout_targets_go_one_by_one(tmp_path: Path) -> None:
     text = PROJECT.split("    rollout:")[0]
     r = rollout_of(tmp_path, text)
