@@ -129,7 +129,7 @@ def has_targets(project: Project, env: str) -> bool:
 def load_rollout(project: Project, env: str) -> Rollout:
     """The environment's targets and waves; ValidationError (FILE:LINE) for what the schema cannot say."""
     from stackctl.load.source import dotted
-    from stackctl.project import EnvironmentTarget, _strings
+    from stackctl.project import EnvironmentTarget, string_values
     base = project.target(env)  # unknown env, stack name and the environment's own paths
     data = (project.doc.data.get("environments") or {}).get(env) or {}
     doc = project.doc
@@ -158,17 +158,17 @@ def load_rollout(project: Project, env: str) -> Rollout:
         seen[name] = index
         if not entry.get("host") and not entry.get("context"):
             problems.append(diag(at, f"target {name!r} names no swarm", "give it host: or context:"))
-        files: list[tuple[str, Any]] = project._paths((*at, "files"), entry.get("files"))
-        env_files: list[tuple[str, Any]] = project._paths((*at, "env_files"), entry.get("env_files"))
+        files: list[tuple[str, Any]] = project.paths((*at, "files"), entry.get("files"))
+        env_files: list[tuple[str, Any]] = project.paths((*at, "env_files"), entry.get("env_files"))
         for path, p in files + env_files:
             if not os.path.isfile(path):
                 problems.append(diag(p, f"no such file: {path}"))
         resolved = EnvironmentTarget(
             name=env, stack=base.stack, files=base.files + [p for p, _ in files],
             env_files=base.env_files + [p for p, _ in env_files],
-            variables={**base.variables, **_strings(entry.get("variables"))},
+            variables={**base.variables, **string_values(entry.get("variables"))},
             context=entry.get("context"), host=entry.get("host"))
-        targets.append(Target(name, resolved, _strings(entry.get("labels")), where(at)))
+        targets.append(Target(name, resolved, string_values(entry.get("labels")), where(at)))
     names = [t.name for t in targets]
     rollout = data.get("rollout") or {}
     waves: list[Wave] = []
@@ -186,7 +186,7 @@ def load_rollout(project: Project, env: str) -> Rollout:
                 problems.append(diag((*at, "targets", i), f"no target {name!r}", hint))
             elif name not in chosen:
                 chosen.append(name)
-        wanted = _strings(entry.get("labels"))
+        wanted = string_values(entry.get("labels"))
         if wanted:
             by_label = [t.name for t in targets if all(t.labels.get(k) == v for k, v in wanted.items())]
             if entry.get("targets"):  # both: the named targets that also carry the labels
