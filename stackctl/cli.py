@@ -174,6 +174,11 @@ RollbackOnFailure = Annotated[bool, typer.Option(
 Debug = Annotated[bool, typer.Option("--debug", help="Log engine calls to stderr (secrets never shown).")]
 WithRegistryAuth = Annotated[bool, typer.Option(
     "--with-registry-auth", help="Send the registry credentials of this client to the swarm agents.")]
+TargetsOption = Annotated[str | None, typer.Option(
+    "--targets", metavar="NAMES", help="With --env of many swarms: only these targets, comma-separated "
+                                      "(docs/fan-out.md).")]
+WaveOption = Annotated[int | None, typer.Option(
+    "--wave", metavar="N", help="With --env of many swarms: only wave N (from 1).")]
 HistoryMax = Annotated[int, typer.Option(
     "--history-max", metavar="N", help="Revisions of the stack to keep in the swarm (0: no limit).")]
 
@@ -301,13 +306,17 @@ def diff(
     with_registry_auth: Annotated[bool, typer.Option(
         "--with-registry-auth", help="Look images up with this client's registry credentials.")
     ] = False,
+    targets: TargetsOption = None,
+    wave: WaveOption = None,
     project: ProjectFile = None,
     age_identity: AgeIdentity = None,
 ) -> None:
     """Show what deploy would change. Exit 0: no changes, 2: changes, 1: error (64: bad flags)."""
     from stackctl.commands import diff as impl
 
-    extra = {"against": against} if against else {}
+    extra: dict[str, Any] = {"against": against} if against else {}
+    if targets or wave is not None:
+        extra.update(targets=targets, wave=wave)
     _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
          fmt=fmt, context=context, debug=debug, resolve_image=resolve_image,
          with_registry_auth=with_registry_auth, **extra)
@@ -344,20 +353,27 @@ def deploy(
     no_deps_order: Annotated[bool, typer.Option(
         "--no-deps-order", help="Write every service at once, ignoring depends_on (as docker stack deploy).")
     ] = False,
+    targets: TargetsOption = None,
+    wave: WaveOption = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="With --env of many swarms: continue the last rollout at its first wave not done, "
+                         "with the same images.")] = False,
     fmt: Format = "text",
     context: Context = None,
     debug: Debug = False,
     project: ProjectFile = None,
     age_identity: AgeIdentity = None,
 ) -> None:
-    """Create or update the stack so the swarm matches the files (only what changed)."""
+    """Create or update the stack so the swarm matches the files (only what changed).
+
+    With --env naming an environment of many swarms (targets: in stackctl.yml), wave by wave."""
     from stackctl.commands import deploy as impl
 
     _run(impl.run, stack=stack, files=compose_file or [], env_files=env_file or [], env=env, prune=prune,
          resolve_image=resolve_image, with_registry_auth=with_registry_auth, detach=detach, quiet=quiet,
          plan_only=plan_only, timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt,
          context=context, debug=debug, lock_timeout=lock_timeout, keep_versions=keep_versions,
-         history_max=history_max, no_deps_order=no_deps_order)
+         history_max=history_max, no_deps_order=no_deps_order, targets=targets, wave=wave, resume=resume)
 
 
 @app.command(cls=_Command, short_help="Deploy an environment with the images another one runs.",
@@ -375,17 +391,21 @@ def promote(
     rollback_on_failure: RollbackOnFailure = False,
     lock_timeout: LockTimeout = "10m",
     with_registry_auth: WithRegistryAuth = False,
+    targets: TargetsOption = None,
+    wave: WaveOption = None,
     fmt: Format = "text",
     debug: Debug = False,
     project: ProjectFile = None,
     age_identity: AgeIdentity = None,
 ) -> None:
-    """Deploy --to's stack with each image pinned to what --from runs right now (stackctl.yml)."""
+    """Deploy --to's stack with each image pinned to what --from runs right now (stackctl.yml).
+
+    An environment of many swarms gets the same pins on every target, wave by wave."""
     from stackctl.commands import promote as impl
 
     _run(impl.run, source=source, target=target, prune=prune, detach=detach, quiet=quiet, plan_only=plan_only,
          timeout=timeout, rollback_on_failure=rollback_on_failure, fmt=fmt, debug=debug,
-         lock_timeout=lock_timeout, with_registry_auth=with_registry_auth)
+         lock_timeout=lock_timeout, with_registry_auth=with_registry_auth, targets=targets, wave=wave)
 
 
 @app.command(cls=_Command, short_help="Remove a deploy lock left by a deploy that died.",
@@ -402,22 +422,28 @@ def unlock(
 
 
 @app.command(cls=_Command, short_help="List, show or compare the revisions deploys recorded.",
-             epilog=examples("stackctl history shop", "stackctl history shop 3", "stackctl history shop 2 3"))
+             epilog=examples("stackctl history shop", "stackctl history shop 2 3",
+                             "stackctl history --env prod"))
 def history(
-    stack: Stack,
+    stack: Annotated[str | None, typer.Argument(metavar="STACK", help="Stack name (default: --env's).",
+                                                autocompletion=_complete_stack)] = None,
     revisions: Annotated[list[int] | None, typer.Argument(
         metavar="[N [M]]", help="N: show revision N (metadata and config); N M: what changed from N to M.",
         show_default=False)] = None,
     no_trunc: NoTrunc = False,
+    env: EnvName = None,
     fmt: ListFormat = "table",
     context: Context = None,
     debug: Debug = False,
+    project: ProjectFile = None,
 ) -> None:
-    """List the stack's revisions (every deploy that wrote something, with its status), show or diff them."""
+    """List the stack's revisions (every deploy that wrote something, with its status), show or diff them.
+
+    --env of many swarms: every target's revisions, with the rollout each belongs to."""
     from stackctl.commands import history as impl
 
     _run(impl.run, stack=stack, revisions=revisions or [], fmt=fmt, context=context, debug=debug,
-         no_trunc=no_trunc)
+         no_trunc=no_trunc, env=env)
 
 
 @app.command(cls=_Command, short_help="Redeploy a recorded revision and wait, as deploy does.",

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from stackctl.apply.rollout import RolloutReport
     from stackctl.apply.wait import ServiceOutcome
     from stackctl.engine import Engine
+    from stackctl.history import Revision
     from stackctl.load.source import SourceDoc
     from stackctl.lock import LockInfo
     from stackctl.model.depends import Ordering
@@ -66,6 +67,7 @@ class DeployRequest:
     # rollback: "secrets"/"configs" -> base name -> the version the revision's services used
     pinned_objects: Mapping[str, Mapping[str, str]] | None = None
     sources: Sequence[SourceDoc] | None = None  # the parsed files: the plan says FILE:LINE (None: stored)
+    rollout: Mapping[str, Any] | None = None  # a fan-out rollout's id, env, target, wave: recorded in history
 
 
 @dataclass
@@ -349,6 +351,14 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         lock.release()
 
 
+def rollback_request(rev: Revision, stack: str, rollout: Mapping[str, Any] | None = None) -> DeployRequest:
+    """The deploy that restores a recorded revision (`stackctl rollback`, a fan-out wave's rollback):
+    its stack, its files' place, and the secret/config versions its services used (docs/rotation.md)."""
+    return DeployRequest(stack, rev.config, rev.working_dir or rev.cwd, files=tuple(rev.files),
+                         note=f"rollback to {rev.revision}", pinned_objects=rev.objects or None,
+                         rollout=rollout)
+
+
 def _single_guarded_write(plan: Plan, opts: DeployOptions) -> bool:
     """A detached deploy whose only write is one service update guarded by the service's version."""
     from stackctl.plan.model import UPDATE
@@ -482,7 +492,7 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
         record_revision(engine, request.stack, request.config, dict(result.images),
                         files=list(request.files) or None, working_dir=request.working_dir,
                         note=request.note, objects=plan.versions, keep=opts.history_max,
-                        status=status_for_exit(code), description=description)
+                        status=status_for_exit(code), description=description, rollout=request.rollout)
     except StackctlError as err:
         emit(Notice(f"warning: the revision was not recorded: {err}", "warning"))
 
@@ -504,4 +514,5 @@ __all__ = [
     "load_stack_files",
     "ordering_for",
     "plan_for",
+    "rollback_request",
 ]

@@ -100,13 +100,15 @@ class Revision:
     objects: dict[str, dict[str, str]] = field(default_factory=dict)
     working_dir: str = ""
     config_id: str = ""
+    # a fan-out rollout's deploy (docs/fan-out.md): id, env, target, wave, action (deploy|rollback)
+    rollout: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"revision": self.revision, "time": self.time, "status": self.status,
                 "description": self.description or self.note or "deploy", "user": self.user,
                 "host": self.host, "ci": self.ci or None, "cwd": self.cwd, "files": self.files,
                 "note": self.note, "images": self.images, "sent": self.sent,
-                "stackctl_version": self.stackctl_version}
+                "stackctl_version": self.stackctl_version, "rollout": self.rollout or None}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "working_dir": self.working_dir, "digests": self.digests,
@@ -230,6 +232,7 @@ def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
         objects=doc.get("objects") or {},
         working_dir=doc.get("working_dir", ""),
         config_id=cfg.get("ID", ""),
+        rollout=dict(doc.get("rollout") or {}),
     )
 
 
@@ -268,11 +271,13 @@ def record_revision(
     status: str = DEPLOYED,
     description: str = "",
     environ: Mapping[str, str] | None = None,
+    rollout: Mapping[str, Any] | None = None,
 ) -> int:
     """Store a new revision of `stack` and prune to the newest `keep` (0: keep all); return its number.
 
     `status`: see status_for_exit; `description`: describe_deploy's line; `environ`: where the
-    CI job variables are read (None: this process's environment).
+    CI job variables are read (None: this process's environment); `rollout`: the fan-out rollout
+    this deploy is part of (its id, environment, target, wave), docs/fan-out.md.
     """
     from stackctl import __version__
 
@@ -302,6 +307,8 @@ def record_revision(
         "digests": digests,
         "objects": {section: dict(names) for section, names in (objects or {}).items() if names},
     }
+    if rollout:
+        doc["rollout"] = dict(rollout)
     for _attempt in range(5):
         doc["revision"] = number
         spec = {"Name": config_name(stack, number), "Data": base64.b64encode(_encode(doc)).decode(),

@@ -78,21 +78,22 @@ class Project:
         if not stack:
             problems.append(self._diag(("environments", name), f"environment {name!r} has no stack name",
                                        "set `stack:` at the top or in the environment"))
-        files = self._paths(("files",), data.get("files")) + self._paths(
+        files = self.paths(("files",), data.get("files")) + self.paths(
             ("environments", name, "files"), env.get("files"))
-        env_files = self._paths(("env_files",), data.get("env_files")) + self._paths(
+        env_files = self.paths(("env_files",), data.get("env_files")) + self.paths(
             ("environments", name, "env_files"), env.get("env_files"))
         for path, where in files + env_files:
             if not os.path.isfile(path):
                 problems.append(self._diag(where, f"no such file: {path}"))
         if problems:
             raise ValidationError(diagnostics=problems)
-        variables = {**_strings(data.get("variables")), **_strings(env.get("variables"))}
+        variables = {**string_values(data.get("variables")), **string_values(env.get("variables"))}
         return EnvironmentTarget(name=name, stack=str(stack), files=[p for p, _ in files],
                                  env_files=[p for p, _ in env_files], variables=variables,
                                  context=env.get("context"), host=env.get("host"))
 
-    def _paths(self, where: tuple[str | int, ...], names: Sequence[str] | None) -> list[tuple[str, tuple]]:
+    def paths(self, where: tuple[str | int, ...], names: Sequence[str] | None) -> list[tuple[str, tuple]]:
+        """Each of `names` relative to the project file's directory, with its key path (for FILE:LINE)."""
         out = []
         for index, name in enumerate(names or []):
             path = name if os.path.isabs(name) else os.path.normpath(os.path.join(self.directory, name))
@@ -203,7 +204,7 @@ def _explain(doc: SourceDoc, error: Any) -> list[Diagnostic]:
     return [diag(path, error.message)]
 
 
-def _strings(variables: Mapping[str, Any] | None) -> dict[str, str]:
+def string_values(variables: Mapping[str, Any] | None) -> dict[str, str]:
     from stackctl.load.yamlio import go_number
 
     out = {}
@@ -266,7 +267,12 @@ def resolve_env_args(
                 raise UsageError("give a stack name (or an environment with --env, or name: in a file "
                                  "without version:)")
         return stack, files, env_files, None, EngineChoice(context)
-    target = load_project(find_project(project)).target(env)
+    loaded_project = load_project(find_project(project))
+    target = loaded_project.target(env)
+    from stackctl.fanout.spec import has_targets, load_rollout
+
+    if has_targets(loaded_project, env):
+        load_rollout(loaded_project, env)  # its targets and waves are checked too (FILE:LINE)
     if not target.files and not files:
         raise UsageError(f"environment {env!r} names no stack file (add `files:` to stackctl.yml)")
     choice = EngineChoice(context) if context else EngineChoice(target.context, None if target.context

@@ -666,3 +666,75 @@ def interrupt_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def bake_services(
+    engine: Engine,
+    stack_filter: Mapping[str, Any],
+    *,
+    duration: float,
+    on_progress: Callable[[list[ServiceProgress]], None] | None = None,
+    poll: float = 1.0,
+    since: float | None = None,
+) -> list[ServiceOutcome]:
+    """Watch a converged stack for `duration` seconds: every service must keep running with no
+    task failing or restarting (a fan-out wave's bake, docs/fan-out.md).
+
+    The rules are the wait's (`evaluate`), with `since` the bake's start and one failure enough:
+    a task of the current spec that fails, exits under `restart_policy: any` (a healthcheck that
+    stops passing) or is rejected ends the bake `failed`; so does a swarm update that pauses or
+    rolls back. A service not running as it should at the end of the bake (tasks still being
+    replaced) fails it too. `stack_filter`: the engine filter of the stack's services.
+    """
+    started = time.monotonic()
+    if since is None:
+        since = time.time()
+    skew = _server_skew(engine)
+    server_since = since + skew
+    final: dict[str, ServiceProgress] = {}
+    last: dict[str, ServiceProgress] = {}
+    try:
+        while True:
+            now_mono = time.monotonic()
+            ending = now_mono - started >= duration
+            services = engine.objects("service", stack_filter)
+            nodes = engine.objects("node")
+            ids = [s["ID"] for s in services]
+            tasks = engine.objects("task", {"service": ids, "_up-to-date": "true"}) if ids else []
+            per_service: dict[str, list[dict[str, Any]]] = {}
+            for t in tasks:
+                per_service.setdefault(t.get("ServiceID", ""), []).append(t)
+            server_now = time.time() + skew
+            for svc in services:
+                name = (svc.get("Spec") or {}).get("Name", svc["ID"])
+                if name in final:
+                    continue
+                prog = evaluate(svc, per_service.get(svc["ID"], []), nodes, since=server_since,
+                                now=server_now, max_failures=1)
+                if prog.final in (FAILED, PAUSED, ROLLED_BACK):
+                    prog.message = f"during the bake: {prog.message}"
+                    final[name] = prog
+                elif ending and prog.final != CONVERGED:
+                    prog.final = FAILED
+                    prog.message = f"not running as it should at the end of the bake: {prog.message}"
+                    final[name] = prog
+                last[name] = prog
+            if on_progress:
+                on_progress(list(last.values()))
+            if final or ending:
+                break
+            time.sleep(max(0.0, min(poll, duration - (time.monotonic() - started))))
+    except KeyboardInterrupt:
+        for name, prog in last.items():
+            if name not in final:
+                prog.final = INTERRUPTED
+                prog.message = f"interrupted during the bake: {prog.message}"
+    except EngineError as err:
+        raise err.during("watch the bake") from None
+    out = []
+    for name, prog in last.items():
+        chosen = final.get(name, prog)
+        if chosen.final is None:  # the bake ended (or stopped at another service's failure) with it fine
+            chosen.final = CONVERGED
+        out.append(chosen.outcome())
+    return out

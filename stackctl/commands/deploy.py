@@ -42,12 +42,24 @@ def finish(outcome: DeployOutcome, fmt: str, plan_only: bool) -> int:
     return outcome.exit_code
 
 
+def refuse_for_targets(env: str, *, stack: str | None = None, files: list[str] | None = None,
+                       env_files: list[str] | None = None, context: str | None = None) -> None:
+    """What an environment of many swarms takes from stackctl.yml only (each target names its swarm)."""
+    given = [flag for flag, value in (("STACK", stack), ("-c", files), ("--env-file", env_files),
+                                      ("--context", context)) if value]
+    if given:
+        raise UsageError(f"environment {env!r} lists targets: {', '.join(given)} cannot be given with it "
+                         "(set them in stackctl.yml, per target)")
+
+
 def run(*, stack: str | None, files: list[str], env_files: list[str], env: str | None = None,
         prune: bool = False, resolve_image: str = "always", with_registry_auth: bool = False,
         detach: bool = False, quiet: bool = False, plan_only: bool = False, timeout: str = "10m",
         rollback_on_failure: bool = False, fmt: str = "text", context: str | None = None, debug: bool = False,
         lock_timeout: str = DEFAULT_LOCK_TIMEOUT, keep_versions: int = 2, no_deps_order: bool = False,
-        history_max: int = 10) -> int:
+        history_max: int = 10, targets: str | None = None, wave: int | None = None,
+        resume: bool = False) -> int:
+    from stackctl.commands import fanout
     from stackctl.deploy import check_stack_name, deploy, load_stack_files
     from stackctl.project import resolve_env_args
     from stackctl.render.deploy import DeployPrinter
@@ -55,6 +67,19 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     started = time.monotonic()
     fmt = check_flags(resolve_image, fmt, timeout, lock_timeout, keep_versions=keep_versions,
                       history_max=history_max)
+    fanout.check_limits(env, targets, wave, resume)
+    rollout = fanout.rollout_of(env)
+    if rollout is not None:  # an environment of many swarms: wave by wave (docs/fan-out.md)
+        refuse_for_targets(rollout.env, stack=stack, files=files, env_files=env_files, context=context)
+        opts = DeployOptions(prune=prune, resolve_image=resolve_image, with_registry_auth=with_registry_auth,
+                             detach=detach, plan_only=plan_only, timeout=timeout,
+                             rollback_on_failure=rollback_on_failure, debug=debug, lock_timeout=lock_timeout,
+                             keep_versions=keep_versions, deps_order=not no_deps_order,
+                             history_max=history_max)
+        return fanout.deploy(rollout, opts, fmt=fmt, quiet=quiet, targets=targets, wave=wave, resume=resume)
+    if targets or wave is not None or resume:
+        raise UsageError(f"--targets, --wave and --resume need an environment with targets: "
+                         f"({env!r} has none)")
     stack, files, env_files, environ, choice = resolve_env_args(
         env, files, env_files, stack, context=context, need_stack=True)
     stack = check_stack_name(stack or "")

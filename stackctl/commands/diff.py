@@ -12,11 +12,29 @@ from stackctl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 def run(*, stack: str | None, files: list[str], env_files: list[str], env: str | None = None,
         prune: bool = False,
         fmt: str = "text", context: str | None = None, debug: bool = False,
-        against: str | None = None, resolve_image: str = "always", with_registry_auth: bool = False) -> int:
+        against: str | None = None, resolve_image: str = "always", with_registry_auth: bool = False,
+        targets: str | None = None, wave: int | None = None) -> int:
     if against:  # two environments' rendered stacks, no engine
         from stackctl.commands import env_diff
 
         return env_diff.run(env=env, against=against, fmt=fmt, files=files)
+    from stackctl.commands import fanout
+
+    fanout.check_limits(env, targets, wave, False)
+    rollout = fanout.rollout_of(env)
+    if rollout is not None:  # every target's plan, identical ones in one block (docs/fan-out.md)
+        from stackctl.commands.deploy import check_flags, refuse_for_targets
+        from stackctl.deploy import DeployOptions
+
+        fmt = check_flags(resolve_image, fmt)
+        refuse_for_targets(rollout.env, stack=stack, files=files, env_files=env_files, context=context)
+        opts = DeployOptions(prune=prune, resolve_image=resolve_image, with_registry_auth=with_registry_auth,
+                             debug=debug, plan_only=True)
+        return fanout.diff(rollout, opts, fmt=fmt, targets=targets, wave=wave)
+    if targets or wave is not None:
+        from stackctl.errors import UsageError
+
+        raise UsageError(f"--targets and --wave need an environment with targets: ({env!r} has none)")
     from stackctl.commands.deploy import check_flags
     from stackctl.deploy import (
         check_stack_name,

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from stackctl.engine import Engine
 
 
-def run(*, stack: str, revisions: list[int] | None = None, fmt: str = "table", context: str | None = None,
-        debug: bool = False, no_trunc: bool = False) -> int:
+def run(*, stack: str | None, revisions: list[int] | None = None, fmt: str = "table",
+        context: str | None = None, debug: bool = False, no_trunc: bool = False,
+        env: str | None = None) -> int:
     from stackctl.commands._options import LIST_FORMATS, check_format
     from stackctl.commands._stackquery import connect_manager
 
@@ -28,7 +29,31 @@ def run(*, stack: str, revisions: list[int] | None = None, fmt: str = "table", c
         raise UsageError("history takes at most two revisions: STACK [N [M]]")
     if any(n < 1 for n in numbers):
         raise UsageError("revisions are numbers from 1 (see `stackctl history STACK`)")
+    if env:
+        from stackctl.commands import fanout
+
+        rollout = fanout.rollout_of(env)
+        if rollout is not None:  # every target's revisions, with their rollout (docs/fan-out.md)
+            if stack or revisions or context:
+                raise UsageError(f"history --env {env}: environment {env!r} lists targets; give no STACK, "
+                                 "revisions or --context")
+            return fanout.history(rollout, fmt=fmt, debug=debug)
+        from stackctl.project import environment_target
+
+        target = environment_target(env)
+        stack = stack or target.stack
+        if not context and (target.context or target.host):
+            from stackctl.engine import open_engine
+
+            engine = open_engine(target.context, debug, host=None if target.context else target.host)
+            return _dispatch(engine, stack, numbers, fmt, no_trunc)
+    if not stack:
+        raise UsageError("give a stack name (or an environment with --env)")
     engine = connect_manager(context, debug)
+    return _dispatch(engine, stack, numbers, fmt, no_trunc)
+
+
+def _dispatch(engine: Engine, stack: str, numbers: list[int], fmt: str, no_trunc: bool) -> int:
     if len(numbers) == 1:
         return _show(engine, stack, numbers[0], fmt)
     if len(numbers) == 2:

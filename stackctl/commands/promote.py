@@ -171,7 +171,8 @@ def print_pins(pins: list[Pin], source: str, target: str, stream: Any = None) ->
 
 def run(*, source: str, target: str, prune: bool = False, detach: bool = False, quiet: bool = False,
         plan_only: bool = False, timeout: str = "10m", rollback_on_failure: bool = False, fmt: str = "text",
-        debug: bool = False, lock_timeout: str = "10m", with_registry_auth: bool = False) -> int:
+        debug: bool = False, lock_timeout: str = "10m", with_registry_auth: bool = False,
+        targets: str | None = None, wave: int | None = None) -> int:
     from stackctl.commands.deploy import check_flags, finish
     from stackctl.deploy import DeployOptions, DeployRequest, deploy
     from stackctl.engine import open_engine
@@ -183,6 +184,19 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
     if source == target:
         raise UsageError("--from and --to name the same environment")
     fmt = check_flags("always", fmt, timeout, lock_timeout)
+    from stackctl.commands import fanout
+
+    if fanout.rollout_of(source) is not None:
+        raise UsageError(f"--from {source}: an environment of many swarms cannot be the source "
+                         "(promote from one swarm: the one whose running images were tested)")
+    rollout = fanout.rollout_of(target)
+    if rollout is not None:  # pinned once, rolled out through the target's waves (docs/fan-out.md)
+        return _promote_to_targets(source, rollout, fmt=fmt, quiet=quiet, plan_only=plan_only, prune=prune,
+                                    detach=detach, timeout=timeout, rollback_on_failure=rollback_on_failure,
+                                    debug=debug, lock_timeout=lock_timeout,
+                                    with_registry_auth=with_registry_auth, targets=targets, wave=wave)
+    if targets or wave is not None:
+        raise UsageError(f"--targets and --wave need an environment with targets: ({target!r} has none)")
     src = environment_target(source)
     dst = environment_target(target)
     loaded = load_stack(dst.files, env_files=dst.env_files, environ=dst.environ(), validate=True)
@@ -206,3 +220,38 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
                          host=None if dst.context else dst.host)
     outcome = deploy(request, opts, on_event=DeployPrinter(fmt=fmt, quiet=quiet, show_plan=True, debug=debug))
     return finish(outcome, fmt, plan_only)
+
+
+def source_pins(source: str, config: dict[str, Any], debug: bool) -> list[Pin]:
+    """What `source` runs now, as a pin per service of `config` (PlanError when it cannot say)."""
+    from stackctl.engine import open_engine
+    from stackctl.project import environment_target
+
+    src = environment_target(source)
+    with open_engine(src.context, debug, host=None if src.context else src.host) as engine:
+        running = running_images(engine, src.stack)
+    pins, problems = choose_pins(source, running, config)
+    if problems:
+        raise PlanError(f"cannot promote {source} ({src.stack}):", problems)
+    return pins
+
+
+def _promote_to_targets(source: str, rollout: Any, *, fmt: str, quiet: bool, plan_only: bool, prune: bool,
+                        detach: bool, timeout: str, rollback_on_failure: bool, debug: bool, lock_timeout: str,
+                        with_registry_auth: bool, targets: str | None, wave: int | None) -> int:
+    """The pins are read once from `source` and every target of the rollout gets exactly them."""
+    from stackctl.commands import fanout
+    from stackctl.deploy import DeployOptions
+    from stackctl.pipeline import load_stack
+
+    first = rollout.targets[0].env  # the images are the files' services: any target's model names them
+    loaded = load_stack(first.files, env_files=first.env_files, environ=first.environ(), validate=True)
+    pins = source_pins(source, loaded.config, debug)
+    if not quiet or plan_only:
+        print_pins(pins, source, f"{rollout.env} ({rollout.stack}, {len(rollout.targets)} targets)",
+                   sys.stderr if fmt == "json" else sys.stdout)
+    opts = DeployOptions(prune=prune, resolve_image="never", with_registry_auth=with_registry_auth,
+                         detach=detach, plan_only=plan_only, timeout=timeout,
+                         rollback_on_failure=rollback_on_failure, debug=debug, lock_timeout=lock_timeout)
+    return fanout.deploy(rollout, opts, fmt=fmt, quiet=quiet, targets=targets, wave=wave, resume=False,
+                         images={p.service: p.pinned for p in pins}, note=f"promoted from {source}")

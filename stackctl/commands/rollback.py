@@ -23,7 +23,7 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
         fmt: str = "text", context: str | None = None, debug: bool = False, plan_only: bool = False,
         history_max: int = 10) -> int:
     from stackctl.commands.deploy import check_flags, finish
-    from stackctl.deploy import DeployOptions, DeployRequest, deploy
+    from stackctl.deploy import DeployOptions, deploy, rollback_request
     from stackctl.engine import open_engine
     from stackctl.history import file_digest, get_revision
     from stackctl.render.deploy import DeployPrinter
@@ -49,8 +49,7 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
         print(f"{verb} stack {stack} to revision {rev.revision} ({rev.status} {rev.time} by "
               f"{rev.user}@{rev.host})")
     # The revision's services go in its own `depends_on` order, undo in reverse (docs/ordering.md).
-    request = DeployRequest(stack, rev.config, rev.working_dir or rev.cwd, files=tuple(rev.files),
-                            note=f"rollback to {rev.revision}", pinned_objects=rev.objects or None)
+    request = rollback_request(rev, stack)
     opts = DeployOptions(resolve_image=resolve_image, detach=detach, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, context=context, debug=debug,
                          record_history=True, plan_only=plan_only, history_max=history_max)

@@ -1,0 +1,400 @@
+"""One environment, many swarms (issue 27, docs/fan-out.md) on three labs side by side as three swarms.
+
+The labs (canary, eu, us) are three of this module's own with names unique to the run, or those
+$STACKCTL_FANOUT_LABS names (fo1,fo2,fo3); the module brings up those that are not up (one manager, no
+worker, no registry, no sshd) and takes down only those it brought up (one test stops a lab's manager).
+Stacks are named fo<random> and removed from every lab afterwards, so the module runs beside other
+tests and labs. Services are one busybox task per swarm.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackctl.lab.layout import LabLayout, read_state
+
+REPO = Path(__file__).resolve().parents[2]
+# Three labs of this module's own, unique to the run (brought up and taken down here), unless
+# $STACKCTL_FANOUT_LABS names three (e.g. fo1,fo2,fo3: those that are up are used and left up).
+_RUN = uuid.uuid4().hex[:5]
+LABS = [n.strip() for n in (os.environ.get("STACKCTL_FANOUT_LABS") or
+                            f"fo{_RUN}a,fo{_RUN}b,fo{_RUN}c").split(",") if n.strip()]
+TARGETS = ("canary", "eu", "us")
+OTHER_IMAGE = "dockersamples/atsea_db:latest"  # an idle busybox under another name (lab/images.py)
+
+APP = """\
+version: "3.8"
+services:
+  web:
+    image: ${IMAGE:-busybox:latest}
+    environment:
+      REGION: ${REGION:-none}
+      HEALTHY: ${HEALTHY:-yes}
+    healthcheck:
+      test: ["CMD", "sh", "-c", "test \\"$$HEALTHY\\" = yes"]
+      interval: 1s
+      timeout: 1s
+      retries: 1
+    deploy:
+      replicas: 1
+      update_config: {parallelism: 1, monitor: 2s, failure_action: pause}
+      restart_policy: {delay: 1s}
+"""
+
+
+def _stackctl(*args: str, env: dict[str, str] | None = None, timeout: float = 300
+              ) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "stackctl", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full, cwd=str(REPO))
+
+
+def _docker(host: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env["DOCKER_HOST"] = host
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _answers(host: str) -> bool:
+    try:
+        out = _docker(host, "info", "--format", "{{.Swarm.ControlAvailable}}", timeout=20)
+    except subprocess.TimeoutExpired:
+        return False
+    return out.stdout.strip() == "true"
+
+
+@pytest.fixture(scope="module")
+def swarms() -> Iterator[dict[str, LabLayout]]:
+    """target name -> the lab that is its swarm (brought up here when it is not up)."""
+    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    if os.geteuid() != 0:
+        if in_ci:
+            pytest.fail("CI=true and the fan-out labs need root", pytrace=False)
+        pytest.skip("bringing up labs needs root")
+    assert len(LABS) == 3, "STACKCTL_FANOUT_LABS names three labs"
+    started: list[str] = []
+    layouts: dict[str, LabLayout] = {}
+    try:
+        for target, name in zip(TARGETS, LABS, strict=True):
+            layout = read_state(name)
+            if layout is None or not _answers(layout.manager.host):
+                up = _stackctl("lab", "up", "--name", name, "--workers", "0", "--no-registry", "--no-ssh",
+                               timeout=400)
+                assert up.returncode == 0, up.stdout + up.stderr
+                started.append(name)
+                layout = read_state(name)
+            assert layout is not None
+            layouts[target] = layout
+        yield layouts
+    finally:
+        for name in started:
+            down = _stackctl("lab", "down", "--name", name, timeout=300)
+            assert down.returncode == 0, down.stderr
+
+
+@pytest.fixture
+def stack(swarms: dict[str, LabLayout]) -> Iterator[str]:
+    name = f"fo{uuid.uuid4().hex[:8]}"
+    yield name
+    for layout in swarms.values():
+        host = layout.manager.host
+        if not _answers(host):
+            continue
+        _docker(host, "stack", "rm", name)
+        ids = _docker(host, "config", "ls", "-q", "--filter", f"label=com.docker.stackctl.history={name}")
+        if ids.stdout.split():
+            _docker(host, "config", "rm", *ids.stdout.split())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        left = [lab for lab in swarms.values() if _answers(lab.manager.host) and _docker(
+            lab.manager.host, "network", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={name}"
+        ).stdout.strip()]
+        if not left:
+            break
+        time.sleep(1)
+
+
+def _project(tmp_path: Path, stack: str, swarms: dict[str, LabLayout], *, wave1: str = "bake: 3s",
+             on_failure: str = "rollback_wave") -> str:
+    (tmp_path / "app.yml").write_text(APP)
+    hosts = {t: swarms[t].manager.host for t in TARGETS}
+    text = textwrap.dedent(f"""\
+        version: "1"
+        stack: {stack}
+        files: [app.yml]
+        environments:
+          prod:
+            targets:
+              - {{name: canary, host: "{hosts['canary']}", labels: {{tier: canary}}}}
+              - {{name: eu, host: "{hosts['eu']}", labels: {{tier: main}}, variables: {{REGION: eu}}}}
+              - {{name: us, host: "{hosts['us']}", labels: {{tier: main}}, variables: {{REGION: us}}}}
+            rollout:
+              waves:
+                - {{targets: [canary], {wave1}}}
+                - {{labels: {{tier: main}}, max_parallel: 2}}
+              on_failure: {on_failure}
+        """)
+    path = tmp_path / "stackctl.yml"
+    path.write_text(text)
+    return str(path)
+
+
+def _deploy(project: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return _stackctl("deploy", "--env", "prod", "--project", project, "--resolve-image", "never",
+                     "--timeout", "60s", *extra, env=env)
+
+
+def _json(cp: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(cp.stdout)
+    assert doc["schema"] == "stackctl.rollout/v1"
+    return doc
+
+
+def _by_target(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["target"]: t for t in doc["targets"]}
+
+
+def _service(swarms: dict[str, LabLayout], target: str, stack: str) -> dict[str, Any] | None:
+    cp = _docker(swarms[target].manager.host, "service", "inspect", f"{stack}_web")
+    if cp.returncode != 0:
+        return None
+    found: list[dict[str, Any]] = json.loads(cp.stdout)
+    return found[0]
+
+
+def _stamp(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+
+def out(cp: subprocess.CompletedProcess[str]) -> str:
+    return cp.stdout + cp.stderr
+
+
+def test_canary_bakes_before_the_main_wave_runs_two_at_once(tmp_path: Path, stack: str,
+                                                           swarms: dict[str, LabLayout]) -> None:
+    project = _project(tmp_path, stack, swarms)
+    started = time.monotonic()
+    cp = _deploy(project, "--format", "json")
+    wall = time.monotonic() - started
+    assert cp.returncode == 0, out(cp)
+    doc = _json(cp)
+    t = _by_target(doc)
+    assert [t[n]["status"] for n in TARGETS] == ["deployed"] * 3
+    canary_end = _stamp(t["canary"]["ended"])
+    eu, us = (_stamp(t["eu"]["started"]), _stamp(t["eu"]["ended"])), (_stamp(t["us"]["started"]),
+                                                                       _stamp(t["us"]["ended"]))
+    # the canary converged and baked (3 s) before either target of the second wave started
+    assert canary_end + 3.0 <= min(eu[0], us[0]), t
+    # the second wave's two targets ran at the same time: their spans overlap
+    assert max(eu[0], us[0]) < min(eu[1], us[1]), t
+    wave2 = max(eu[1], us[1]) - min(eu[0], us[0])
+    print(f"fan-out wall {wall:.1f}s; wave 2 {wave2:.1f}s vs eu {eu[1] - eu[0]:.1f}s + "
+          f"us {us[1] - us[0]:.1f}s")
+    assert wave2 < (eu[1] - eu[0]) + (us[1] - us[0])
+    assert doc["waves"][0]["status"] == "passed" and doc["waves"][0]["bake"]["canary"]
+    # every target's revision records the rollout
+    hist = _stackctl("history", "--env", "prod", "--project", project, "--format", "json")
+    assert hist.returncode == 0, out(hist)
+    revisions = {d["target"]: d["revisions"] for d in json.loads(hist.stdout)["targets"]}
+    ids = {n: [r["rollout"]["id"] for r in revisions[n]] for n in TARGETS}
+    assert ids == {n: [doc["id"]] for n in TARGETS}
+    text = _stackctl("history", "--env", "prod", "--project", project)
+    assert doc["id"] in text.stdout and "canary" in text.stdout
+
+
+def test_identical_plans_print_as_one_block(tmp_path: Path, stack: str, swarms: dict[str, LabLayout]) -> None:
+    project = _project(tmp_path, stack, swarms)
+    first = _deploy(project, "--targets", "canary")
+    assert first.returncode == 0, out(first)
+    assert _service(swarms, "eu", stack) is None  # --targets canary wrote nothing elsewhere
+    cp = _stackctl("diff", "--env", "prod", "--project", project, "--resolve-image", "never")
+    assert cp.returncode == 2, out(cp)
+    assert "=== Targets eu, us (identical plans):" in cp.stdout
+    assert "=== Target canary:" in cp.stdout
+    assert cp.stdout.count("Stack " + stack + ": deploy will perform these actions:") == 1, cp.stdout
+    plan_only = _deploy(project, "--plan-only")
+    assert plan_only.returncode == 0, out(plan_only)
+    assert "=== Targets eu, us (identical plans):" in plan_only.stdout
+    assert _service(swarms, "eu", stack) is None
+
+
+def test_failing_healthcheck_on_the_canary_rolls_it_back_and_spares_the_others(
+        tmp_path: Path, stack: str, swarms: dict[str, LabLayout]) -> None:
+    project = _project(tmp_path, stack, swarms)
+    good = _deploy(project)
+    assert good.returncode == 0, out(good)
+    before = {n: _service(swarms, n, stack) for n in TARGETS}
+    bad = _deploy(project, "--format", "json", env={"HEALTHY": "no", "IMAGE": OTHER_IMAGE})
+    assert bad.returncode in (3, 4), out(bad)
+    t = _by_target(_json(bad))
+    assert t["canary"]["status"] == "rolled back", t["canary"]
+    assert t["eu"]["status"] == t["us"]["status"] == "not started"
+    canary = _service(swarms, "canary", stack)
+    assert canary is not None
+    assert canary["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith("busybox")
+    for name in ("eu", "us"):  # never written
+        now = _service(swarms, name, stack)
+        assert now is not None and before[name] is not None
+        assert now["Version"]["Index"] == before[name]["Version"]["Index"], name
+
+
+class _Answer500(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        self.send_response(500)
+        self.end_headers()
+        self.wfile.write(b"not healthy\n")
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_a_gate_answering_500_stops_after_the_bake(tmp_path: Path, stack: str,
+                                                  swarms: dict[str, LabLayout]) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer500)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/healthz"
+    try:
+        project = _project(tmp_path, stack, swarms, wave1=f'bake: 2s, gates: [{{http: "{url}"}}]',
+                           on_failure="stop")
+        cp = _deploy(project)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert cp.returncode == 3, out(cp)
+    assert f"gate http {url}" in cp.stderr and "HTTP 500" in cp.stderr, cp.stderr
+    assert "failed after the bake" in cp.stderr
+    assert "baking 2s on canary" in cp.stdout
+    assert _service(swarms, "canary", stack) is not None  # stop: the canary keeps what it got
+    assert _service(swarms, "eu", stack) is None and _service(swarms, "us", stack) is None
+
+
+def _kill_manager(layout: LabLayout) -> None:
+    pid = int(layout.manager.pidfile.read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _answers(layout.manager.host):
+        time.sleep(0.5)
+
+
+def _bring_back(layout: LabLayout) -> None:
+    from stackctl.lab import lifecycle
+
+    if not _answers(layout.manager.host):
+        lifecycle.start_dockerd(layout.manager, offline=not layout.registry)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not _answers(layout.manager.host):
+        time.sleep(1)
+    assert _answers(layout.manager.host), f"lab {layout.name} did not come back"
+
+
+def test_a_stopped_swarm_fails_before_any_write_and_resume_finishes_the_rest(
+        tmp_path: Path, stack: str, swarms: dict[str, LabLayout]) -> None:
+    project = _project(tmp_path, stack, swarms, wave1="bake: 1s")
+    first = _deploy(project)
+    assert first.returncode == 0, out(first)
+    eu_before = _service(swarms, "eu", stack)
+    assert eu_before is not None
+    _kill_manager(swarms["us"])
+    try:
+        cp = _deploy(project, "--format", "json", env={"IMAGE": OTHER_IMAGE})
+        assert cp.returncode == 1, out(cp)
+        assert "target us" in cp.stderr and "cannot be reached" in cp.stderr, cp.stderr
+        doc = _json(cp)
+        t = _by_target(doc)
+        assert t["canary"]["status"] == "deployed"
+        assert t["us"]["status"] == "unreachable" and t["eu"]["status"] == "not started"
+        eu_now = _service(swarms, "eu", stack)
+        assert eu_now is not None and eu_now["Version"]["Index"] == eu_before["Version"]["Index"]
+    finally:
+        _bring_back(swarms["us"])
+    canary_before = _service(swarms, "canary", stack)
+    assert canary_before is not None
+    # no IMAGE now: --resume ships what the rollout shipped, not what the files say today
+    resumed = _deploy(project, "--resume", "--format", "json")
+    assert resumed.returncode == 0, out(resumed)
+    again = _json(resumed)
+    assert again["id"] == doc["id"]
+    t = _by_target(again)
+    assert t["canary"]["status"] == "done earlier"
+    assert t["eu"]["status"] == t["us"]["status"] == "deployed"
+    canary_after = _service(swarms, "canary", stack)
+    assert canary_after is not None and canary_after["Version"]["Index"] == canary_before["Version"]["Index"]
+    for name in TARGETS:
+        svc = _service(swarms, name, stack)
+        assert svc is not None and svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == OTHER_IMAGE, name
+
+
+def test_promote_pins_once_and_rolls_out_through_the_waves(tmp_path: Path, stack: str,
+                                                           swarms: dict[str, LabLayout]) -> None:
+    """Staging is the canary's lab under another stack name; the pins are image IDs there (the labs
+    have no shared registry, so an image-ID pin runs on that lab only: the rollout is limited to the
+    canary; the unit tests check that every target gets the same pins)."""
+    project = _project(tmp_path, stack, swarms)
+    text = Path(project).read_text().replace(
+        "environments:\n",
+        f"environments:\n  staging:\n    stack: {stack}stg\n    host: \"{swarms['canary'].manager.host}\"\n")
+    Path(project).write_text(text)
+    node_host = {"STACKCTL_NODE_HOST": swarms["canary"].manager.host.replace("/mgr-1/", "/{hostname}/")}
+    staging = _stackctl("deploy", "--env", "staging", "--project", project, "--resolve-image", "never",
+                        "--timeout", "60s")
+    try:
+        assert staging.returncode == 0, out(staging)
+        cp = _stackctl("promote", "--from", "staging", "--to", "prod", "--project", project, "--targets",
+                       "canary", "--format", "json", env=node_host)
+        assert cp.returncode == 0, out(cp)
+        doc = _json(cp)
+        assert "Image pins (staging -> prod" in cp.stderr
+        canary = _service(swarms, "canary", stack)
+        assert canary is not None
+        assert canary["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith("sha256:")
+        hist = _stackctl("history", "--env", "prod", "--project", project, "--format", "json")
+        revs = {d["target"]: d["revisions"] for d in json.loads(hist.stdout)["targets"]}
+        assert revs["canary"][-1]["rollout"]["id"] == doc["id"]
+        assert revs["canary"][-1]["note"] == "promoted from staging"
+        assert _service(swarms, "eu", stack) is None
+    finally:
+        _docker(swarms["canary"].manager.host, "stack", "rm", f"{stack}stg")
+
+
+def test_a_task_failing_during_the_bake_fails_the_wave(tmp_path: Path, stack: str,
+                                                       swarms: dict[str, LabLayout]) -> None:
+    """The service converges (it runs for the wait's 2 s window), then its task exits during the bake."""
+    project = _project(tmp_path, stack, swarms, wave1="bake: 20s", on_failure="stop")
+    (tmp_path / "app.yml").write_text(textwrap.dedent("""\
+        version: "3.8"
+        services:
+          web:
+            image: busybox:latest
+            command: ["sh", "-c", "sleep 7; exit 1"]
+            deploy:
+              replicas: 1
+              update_config: {monitor: 2s}
+              restart_policy: {delay: 1s}
+        """))
+    started = time.monotonic()
+    cp = _deploy(project, "--format", "json")
+    took = time.monotonic() - started
+    assert cp.returncode == 3, out(cp)
+    t = _by_target(_json(cp))
+    assert t["canary"]["status"] == "failed" and t["canary"]["message"].startswith("bake: "), t["canary"]
+    assert "non-zero exit (1)" in t["canary"]["message"]
+    assert t["eu"]["status"] == "not started" and _service(swarms, "eu", stack) is None
+    assert took < 40, f"the bake should end at the first failure, not after its 20 s ({took:.0f}s in all)"
