@@ -181,7 +181,7 @@ def test_tables_at_80_and_120_columns(deployed: dict[str, str], tmp_path: Path) 
     assert max(map(len, others)) <= len(STACK), f"a stack with a longer name shares the lab: {others}"
 
     deadline = time.monotonic() + 60
-    while min(ages(env)) < 12:  # two-digit ages on every screen of ps (2 s margin: ps and this clock round apart)
+    while min(ages(env)) < 12:  # two-digit ages on every ps screen (a 2 s margin)
         assert time.monotonic() < deadline
         time.sleep(0.5)
     tmux = Tmux(tmp_path, env)
