@@ -3,7 +3,8 @@
 #   system: docker.io (dockerd, containerd, runc, docker CLI), busybox-static, iptables, iproute2,
 #           openssl, util-linux (nsenter/unshare), make, python3-pip,
 #           docker-registry + apache2-utils (htpasswd -B) for the lab registry,
-#           openssh-server + openssh-client for ssh:// to the lab managers
+#           openssh-server + openssh-client for ssh:// to the lab managers,
+#           git + chromium for stackctl agent (fetch; the status page in a headless browser)
 #   python: stackctl itself, editable, with the test extras
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
   need_pkg apache2-utils htpasswd
   need_pkg openssh-server /usr/sbin/sshd
   need_pkg openssh-client ssh
+  need_pkg git git              # stackctl agent: fetches stack repositories; its lab tests serve them
+  need_pkg chromium chromium    # the agent's status page in a headless browser (lab test)
   "$PYTHON" -m pip --version >/dev/null 2>&1 || need_pkg python3-pip
 fi
 

@@ -66,6 +66,8 @@ class DeployRequest:
     # rollback: "secrets"/"configs" -> base name -> the version the revision's services used
     pinned_objects: Mapping[str, Mapping[str, str]] | None = None
     sources: Sequence[SourceDoc] | None = None  # the parsed files: the plan says FILE:LINE (None: stored)
+    # the agent's git origin, recorded in the revision: url (no credentials), commit, author, subject
+    git: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -481,7 +483,7 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
         record_revision(engine, request.stack, request.config, dict(result.images),
                         files=list(request.files) or None, working_dir=request.working_dir,
                         note=request.note, objects=plan.versions, keep=opts.history_max,
-                        status=status_for_exit(code), description=description)
+                        status=status_for_exit(code), description=description, git=request.git)
     except StackctlError as err:
         emit(Notice(f"warning: the revision was not recorded: {err}", "warning"))
 

@@ -98,12 +98,16 @@ class Revision:
     objects: dict[str, dict[str, str]] = field(default_factory=dict)
     working_dir: str = ""
     config_id: str = ""
+    # where the files came from when the agent deployed them: repository URL (no credentials),
+    # commit SHA, author, subject (stackctl agent, docs/agent.md); {} for CLI deploys
+    git: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"revision": self.revision, "time": self.time, "status": self.status,
                 "description": self.description or self.note or "deploy", "user": self.user,
                 "host": self.host, "ci": self.ci or None, "cwd": self.cwd, "files": self.files,
-                "note": self.note, "images": self.images, "stackctl_version": self.stackctl_version}
+                "note": self.note, "images": self.images, "stackctl_version": self.stackctl_version,
+                "git": self.git or None}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "working_dir": self.working_dir, "digests": self.digests,
@@ -227,6 +231,7 @@ def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
         objects=doc.get("objects") or {},
         working_dir=doc.get("working_dir", ""),
         config_id=cfg.get("ID", ""),
+        git={str(k): str(v) for k, v in (doc.get("git") or {}).items()},
     )
 
 
@@ -244,11 +249,13 @@ def record_revision(
     status: str = DEPLOYED,
     description: str = "",
     environ: Mapping[str, str] | None = None,
+    git: Mapping[str, str] | None = None,
 ) -> int:
     """Store a new revision of `stack` and prune to the newest `keep` (0: keep all); return its number.
 
     `status`: see status_for_exit; `description`: describe_deploy's line; `environ`: where the
-    CI job variables are read (None: this process's environment).
+    CI job variables are read (None: this process's environment); `git`: the repository URL,
+    commit, author and subject the agent deployed from.
     """
     from stackctl import __version__
 
@@ -277,6 +284,8 @@ def record_revision(
         "digests": digests,
         "objects": {section: dict(names) for section, names in (objects or {}).items() if names},
     }
+    if git:
+        doc["git"] = dict(git)
     for _attempt in range(5):
         doc["revision"] = number
         spec = {"Name": config_name(stack, number), "Data": base64.b64encode(_encode(doc)).decode(),
@@ -386,6 +395,15 @@ def detect_ci(environ: Mapping[str, str]) -> dict[str, str]:
     if environ.get("CI", "").lower() in ("1", "true", "yes"):
         return {"system": "ci"}
     return {}
+
+
+def describe_git(git: Mapping[str, str]) -> str:
+    """`git 1a2b3c4d5e6f "Bump web to 1.2" (Ann)`; "" for a revision not deployed from git."""
+    if not git or not git.get("commit"):
+        return ""
+    subject = f' "{git["subject"]}"' if git.get("subject") else ""
+    author = f" ({git['author']})" if git.get("author") else ""
+    return f"git {git['commit'][:12]}{subject}{author}"
 
 
 def describe_ci(ci: Mapping[str, str]) -> str:

@@ -37,7 +37,7 @@ def run(*, stack: str, revisions: list[int] | None = None, fmt: str = "table", c
 
 
 def _list(engine: Engine, stack: str, fmt: str) -> int:
-    from stackctl.history import describe_ci, list_revisions
+    from stackctl.history import describe_ci, describe_git, list_revisions
     from stackctl.render.tables import print_json, print_table
 
     revisions = list_revisions(engine, stack)
@@ -53,9 +53,9 @@ def _list(engine: Engine, stack: str, fmt: str) -> int:
     rows = []
     for r in revisions:
         by = f"{r.user}@{r.host}" if r.user or r.host else ""
-        ci = describe_ci(r.ci)
+        source = describe_ci(r.ci) or describe_git(r.git)
         rows.append([str(r.revision), r.time.replace("T", " ").rstrip("Z"), r.status,
-                     f"{by} ({ci})" if ci else by, r.summary()["description"]])
+                     f"{by} ({source})" if source else by, r.summary()["description"]])
     print_table(["REVISION", "UPDATED", "STATUS", "BY", "DESCRIPTION"], rows)
     return EXIT_OK
 
@@ -89,6 +89,10 @@ def _show(engine: Engine, stack: str, number: int, fmt: str) -> int:
     if rev.ci:
         detail = ", ".join(f"{k}={v}" for k, v in rev.ci.items() if k != "system")
         lines.append(f"CI:          {describe_ci(rev.ci)}" + (f" ({detail})" if detail else ""))
+    if rev.git:
+        lines.append(f"Git:         {rev.git.get('url', '')} {rev.git.get('commit', '')}".rstrip())
+        if rev.git.get("author") or rev.git.get("subject"):
+            lines.append(f"Commit:      {rev.git.get('subject', '')} ({rev.git.get('author', '')})")
     lines.append(f"Files:       {', '.join(rev.files) or '-'}")
     if rev.images:
         lines.append("Images:      " + ", ".join(f"{k}={v}" for k, v in sorted(rev.images.items())))
