@@ -69,6 +69,7 @@ class StackState:
     plan_summary: str = ""
     drift: list[str] = field(default_factory=list)  # "web: environment" per drifted service
     known_history: bool = False  # the history was read once
+    recorded_commit: str | None = None  # the commit of the newest revision in the stack's history
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -319,6 +320,8 @@ class Agent:
 
         revisions = list_revisions(self.engine(), stack.name)
         state.known_history = True
+        if revisions:
+            state.recorded_commit = revisions[-1].git.get("commit")
         for rev in reversed(revisions):
             commit = rev.git.get("commit")
             if not commit:
@@ -348,7 +351,7 @@ class Agent:
         state.plan_summary = plan_summary(plan)
         state.last_sync = self.clock()
         if plan is None or not plan.has_changes:
-            return self._unchanged(stack, state, sha, info, reason)
+            return self._unchanged(stack, state, sha, info, reason, request)
         applied = state.commit is not None and state.commit.sha == sha
         if applied:
             lines = drift_lines(plan) or [f"changed on the swarm: {state.plan_summary}"]
@@ -396,18 +399,31 @@ class Agent:
         now = datetime.fromtimestamp(self.clock(), timezone.utc)
         return verdict(stack.windows, now, self.config.time_zone)
 
-    def _unchanged(
-        self, stack: StackConfig, state: StackState, sha: str, info: CommitInfo, reason: str
-    ) -> PassResult:
-        """The swarm already matches the commit: zero writes."""
+    def _unchanged(self, stack: StackConfig, state: StackState, sha: str, info: CommitInfo, reason: str,
+                   request: Any) -> PassResult:
+        """The swarm already matches the commit: zero writes, except once per commit that the history
+        does not name yet (a stack adopted from the CLI, or a pass killed before its revision)."""
         if state.status != SYNCED or state.commit is None or state.commit.sha != sha:
             self.log(event="in-sync", stack=stack.name, commit=sha[:12], reason=reason)
+        if state.recorded_commit != sha:
+            self._record_found(stack, state, sha, request)
         state.status, state.exit_code, state.message, state.drift = SYNCED, EXIT_OK, "", []
         state.commit = info
         state.failed_commit = state.pending_commit = None
-        return PassResult(
-            stack.name, SYNCED, EXIT_OK, sha, False, 0.0, "no changes", reason=reason, subject=info.subject
-        )
+        return PassResult(stack.name, SYNCED, EXIT_OK, sha, False, 0.0, "no changes", reason=reason,
+                          subject=info.subject)
+
+    def _record_found(self, stack: StackConfig, state: StackState, sha: str, request: Any) -> None:
+        from stackctl.history import DEPLOYED, record_revision
+
+        try:
+            record_revision(self.engine(), stack.name, request.config, {}, files=list(request.files),
+                            working_dir=request.working_dir, keep=stack.history_max, status=DEPLOYED,
+                            description=f"git {sha[:12]}: found applied on the swarm (no change needed)",
+                            git=request.git, note=request.note)
+            state.recorded_commit = sha
+        except StackctlError as err:
+            self.log(event="history-not-recorded", stack=stack.name, error=err.message)
 
     def _report_drift(
         self, stack: StackConfig, state: StackState, sha: str, lines: list[str], reason: str
@@ -460,6 +476,8 @@ class Agent:
             raise err
         code = outcome.exit_code
         state.exit_code = code
+        if outcome.applied is not None and outcome.applied.writes:
+            state.recorded_commit = sha  # deploy recorded its revision
         state.last_change = self.clock()
         if outcome.plan is not None:
             state.plan_summary = plan_summary(outcome.plan)
