@@ -26,7 +26,7 @@ from stackctl.agent.core import DRIFT, HELD, POLL, START, WINDOW, Agent
 from stackctl.errors import EXIT_OK, StackctlError
 
 if TYPE_CHECKING:
-    from stackctl.agent.config import AgentConfig
+    from stackctl.agent.config import AgentConfig, StackConfig
 
 HELD_RECHECK = 5.0  # seconds between looks at a stack a window holds
 STOP_GRACE = 5.0  # seconds the worker gets to finish after SIGTERM
@@ -141,8 +141,6 @@ class EventFollower:
         self.thread.start()
 
     def loop(self) -> None:
-        from stackctl.names import NAMESPACE_LABEL
-
         delay = 1.0
         while not self.agent.stopping.is_set():
             try:
@@ -150,13 +148,11 @@ class EventFollower:
 
                 engine = open_engine(None, False)
                 delay = 1.0
-                for event in engine.events(
-                    {"type": ["service", "network", "secret", "config"], "label": [NAMESPACE_LABEL]}
-                ):
+                for event in engine.events({"type": ["service", "network", "secret", "config"]}):
                     if self.agent.stopping.is_set():
                         return
-                    self.on_event(event, NAMESPACE_LABEL)
-            except (StackctlError, OSError, ValueError) as err:
+                    self.on_event(event)
+            except Exception as err:  # noqa: BLE001 - reconnect whatever broke the stream
                 self.agent.log(
                     event="events-dropped", error=str(err).splitlines()[0] if str(err) else "closed"
                 )
@@ -164,11 +160,21 @@ class EventFollower:
                 return
             delay = min(delay * 2, 30.0)
 
-    def on_event(self, event: dict[str, Any], label: str) -> None:
+    def stack_of(self, name: str) -> StackConfig | None:
+        """The agent's stack an object name belongs to (`STACK_web`; the longest stack name wins)."""
+        best = None
+        for stack in self.names.values():
+            if name.startswith(stack.name + "_") and (best is None or len(stack.name) > len(best.name)):
+                best = stack
+        return best
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        # swarm events name the object only (no labels): the stack is the name's prefix, as the
+        # docker CLI names a stack's objects
         attrs = (event.get("Actor") or {}).get("Attributes") or {}
-        stack = self.names.get(attrs.get(label, ""))
-        if stack is None or self.agent.busy.locked():
-            return  # not ours, or our own pass writing
+        stack = self.stack_of(str(attrs.get("name", "")))
+        if stack is None:
+            return  # not one of the agent's stacks
         if event.get("Action") in ("update", "remove", "create"):
             self.worker.trigger(stack.source, stack.name, DRIFT)
 
