@@ -69,6 +69,14 @@ def status_for_exit(code: int) -> str:
     return _STATUS_BY_EXIT.get(code, FAILED)
 
 
+def exit_for_status(status: str) -> int:
+    """The exit code a deploy that recorded `status` ended with (the agent reads it back)."""
+    for code, name in _STATUS_BY_EXIT.items():
+        if name == status:
+            return code
+    return EXIT_DEPLOY_FAILED
+
+
 def is_history(labels: Mapping[str, str] | None) -> bool:
     """True for a revision-history config: never one of the stack's own configs."""
     return HISTORY_LABEL in (labels or {})

@@ -329,8 +329,11 @@ class Agent:
             if rev.status == DEPLOYED:
                 state.commit = CommitInfo(commit, rev.git.get("author", ""), rev.git.get("subject", ""), "")
             else:
+                from stackctl.history import exit_for_status
+
                 state.failed_commit = commit
                 state.status = rev.status
+                state.exit_code = exit_for_status(rev.status)
                 # the commit before it that worked is what runs
                 for older in reversed(revisions[: revisions.index(rev)]):
                     if older.git.get("commit") and older.status == DEPLOYED:
@@ -344,6 +347,11 @@ class Agent:
 
         engine = self.engine()
         self._read_history(stack, state)
+        if state.failed_commit == sha and reason not in FORCED:
+            # no retry loop: a failed commit waits for a new commit or a manual sync
+            return PassResult(stack.name, state.status, state.exit_code, sha, False, 0.0, state.plan_summary,
+                              message="this commit failed: waiting for a new commit or a manual sync",
+                              reason=reason)
         info = self.sources[stack.source].commit_info(sha)
         request = self._request(stack, sha, info)
         preview = deploy(request, self._options(stack, plan_only=True), engine=engine)  # reads only
@@ -359,18 +367,6 @@ class Agent:
                 note = "drift healed" if reason not in FORCED else f"sync of git {sha[:12]}"
                 return self._deploy(stack, state, sha, info, reason, note=note, drift=lines)
             return self._report_drift(stack, state, sha, lines, reason)
-        if state.failed_commit == sha and reason not in FORCED:
-            return PassResult(
-                stack.name,
-                state.status,
-                state.exit_code,
-                sha,
-                False,
-                0.0,
-                plan_summary=state.plan_summary,
-                message="this commit failed: waiting for a new commit or a manual sync",
-                reason=reason,
-            )
         if stack.apply == "manual" and state.approved_commit != sha:
             if state.pending_commit != sha:
                 self.log(
