@@ -134,6 +134,14 @@ def test_push_applied_by_polling_recorded_with_its_commit(
     assert revs[-1]["git"]["url"] == repo.url
     cp = run_stackctl("history", stack_name, env=lab_env)
     assert f'git {sha2[:12]} "bump V to 2" (Ann Operator)' in cp.stdout
+    cp = run_stackctl(
+        "agent", "sync", stack_name, "--config", str(tmp_path / "agent.yml"), "--url", agent.url
+    )
+    assert cp.returncode == 0 and f"sync of {stack_name} queued" in cp.stdout, cp.stderr
+    cp = run_stackctl(
+        "agent", "approve", stack_name, "--url", agent.url, "--token-file", str(tmp_path / "token")
+    )
+    assert cp.returncode == 1 and "409" in cp.stderr  # nothing waits for an approval
     assert agent.stop() < 10  # SIGTERM: gone within 10 s
 
 
@@ -494,3 +502,33 @@ def test_run_once_exit_codes(
     path = config(tmp_path, repo.url, [{"name": stack_name, "timeout": "40s"}])
     cp = run_stackctl("agent", "run", "--config", str(path), "--once", env=lab_env)
     assert cp.returncode == 3, cp.stderr
+
+
+def test_agent_killed_during_a_rollout_converges_with_one_revision_per_commit(
+    stack_name: str,
+    tmp_path: Path,
+    repo: Repo,
+    lab_env: dict[str, str],
+    docker_client: Any,
+    run_stackctl: Any,
+    started: Any,
+) -> None:
+    sha1 = repo.push({"app/stack.yml": stack_doc({"V": "1"}, replicas=1)}, "v1")
+    path = config(tmp_path, repo.url, [{"name": stack_name}], interval="1s")
+    agent = started(path, lab_env)
+    wait_for(lambda: synced_at(agent, stack_name, sha1), 90, "the first commit applied")
+    slow = stack_doc({"V": "2"}, replicas=1)
+    slow["services"]["web"]["deploy"]["update_config"]["monitor"] = "8s"  # a rollout that takes a while
+    sha2 = repo.push({"app/stack.yml": slow}, "v2, slowly")
+    wait_for(lambda: "V=2" in env_of(docker_client, f"{stack_name}_web"), 30, "the rollout to start")
+    agent.proc.kill()  # killed during the wait: no revision recorded, the lock left behind
+    agent.proc.wait(10)
+    again = started(path, lab_env)
+    wait_for(lambda: synced_at(again, stack_name, sha2), 90, "the restarted agent to converge")
+    revs = revisions(run_stackctl, lab_env, stack_name)
+    assert [r["git"]["commit"] for r in revs] == [sha1, sha2]
+    # and it goes on: the next commit applies with its own revision
+    sha3 = repo.push({"app/stack.yml": stack_doc({"V": "3"}, replicas=1)}, "v3")
+    wait_for(lambda: synced_at(again, stack_name, sha3), 90, "the next commit applied")
+    assert [r["git"]["commit"] for r in revisions(run_stackctl, lab_env, stack_name)] == [sha1, sha2, sha3]
+    assert again.stop() < 10
