@@ -10,17 +10,22 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def stackctl(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stackctl", *args], capture_output=True, text=True, timeout=60,
-                          cwd=str(cwd))
+    return subprocess.run(
+        [sys.executable, "-m", "stackctl", *args], capture_output=True, text=True, timeout=60, cwd=str(cwd)
+    )
 
 
 def test_check_ok_and_problems(tmp_path: Path) -> None:
     good = tmp_path / "agent.yml"
-    good.write_text("sources:\n  - url: file:///srv/stacks.git\nstacks:\n  - name: shop\n    files: [a.yml]\n")
+    good.write_text(
+        "sources:\n  - url: file:///srv/stacks.git\nstacks:\n  - name: shop\n    files: [a.yml]\n"
+    )
     cp = stackctl("agent", "check", "--config", str(good))
     assert cp.returncode == 0 and "OK (1 source, 1 stack: shop)" in cp.stdout
     bad = tmp_path / "bad.yml"
-    bad.write_text("sources:\n  - url: ftp://x\nstacks:\n  - name: shop\n    files: [a.yml]\n    drift: fix\n")
+    bad.write_text(
+        "sources:\n  - url: ftp://x\nstacks:\n  - name: shop\n    files: [a.yml]\n    drift: fix\n"
+    )
     cp = stackctl("agent", "check", "--config", str(bad))
     assert cp.returncode == 1
     assert f"{bad}:2: sources[0].url: invalid value 'ftp://x'" in cp.stderr
