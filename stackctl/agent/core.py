@@ -253,9 +253,19 @@ class Agent:
             if getattr(err, "connection_failed", False):
                 self.drop_engine()
             state.status, state.exit_code, state.message = ERROR, err.exit_code or EXIT_ERROR, message
-            state.failed_commit = sha
+            transient = _transient(err)
+            if not transient:
+                state.failed_commit = sha  # bad files or a failed deploy: not retried on its own
+            self.log(
+                event="pass-failed",
+                stack=stack.name,
+                commit=sha[:12],
+                reason=reason,
+                error=message,
+                retry="next trigger" if transient else "new commit or sync",
+            )
             result = PassResult(
-                stack.name, ERROR, state.exit_code, sha, True, 0.0, message=message, reason=reason
+                stack.name, ERROR, state.exit_code, sha, not transient, 0.0, message=message, reason=reason
             )
         state.duration = time.monotonic() - started
         result = PassResult(**{**result.__dict__, "duration": state.duration})
@@ -349,9 +359,17 @@ class Agent:
         self._read_history(stack, state)
         if state.failed_commit == sha and reason not in FORCED:
             # no retry loop: a failed commit waits for a new commit or a manual sync
-            return PassResult(stack.name, state.status, state.exit_code, sha, False, 0.0, state.plan_summary,
-                              message="this commit failed: waiting for a new commit or a manual sync",
-                              reason=reason)
+            return PassResult(
+                stack.name,
+                state.status,
+                state.exit_code,
+                sha,
+                False,
+                0.0,
+                state.plan_summary,
+                message="this commit failed: waiting for a new commit or a manual sync",
+                reason=reason,
+            )
         info = self.sources[stack.source].commit_info(sha)
         request = self._request(stack, sha, info)
         preview = deploy(request, self._options(stack, plan_only=True), engine=engine)  # reads only
@@ -395,8 +413,9 @@ class Agent:
         now = datetime.fromtimestamp(self.clock(), timezone.utc)
         return verdict(stack.windows, now, self.config.time_zone)
 
-    def _unchanged(self, stack: StackConfig, state: StackState, sha: str, info: CommitInfo, reason: str,
-                   request: Any) -> PassResult:
+    def _unchanged(
+        self, stack: StackConfig, state: StackState, sha: str, info: CommitInfo, reason: str, request: Any
+    ) -> PassResult:
         """The swarm already matches the commit: zero writes, except once per commit that the history
         does not name yet (a stack adopted from the CLI, or a pass killed before its revision)."""
         if state.status != SYNCED or state.commit is None or state.commit.sha != sha:
@@ -406,17 +425,27 @@ class Agent:
         state.status, state.exit_code, state.message, state.drift = SYNCED, EXIT_OK, "", []
         state.commit = info
         state.failed_commit = state.pending_commit = None
-        return PassResult(stack.name, SYNCED, EXIT_OK, sha, False, 0.0, "no changes", reason=reason,
-                          subject=info.subject)
+        return PassResult(
+            stack.name, SYNCED, EXIT_OK, sha, False, 0.0, "no changes", reason=reason, subject=info.subject
+        )
 
     def _record_found(self, stack: StackConfig, state: StackState, sha: str, request: Any) -> None:
         from stackctl.history import DEPLOYED, record_revision
 
         try:
-            record_revision(self.engine(), stack.name, request.config, {}, files=list(request.files),
-                            working_dir=request.working_dir, keep=stack.history_max, status=DEPLOYED,
-                            description=f"git {sha[:12]}: found applied on the swarm (no change needed)",
-                            git=request.git, note=request.note)
+            record_revision(
+                self.engine(),
+                stack.name,
+                request.config,
+                {},
+                files=list(request.files),
+                working_dir=request.working_dir,
+                keep=stack.history_max,
+                status=DEPLOYED,
+                description=f"git {sha[:12]}: found applied on the swarm (no change needed)",
+                git=request.git,
+                note=request.note,
+            )
             state.recorded_commit = sha
         except StackctlError as err:
             self.log(event="history-not-recorded", stack=stack.name, error=err.message)
@@ -467,7 +496,8 @@ class Agent:
         try:
             outcome = deploy(request, self._options(stack, plan_only=False), engine=self.engine())
         except StackctlError as err:
-            state.failed_commit = sha
+            if not _transient(err):
+                state.failed_commit = sha
             state.last_change = self.clock()
             raise err
         code = outcome.exit_code
@@ -528,6 +558,17 @@ class Agent:
             self.drop_engine()
             problems.append(f"engine: {err.message}")
         return not problems, problems
+
+
+def _transient(err: StackctlError) -> bool:
+    """An engine that cannot be reached or a lock held elsewhere: the next trigger tries again (the
+    commit itself did not fail)."""
+    from stackctl.errors import EngineError
+    from stackctl.lock import LockError
+
+    return isinstance(err, LockError) or (
+        isinstance(err, EngineError) and (err.connection_failed or err.unavailable)
+    )
 
 
 def worst(codes: list[int]) -> int:

@@ -504,7 +504,9 @@ def test_run_once_exit_codes(
     assert cp.returncode == 3, cp.stderr
 
 
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
 def test_agent_killed_during_a_rollout_converges_with_one_revision_per_commit(
+    how: str,
     stack_name: str,
     tmp_path: Path,
     repo: Repo,
@@ -521,8 +523,11 @@ def test_agent_killed_during_a_rollout_converges_with_one_revision_per_commit(
     slow["services"]["web"]["deploy"]["update_config"]["monitor"] = "8s"  # a rollout that takes a while
     sha2 = repo.push({"app/stack.yml": slow}, "v2, slowly")
     wait_for(lambda: "V=2" in env_of(docker_client, f"{stack_name}_web"), 30, "the rollout to start")
-    agent.proc.kill()  # killed during the wait: no revision recorded, the lock left behind
-    agent.proc.wait(10)
+    if how == "SIGKILL":
+        agent.proc.kill()  # killed during the wait: no revision recorded, the lock left behind
+        agent.proc.wait(10)
+    else:
+        assert agent.stop() < 10  # SIGTERM during the wait: gone within 10 s
     again = started(path, lab_env)
     wait_for(lambda: synced_at(again, stack_name, sha2), 90, "the restarted agent to converge")
     revs = revisions(run_stackctl, lab_env, stack_name)

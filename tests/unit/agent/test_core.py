@@ -205,3 +205,15 @@ def test_bad_files_are_an_error_once(tmp_path: Path, rollout: list[int]) -> None
 
 def test_worst_exit_code() -> None:
     assert worst([]) == 0 and worst([0, 3, 0]) == 3 and worst([3, 5, 4]) == 5 and worst([5, 1]) == 1
+
+
+def test_engine_lost_is_tried_again_not_marked_failed(tmp_path: Path, rollout: list[int]) -> None:
+    from stackctl.errors import LOST, EngineError
+
+    agent, source, engine, results = make_agent(tmp_path)
+    source.push({"V": "1"})
+    engine.failures[("objects", "service")] = EngineError("the engine went away", failure=LOST)
+    assert agent.pass_all(START) == EXIT_ERROR
+    state = agent.states["shop"]
+    assert state.status == "error" and state.failed_commit is None and not results[-1].wrote
+    assert agent.pass_all(POLL) == EXIT_OK and state.status == "synced"
