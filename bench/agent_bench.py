@@ -25,13 +25,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.gen import deploy_stack  # noqa: E402
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
 
 
 def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}, timeout=60).stdout.strip()
+    return subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+        timeout=60,
+    ).stdout.strip()
 
 
 def push(work: Path, text: str, message: str) -> str:
@@ -48,7 +59,7 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=20)
     args = parser.parse_args()
     if not os.environ.get("DOCKER_HOST"):
-        print("set DOCKER_HOST to a lab manager: eval \"$(stackctl lab env --name NAME)\"", file=sys.stderr)
+        print('set DOCKER_HOST to a lab manager: eval "$(stackctl lab env --name NAME)"', file=sys.stderr)
         return 1
     from stackctl.agent.config import load_config
     from stackctl.agent.core import POLL, START, Agent
@@ -65,13 +76,21 @@ def main() -> int:
         git("remote", "add", "origin", str(root / "stacks.git"), cwd=root / "work")
         sha = push(root / "work", deploy_stack(args.services), "bench v0")
         (root / "webhook").write_text("bench-secret\n")
-        (root / "agent.yml").write_text(json.dumps({
-            "sources": [{"url": f"file://{root / 'stacks.git'}", "interval": "1h"}],
-            "stacks": [{"name": stack, "files": ["stack.yml"], "resolve_image": "never"}],
-            "listen": "127.0.0.1:0", "cache_dir": str(root / "cache"),
-            "webhook_secret_file": str(root / "webhook")}))
+        (root / "agent.yml").write_text(
+            json.dumps(
+                {
+                    "sources": [{"url": f"file://{root / 'stacks.git'}", "interval": "1h"}],
+                    "stacks": [{"name": stack, "files": ["stack.yml"], "resolve_image": "never"}],
+                    "listen": "127.0.0.1:0",
+                    "cache_dir": str(root / "cache"),
+                    "webhook_secret_file": str(root / "webhook"),
+                }
+            )
+        )
         try:
-            agent = Agent(load_config(str(root / "agent.yml")), engine_factory=lambda: engine, log=lambda s: None)
+            agent = Agent(
+                load_config(str(root / "agent.yml")), engine_factory=lambda: engine, log=lambda s: None
+            )
             assert agent.pass_all(START) == 0, agent.states[stack].message
             config = agent.config.stacks[0]
             cpu = []
@@ -80,11 +99,17 @@ def main() -> int:
                 agent._pass(config, sha, POLL)  # the pass without its fetch
                 cpu.append((time.process_time() - started) * 1000)
             median = statistics.median(cpu)
-            print(f"warm unchanged pass, {args.services} services: {median:.1f} ms CPU (median of {args.passes}, "
-                  f"min {min(cpu):.1f}); target <= 50 ms: {'met' if median <= 50 else 'NOT met'}")
+            print(
+                f"warm unchanged pass, {args.services} services: {median:.1f} ms CPU "
+                f"(median of {args.passes}, min {min(cpu):.1f}); "
+                f"target <= 50 ms: {'met' if median <= 50 else 'NOT met'}"
+            )
 
-            proc = subprocess.Popen([sys.executable, "-m", "stackctl", "agent", "run", "--config",
-                                     str(root / "agent.yml")], stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "stackctl", "agent", "run", "--config", str(root / "agent.yml")],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             try:
                 url = ""
                 while not url:
@@ -100,15 +125,19 @@ def main() -> int:
                 body = json.dumps({"ref": "refs/heads/main"}).encode()
                 headers = {"X-GitHub-Event": "push", **sign("github", body, b"bench-secret")}
                 sent = time.monotonic()
-                urllib.request.urlopen(urllib.request.Request(url + "/hooks/github", data=body, headers=headers,
-                                                              method="POST"), timeout=10).read()
+                urllib.request.urlopen(
+                    urllib.request.Request(url + "/hooks/github", data=body, headers=headers, method="POST"),
+                    timeout=10,
+                ).read()
                 while engine.inspect("service", changed)["Version"]["Index"] == before:
                     if time.monotonic() - sent > 60:
                         raise SystemExit("no write within 60 s")
                     time.sleep(0.02)
                 took = time.monotonic() - sent
-                print(f"signed webhook -> first engine write (the changed service): {took:.2f} s; "
-                      f"target <= 2 s: {'met' if took <= 2 else 'NOT met'}")
+                print(
+                    f"signed webhook -> first engine write (the changed service): {took:.2f} s; "
+                    f"target <= 2 s: {'met' if took <= 2 else 'NOT met'}"
+                )
             finally:
                 proc.terminate()
                 proc.wait(15)
