@@ -227,9 +227,13 @@ class Agent:
         return sha
 
     def pass_source(self, source: str, reason: str, only: str | None = None) -> int:
-        """Fetch `source` and pass over its stacks (or only stack `only`); the worst exit code."""
+        """Fetch `source` and pass over its stacks (or only stack `only`); the worst exit code.
+
+        A drift pass compares the swarm with the commit fetched last (the swarm changed, not git):
+        it fetches only when nothing was fetched yet."""
         with self.busy:
-            sha = self.fetch(source)
+            known = self.heads.get(source)
+            sha = known if reason == DRIFT and known else self.fetch(source)
             if sha is None:
                 return EXIT_ERROR
             codes = [

@@ -27,6 +27,7 @@ from stackctl.agent.core import APPROVE, SYNC, WEBHOOK
 from stackctl.agent.webhooks import MAX_BODY, PROVIDERS, BadPayload, Deliveries, parse_push, signature_ok
 
 if TYPE_CHECKING:
+    from stackctl.agent.config import StackConfig
     from stackctl.agent.core import Agent
     from stackctl.agent.metrics import Metrics
 
@@ -109,35 +110,33 @@ def make_app(
             return _error(401, "missing or wrong bearer token")
         return None
 
-    async def sync(request: Request) -> Response:
+    def api_stack(request: Request) -> StackConfig | Response:
+        """The stack an API call names, or the answer that refuses it (token, unknown stack)."""
         refused = authorized(request)
         if refused is not None:
             return refused
         stack = agent.config.stack(request.path_params["name"])
         if stack is None:
             return _error(404, f"no stack {request.path_params['name']!r} in the agent's config")
+        return stack
+
+    async def sync(request: Request) -> Response:
+        stack = api_stack(request)
+        if isinstance(stack, Response):
+            return stack
         trigger(stack.source, stack.name, SYNC)
         return JSONResponse({"stack": stack.name, "message": f"sync of {stack.name} queued"}, status_code=202)
 
     async def approve(request: Request) -> Response:
-        refused = authorized(request)
-        if refused is not None:
-            return refused
-        stack = agent.config.stack(request.path_params["name"])
-        if stack is None:
-            return _error(404, f"no stack {request.path_params['name']!r} in the agent's config")
+        stack = api_stack(request)
+        if isinstance(stack, Response):
+            return stack
         commit = agent.approve(stack.name)
         if commit is None:
             return _error(409, f"stack {stack.name} waits for no approval")
         trigger(stack.source, stack.name, APPROVE)
-        return JSONResponse(
-            {
-                "stack": stack.name,
-                "commit": commit,
-                "message": f"git {commit[:12]} of {stack.name} approved: applying",
-            },
-            status_code=202,
-        )
+        message = f"git {commit[:12]} of {stack.name} approved: applying"
+        return JSONResponse({"stack": stack.name, "commit": commit, "message": message}, status_code=202)
 
     async def stacks(request: Request) -> Response:
         return JSONResponse(

@@ -217,3 +217,14 @@ def test_engine_lost_is_tried_again_not_marked_failed(tmp_path: Path, rollout: l
     state = agent.states["shop"]
     assert state.status == "error" and state.failed_commit is None and not results[-1].wrote
     assert agent.pass_all(POLL) == EXIT_OK and state.status == "synced"
+
+
+def test_drift_pass_uses_the_last_fetched_commit(tmp_path: Path, rollout: list[int]) -> None:
+    from stackctl.agent.core import DRIFT
+
+    agent, source, engine, _ = make_agent(tmp_path)
+    source.push({"V": "1"})
+    agent.pass_all(START)
+    fetches = source.fetches
+    assert agent.pass_source("default", DRIFT, only="shop") == EXIT_OK
+    assert source.fetches == fetches
