@@ -36,6 +36,14 @@ _HELPER = (
 )
 
 
+# git's advice after a failed fetch: true for every failure, so it says nothing about this one
+_BOILERPLATE = (
+    "fatal: Could not read from remote repository",
+    "Please make sure you have the correct access",
+    "and the repository exists",
+)
+
+
 class GitError(StackctlError):
     """A fetch or a read of the repository failed (the message has no credentials)."""
 
@@ -116,8 +124,10 @@ class GitSource:
         return done.stdout or b""
 
     def _last_line(self, stderr: bytes | None) -> str:
+        """What went wrong, from git's stderr: its own lines without the generic advice it adds."""
         lines = [ln.strip() for ln in (stderr or b"").decode(errors="replace").splitlines() if ln.strip()]
-        text = lines[-1] if lines else "no message"
+        useful = [ln for ln in lines if not ln.startswith(_BOILERPLATE)] or lines[-1:]
+        text = "; ".join(useful[:2]) or "no message"
         return text.replace(self.config.url, self.config.public_url)
 
     # --- fetch, read, export -----------------------------------------------------------------

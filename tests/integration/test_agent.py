@@ -9,14 +9,24 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from stackctl.agent.webhooks import sign
-from tests.integration.agent_parts import AgentProcess, GitDaemon, Receiver, Repo, wait_for, write_config
+from tests.integration.agent_parts import (
+    REPO_ROOT,
+    AgentProcess,
+    GitDaemon,
+    Receiver,
+    Repo,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 STACK_PREFIX = "ag"
@@ -543,3 +553,51 @@ def test_agent_killed_during_a_rollout_converges_with_one_revision_per_commit(
     wait_for(lambda: synced_at(again, stack_name, sha3), 90, "the next commit applied")
     assert [r["git"]["commit"] for r in revisions(run_stackctl, lab_env, stack_name)] == [sha1, sha2, sha3]
     assert again.stop() < 10
+
+
+def test_ssh_source_with_a_key_file_and_known_hosts(
+    stack_name: str, tmp_path: Path, repo: Repo, lab_env: dict[str, str], started: Any
+) -> None:
+    """ssh:// through a lab manager's sshd: the key and known_hosts files of the config, strict host keys."""
+    from stackctl.lab import ssh
+    from stackctl.lab.layout import read_state
+    from tests.paths import LAB_NAME
+
+    layout = read_state(LAB_NAME)
+    assert layout is not None and layout.ssh, "the lab runs no sshd"
+    files = ssh.SshFiles.of(layout.place)
+    sha = repo.push({"app/stack.yml": stack_doc({"V": "1"})}, "over ssh")
+    url = f"ssh://root@{layout.managers[0].ip}{repo.bare}"
+    path = config(tmp_path, url, [{"name": stack_name}], interval="1h")
+    doc = yaml.safe_load(path.read_text())
+    doc["sources"][0].update(ssh_key_file=str(files.key), known_hosts_file=str(files.known_hosts))
+    write_config(path, doc)
+    agent = started(path, lab_env)
+    wait_for(lambda: synced_at(agent, stack_name, sha), 60, "the commit fetched over ssh applied")
+    # a known_hosts that does not know the host: the fetch is refused, /readyz says why
+    (tmp_path / "empty_known_hosts").write_text("")
+    doc["sources"][0]["known_hosts_file"] = str(tmp_path / "empty_known_hosts")
+    doc["cache_dir"] = str(tmp_path / "cache2")
+    write_config(tmp_path / "strict.yml", doc)
+    cp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stackctl",
+            "agent",
+            "run",
+            "--config",
+            str(tmp_path / "strict.yml"),
+            "--once",
+        ],
+        env={**os.environ, **lab_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(REPO_ROOT),
+    )
+    assert (
+        cp.returncode == 1
+        and "event=fetch-failed" in cp.stderr
+        and "Host key verification failed" in cp.stderr
+    )
