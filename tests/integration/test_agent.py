@@ -601,3 +601,58 @@ def test_ssh_source_with_a_key_file_and_known_hosts(
         and "event=fetch-failed" in cp.stderr
         and "Host key verification failed" in cp.stderr
     )
+
+
+def test_agent_and_cli_deploy_share_the_lock_both_recorded(
+    stack_name: str,
+    tmp_path: Path,
+    repo: Repo,
+    lab_env: dict[str, str],
+    docker_client: Any,
+    run_stackctl: Any,
+    started: Any,
+) -> None:
+    sha1 = repo.push({"app/stack.yml": stack_doc({"V": "1"}, replicas=1)}, "v1")
+    agent = started(config(tmp_path, repo.url, [{"name": stack_name}], interval="1h"), lab_env)
+    wait_for(lambda: synced_at(agent, stack_name, sha1), 90, "the first commit applied")
+    # a CLI deploy with a slow rollout holds the stack's lock while it waits
+    slow = stack_doc({"V": "cli"}, replicas=1)
+    slow["services"]["web"]["deploy"]["update_config"]["monitor"] = "6s"
+    (tmp_path / "cli.yml").write_text(yaml.safe_dump(slow))
+    cli = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stackctl",
+            "deploy",
+            stack_name,
+            "-c",
+            str(tmp_path / "cli.yml"),
+            "--resolve-image",
+            "never",
+            "--timeout",
+            "90s",
+        ],
+        env={**os.environ, **lab_env},
+        cwd=str(REPO_ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: "V=cli" in env_of(docker_client, f"{stack_name}_web"), 30, "the CLI deploy to write")
+        sha2 = repo.push({"app/stack.yml": stack_doc({"V": "2"}, replicas=1)}, "v2 during a CLI deploy")
+        status, _ = agent.post(
+            f"/api/v1/stacks/{stack_name}/sync", b"{}", {"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert status == 202
+        wait_for(lambda: synced_at(agent, stack_name, sha2), 120, "the agent's pass after the CLI deploy")
+        assert cli.wait(60) == 0
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait(10)
+    revs = revisions(run_stackctl, lab_env, stack_name)
+    # the CLI's revision, then the agent's: one after the other
+    assert [r["git"]["commit"] if r["git"] else "cli" for r in revs] == [sha1, "cli", sha2]
+    assert "V=2" in env_of(docker_client, f"{stack_name}_web")
