@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stackctl.agent.config import AgentConfig, SourceConfig, StackConfig
+from stackctl.agent.config import AgentConfig, StackConfig
 from stackctl.agent.gitsource import CommitInfo, GitError, GitSource
 from stackctl.errors import EXIT_ERROR, EXIT_OK, StackctlError
 
@@ -583,6 +583,3 @@ def worst(codes: list[int]) -> int:
         return EXIT_ERROR
     return max(codes)
 
-
-def source_of(config: AgentConfig, name: str) -> SourceConfig:
-    return config.source(name)

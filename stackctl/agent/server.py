@@ -13,10 +13,9 @@ of the API token can force a sync or approve a plan.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,10 +36,11 @@ Trigger = Callable[[str, "str | None", str], None]
 
 
 def read_secret(path: str | None) -> bytes:
-    """A secret file's first line (b"" when not configured)."""
+    """A secret file's first line (b"" when not configured); OSError when it cannot be read."""
     if not path:
         return b""
-    return Path(path).read_bytes().splitlines()[0].strip() if Path(path).read_bytes().strip() else b""
+    lines = Path(path).read_bytes().splitlines()
+    return lines[0].strip() if lines else b""
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -209,6 +209,3 @@ def make_app(
     ]
     return Starlette(routes=routes)
 
-
-def dumps(doc: Any) -> str:
-    return json.dumps(doc, indent=2)
