@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from stackctl.agent.config import AgentConfig, StackConfig
 from stackctl.agent.gitsource import CommitInfo, GitError, GitSource
-from stackctl.errors import EXIT_ERROR, EXIT_OK, StackctlError
+from stackctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StackctlError
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -330,7 +330,7 @@ class Agent:
         """First pass over a stack: what the newest revision says was applied from git."""
         if state.known_history:
             return
-        from stackctl.history import DEPLOYED, list_revisions
+        from stackctl.history import DEPLOYED, INTERRUPTED, list_revisions
 
         revisions = list_revisions(self.engine(), stack.name)
         state.known_history = True
@@ -340,6 +340,8 @@ class Agent:
             commit = rev.git.get("commit")
             if not commit:
                 continue
+            if rev.status == INTERRUPTED:
+                continue  # stopped, not failed: the commit is tried again
             if rev.status == DEPLOYED:
                 state.commit = CommitInfo(commit, rev.git.get("author", ""), rev.git.get("subject", ""), "")
             else:
@@ -406,6 +408,27 @@ class Agent:
             state.status, state.message = HELD, f"git {sha[:12]}: {held.reason}"
             return PassResult(stack.name, HELD, EXIT_OK, sha, False, 0.0, state.plan_summary, reason=reason)
         return self._deploy(stack, state, sha, info, reason)
+
+    def _interrupt_when_stopping(self) -> Callable[[object], None]:
+        """The deploy's event callback: once the agent is stopping (SIGTERM), the next progress event of
+        the wait interrupts it as Ctrl-C interrupts `stackctl deploy`: the writes under way end, the wait
+        stops, the revision says "interrupted" and the lock is released."""
+        from stackctl.apply.rollout import PROGRESS, RolloutEvent
+
+        raised = False
+
+        def on_event(event: object) -> None:
+            nonlocal raised
+            if (
+                self.stopping.is_set()
+                and not raised
+                and isinstance(event, RolloutEvent)
+                and event.kind == PROGRESS
+            ):
+                raised = True
+                raise KeyboardInterrupt
+
+        return on_event
 
     def window_verdict(self, stack: StackConfig) -> Any:
         from datetime import datetime, timezone
@@ -498,7 +521,12 @@ class Agent:
             subject=info.subject,
         )
         try:
-            outcome = deploy(request, self._options(stack, plan_only=False), engine=self.engine())
+            outcome = deploy(
+                request,
+                self._options(stack, plan_only=False),
+                engine=self.engine(),
+                on_event=self._interrupt_when_stopping(),
+            )
         except StackctlError as err:
             if not _transient(err):
                 state.failed_commit = sha
@@ -506,6 +534,7 @@ class Agent:
             raise err
         code = outcome.exit_code
         state.exit_code = code
+        interrupted = code == EXIT_INTERRUPTED
         if outcome.applied is not None and outcome.applied.writes:
             state.recorded_commit = sha  # deploy recorded its revision
         state.last_change = self.clock()
@@ -517,7 +546,8 @@ class Agent:
             status = "deployed" if not note.startswith("drift") else "drift healed"
         else:
             state.status = status = status_for_exit(code)
-            state.failed_commit = sha
+            if not interrupted:  # an interrupted deploy is tried again by the next agent
+                state.failed_commit = sha
             state.message = f"git {sha[:12]} {status}"
         self.log(
             event="deployed" if code == EXIT_OK else "deploy-failed",
@@ -582,4 +612,3 @@ def worst(codes: list[int]) -> int:
     if EXIT_ERROR in codes:
         return EXIT_ERROR
     return max(codes)
-

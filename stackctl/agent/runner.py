@@ -8,13 +8,15 @@
   pass over the stack at once (reconnected when it drops), and a full check runs every
   `drift_interval` whatever the events said.
 - Windows: a held stack is looked at again every few seconds and passes once its window allows.
-- The HTTP server (uvicorn) runs on the main thread and owns SIGTERM/SIGINT: on either it stops,
-  and the process exits within 10 s (a pass still writing is abandoned; the stack's lock has a TTL).
+- The HTTP server (uvicorn) runs on a thread; the main thread owns SIGTERM/SIGINT: on either, a wait
+  under way is interrupted as Ctrl-C interrupts `stackctl deploy` (the writes under way end, the
+  revision says "interrupted", the lock is released) and the process exits within 10 s.
 """
 
 from __future__ import annotations
 
 import queue
+import signal
 import socket
 import sys
 import threading
@@ -232,11 +234,25 @@ def serve(config: AgentConfig) -> int:
             ssl_keyfile=config.tls_key_file,
         )
     )
+    # uvicorn serves on a thread of its own: the main thread owns SIGTERM/SIGINT, so that stopping is
+    # ours (the worker's wait is interrupted, its lock released, the process gone within 10 s).
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    http = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="agent-http", daemon=True)
+    http.start()
     try:
-        server.run(sockets=[sock])
+        while not stop.wait(0.5):
+            if not http.is_alive():
+                raise StackctlError("the HTTP server stopped")
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         agent.stopping.set()
+        server.should_exit = True
         worker.thread.join(STOP_GRACE)
+        http.join(3.0)
         notifier.close()
         log("stackctl-agent event=stopped")
     return EXIT_OK

@@ -544,6 +544,15 @@ def test_agent_killed_during_a_rollout_converges_with_one_revision_per_commit(
         agent.proc.wait(10)
     else:
         assert agent.stop() < 10  # SIGTERM during the wait: gone within 10 s
+        locks = subprocess.run(
+            ["docker", "config", "ls", "-q", "--filter", f"name=stackctl-lock-{stack_name}"],
+            env=lab_env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.split()
+        assert locks == [], agent.text()  # the interrupted deploy released the lock
+        assert revisions(run_stackctl, lab_env, stack_name)[-1]["status"] == "interrupted"
     again = started(path, lab_env)
     wait_for(lambda: synced_at(again, stack_name, sha2), 90, "the restarted agent to converge")
     revs = revisions(run_stackctl, lab_env, stack_name)

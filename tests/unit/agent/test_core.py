@@ -228,3 +228,16 @@ def test_drift_pass_uses_the_last_fetched_commit(tmp_path: Path, rollout: list[i
     fetches = source.fetches
     assert agent.pass_source("default", DRIFT, only="shop") == EXIT_OK
     assert source.fetches == fetches
+
+
+def test_stopping_interrupts_the_wait_once(tmp_path: Path) -> None:
+    from stackctl.apply.rollout import PROGRESS, WATCH, RolloutEvent
+
+    agent, *_ = make_agent(tmp_path)
+    callback = agent._interrupt_when_stopping()
+    callback(RolloutEvent(PROGRESS, "rollout"))  # running: nothing happens
+    agent.stopping.set()
+    callback(RolloutEvent(WATCH, "rollout"))  # only a progress event of the wait interrupts it
+    with pytest.raises(KeyboardInterrupt):
+        callback(RolloutEvent(PROGRESS, "rollout"))
+    callback(RolloutEvent(PROGRESS, "rollout"))  # once: the wait then ends as interrupted
