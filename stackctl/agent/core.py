@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # Stack statuses, as the API, the page and the metrics say them.
 PENDING, SYNCED, DRIFTED, WAITING, HELD = "pending", "synced", "drifted", "waiting for approval", "held"
 FAILED, ERROR = "failed", "error"
-STATUSES = (PENDING, SYNCED, DRIFTED, WAITING, HELD, FAILED, "rolled back", "timed out", ERROR)
+STATUSES = (PENDING, SYNCED, DRIFTED, WAITING, HELD, FAILED, "rolled back", "timed out", "interrupted", ERROR)
 FAILURE_STATUSES = (FAILED, "rolled back", "timed out", "interrupted", ERROR)
 
 # Triggers: why a pass runs. A manual sync or an approve retries a failed commit.

@@ -20,7 +20,7 @@ body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
 table{border-collapse:collapse;width:100%}th,td{padding:.4rem .6rem;border-bottom:1px solid #ddd;
 text-align:left;vertical-align:top}th{background:#f4f4f4}code{font-size:.9em}
 .synced{color:#17692c}.failed,.error,.rolled-back,.timed-out{color:#b00020;font-weight:600}
-.drifted,.held,.waiting-for-approval,.pending{color:#8a5a00;font-weight:600}small{color:#666}
+.drifted,.held,.waiting-for-approval,.pending,.interrupted{color:#8a5a00;font-weight:600}small{color:#666}
 """
 
 
