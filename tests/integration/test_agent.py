@@ -34,14 +34,16 @@ SECRET = b"webhook-secret-for-tests"
 TOKEN = "api-token-for-tests"
 
 
-def stack_doc(env: dict[str, str], replicas: int = 0, **extra: Any) -> dict[str, Any]:
+def stack_doc(
+    env: dict[str, str], replicas: int = 0, action: str = "continue", **extra: Any
+) -> dict[str, Any]:
     svc: dict[str, Any] = {
         "image": "busybox:latest",
         "command": ["sleep", "86400"],
         "environment": env,
         "deploy": {
             "replicas": replicas,
-            "update_config": {"parallelism": 1, "monitor": "2s", "failure_action": "continue"},
+            "update_config": {"parallelism": 1, "monitor": "2s", "failure_action": action},
             "rollback_config": {"parallelism": 0, "monitor": "1s"},
             "restart_policy": {"delay": "1s"},
         },
@@ -293,7 +295,7 @@ def test_bad_commit_rolled_back_once_then_next_good_commit_applies(
 ) -> None:
     receiver = Receiver()
     try:
-        sha1 = repo.push({"app/stack.yml": stack_doc({"V": "1"}, replicas=1)}, "good")
+        sha1 = repo.push({"app/stack.yml": stack_doc({"V": "1"}, replicas=1, action="rollback")}, "good")
         path = config(
             tmp_path,
             repo.url,
@@ -307,6 +309,7 @@ def test_bad_commit_rolled_back_once_then_next_good_commit_applies(
         bad = stack_doc(
             {"V": "2"},
             replicas=1,
+            action="rollback",
             healthcheck={"test": ["CMD", "false"], "interval": "1s", "retries": 1, "timeout": "1s"},
         )
         sha2 = repo.push({"app/stack.yml": bad}, "a healthcheck that never passes")
@@ -328,7 +331,7 @@ def test_bad_commit_rolled_back_once_then_next_good_commit_applies(
         assert len(revisions(run_stackctl, lab_env, stack_name)) == count
         assert len(receiver.bodies) == 2
         assert metrics(agent)[("stackctl_agent_sync_failures_total", (("stack", stack_name),))] == 1
-        sha3 = repo.push({"app/stack.yml": stack_doc({"V": "3"}, replicas=1)}, "fixed")
+        sha3 = repo.push({"app/stack.yml": stack_doc({"V": "3"}, replicas=1, action="rollback")}, "fixed")
         wait_for(lambda: synced_at(agent, stack_name, sha3), 90, "the next good commit applied")
         assert "V=3" in env_of(docker_client, f"{stack_name}_web")
     finally:
