@@ -606,9 +606,8 @@ def _transient(err: StackctlError) -> bool:
 
 
 def worst(codes: list[int]) -> int:
-    """The worst of several exit codes: an error (1) beats 5 (timed out), 4, 3 and 0."""
-    if not codes:
-        return EXIT_OK
-    if EXIT_ERROR in codes:
-        return EXIT_ERROR
-    return max(codes)
+    """The worst of several stacks' exit codes, in deploy's order for several services
+    (docs/exit-codes.md: interrupted > failed > rolled back > timed out > ok), an error (1) after
+    interrupted."""
+    rank = {EXIT_INTERRUPTED: 0, EXIT_ERROR: 1, 3: 2, 4: 3, 5: 4, EXIT_OK: 9}
+    return min(codes, key=lambda code: rank.get(code, 1), default=EXIT_OK)
