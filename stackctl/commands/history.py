@@ -53,7 +53,7 @@ def _list(engine: Engine, stack: str, fmt: str) -> int:
     rows = []
     for r in revisions:
         by = f"{r.user}@{r.host}" if r.user or r.host else ""
-        source = describe_ci(r.ci) or describe_git(r.git)
+        source = describe_git(r.git) or describe_ci(r.ci)  # an agent revision: its commit says most
         rows.append([str(r.revision), r.time.replace("T", " ").rstrip("Z"), r.status,
                      f"{by} ({source})" if source else by, r.summary()["description"]])
     print_table(["REVISION", "UPDATED", "STATUS", "BY", "DESCRIPTION"], rows)
