@@ -6,6 +6,7 @@
 #           openssh-server + openssh-client for ssh:// to the lab managers,
 #           tmux (a terminal of a given width for the table tests)
 #           age (age, age-keygen) for age-encrypted secrets (docs/secrets.md)
+#           git + chromium for stackctl agent (fetch; the status page in a headless browser)
 #   python: stackctl itself, editable, with the test extras
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
   need_pkg openssh-client ssh
   need_pkg tmux tmux
   need_pkg age age
+  need_pkg git git              # stackctl agent: fetches stack repositories; its lab tests serve them
+  need_pkg chromium chromium    # the agent's status page in a headless browser (lab test)
   "$PYTHON" -m pip --version >/dev/null 2>&1 || need_pkg python3-pip
 fi
 

@@ -73,6 +73,13 @@ secrets_app = typer.Typer(
                     "printf %s \"$PW\" | stackctl secrets encrypt --stdin db_password.sops",
                     "stackctl secrets check secrets/*.sops.* --age-identity ~/.config/sops/age/keys.txt"))
 app.add_typer(secrets_app, name="secrets")
+agent_app = typer.Typer(help="Keep swarms equal to git: a GitOps agent (docs/agent.md).",
+                        no_args_is_help=True,
+                        rich_markup_mode=None, short_help="Keep swarms equal to git (a GitOps agent).",
+                        epilog=examples("stackctl agent check --config agent.yml",
+                                        "stackctl agent run --config agent.yml --once",
+                                        "stackctl agent sync shop --config agent.yml"))
+app.add_typer(agent_app, name="agent")
 
 EnvFiles = Annotated[
     list[str] | None,
@@ -716,6 +723,80 @@ def lab_env(name: _LabName = "default") -> None:
     from stackctl.commands import lab as impl
 
     _run(impl.env, name=name)
+
+
+# --- agent ---------------------------------------------------------------------------------------
+
+AgentConfigFile = Annotated[str, typer.Option("--config", metavar="FILE", help="The agent's config (YAML).")]
+AgentUrl = Annotated[str | None, typer.Option(
+    "--url", metavar="URL", help="The running agent's address (default: from --config's listen:).")]
+AgentTokenFile = Annotated[str | None, typer.Option(
+    "--token-file", metavar="FILE", help="The API token (default: from --config's api_token_file:).")]
+OptionalAgentConfig = Annotated[str | None, typer.Option(
+    "--config", metavar="FILE", help="The agent's config: its address and token file.")]
+AgentStackName = Annotated[str, typer.Argument(metavar="STACK", help="A stack of the agent's config.")]
+
+
+@agent_app.command("run", cls=_Command, short_help="Keep the config's stacks equal to git until stopped.",
+                   epilog=examples("stackctl agent run --config agent.yml",
+                                   "stackctl agent run --config agent.yml --once"))
+def agent_run(
+    config: AgentConfigFile,
+    once: Annotated[bool, typer.Option(
+        "--once", help="One pass over every stack, then exit with deploy's exit codes (worst wins).")
+    ] = False,
+) -> None:
+    """Fetch, plan and deploy each stack on start, on polling and webhooks; serve the API and /metrics."""
+    from stackctl.commands import agent as impl
+
+    _run(impl.run, config=config, once=once)
+
+
+@agent_app.command("check", cls=_Command, short_help="Check an agent config (FILE:LINE for each problem).",
+                   epilog=examples("stackctl agent check --config agent.yml"))
+def agent_check(config: AgentConfigFile) -> None:
+    """Check the agent's config against its schema and by meaning. Exit 1 on any problem."""
+    from stackctl.commands import agent as impl
+
+    _run(impl.check, config=config)
+
+
+@agent_app.command("sync", cls=_Command, short_help="Ask a running agent to sync a stack now.",
+                   epilog=examples("stackctl agent sync shop --config agent.yml",
+                                   "stackctl agent sync shop --url http://127.0.0.1:9600 --token-file t"))
+def agent_sync(name: AgentStackName, config: OptionalAgentConfig = None, url: AgentUrl = None,
+               token_file: AgentTokenFile = None) -> None:
+    """Fetch and pass over STACK now (a failed commit is tried again)."""
+    from stackctl.commands import agent as impl
+
+    _run(impl.sync, name=name, url=url, token_file=token_file, config=config)
+
+
+@agent_app.command("approve", cls=_Command, short_help="Approve the plan a manual stack waits with.",
+                   epilog=examples("stackctl agent approve shop --config agent.yml"))
+def agent_approve(name: AgentStackName, config: OptionalAgentConfig = None, url: AgentUrl = None,
+                  token_file: AgentTokenFile = None) -> None:
+    """Apply the commit an `apply: manual` stack waits with."""
+    from stackctl.commands import agent as impl
+
+    _run(impl.approve, name=name, url=url, token_file=token_file, config=config)
+
+
+@agent_app.command("stack", cls=_Command, short_help="Print a stack file that runs the agent on a manager.",
+                   epilog=examples("stackctl agent stack > agent-stack.yml",
+                                   "stackctl agent stack --image registry.example.com/stackctl:1"))
+def agent_stack(
+    image: Annotated[str, typer.Option("--image", metavar="IMAGE",
+                                       help="The agent's image.")] = "stackctl:latest",
+    config_file: Annotated[str, typer.Option(
+        "--config-file", metavar="FILE", help="The agent config to ship as a swarm config.")] = "agent.yml",
+    port: Annotated[int, typer.Option("--port", metavar="PORT",
+                                      help="The port the agent listens on.")] = 9600,
+) -> None:
+    """Print a stack file: one agent replica on a manager, the docker socket, secrets, a healthcheck."""
+    from stackctl.commands import agent as impl
+
+    _run(impl.stack, image=image, config_file=config_file, port=port)
 
 
 def main() -> None:

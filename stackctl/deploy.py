@@ -68,6 +68,8 @@ class DeployRequest:
     pinned_objects: Mapping[str, Mapping[str, str]] | None = None
     sources: Sequence[SourceDoc] | None = None  # the parsed files: the plan says FILE:LINE (None: stored)
     rollout: Mapping[str, Any] | None = None  # a fan-out rollout's id, env, target, wave: recorded in history
+    # the agent's git origin, recorded in the revision: url (no credentials), commit, author, subject
+    git: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -492,7 +494,8 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
         record_revision(engine, request.stack, request.config, dict(result.images),
                         files=list(request.files) or None, working_dir=request.working_dir,
                         note=request.note, objects=plan.versions, keep=opts.history_max,
-                        status=status_for_exit(code), description=description, rollout=request.rollout)
+                        status=status_for_exit(code), description=description, rollout=request.rollout,
+                        git=request.git)
     except StackctlError as err:
         emit(Notice(f"warning: the revision was not recorded: {err}", "warning"))
 

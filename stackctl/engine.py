@@ -580,6 +580,31 @@ class Engine:
             pass
         return LogStream(resp, self)
 
+    def events(self, filters: Mapping[str, list[str]] | None = None,
+               since: str | None = None) -> Iterator[dict[str, Any]]:
+        """The engine's event stream (GET /events): one dict per event, as it happens, until the
+        connection drops (then the iterator ends, or raises EngineError). The agent's drift follower."""
+        params: dict[str, Any] = {"filters": json.dumps(dict(filters or {}))}
+        if since is not None:
+            params["since"] = since
+
+        def call() -> Any:
+            resp = self._api._get(self._api._url("/events"), params=params, stream=True, timeout=None)
+            self._api._raise_for_status(resp)
+            return resp
+
+        resp = self._call(call)
+        try:
+            lines = resp.iter_lines(chunk_size=1)
+            while True:
+                line = self._call(lambda: next(lines, None))
+                if line is None:
+                    return
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            resp.close()
+
     # typed calls: the SDK's public API where it has one
     def info(self) -> dict[str, Any]:
         return self._call(self._api.info)

@@ -70,6 +70,14 @@ def status_for_exit(code: int) -> str:
     return _STATUS_BY_EXIT.get(code, FAILED)
 
 
+def exit_for_status(status: str) -> int:
+    """The exit code a deploy that recorded `status` ended with (the agent reads it back)."""
+    for code, name in _STATUS_BY_EXIT.items():
+        if name == status:
+            return code
+    return EXIT_DEPLOY_FAILED
+
+
 def is_history(labels: Mapping[str, str] | None) -> bool:
     """True for a revision-history config: never one of the stack's own configs."""
     return HISTORY_LABEL in (labels or {})
@@ -102,13 +110,17 @@ class Revision:
     config_id: str = ""
     # a fan-out rollout's deploy (docs/fan-out.md): id, env, target, wave, action (deploy|rollback)
     rollout: dict[str, Any] = field(default_factory=dict)
+    # where the files came from when the agent deployed them: repository URL (no credentials),
+    # commit SHA, author, subject (stackctl agent, docs/agent.md); {} for CLI deploys
+    git: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"revision": self.revision, "time": self.time, "status": self.status,
                 "description": self.description or self.note or "deploy", "user": self.user,
                 "host": self.host, "ci": self.ci or None, "cwd": self.cwd, "files": self.files,
                 "note": self.note, "images": self.images, "sent": self.sent,
-                "stackctl_version": self.stackctl_version, "rollout": self.rollout or None}
+                "stackctl_version": self.stackctl_version, "rollout": self.rollout or None,
+                "git": self.git or None}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "working_dir": self.working_dir, "digests": self.digests,
@@ -233,6 +245,7 @@ def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
         working_dir=doc.get("working_dir", ""),
         config_id=cfg.get("ID", ""),
         rollout=dict(doc.get("rollout") or {}),
+        git={str(k): str(v) for k, v in (doc.get("git") or {}).items()},
     )
 
 
@@ -272,12 +285,14 @@ def record_revision(
     description: str = "",
     environ: Mapping[str, str] | None = None,
     rollout: Mapping[str, Any] | None = None,
+    git: Mapping[str, str] | None = None,
 ) -> int:
     """Store a new revision of `stack` and prune to the newest `keep` (0: keep all); return its number.
 
     `status`: see status_for_exit; `description`: describe_deploy's line; `environ`: where the
     CI job variables are read (None: this process's environment); `rollout`: the fan-out rollout
-    this deploy is part of (its id, environment, target, wave), docs/fan-out.md.
+    this deploy is part of (its id, environment, target, wave), docs/fan-out.md; `git`: the
+    repository URL, commit, author and subject the agent deployed from.
     """
     from stackctl import __version__
 
@@ -309,6 +324,8 @@ def record_revision(
     }
     if rollout:
         doc["rollout"] = dict(rollout)
+    if git:
+        doc["git"] = dict(git)
     for _attempt in range(5):
         doc["revision"] = number
         spec = {"Name": config_name(stack, number), "Data": base64.b64encode(_encode(doc)).decode(),
@@ -418,6 +435,15 @@ def detect_ci(environ: Mapping[str, str]) -> dict[str, str]:
     if environ.get("CI", "").lower() in ("1", "true", "yes"):
         return {"system": "ci"}
     return {}
+
+
+def describe_git(git: Mapping[str, str]) -> str:
+    """`git 1a2b3c4d5e6f "Bump web to 1.2" (Ann)`; "" for a revision not deployed from git."""
+    if not git or not git.get("commit"):
+        return ""
+    subject = f' "{git["subject"]}"' if git.get("subject") else ""
+    author = f" ({git['author']})" if git.get("author") else ""
+    return f"git {git['commit'][:12]}{subject}{author}"
 
 
 def describe_ci(ci: Mapping[str, str]) -> str:

@@ -156,11 +156,12 @@ def check_project(doc: SourceDoc) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     errors = sorted(validator.iter_errors(doc.data), key=lambda e: (doc.line_of(list(e.absolute_path)) or 0))
     for error in errors:
-        out.extend(_explain(doc, error))
+        out.extend(explain_schema_error(doc, error))
     return out
 
 
-def _explain(doc: SourceDoc, error: Any) -> list[Diagnostic]:
+def explain_schema_error(doc: SourceDoc, error: Any) -> list[Diagnostic]:
+    """One jsonschema error of a YAML document as located Diagnostics (stackctl.yml, the agent's config)."""
     path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
 

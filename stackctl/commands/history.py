@@ -62,7 +62,7 @@ def _dispatch(engine: Engine, stack: str, numbers: list[int], fmt: str, no_trunc
 
 
 def _list(engine: Engine, stack: str, fmt: str, no_trunc: bool) -> int:
-    from stackctl.history import describe_ci, list_revisions
+    from stackctl.history import describe_ci, describe_git, list_revisions
     from stackctl.render.tables import HISTORY_HEADERS, print_json, print_table
 
     revisions = list_revisions(engine, stack)
@@ -78,9 +78,9 @@ def _list(engine: Engine, stack: str, fmt: str, no_trunc: bool) -> int:
     rows = []
     for r in revisions:
         by = f"{r.user}@{r.host}" if r.user or r.host else ""
-        ci = describe_ci(r.ci)
+        source = describe_git(r.git) or describe_ci(r.ci)  # an agent revision: its commit says most
         rows.append([str(r.revision), r.time.replace("T", " ").rstrip("Z"), r.status,
-                     f"{by} ({ci})" if ci else by, r.summary()["description"]])
+                     f"{by} ({source})" if source else by, r.summary()["description"]])
     print_table(HISTORY_HEADERS, rows, no_trunc=no_trunc, wide=fmt == "wide")
     return EXIT_OK
 
@@ -114,6 +114,10 @@ def _show(engine: Engine, stack: str, number: int, fmt: str) -> int:
     if rev.ci:
         detail = ", ".join(f"{k}={v}" for k, v in rev.ci.items() if k != "system")
         lines.append(f"CI:          {describe_ci(rev.ci)}" + (f" ({detail})" if detail else ""))
+    if rev.git:
+        lines.append(f"Git:         {rev.git.get('url', '')} {rev.git.get('commit', '')}".rstrip())
+        if rev.git.get("author") or rev.git.get("subject"):
+            lines.append(f"Commit:      {rev.git.get('subject', '')} ({rev.git.get('author', '')})")
     lines.append(f"Files:       {', '.join(rev.files) or '-'}")
     if rev.images:
         lines.append("Images:      " + ", ".join(_image_text(k, v, rev.sent.get(k))
