@@ -80,7 +80,7 @@ class StackConfig:
     rollback_on_failure: bool = False
     resolve_image: str = "always"
     history_max: int = 10
-    age_key_file: str | None = None  # SOPS decryption (issue 26) reads it; the agent only carries it
+    age_key_file: str | None = None  # encrypted files decrypt with it (else the agent's): core.Agent._keys
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackctl.agent.config import AgentConfig, StackConfig
 from stackctl.agent.gitsource import CommitInfo, GitError, GitSource
-from stackctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, StackctlError
+from stackctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Diagnostic, LoadError, StackctlError
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -251,9 +252,11 @@ class Agent:
         started = time.monotonic()
         state.head = sha
         try:
-            result = self._decide(stack, state, sha, reason)
+            with self._keys(stack):  # SOPS/age-encrypted files decrypt with the agent's key, in memory
+                result = self._decide(stack, state, sha, reason)
         except StackctlError as err:
-            message = err.message or (err.diagnostics[0].format() if err.diagnostics else type(err).__name__)
+            details = [d.format() for d in err.diagnostics[:3]]  # what is wrong, not only how much
+            message = "; ".join([err.message, *details] if err.message else details) or type(err).__name__
             if getattr(err, "connection_failed", False):
                 self.drop_engine()
             state.status, state.exit_code, state.message = ERROR, err.exit_code or EXIT_ERROR, message
@@ -279,6 +282,20 @@ class Agent:
             except Exception as err:  # noqa: BLE001 - a listener never breaks a pass
                 self.log(event="listener-failed", error=f"{type(err).__name__}: {err}")
         return result.exit_code
+
+    def _keys(self, stack: StackConfig) -> AbstractContextManager[None]:
+        """The stack's `age_key_file` (else the agent's): every encrypted file of the pass decrypts with
+        it and nothing else (docs/secrets.md, "The agent"); no key file: the usual places SOPS looks."""
+        path = stack.age_key_file or self.config.age_key_file
+        if not path:
+            return nullcontext()
+        from stackctl.secrets.decrypt import AgeKeys, DecryptError, using_keys
+
+        try:
+            keys = AgeKeys.from_file(path)
+        except DecryptError as err:  # the file and the reason, never its content
+            raise LoadError(diagnostics=[Diagnostic(err.message, path, hint=err.hint)]) from None
+        return using_keys(keys)
 
     def _request(self, stack: StackConfig, sha: str, info: CommitInfo, note: str = "") -> Any:
         """The DeployRequest of the commit's files (loaded as `stackctl deploy` loads them)."""

@@ -242,3 +242,51 @@ def test_stopping_interrupts_the_wait_once(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         callback(RolloutEvent(PROGRESS, "rollout"))
     callback(RolloutEvent(PROGRESS, "rollout"))  # once: the wait then ends as interrupted
+
+
+def _encrypted_commit(source: FakeSource, folder: Path, value: str) -> str:
+    """A commit whose stack takes its secret from a SOPS file encrypted for `folder/keys.txt`."""
+    from tests.sops_helpers import encrypt
+
+    sha = source.push({"V": "1"})
+    app = source.root / sha / "app"
+    (app / ".sops.yaml").write_text((folder / ".sops.yaml").read_text())
+    encrypt(app, "db.sops", value)
+    doc = {"version": "3.8", "secrets": {"db": {"file": "./db.sops"}},
+           "services": {"web": {"image": "busybox:latest", "secrets": ["db"], "deploy": {"replicas": 0}}}}
+    (app / "stack.yml").write_text(yaml.safe_dump(doc))
+    return sha
+
+
+@pytest.mark.parametrize("key", ["right", "wrong"])
+def test_encrypted_secrets_decrypt_with_the_agents_key_file(
+    tmp_path: Path, rollout: list[int], monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    import base64
+    import uuid
+
+    from stackctl.secrets import decrypt as dec
+    from tests.sops_helpers import leftover_plaintext, make_key, write_sops_config
+
+    for var in ("SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", dec.IDENTITY_ENV_VAR):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # no default key file either
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    write_sops_config(keys, make_key(keys / "keys.txt"))
+    make_key(keys / "other.txt")
+    key_file = keys / ("keys.txt" if key == "right" else "other.txt")
+    agent, source, engine, results = make_agent(tmp_path, f"    age_key_file: {key_file}\n")
+    value = f"agent-{uuid.uuid4().hex}"
+    _encrypted_commit(source, keys, value)
+    code = agent.pass_all(START)
+    if key == "right":
+        assert code == EXIT_OK
+        (secret,) = engine.store["secret"].values()
+        assert base64.b64decode(secret["Spec"]["Data"]).decode() == value
+    else:
+        assert code == EXIT_ERROR and not writes(engine)
+        message = agent.states["shop"].message
+        assert "db.sops" in message and value not in message
+    assert all(value not in repr(r) for r in results)
+    assert leftover_plaintext(value, (tmp_path,)) == []
