@@ -365,6 +365,7 @@ def _write_and_wait(engine: Engine, request: DeployRequest, outcome: DeployOutco
                     resolver: ImageResolver | None, hints: Sequence[str]) -> None:
     """Apply the final plan, wait for it, collect old versions and record the revision."""
     plan = outcome.plan
+    assert plan is not None  # planned before the writes
     emit(PlanReady(plan, ordering, final=True))
     for hint in hints:
         emit(Notice(f"warning: {hint}", "warning"))

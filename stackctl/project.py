@@ -92,7 +92,8 @@ class Project:
                                  env_files=[p for p, _ in env_files], variables=variables,
                                  context=env.get("context"), host=env.get("host"))
 
-    def _paths(self, where: tuple[str | int, ...], names: Sequence[str] | None) -> list[tuple[str, tuple]]:
+    def _paths(self, where: tuple[str | int, ...],
+               names: Sequence[str] | None) -> list[tuple[str, tuple[str | int, ...]]]:
         out = []
         for index, name in enumerate(names or []):
             path = name if os.path.isabs(name) else os.path.normpath(os.path.join(self.directory, name))
@@ -128,7 +129,8 @@ def _schema() -> dict[str, Any]:
     from stackctl.validate.schema import schemas_dir
 
     path = schemas_dir() / "stackctl-project.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
 
 
 def load_project(path: str) -> Project:

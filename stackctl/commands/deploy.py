@@ -10,8 +10,9 @@ import sys
 import time
 
 from stackctl.commands._options import TEXT_FORMATS, check_format
-from stackctl.deploy import DEFAULT_LOCK_TIMEOUT, RESOLVE_MODES, DeployOptions, DeployOutcome, DeployRequest
+from stackctl.deploy import DEFAULT_LOCK_TIMEOUT, DeployOptions, DeployOutcome, DeployRequest
 from stackctl.errors import UsageError
+from stackctl.resolve import RESOLVE_MODES
 
 
 def check_flags(resolve_image: str, fmt: str) -> str:

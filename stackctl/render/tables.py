@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import IO, Any
 
@@ -98,7 +98,8 @@ def fit_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int
                    key=lambda i: SHRINK_FIRST.index(headers[i]) if headers[i] in SHRINK_FIRST else -1)
     # First every column down to a readable width, least useful first; then to its header.
     soft = [max(len(h), SOFT_FLOOR.get(h, 12)) for h in headers]
-    for floor_of in (lambda i: soft[i], lambda i: len(headers[i])):
+    floors: tuple[Callable[[int], int], ...] = (lambda i: soft[i], lambda i: len(headers[i]))
+    for floor_of in floors:
         for i in order:
             excess = total(pad, minimum) - width
             if excess <= 0:
