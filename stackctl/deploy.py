@@ -186,6 +186,16 @@ def check_stack_name(stack: str) -> str:
     return name
 
 
+def stack_for(stack: str | None, loaded: LoadedStack) -> str:
+    """The stack to deploy: the one given (already checked), else the name the files declare."""
+    if stack:
+        return stack
+    if not loaded.declared_name:
+        raise UsageError("give a stack name (or an environment with --env, or name: in a file "
+                         "without version:)")
+    return check_stack_name(loaded.declared_name)
+
+
 def load_stack_files(files: list[str], env_files: list[str], environ: Mapping[str, str] | None = None,
                      on_event: EventCallback = _ignore) -> LoadedStack:
     """The validated stack model of `files`; LoadError/ValidationError on problems, warnings as events.
@@ -499,6 +509,7 @@ __all__ = [
     "UpToDate",
     "Warnings",
     "check_stack_name",
+    "stack_for",
     "convert",
     "deploy",
     "load_stack_files",

@@ -58,14 +58,62 @@ def _check_lab() -> str | None:
     return problem
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test under tests/integration/ is an integration test and needs `lab_env`."""
+    """Every test under tests/integration/ is an integration test and needs `lab_env`.
+
+    For the parallel run (`scripts/test.sh`: pytest-xdist, `--dist loadgroup`, one lab per worker):
+    an integration module is one group, so it runs on one worker and its module fixtures (a stack,
+    a lab or a swarm of its own) are built once; a module may split itself with `xdist_group`
+    marks of its own. Integration tests come first, `slow` modules first of all, so the longest
+    groups start at once and the unit tests fill the gaps at the end."""
     integration_dir = REPO / "tests" / "integration"
     for item in items:
         if Path(str(item.fspath)).is_relative_to(integration_dir) and "integration" not in item.keywords:
             item.add_marker(pytest.mark.integration)
         if item.get_closest_marker("integration") and "lab_env" not in getattr(item, "fixturenames", []):
             item.fixturenames.append("lab_env")  # type: ignore[attr-defined]
+        if item.get_closest_marker("integration") and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(Path(str(item.fspath)).stem))
+
+    def rank(item: pytest.Item) -> int:
+        if not item.get_closest_marker("integration"):
+            return 2
+        return 0 if item.get_closest_marker("slow") else 1
+
+    items.sort(key=rank)  # stable: the order within each rank stays the files' order
+
+
+class _FaultProgress:
+    """Under pytest-xdist, on the controller (it hears of every test the workers run): a line as
+    each fault test starts and ends (tests/integration/test_faults.py prints its own without xdist)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def _say(self, text: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            if getattr(reporter._tw, "width_of_current_line", 0):  # after pytest's dots
+                reporter.write("\n")
+            reporter.write_line(f"faults: {text}")
+
+    @staticmethod
+    def _name(nodeid: str) -> str | None:
+        return nodeid.split("::", 1)[-1].split("@")[0] if "/test_faults" in nodeid else None
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        if (name := self._name(nodeid)) is not None:
+            self._say(f"{name} ...")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" and (name := self._name(report.nodeid)) is not None:
+            self._say(f"{name} {report.outcome} in {report.duration:.0f}s")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_FaultProgress(config), "stackctl-fault-progress")
 
 
 @pytest.fixture(scope="session")

@@ -37,17 +37,18 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
         rollback_on_failure: bool = False, fmt: str = "text", context: str | None = None, debug: bool = False,
         lock_timeout: str = DEFAULT_LOCK_TIMEOUT, keep_versions: int = 2, no_deps_order: bool = False,
         history_max: int = 10) -> int:
-    from stackctl.deploy import check_stack_name, deploy, load_stack_files
+    from stackctl.deploy import check_stack_name, deploy, load_stack_files, stack_for
     from stackctl.project import resolve_env_args
     from stackctl.render.deploy import DeployPrinter
 
     started = time.monotonic()
     fmt = check_flags(resolve_image, fmt)
     stack, files, env_files, environ, choice = resolve_env_args(
-        env, files, env_files, stack, context=context, need_stack=True)
-    stack = check_stack_name(stack or "")
+        env, files, env_files, stack, context=context)
+    stack = check_stack_name(stack) if stack is not None else None
     printer = DeployPrinter(fmt=fmt, quiet=quiet, debug=debug)
     loaded = load_stack_files(files, env_files, environ, on_event=printer)
+    stack = stack_for(stack, loaded)
     request = DeployRequest(stack, loaded.config, loaded.working_dir, files=tuple(files),
                             environ=loaded.environ, sources=tuple(loaded.docs))
     opts = DeployOptions(prune=prune, resolve_image=resolve_image, with_registry_auth=with_registry_auth,
