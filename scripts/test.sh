@@ -60,7 +60,7 @@ echo "== pytest"
 if [ "$workers" -gt 0 ]; then
   # Each worker gwN runs on lab N (tests/paths.py); an integration module stays on one worker
   # (its module fixtures are built once), slow modules start first (tests/conftest.py).
-  STACKCTL_TEST_LABS="${labs[*]}" "$PYTHON" -m pytest -n "$workers" --dist loadgroup "$@"
+  STACKCTL_TEST_LABS="${labs[*]}" "$PYTHON" -m pytest -n "$workers" --dist loadgroup --no-loadscope-reorder "$@"
 else
   STACKCTL_LAB_NAME="$stem" "$PYTHON" -m pytest "$@"
 fi
