@@ -7,7 +7,7 @@ export PYTHON
 setup:  ## install missing system packages and stackctl itself (only what is missing)
 	./scripts/setup.sh
 
-test: setup  ## lab up, the whole test suite (unit + integration), lab down (always)
+test: setup  ## lint, N labs up, the whole suite (unit + integration) on N pytest workers, labs down (always)
 	./scripts/test.sh
 
 demo: setup  ## lab up, then deploy the AtSea example and show where its tasks run
@@ -25,10 +25,10 @@ status:
 unit:  ## unit tests only: no lab, no root
 	$(PYTHON) -m pytest -q tests/unit
 
-lint:
-	$(PYTHON) -m ruff check stackctl tests
+lint:  ## ruff, mypy --strict on the package, and the layer contract (import-linter); also run by `make test`
+	./scripts/lint.sh
 
-typecheck:  ## mypy --strict on the modules [tool.mypy] lists in pyproject.toml (also run by `make test`)
+typecheck:  ## mypy --strict on the whole stackctl package (also run by `make lint` and `make test`)
 	$(PYTHON) -m mypy
 
 bench:  ## stackctl against docker stack config/deploy on the lab (starts the lab only if it is down)

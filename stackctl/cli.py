@@ -42,7 +42,7 @@ def examples(*lines: str) -> str:
 class _Command(TyperCommand):
     """Usage lines as docker prints them: `ps [OPTIONS] STACK`, not typer's `{STACK}`."""
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
         return [p[1:-1] if p.startswith("{") and p.endswith("}") else p
                 for p in super().collect_usage_pieces(ctx)]
 
@@ -207,7 +207,7 @@ def _run(impl: Callable[..., int], **kwargs: Any) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise typer.Exit(0) from None
-    except Exception as err:  # noqa: BLE001 - last line of defence: no traceback reaches a user
+    except Exception as err:  # last line of defence: no traceback reaches a user (re-raised or said)
         if os.environ.get("STACKCTL_TRACEBACK"):
             raise
         from stackctl.engine import describe_engine_failure

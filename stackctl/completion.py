@@ -23,14 +23,14 @@ def script(shell: str) -> str:
     name = (shell or "").strip().lower()
     if name not in SHELLS:
         raise UsageError(f"unsupported shell {shell!r} (expected one of: {', '.join(SHELLS)})")
-    from typer.completion import get_completion_script
+    from typer.completion import get_completion_script  # type: ignore[attr-defined]  # re-exported
 
     return get_completion_script(prog_name="stackctl", complete_var=COMPLETE_VAR, shell=name) + "\n"
 
 
 def answer_completion_request() -> None:
     """Register typer's per-shell completers before the app reads `_STACKCTL_COMPLETE`."""
-    from typer.completion import completion_init
+    from typer.completion import completion_init  # type: ignore[attr-defined]  # re-exported
 
     completion_init()
 

@@ -190,6 +190,16 @@ def check_stack_name(stack: str) -> str:
     return name
 
 
+def stack_for(stack: str | None, loaded: LoadedStack) -> str:
+    """The stack to deploy: the one given (already checked), else the name the files declare."""
+    if stack:
+        return stack
+    if not loaded.declared_name:
+        raise UsageError("give a stack name (or an environment with --env, or name: in a file "
+                         "without version:)")
+    return check_stack_name(loaded.declared_name)
+
+
 def load_stack_files(files: list[str], env_files: list[str], environ: Mapping[str, str] | None = None,
                      on_event: EventCallback = _ignore) -> LoadedStack:
     """The validated stack model of `files`; LoadError/ValidationError on problems, warnings as events.
@@ -377,6 +387,7 @@ def _write_and_wait(engine: Engine, request: DeployRequest, outcome: DeployOutco
                     resolver: ImageResolver | None, hints: Sequence[str]) -> None:
     """Apply the final plan, wait for it, collect old versions and record the revision."""
     plan = outcome.plan
+    assert plan is not None  # planned before the writes
     emit(PlanReady(plan, ordering, final=True))
     for hint in hints:
         emit(Notice(f"warning: {hint}", "warning"))
@@ -512,6 +523,7 @@ __all__ = [
     "UpToDate",
     "Warnings",
     "check_stack_name",
+    "stack_for",
     "convert",
     "deploy",
     "load_stack_files",

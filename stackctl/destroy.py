@@ -58,7 +58,7 @@ def remove_stack(engine: Engine, stack: str, *, detach: bool = False, keep_histo
     """Remove `stack` from the swarm; the outcome says what was removed, kept and what failed."""
     from stackctl.apply.executor import apply_plan
     from stackctl.convert import DesiredStack
-    from stackctl.history import HISTORY_LABEL
+    from stackctl.names import HISTORY_LABEL
     from stackctl.observe import observe_stack
     from stackctl.plan import make_plan
 

@@ -344,7 +344,7 @@ def _newest_problem(tasks: Sequence[Mapping[str, Any]]) -> str:
     for t in ordered:
         err = (t.get("Status") or {}).get("Err")
         if err:
-            return err
+            return str(err)
     if ordered:
         status = ordered[0].get("Status") or {}
         if status.get("State") != "running":
@@ -436,7 +436,7 @@ def _labels(obj: Mapping[str, Any], kind: str) -> Mapping[str, str]:
 
 def object_name(obj: Mapping[str, Any]) -> str:
     """Name of a service, secret, config (under Spec) or network (top level)."""
-    return obj.get("Name") or (obj.get("Spec") or {}).get("Name") or obj.get("ID", "")
+    return str(obj.get("Name") or (obj.get("Spec") or {}).get("Name") or obj.get("ID", ""))
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Stack files → the merged, interpolated, normalised stack (what `docker stack config` prints).
 
-Per file: read → YAML → version → forbidden keys → interpolation → schema → normalise;
+Per file: read (load/files.py, once) → YAML → version → forbidden keys → interpolation → schema → normalise;
 then merge all files; then the meaning checks. Every problem of every file is collected
 and raised at once: a file the schema rejects in part still has the meaning checks run on the
 rest (the rejected keys and list elements removed), so that one `validate` says everything.
@@ -8,13 +8,12 @@ rest (the rejected keys and list elements removed), so that one `validate` says 
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import Diagnostic, LoadError, ValidationError
+from stackctl.load.files import read_source, working_dir_for
 from stackctl.load.source import SourceDoc
 
 FORBIDDEN = {
@@ -41,25 +40,12 @@ class LoadedStack:
     # secrets read their value from here at convert time (never part of `config`)
     environ: dict[str, str] | None = field(default=None, repr=False)
 
-
-_stdin: list[bytes] = []  # stdin, once read: the `name:` look-up (load/spec.py) reads files twice
-
-
-def read_source(name: str) -> tuple[str, bytes]:
-    """(display name, bytes) of a -c argument; `-` is stdin."""
-    if name == "-":
-        if not _stdin:
-            _stdin.append(sys.stdin.buffer.read())
-        return "<stdin>", _stdin[0]
-    try:
-        with open(name, "rb") as handle:
-            return name, handle.read()
-    except FileNotFoundError:
-        raise LoadError(diagnostics=[Diagnostic("no such file", name)]) from None
-    except IsADirectoryError:
-        raise LoadError(diagnostics=[Diagnostic("is a directory, not a stack file", name)]) from None
-    except OSError as err:
-        raise LoadError(diagnostics=[Diagnostic(f"cannot read: {err.strerror}", name)]) from None
+    @property
+    def declared_name(self) -> str | None:
+        """The stack name the files declare with `name:` (Compose Specification files only; the
+        last file that has one wins, as the merge does), interpolated: None when none does."""
+        name = self.config.get("name")
+        return name if isinstance(name, str) and name else None
 
 
 def forbidden_keys(doc: SourceDoc) -> list[Diagnostic]:
@@ -75,13 +61,6 @@ def forbidden_keys(doc: SourceDoc) -> list[Diagnostic]:
             found.append(Diagnostic(f"{key} is not supported by swarm stacks", doc.filename,
                                     doc.line_of(path), f"services.{name}.{key}", FORBIDDEN[key]))
     return found
-
-
-def working_dir_for(files: Sequence[str]) -> str:
-    first = files[0]
-    if first == "-":
-        return os.getcwd()
-    return os.path.dirname(os.path.abspath(first))
 
 
 Rejected = list[tuple[str | int, ...]]

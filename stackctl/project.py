@@ -92,7 +92,8 @@ class Project:
                                  env_files=[p for p, _ in env_files], variables=variables,
                                  context=env.get("context"), host=env.get("host"))
 
-    def paths(self, where: tuple[str | int, ...], names: Sequence[str] | None) -> list[tuple[str, tuple]]:
+    def paths(self, where: tuple[str | int, ...],
+              names: Sequence[str] | None) -> list[tuple[str, tuple[str | int, ...]]]:
         """Each of `names` relative to the project file's directory, with its key path (for FILE:LINE)."""
         out = []
         for index, name in enumerate(names or []):
@@ -129,7 +130,8 @@ def _schema() -> dict[str, Any]:
     from stackctl.validate.schema import schemas_dir
 
     path = schemas_dir() / "stackctl-project.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
 
 
 def load_project(path: str) -> Project:
@@ -246,9 +248,12 @@ def default_stack_file(directory: str | os.PathLike[str] = ".") -> str:
 
 def resolve_env_args(
     env: str | None, files: Sequence[str] | None, env_files: Sequence[str] | None, stack: str | None = None,
-    *, context: str | None = None, project: str | None = None, need_stack: bool = False,
+    *, context: str | None = None, project: str | None = None,
 ) -> tuple[str | None, list[str], list[str], dict[str, str] | None, EngineChoice]:
     """One line for a command: (stack, files, env_files, environ, engine choice).
+
+    A stack still None here may be declared by the files (`name:`): the load says so
+    (`deploy.stack_for`), the files are not read here.
 
     Without `--env` the arguments pass through (environ None: load_stack reads the shell).
     With it, the environment's files come first and `-c` files are merged after them; the
@@ -260,13 +265,6 @@ def resolve_env_args(
     if not env:
         if not files:
             files = [default_stack_file()]
-        if need_stack and not stack:
-            from stackctl.load.spec import declared_name
-
-            stack = declared_name(files, env_files)
-            if not stack:
-                raise UsageError("give a stack name (or an environment with --env, or name: in a file "
-                                 "without version:)")
         return stack, files, env_files, None, EngineChoice(context)
     loaded_project = load_project(find_project(project))
     target = loaded_project.target(env)

@@ -58,14 +58,90 @@ def _check_lab() -> str | None:
     return problem
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test under tests/integration/ is an integration test and needs `lab_env`."""
+    """Every test under tests/integration/ is an integration test and needs `lab_env`.
+
+    For the parallel run (`scripts/test.sh`: pytest-xdist, `--dist loadgroup`, one lab per worker):
+    tests that share a module-scoped fixture (a stack, a lab or a swarm of their module's own) are
+    one group, so they run on one worker and the fixture is built once; every other test goes to
+    whichever worker is free. A module may also group tests with `xdist_group` marks of its own.
+    Modules with `slow` tests come first (their groups first), then the other integration tests,
+    then the unit tests, so the longest groups start at once and the short tests fill the gaps at
+    the end (scripts/test.sh passes --no-loadscope-reorder so that xdist keeps this order)."""
     integration_dir = REPO / "tests" / "integration"
+    slow_modules = {str(item.fspath) for item in items if item.get_closest_marker("slow")}
     for item in items:
         if Path(str(item.fspath)).is_relative_to(integration_dir) and "integration" not in item.keywords:
             item.add_marker(pytest.mark.integration)
         if item.get_closest_marker("integration") and "lab_env" not in getattr(item, "fixturenames", []):
             item.fixturenames.append("lab_env")  # type: ignore[attr-defined]
+        shared = _module_fixtures(item)
+        if shared and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(f"{Path(str(item.fspath)).stem}:{'+'.join(shared)}"))
+
+    sizes: dict[str, int] = {}
+    for item in items:
+        if (group := _group(item)) is not None:
+            sizes[group] = sizes.get(group, 0) + 1
+
+    def rank(item: pytest.Item) -> tuple[int, int, int]:
+        if not item.get_closest_marker("integration"):
+            tier = 2
+        else:
+            tier = 0 if str(item.fspath) in slow_modules else 1
+        group = _group(item)
+        # groups first, the largest first: a worker takes more work only once it has <= 2 tests
+        # left, so a long group queued behind another one waits for little
+        return tier, (0 if group is not None else 1), -sizes.get(group or "", 0)
+
+    items.sort(key=rank)  # stable: a group's tests stay together and in the file's order
+
+
+def _group(item: pytest.Item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default")) if mark else None
+
+
+def _module_fixtures(item: pytest.Item) -> list[str]:
+    """The module- and class-scoped fixtures `item` uses (the session ones are per worker anyway)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return []
+    return sorted(name for name, defs in info.name2fixturedefs.items()
+                  if defs and defs[-1].scope in ("module", "class"))
+
+
+class _FaultProgress:
+    """Under pytest-xdist, on the controller (it hears of every test the workers run): a line as
+    each fault test starts and ends (tests/integration/test_faults.py prints its own without xdist)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def _say(self, text: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            if getattr(reporter._tw, "width_of_current_line", 0):  # after pytest's dots
+                reporter.write("\n")
+            reporter.write_line(f"faults: {text}")
+
+    @staticmethod
+    def _name(nodeid: str) -> str | None:
+        return nodeid.split("::", 1)[-1].split("@")[0] if "/test_faults" in nodeid else None
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        if (name := self._name(nodeid)) is not None:
+            self._say(f"{name} ...")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" and (name := self._name(report.nodeid)) is not None:
+            self._say(f"{name} {report.outcome} in {report.duration:.0f}s")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_FaultProgress(config), "stackctl-fault-progress")
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,32 @@ SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 EXAMPLES = REPO / "examples"
 
-# The lab the integration tests use: the one `scripts/test.sh` started. `STACKCTL_LAB_NAME` (the
-# same variable `stackctl lab` reads) picks a named lab, so a test run never needs the default one
-# and two runs can go side by side.
-LAB_NAME = os.environ.get("STACKCTL_LAB_NAME") or "default"
+
+
+def _worker_lab() -> str | None:
+    """The lab of this pytest-xdist worker: `scripts/test.sh` starts one lab per worker and names
+    them in STACKCTL_TEST_LABS (space-separated); worker gwN takes the Nth. None outside xdist."""
+    labs = os.environ.get("STACKCTL_TEST_LABS", "").split()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"... (set before conftest loads)
+    if not labs or not worker.startswith("gw"):
+        return None
+    return labs[int(worker[2:]) % len(labs)]
+
+
+def worker_index() -> tuple[int, int]:
+    """(this worker's number, how many workers): (0, 1) outside xdist. Tests that pick host-wide
+    names or subnets of their own keep to their worker's share with it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    return (int(worker[2:]) if worker.startswith("gw") else 0), max(1, count)
+
+
+# The lab the integration tests use: one `scripts/test.sh` started. Under pytest-xdist each worker
+# has a lab of its own (above); otherwise `STACKCTL_LAB_NAME` (the same variable `stackctl lab`
+# reads) picks a named lab, so a test run never needs the default one and runs go side by side.
+LAB_NAME = _worker_lab() or os.environ.get("STACKCTL_LAB_NAME") or "default"
+if LAB_NAME != "default":
+    os.environ["STACKCTL_LAB_NAME"] = LAB_NAME  # `stackctl lab status/env` run by a test: this lab
 
 
 def lab_run_dir() -> Path:

@@ -338,7 +338,8 @@ class _Run:
     def image_for(self, action: Action, image: str, current: dict[str, Any] | None) -> str:
         """The image string to send, following --resolve-image (see docs/deploy.md)."""
         image = normalize_image(image)
-        current_image = ((current or {}).get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image")
+        current_spec = ((current or {}).get("TaskTemplate") or {}).get("ContainerSpec", {})
+        current_image: str | None = current_spec.get("Image")
         unchanged = current is not None and not action.image_changed and current_image and \
             strip_digest(normalize_image(current_image)) == strip_digest(image)
         query = self.mode == "always" or (self.mode == "changed" and not unchanged)

@@ -152,7 +152,7 @@ def _created(task: Mapping[str, Any]) -> tuple[float, int]:
 
 
 def _state(task: Mapping[str, Any]) -> str:
-    return (task.get("Status") or {}).get("State", "")
+    return str((task.get("Status") or {}).get("State", ""))
 
 
 def _exit_code(task: Mapping[str, Any]) -> Any:
@@ -222,7 +222,7 @@ def eligible_nodes(service: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]
             continue
         if (n.get("Spec") or {}).get("Availability", "active") != "active":
             continue
-        if node_matches(node_from_inspect(n), constraints):
+        if node_matches(node_from_inspect(dict(n)), constraints):
             out.append(n["ID"])
     return out
 
@@ -348,7 +348,8 @@ def evaluate(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
             prog.desired = int(job_mode.get("TotalCompletions") or job_mode.get("MaxConcurrent") or 1)
             prog.completed = len(done)
         else:
-            targets = eligible_nodes(service, nodes) if nodes is not None else list(slots)
+            targets: list[Any] | set[Any] = (eligible_nodes(service, nodes) if nodes is not None
+                                             else list(slots))
             prog.desired = len(targets)
             prog.completed = len({t.get("NodeID") for t in done} & set(targets))
         prog.running = sum(1 for t in live if _state(t) == "running")
@@ -418,7 +419,7 @@ def evaluate(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
 
 def _has_healthcheck(spec: Mapping[str, Any]) -> bool:
     container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-    test = (container.get("Healthcheck") or {}).get("Test")
+    test = (container.get("Healthcheck") or {}).get("Test") or []
     return bool(test) and test[0] != "NONE"
 
 

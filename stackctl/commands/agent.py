@@ -78,7 +78,7 @@ def _api_call(
         f"{base.rstrip('/')}/api/v1/stacks/{name}/{action}", data=b"{}", headers=headers, method="POST"
     )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the operator's agent URL
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as err:
         try:

@@ -10,8 +10,9 @@ import sys
 import time
 
 from stackctl.commands._options import TEXT_FORMATS, check_format
-from stackctl.deploy import DEFAULT_LOCK_TIMEOUT, RESOLVE_MODES, DeployOptions, DeployOutcome, DeployRequest
+from stackctl.deploy import DEFAULT_LOCK_TIMEOUT, DeployOptions, DeployOutcome, DeployRequest
 from stackctl.errors import UsageError
+from stackctl.resolve import RESOLVE_MODES
 
 
 def check_flags(resolve_image: str, fmt: str, *durations: str, keep_versions: int = 0,
@@ -60,7 +61,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
         history_max: int = 10, targets: str | None = None, wave: int | None = None,
         resume: bool = False) -> int:
     from stackctl.commands import fanout
-    from stackctl.deploy import check_stack_name, deploy, load_stack_files
+    from stackctl.deploy import check_stack_name, deploy, load_stack_files, stack_for
     from stackctl.project import resolve_env_args
     from stackctl.render.deploy import DeployPrinter
 
@@ -81,10 +82,11 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
         raise UsageError(f"--targets, --wave and --resume need an environment with targets: "
                          f"({env!r} has none)")
     stack, files, env_files, environ, choice = resolve_env_args(
-        env, files, env_files, stack, context=context, need_stack=True)
-    stack = check_stack_name(stack or "")
+        env, files, env_files, stack, context=context)
+    stack = check_stack_name(stack) if stack is not None else None
     printer = DeployPrinter(fmt=fmt, quiet=quiet, debug=debug)
     loaded = load_stack_files(files, env_files, environ, on_event=printer)
+    stack = stack_for(stack, loaded)
     request = DeployRequest(stack, loaded.config, loaded.working_dir, files=tuple(files),
                             environ=loaded.environ, sources=tuple(loaded.docs))
     opts = DeployOptions(prune=prune, resolve_image=resolve_image, with_registry_auth=with_registry_auth,

@@ -43,16 +43,18 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
         load_stack_files,
         ordering_for,
         plan_for,
+        stack_for,
     )
     from stackctl.project import resolve_env_args
     from stackctl.render.deploy import DeployPrinter
 
     fmt = check_flags(resolve_image, fmt)
     stack, files, env_files, environ, choice = resolve_env_args(
-        env, files, env_files, stack, context=context, need_stack=True)
-    stack = check_stack_name(stack or "")
+        env, files, env_files, stack, context=context)
+    stack = check_stack_name(stack) if stack is not None else None
     printer = DeployPrinter(fmt=fmt)
     loaded = load_stack_files(files, env_files, environ, on_event=printer)
+    stack = stack_for(stack, loaded)
     desired = convert(stack, loaded.config, loaded.environ, on_event=printer)
     from stackctl.engine import open_engine
     from stackctl.render.deploy import order_lines

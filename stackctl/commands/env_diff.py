@@ -63,7 +63,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
     return sorted(changes, key=lambda c: _sort_key(c.path))
 
 
-def _sort_key(path: tuple[str | int, ...]) -> tuple:
+def _sort_key(path: tuple[str | int, ...]) -> tuple[tuple[int, int | str, str], ...]:
     return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path)
 
 

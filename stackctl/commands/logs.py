@@ -88,8 +88,8 @@ def run(*, stack: str, service: str | None = None, follow: bool = False, tail: s
     else:
         lines: list[tuple[str, int, int, str]] = []  # (timestamp, order, stream, text)
         for svc in services:
-            for stream, raw in _read_log(engine, svc, params):
-                stamp, text = namer.render(raw, names[svc["ID"]])
+            for stream, line in _read_log(engine, svc, params):
+                stamp, text = namer.render(line, names[svc["ID"]])
                 lines.append((stamp, len(lines), stream, text))
         lines.sort()
         for _stamp, _order, stream, text in lines:

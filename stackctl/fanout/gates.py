@@ -47,7 +47,7 @@ def _http(url: str, timeout: float) -> tuple[bool, str]:
 
     request = urllib.request.Request(url, headers={"User-Agent": "stackctl-gate"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - http(s) only (schema)
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
             code = int(answer.status)
     except urllib.error.HTTPError as err:
         return False, f"HTTP {err.code} {err.reason}".rstrip()

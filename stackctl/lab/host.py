@@ -45,7 +45,8 @@ def which(tool: str) -> str | None:
     return shutil.which(tool, path=tool_env()["PATH"])
 
 
-def preflight(euid: int | None = None, finder=which, registry: bool = False, ssh: bool = False) -> None:
+def preflight(euid: int | None = None, finder: Callable[[str], str | None] = which, registry: bool = False,
+              ssh: bool = False) -> None:
     """Say at once everything that stops the lab from running here."""
     problems: list[str] = []
     if (os.geteuid() if euid is None else euid) != 0:

@@ -19,6 +19,7 @@ import ipaddress
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -156,7 +157,7 @@ def lab_place(name: str = DEFAULT_NAME) -> LabPlace:
                     NAMED_RUN_BASE / f"{name}.lock")
 
 
-def named_subnet(name: str, taken: list[ipaddress.IPv4Network] | tuple = ()) -> str:
+def named_subnet(name: str, taken: Sequence[ipaddress.IPv4Network] = ()) -> str:
     """A /24 of 10.213.0.0/16 chosen from the name, skipping the default lab's and any taken one."""
     default = ipaddress.IPv4Network(DEFAULT_SUBNET)
     nets = list(NAMED_SUBNETS.subnets(new_prefix=24))
@@ -259,7 +260,7 @@ def make_layout(
     *,
     name: str = DEFAULT_NAME,
     managers: int = 1,
-    taken: list[ipaddress.IPv4Network] | tuple = (),
+    taken: Sequence[ipaddress.IPv4Network] = (),
     registry: bool = False,
     ssh: bool = False,
 ) -> LabLayout:

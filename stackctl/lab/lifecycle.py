@@ -13,6 +13,7 @@ Every operation works on one named lab and touches only what that lab's layout n
 from __future__ import annotations
 
 import fcntl
+import functools
 import ipaddress
 import json
 import os
@@ -436,7 +437,7 @@ def _stop_node(node: LabNode) -> None:
     for pidfile, needle in ((node.pidfile, "dockerd"), (node.containerd_pidfile, "containerd")):
         pid = host.read_pid(pidfile)
         if pid and str(node.run_dir) in host.cmdline(pid) and needle in host.cmdline(pid):
-            step(f"stopping {needle}", lambda pid=pid: host.stop_pids([pid], grace=20))
+            step(f"stopping {needle}", functools.partial(host.stop_pids, [pid], grace=20))
 
 
 def _lab_netns(place: LabPlace) -> list[str]:

@@ -11,6 +11,7 @@ writes its key, a known_hosts with its host key, and an ssh_config snippet namin
 
 from __future__ import annotations
 
+import functools
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,7 @@ def start(layout: LabLayout) -> None:
         conf.write_text(sshd_config_text(files, node))
         proc = host.spawn(host.in_netns(node.netns, node.name, "/usr/sbin/sshd", "-D", "-e", "-f", str(conf)),
                           files.log(node))
-        host.wait_for(lambda node=node: _listening(node.ip), START_TIMEOUT, f"sshd of {node.name}", proc,
+        host.wait_for(functools.partial(_listening, node.ip), START_TIMEOUT, f"sshd of {node.name}", proc,
                       files.log(node))
 
 

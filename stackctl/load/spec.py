@@ -3,16 +3,16 @@
 Such a file (the shape `docker compose config` prints) is checked against schemas/compose-spec.json
 and normalised into the same model as a 3.13 file. The keys swarm cannot honour are listed in that
 schema ("x-stackctl-ignored", written by schemas/generate.py); `ignored_keys` warns once for each one a
-file has, and normalisation drops them. This module also reads the top-level `name:` that becomes the
-default stack name (docs/ordering.md).
+file has, and normalisation drops them. Its top-level `name:` (kept by normalisation) becomes the
+default stack name: `LoadedStack.declared_name` (docs/ordering.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from typing import Any
 
-from stackctl.errors import Diagnostic, LoadError
+from stackctl.errors import Diagnostic
 from stackctl.load.source import KeyPath, SourceDoc, dotted
 
 # Advice for Compose Specification service keys swarm has no equivalent for (the rest: a generic one).
@@ -77,35 +77,3 @@ def _places(value: Any, pattern: list[str], path: KeyPath) -> Iterator[tuple[Key
             yield from _places(item, rest, (*path, index))
     elif isinstance(value, dict) and head in value:
         yield from _places(value[head], rest, (*path, head))
-
-
-def declared_name(files: Sequence[str], env_files: Sequence[str] = (),
-                  environ: Mapping[str, str] | None = None) -> str | None:
-    """The stack name a Compose Specification file declares with `name:` (the last file that has one
-    wins, as when merging), interpolated; None when no file declares one. Files are read once more
-    here, before the full load: only when no stack argument was given."""
-    from stackctl.load import yamlio
-    from stackctl.load.interpolate import build_environment, interpolate_doc
-    from stackctl.pipeline import read_source, working_dir_for
-
-    if not files:
-        return None
-    env = build_environment(list(env_files), environ, working_dir_for(files))
-    found: str | None = None
-    for name in files:
-        try:
-            filename, raw = read_source(name)
-            doc = yamlio.parse_yaml(yamlio.decode_text(raw, filename), filename)
-        except LoadError:
-            return None  # the load proper reports it, with everything else
-        if "version" in doc.data or "name" not in doc.data:
-            continue
-        doc.data = {"name": doc.data["name"]}
-        problems = interpolate_doc(doc, env.get)
-        value = doc.data.get("name")
-        if problems or not isinstance(value, str) or not value:
-            line = doc.line_of(("name",))
-            raise LoadError(diagnostics=problems or [Diagnostic("name: must be a non-empty string",
-                                                                filename, line, "name")])
-        found = value
-    return found

@@ -46,7 +46,7 @@ else:  # libyaml's composer when PyYAML was built with it (a feature check, not 
 class _Loader(_Base):
     """Composes nodes only; plain scalars keep a marker tag so we can resolve them as YAML 1.2."""
 
-    def resolve(self, kind: type, value: Any, implicit: Any) -> str:  # noqa: D102
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         if kind is ScalarNode and implicit and implicit[0]:
             return _PLAIN
         return super().resolve(kind, value, implicit)

@@ -42,7 +42,7 @@ class DeployPrinter:
         if not self.quiet:
             print(text, file=self.out, flush=True)
 
-    def __call__(self, event: Any) -> None:  # noqa: C901 - one branch per event type
+    def __call__(self, event: Any) -> None:
         from stackctl.apply.executor import ApplyEvent
         from stackctl.apply.rollout import RolloutEvent
         from stackctl.deploy import LockTaken, LockWaiting, Notice, PlanReady, UpToDate, Warnings

@@ -147,8 +147,8 @@ def plan_lines(plan: Plan, *, debug: bool = False) -> list[tuple[str, str]]:
                     sym, line = _compose_line(ch, debug)
                     lines.append((sym, f"      {line}"))
             elif action.action in (UPDATE, UNCHANGED) or action.changes:  # a new version: Data old -> new
-                for ch in action.changes:
-                    for i, line in enumerate(_change_lines(ch)):
+                for change in action.changes:
+                    for i, line in enumerate(_change_lines(change)):
                         lines.append(("~" if i == 0 else "", f"      {line}"))
             for note in action.notes if action.writes else []:
                 lines.append(("", f"      # {note}"))

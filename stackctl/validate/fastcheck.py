@@ -80,7 +80,7 @@ def fast_validator(schema_path: Path) -> Callable[[Any], bool] | None:
             return None
     namespace: dict[str, Any] = {"__name__": "stackctl_fastcheck_generated"}
     try:
-        exec(code, namespace)  # noqa: S102 - our own generated code, from our own schema
+        exec(code, namespace)
         validate = namespace[ENTRY]
     except Exception:  # noqa: BLE001 - a broken cache entry: no fast path, jsonschema decides
         return None

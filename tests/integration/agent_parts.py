@@ -148,7 +148,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 outer.bodies.append(json.loads(data))
                 self.send_response(200)
@@ -171,7 +171,7 @@ class AgentProcess:
 
     def __init__(self, config: Path, env: dict[str, str]) -> None:
         self.log_path = config.parent / "agent.log"
-        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "stackctl", "agent", "run", "--config", str(config)],
             cwd=str(REPO_ROOT),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -188,7 +189,8 @@ def test_concurrent_deploys_do_not_interleave(tmp_path: Path, stack_name: str, l
     a = stack_file(tmp_path, replicas=0, env="from-a", name="a.yml")
     b = stack_file(tmp_path, replicas=0, env="from-b", name="b.yml")
     env = dict(os.environ, **lab_env)
-    cmd = ["stackctl", "deploy", stack_name, "--detach", "--resolve-image", "never", "-c"]
+    cmd = [sys.executable, "-m", "stackctl", "deploy", stack_name, "--detach", "--resolve-image", "never",
+           "-c"]
     procs = [subprocess.Popen([*cmd, f], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               cwd=REPO) for f in (a, b)]
     outs = [p.communicate(timeout=180) for p in procs]
@@ -200,8 +202,8 @@ def test_concurrent_deploys_do_not_interleave(tmp_path: Path, stack_name: str, l
     env_now = svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
     assert env_now in (["A=from-a"], ["A=from-b"])
     winner = a if env_now == ["A=from-a"] else b
-    res = subprocess.run(["stackctl", "diff", stack_name, "-c", winner], env=env, capture_output=True,
-                         text=True)
+    res = subprocess.run([sys.executable, "-m", "stackctl", "diff", stack_name, "-c", winner], env=env,
+                         capture_output=True, text=True, cwd=REPO, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert not docker_client.api.configs(filters={"name": f"stackctl-lock-{stack_name}"})
 

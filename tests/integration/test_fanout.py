@@ -256,7 +256,7 @@ def test_failing_healthcheck_on_the_canary_rolls_it_back_and_spares_the_others(
 
 
 class _Answer500(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         self.send_response(500)
         self.end_headers()
         self.wfile.write(b"not healthy\n")

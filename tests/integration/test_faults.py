@@ -46,7 +46,7 @@ def say(config: pytest.Config, text: str) -> None:
     otherwise show only dots (pytest's own -v lines come only with -v)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None:
+    if reporter is None or os.environ.get("PYTEST_XDIST_WORKER"):  # xdist: tests/conftest.py says it
         return
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         if getattr(reporter._tw, "width_of_current_line", 0):  # after pytest's dots

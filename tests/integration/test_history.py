@@ -64,7 +64,7 @@ def test_history_lists_shows_and_diffs_revisions(stack: str, tmp_path: Path, run
     v1 = write(tmp_path / "v1.yml", {"web": web(), "api": api})
     v2 = write(tmp_path / "v2.yml", {"web": web(delay="5s", level="debug"), "api": api})
     # The CI a revision records comes from the deploy's environment: set here, never the caller's.
-    no_ci = {var: "" for var in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILD_URL")}
+    no_ci = dict.fromkeys(("CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILD_URL"), "")
     for f, ci in ((v1, {}), (v2, {"CI": "true"})):
         cp = deploy(run_stackctl, {**lab_env, **no_ci, **ci}, stack, f)
         assert cp.returncode == EXIT_OK, out(cp)

@@ -22,7 +22,7 @@ from stackctl.lab.layout import LabLayout, read_state
 from tests.integration.named_lab import exports, leftovers, own_lab, run_docker, run_stackctl, what_it_owns
 from tests.paths import LAB_HOST, LAB_NAME
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a lab or an oracle of its own: starts first
 
 
 def _ready(name: str) -> dict[str, Any]:

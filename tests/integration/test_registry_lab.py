@@ -17,7 +17,7 @@ from stackctl.lab import host, ssh
 from stackctl.lab.layout import LabLayout
 from tests.integration.named_lab import exports, own_lab, run_docker, run_stackctl
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a lab or an oracle of its own: starts first
 
 
 @pytest.fixture(scope="module")

@@ -224,12 +224,18 @@ def _deploy_then_signal(lab_env: dict[str, str], stack: str, file: str, sig: int
     import sys
 
     env = {**os.environ, **lab_env}
-    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "deploy", stack, "-c", file, "--resolve-image",
-                             "never", "--timeout", "60s", *extra], env=env, cwd=str(REPO),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(5)
+    out_path = Path(file).with_suffix(f".{sig}.out")
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "stackctl", "deploy", stack, "-c", file,
+                                 "--resolve-image", "never", "--timeout", "60s", *extra],
+                                env=env, cwd=str(REPO), stdout=out, stderr=subprocess.PIPE, text=True)
+    # signalled once the wait shows the service's progress (`STACK_web: ...`): the rollout is under way
+    deadline = time.monotonic() + 60
+    while f"{stack}_web: " not in out_path.read_text(errors="replace") and proc.poll() is None:
+        assert time.monotonic() < deadline, f"no progress line after 60s:\n{out_path.read_text()}"
+        time.sleep(0.1)
     proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
     return proc.returncode, stderr
 
 

@@ -39,7 +39,7 @@ import yaml
 from tests.integration import transition_cases as tc
 from tests.paths import REPO, lab_run_dir
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # a lab or an oracle of its own: starts first
 
 LAB_DIR = lab_run_dir()  # one docker.sock per lab node
 

@@ -140,6 +140,13 @@ def test_ps_filter_desired_state_running_narrows(troubled: str, run_stackctl: An
 
 def test_ps_json_holds_the_same_facts(troubled: str, run_stackctl: Any, lab_env: dict[str, str],
                                       docker_client: Any) -> None:
+    def engine_ids() -> set[str]:
+        label = f"com.docker.stack.namespace={troubled}"
+        return {t["ID"] for t in docker_client.api.tasks(filters={"label": label})}
+
+    # badmount keeps making rejected tasks and the swarm drops the oldest: the engine's lists taken
+    # before and after `ps` hold every task ps can have seen
+    before = engine_ids()
     doc = ps_json(run_stackctl, lab_env, troubled)
     assert doc["schema"] == "stackctl.ps/v1" and doc["stack"] == troubled
     assert doc["summary"] == {"services": 3, "converged": 1, "not_converged": 2}
@@ -157,15 +164,17 @@ def test_ps_json_holds_the_same_facts(troubled: str, run_stackctl: Any, lab_env:
     assert any(t["state"] == "rejected" and t["error"] == BIND_ERR for t in bad)
     pending = by_service[f"{troubled}_nowhere"][0]
     assert pending["state"] == "pending" and pending["node"] is None and pending["error"] == SCHED_ERR
-    engine_ids = {t["ID"] for t in docker_client.api.tasks(
-        filters={"label": f"com.docker.stack.namespace={troubled}"})}
-    assert {t["id"] for t in doc["tasks"]} <= engine_ids
+    assert {t["id"] for t in doc["tasks"]} <= before | engine_ids()
 
 
 def test_ps_quiet_prints_task_ids(troubled: str, run_stackctl: Any, lab_env: dict[str, str]) -> None:
-    out = run_stackctl("ps", troubled, "-q", "--no-trunc", env=lab_env)
-    ids = out.stdout.split()
-    doc = ps_json(run_stackctl, lab_env, troubled)
+    # badmount's rejected tasks come and go: the same answer from two calls in a row within 3 tries
+    for _ in range(3):
+        out = run_stackctl("ps", troubled, "-q", "--no-trunc", env=lab_env)
+        ids = out.stdout.split()
+        doc = ps_json(run_stackctl, lab_env, troubled)
+        if ids == [t["id"] for t in doc["tasks"]]:
+            break
     assert ids == [t["id"] for t in doc["tasks"]]
 
 
@@ -225,9 +234,7 @@ def test_ls_lists_stacks_of_both_tools(troubled: str, run_stackctl: Any, lab_env
     path = tmp_path / "small.yml"
     path.write_text(small)
     deployed = run_stackctl("deploy", stack_name, "-c", str(path), "--detach", env=lab_env)
-    by_stackctl = deployed.returncode == 0
-    if not by_stackctl:  # `stackctl deploy` is written in parallel; fall back to the reference
-        deploy_reference(stack_name, small, lab_env, tmp_path)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     out = run_stackctl("ls", "--format", "json", env=lab_env)
     assert out.returncode == 0, out.stderr
     stacks = {s["name"]: s for s in json.loads(out.stdout)["stacks"]}
@@ -235,8 +242,6 @@ def test_ls_lists_stacks_of_both_tools(troubled: str, run_stackctl: Any, lab_env
     assert stacks[stack_name]["services"] == 1
     table = run_stackctl("ls", env=lab_env).stdout
     assert any(ln.split()[:2] == [troubled, "3"] for ln in table.splitlines())
-    if not by_stackctl:
-        pytest.skip(f"ls checked on reference stacks only; stackctl deploy failed: {deployed.stderr[-300:]}")
 
 
 def test_rm_then_immediate_deploy(stack_name: str, run_stackctl: Any, lab_env: dict[str, str],

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackctl.lab import host, images
+from tests.paths import worker_index
 
 STATE_BASE = Path("/var/lib/stackctl-rl")
 RUN_BASE = Path("/run/stackctl-rl")
@@ -162,7 +163,8 @@ def _free_subnet() -> ipaddress.IPv4Network:
             taken.append(ipaddress.IPv4Network(dest, strict=False))
         except ValueError:
             continue
-    candidates = list(range(1, 255))
+    index, workers = worker_index()  # parallel test workers never pick the same /24
+    candidates = [third for third in range(1, 255) if third % workers == index]
     random.shuffle(candidates)
     for third in candidates:
         net = ipaddress.IPv4Network(f"10.214.{third}.0/24")

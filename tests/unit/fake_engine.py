@@ -39,7 +39,7 @@ def log_frame(text: str, *, task: str, stamp: str = "2026-11-28T18:00:00Z", stre
 class FakeEngine(Engine):
     """Objects by kind and ID; `calls` records (method, kind) pairs; `failures` injects errors."""
 
-    def __init__(self, *, api_version: str = "1.41", manager: bool = True) -> None:  # noqa: D107
+    def __init__(self, *, api_version: str = "1.41", manager: bool = True) -> None:
         self.host = "fake://engine"
         self._api_version = api_version
         self.manager = manager

@@ -57,7 +57,8 @@ def _manifest() -> list[dict[str, str]]:
 
 
 def _corpus_docs(row: dict[str, str], tmp_path: Path) -> list[SourceDoc]:
-    pipeline = pytest.importorskip("stackctl.pipeline")
+    from stackctl import pipeline
+
     name = row["file"]
     shutil.copy(CORPUS / "files" / name, tmp_path / name)
     support = CORPUS / "support" / name

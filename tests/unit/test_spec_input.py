@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stackctl.commands.config import dump_yaml
+from stackctl.deploy import stack_for
 from stackctl.errors import LoadError, UsageError, ValidationError
 from stackctl.pipeline import load_stack
 from stackctl.project import resolve_env_args
@@ -222,7 +223,8 @@ def test_name_is_the_default_stack_name(tmp_path: Path) -> None:
 
     os.environ["PREFIX"] = "blue"
     try:
-        stack, *_ = resolve_env_args(None, [path], [], None, need_stack=True)
+        stack, files, *_ = resolve_env_args(None, [path], [], None)
+        stack = stack_for(stack, load_stack(files))
     finally:
         del os.environ["PREFIX"]
     assert stack == "blue-shop"
@@ -230,23 +232,35 @@ def test_name_is_the_default_stack_name(tmp_path: Path) -> None:
 
 def test_stack_argument_wins_over_name(tmp_path: Path) -> None:
     path = _write(tmp_path, "name: shop\nservices:\n  app:\n    image: busybox\n")
-    assert resolve_env_args(None, [path], [], "other", need_stack=True)[0] == "other"
+    assert stack_for(resolve_env_args(None, [path], [], "other")[0], load_stack([path])) == "other"
 
 
 def test_no_name_and_no_argument_is_a_usage_error(tmp_path: Path) -> None:
     path = _write(tmp_path, "version: '3.8'\nservices:\n  app:\n    image: busybox\n")
     with pytest.raises(UsageError):
-        resolve_env_args(None, [path], [], None, need_stack=True)
+        stack_for(None, load_stack([path]))
 
 
-def test_name_from_stdin_does_not_consume_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stackctl import pipeline
-
-    monkeypatch.setattr(pipeline, "_stdin", [])
+def test_name_from_stdin_is_read_with_the_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stdin is read once, by the load; the name comes from that parse (no second read, no cache)."""
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"name: piped\nservices:\n  a:\n"
                                                                  b"    image: busybox\n")))
-    assert resolve_env_args(None, ["-"], [], None, need_stack=True)[0] == "piped"
-    assert load_stack(["-"], environ={}).config["name"] == "piped"
+    stack, files, *_ = resolve_env_args(None, ["-"], [], None)
+    loaded = load_stack(files, environ={})
+    assert stack_for(stack, loaded) == "piped" and loaded.config["name"] == "piped"
+
+
+def test_files_are_read_once_per_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackctl.load import files as load_files
+
+    path = _write(tmp_path, "name: shop\nservices:\n  app:\n    image: busybox\n")
+    reads: list[str] = []
+    real = load_files.read_source
+    monkeypatch.setattr(load_files, "read_source", lambda name, stdin=None: reads.append(name) or real(name))
+    monkeypatch.setattr("stackctl.pipeline.read_source", load_files.read_source)
+    stack, files, *_ = resolve_env_args(None, [path], [], None)
+    assert stack_for(stack, load_stack(files, environ={})) == "shop"
+    assert reads == [path]
 
 
 def test_invalid_name_is_located(tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ REFUSED_THOUGH_REFERENCE_ACCEPTS = ["undefined_network", "undefined_secret", "no
 
 
 def run_validate(name: str, fmt: str = "text") -> tuple[int, str, str]:
-    pytest.importorskip("stackctl.pipeline")
     import contextlib
     import io
 

@@ -42,7 +42,7 @@ def test_retries_with_backoff_then_delivers() -> None:
     bodies: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(answers.pop(0))
             self.end_headers()
