@@ -200,6 +200,31 @@ class AgentProcess:
         except urllib.error.HTTPError as err:
             return err.code, err.read()
 
+    def post_expecting(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """POST with `Expect: 100-continue`, as curl sends a large body: the headers first, the body only
+        after the server's 100. A server that refuses on Content-Length (413) answers before the body
+        is sent, so the answer never races a half-sent body (urllib's EPIPE on a closed socket)."""
+        import http.client
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.url)
+        conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+        try:
+            conn.putrequest("POST", path)
+            for key, value in {**headers, "Content-Length": str(len(body)), "Expect": "100-continue"}.items():
+                conn.putheader(key, value)
+            conn.endheaders()
+            assert conn.sock is not None
+            conn.sock.settimeout(10)
+            first = conn.sock.recv(65536, socket.MSG_PEEK)
+            if first.startswith(b"HTTP/1.1 100"):
+                conn.sock.recv(len(first.split(b"\r\n\r\n", 1)[0]) + 4)  # the 100 and its blank line
+                conn.send(body)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         req = urllib.request.Request(self.url + path, data=body, headers=headers, method="POST")
         try:
