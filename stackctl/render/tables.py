@@ -188,8 +188,9 @@ class _Column:
 
     def keep_floor(self) -> int:
         """Width that keeps the `keep` part of every short cell whole (`Failed 2m` of `Failed 2m: …`)."""
-        return max((cell.keep + len(ELLIPSIS) for cell, shown in zip(self.cells, self.shown, strict=True)
-                    if isinstance(cell, Cell) and cell.keep and len(shown) > cell.keep), default=0)
+        return max((cell.keep + (len(ELLIPSIS) if len(shown) > cell.keep else 0)
+                    for cell, shown in zip(self.cells, self.shown, strict=True)
+                    if isinstance(cell, Cell) and cell.keep), default=0)
 
     @property
     def hard_floor(self) -> int:

@@ -163,6 +163,22 @@ def test_ps_short_state_says_the_error_and_replaces_the_error_column() -> None:
     assert "Pending 9m: no suitable node" in text
 
 
+def test_a_running_state_stays_whole_while_the_image_can_still_give_way() -> None:
+    """AtSea's ps at 80 columns: `Running 31s` whole, the long image cut to its tag (it was `Runnin…`
+    beside `atsea_ap…:latest`: a state without an error part had no floor of its own)."""
+    from stackctl.render.tables import Cell
+
+    image = "10.213.47.1:5000/dockersamples/atseasampleshopapp_payment_gateway:latest"
+    rows: list[list[CellValue]] = [
+        [f"607kscin8to{i}", name, image, "wrk-1", "Running",
+         Cell("Running 31 seconds ago", "Running 31s", 11), "", ""]
+        for i, name in enumerate(["atsea_appserver.1", "atsea_payment_gateway.1", "atsea_visualizer.1"])]
+    lines = fit_table(PS_HEADERS, rows, 80)
+    assert all(len(line) <= 80 for line in lines), lines
+    assert all(line.endswith("Running 31s") for line in lines[1:]), lines
+    assert all(":latest" in line and "atsea_payment_gateway.1" in lines[2] for line in lines[1:]), lines
+
+
 def test_no_trunc_and_wide_keep_every_cell_whole() -> None:
     doc = _shop()
     row = task_rows(doc["tasks"], doc["services"], doc["nodes"], now=parse_time(doc["now"]))[0]
