@@ -329,8 +329,13 @@ def evaluate(service: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]],
         prog.task_error, prog.task_id = problem
     if prog.task_error and exits_fail and "exited (code" in prog.task_error and _has_healthcheck(spec):
         prog.task_error += " (its healthcheck may never pass)"
-    # tasks the swarm's updater did not monitor must have run for the window themselves
-    window = 0.0 if prog.update_state == "completed" else stability_window(service)
+    # Tasks the swarm's updater did not monitor must have run for the window themselves. Neither
+    # can the updater's `completed` be trusted once a task of this deploy failed or exited: with
+    # `failure_action: continue` it completes anyway, and a container that exits 0 when the swarm
+    # stops it as unhealthy is reported `running` for a moment (the engine's health wait returns
+    # on any exit 0), so the replacements are watched for the window too.
+    trusted = prog.update_state == "completed" and not prog.task_error
+    window = 0.0 if trusted else stability_window(service)
 
     def stable(task: Mapping[str, Any]) -> bool:
         return now - _task_time(task) >= window

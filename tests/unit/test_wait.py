@@ -149,6 +149,17 @@ def test_completed_swarm_update_needs_no_extra_window() -> None:
     assert p.final == CONVERGED
 
 
+def test_a_completed_update_after_a_task_exited_watches_the_replacement() -> None:
+    """failure_action: continue completes the update although a task exited; a container that exits 0
+    when the swarm stops it as unhealthy is reported `running` for a moment: not converged at once."""
+    svc = service(replicas=1, healthcheck=True, update=("completed", T0 - 10, "update completed"))
+    tasks = [task("complete", slot=1, at=T0 - 5, desired="shutdown", exit_code=0),
+             task("running", slot=1, at=T0 - 0.5)]
+    p = ev(svc, tasks)
+    assert p.final is None and p.task_error is not None
+    assert ev(svc, tasks, now=T0 + 2).final == CONVERGED  # it kept running for the monitor window (2 s)
+
+
 def test_updating_is_never_converged_even_with_counts_met() -> None:
     svc = service(update=("updating", T0 - 10, "update in progress"))
     p = ev(svc, [task("running", slot=1), task("running", slot=2)])
