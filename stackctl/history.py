@@ -309,7 +309,8 @@ def record_revision(
         "user": _user(),
         "host": socket.gethostname(),
         "cwd": os.getcwd(),
-        "files": [os.path.abspath(f) if f != "-" else f for f in (files or [])],
+        # a CLI deploy's files as absolute paths; the agent's as the repository names them (`git`)
+        "files": [f if f == "-" or git else os.path.abspath(f) for f in (files or [])],
         "working_dir": working_dir,
         "stackctl_version": __version__,
         "note": note,

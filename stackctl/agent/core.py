@@ -316,7 +316,7 @@ class Agent:
             stack.name,
             loaded.config,
             loaded.working_dir,
-            files=tuple(files),
+            files=tuple(_in_repository(f, tree) for f in files),  # history shows the repository's paths
             environ=loaded.environ,
             sources=tuple(loaded.docs),
             git=git,
@@ -628,3 +628,11 @@ def worst(codes: list[int]) -> int:
     interrupted."""
     rank = {EXIT_INTERRUPTED: 0, EXIT_ERROR: 1, 3: 2, 4: 3, 5: 4, EXIT_OK: 9}
     return min(codes, key=lambda code: rank.get(code, 1), default=EXIT_OK)
+
+
+def _in_repository(path: str, tree: Path) -> str:
+    """`path` as the repository names it (`shop/docker-stack.yml`), not the agent's checkout of it."""
+    try:
+        return str(Path(path).resolve().relative_to(tree.resolve()))
+    except ValueError:
+        return path

@@ -115,6 +115,7 @@ def test_new_commit_deployed_then_unchanged_passes_write_nothing(tmp_path: Path,
     revs = revisions(engine)
     assert len(revs) == 1 and revs[0]["git"]["commit"] == sha and revs[0]["git"]["subject"] == "first"
     assert revs[0]["git"]["url"] == "file:///srv/stacks.git" and revs[0]["git"]["author"] == "Ann"
+    assert revs[0]["files"] == ["app/stack.yml"]  # the repository's path, not the agent's checkout
     before = len(writes(engine))
     for _ in range(50):
         assert agent.pass_all(POLL) == EXIT_OK
