@@ -31,6 +31,7 @@ from stackctl.names import LOCK_SINCE_LABEL as SINCE_LABEL
 from stackctl.names import LOCK_STACK_LABEL as STACK_LABEL
 from stackctl.names import LOCK_TOKEN_LABEL as TOKEN_LABEL
 from stackctl.names import LOCK_TTL_LABEL as TTL_LABEL
+from stackctl.units import elapsed
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -60,16 +61,7 @@ class LockInfo:
 
     def describe(self) -> str:
         stamp = datetime.fromtimestamp(self.since, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"{self.holder} since {stamp} ({_ago(self.age)} ago)"
-
-
-def _ago(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"
+        return f"{self.holder} since {stamp} ({elapsed(self.age)} ago)"
 
 
 def lock_name(stack: str) -> str:

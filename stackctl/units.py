@@ -143,3 +143,14 @@ def parse_timeout(text: str | float | int) -> float:
         return parse_duration(s) / 1e9
     except ValueError:
         raise UsageError(f"invalid duration {text!r} (use e.g. 90s, 10m, 1h30m)") from None
+
+
+def elapsed(seconds: float) -> str:
+    """A short age: `90s` under two minutes, `5m` under two hours, then `3h` (the lock's holder,
+    the agent's status page)."""
+    whole = int(seconds)
+    if whole < 120:
+        return f"{whole}s"
+    if whole < 7200:
+        return f"{whole // 60}m"
+    return f"{whole // 3600}h"

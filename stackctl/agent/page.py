@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from stackctl.units import elapsed
+
 if TYPE_CHECKING:
     from stackctl.agent.core import StackState
     from stackctl.history import Revision
@@ -31,8 +33,7 @@ def _e(value: object) -> str:
 def _when(ts: float | None, now: float) -> str:
     if ts is None:
         return "never"
-    ago = max(0, int(now - ts))
-    text = f"{ago}s ago" if ago < 120 else f"{ago // 60}m ago" if ago < 7200 else f"{ago // 3600}h ago"
+    text = f"{elapsed(max(0.0, now - ts))} ago"
     return f"{text} <small>{_e(time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(ts)))}</small>"
 
 

@@ -18,3 +18,11 @@ def test_parse_timeout(text: str, seconds: float) -> None:
 def test_parse_timeout_rejects(bad: str) -> None:
     with pytest.raises(UsageError):
         parse_timeout(bad)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (119.9, "119s"), (120, "2m"), (7199, "119m"),
+                                               (7200, "2h"), (90000, "25h")])
+def test_elapsed(seconds: float, text: str) -> None:
+    from stackctl.units import elapsed
+
+    assert elapsed(seconds) == text
