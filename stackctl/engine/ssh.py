@@ -8,8 +8,8 @@ configuration says (~/.ssh/config, /etc/ssh/ssh_config.d/, `Include`, `ProxyJump
 `ControlMaster`, known-hosts settings); stackctl adds nothing to it.
 
 When ssh ends a connection before the engine answered, the exception carries ssh's exit status
-and what it wrote on stderr (`SshExited`); `engine.translate` (the gateway's one place that reads
-such text) turns that into one sentence. Only `engine.py` imports this module.
+and what it wrote on stderr (`SshExited`); `engine.errors.translate` (the one place that reads such
+text) turns that into one sentence. Only the gateway (`engine/gateway.py`) imports this module.
 """
 
 from __future__ import annotations
