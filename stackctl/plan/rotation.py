@@ -1,13 +1,15 @@
 """Secrets and configs: the swarm cannot change their data, so new content is a new version.
 
 The services switch to the version (same path in the containers); old versions stay for
-rollback until apply's garbage collection (docs/rotation.md).
+rollback until apply's garbage collection (docs/rotation.md): `old_versions` decides which of them
+go (a pure function: the executor's `collect_old_versions` only removes what it names).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from stackctl.convert.normalize_spec import prune_empty
@@ -18,18 +20,65 @@ from stackctl.plan.digests import content_digest, short_digest
 from stackctl.plan.fields import field_changes
 from stackctl.plan.model import CREATE, REMOVE, UNCHANGED, UPDATE, Action, FieldChange, Plan, short_name
 
+DEFAULT_KEEP_VERSIONS = 2  # unused versions of a rotated secret/config kept for rollback
 
-def _referenced(services: Mapping[str, Any], kind: str) -> dict[str, list[str]]:
+
+def _file_refs(spec: Mapping[str, Any], kind: str) -> Iterator[tuple[str, str]]:
+    """(name, ID) of each secret/config a service spec mounts ("" where the spec gives none); a
+    config may also be the credential spec's."""
+    key, name_key, id_key = ("Secrets", "SecretName", "SecretID") if kind == "secret" else \
+        ("Configs", "ConfigName", "ConfigID")
+    cs = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    for ref in cs.get(key) or []:
+        yield ref.get(name_key) or "", ref.get(id_key) or ""
+    cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
+    if kind == "config" and cred.get("Config"):
+        yield cred["Config"], cred["Config"]
+
+
+def _referenced(services: Mapping[str, Mapping[str, Any]], kind: str) -> dict[str, list[str]]:
     """Secret/config name → the services that mount it."""
-    key, name_key = ("Secrets", "SecretName") if kind == "secret" else ("Configs", "ConfigName")
     out: dict[str, list[str]] = {}
     for svc_name, spec in services.items():
-        cs = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-        for ref in cs.get(key) or []:
-            out.setdefault(ref.get(name_key, ""), []).append(svc_name)
-        cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
-        if kind == "config" and cred.get("Config"):
-            out.setdefault(cred["Config"], []).append(svc_name)
+        for name, _ in _file_refs(spec, kind):
+            out.setdefault(name, []).append(svc_name)
+    return out
+
+
+def used_names(observed: ObservedStack, kind: str) -> set[str]:
+    """Names of the secrets/configs some service on the swarm (any stack) references, by name or ID."""
+    names = observed.secret_names if kind == "secret" else observed.config_names
+    used: set[str] = set()
+    for svc in [*observed.services.values(), *observed.other_services]:
+        for name, ident in _file_refs(svc.spec, kind):
+            used.update((name, names.get(ident, "")))
+    used.discard("")
+    return used
+
+
+@dataclass(frozen=True)
+class OldVersion:
+    """A version of a rotated secret/config to remove: no service uses it, and it is older than the
+    versions kept for rollback."""
+
+    kind: str  # "secret" | "config"
+    base: str  # the key's base name (what the file names)
+    obj: ObservedObject
+
+
+def old_versions(versions: Mapping[str, Mapping[str, str]], observed: ObservedStack, *,
+                 keep: int = DEFAULT_KEEP_VERSIONS) -> list[OldVersion]:
+    """The versions to remove after a deploy: for each key the plan chose a version of
+    (`Plan.versions`: section → base name → version), those no service on the swarm uses, except
+    the newest `keep` of them (kept so that `rollback` can point the services back), oldest first.
+    Only the keys the file names are considered; a version some service uses is never named."""
+    out: list[OldVersion] = []
+    for kind, section in (("secret", "secrets"), ("config", "configs")):
+        used = used_names(observed, kind)
+        own = observed.secrets if kind == "secret" else observed.configs
+        for base in sorted(versions.get(section) or {}):
+            unused = [v for v in versions_of(base, own) if v.name not in used]  # oldest first
+            out += [OldVersion(kind, base, obj) for obj in unused[: max(0, len(unused) - max(0, keep))]]
     return out
 
 
