@@ -496,7 +496,8 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
                     opts: DeployOptions, emit: EventCallback, *, code: int, failure: str = "",
                     stage: str = "apply") -> None:
     """A revision for every deploy that wrote something, with its status (docs/exit-codes.md)."""
-    from stackctl.history import describe_deploy, record_revision, status_for_exit
+    from stackctl.history import record_revision, status_for_exit
+    from stackctl.history_text import describe_deploy
 
     if not opts.record_history or result is None or not result.writes:
         return

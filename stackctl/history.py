@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stackctl.ci import detect_ci
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,
     EXIT_INTERRUPTED,
@@ -289,7 +290,7 @@ def record_revision(
 ) -> int:
     """Store a new revision of `stack` and prune to the newest `keep` (0: keep all); return its number.
 
-    `status`: see status_for_exit; `description`: describe_deploy's line; `environ`: where the
+    `status`: see status_for_exit; `description`: history_text.describe_deploy's line; `environ`: where the
     CI job variables are read (None: this process's environment); `rollout`: the fan-out rollout
     this deploy is part of (its id, environment, target, wave), docs/fan-out.md; `git`: the
     repository URL, commit, author and subject the agent deployed from.
@@ -407,57 +408,6 @@ def _user() -> str:
 
 # --- who, where from, what: pure helpers (unit-tested) ----------------------------------
 
-# (system, variable that says so, {field: variable}): the first system whose marker is set wins.
-_CI_SYSTEMS: tuple[tuple[str, str, dict[str, str]], ...] = (
-    ("github-actions", "GITHUB_ACTIONS", {"repository": "GITHUB_REPOSITORY", "run": "GITHUB_RUN_ID",
-                                          "commit": "GITHUB_SHA", "ref": "GITHUB_REF_NAME",
-                                          "actor": "GITHUB_ACTOR"}),
-    ("gitlab", "GITLAB_CI", {"repository": "CI_PROJECT_PATH", "pipeline": "CI_PIPELINE_ID",
-                             "job": "CI_JOB_ID", "commit": "CI_COMMIT_SHA", "ref": "CI_COMMIT_REF_NAME",
-                             "url": "CI_JOB_URL"}),
-    ("jenkins", "JENKINS_URL", {"job": "JOB_NAME", "build": "BUILD_NUMBER", "url": "BUILD_URL",
-                                "commit": "GIT_COMMIT"}),
-)
-
-
-def detect_ci(environ: Mapping[str, str]) -> dict[str, str]:
-    """The CI system and job a deploy runs from, from its well-known variables ({} outside CI).
-
-    Only identifiers are read (never tokens): enough to find the job that deployed a revision.
-    """
-    for system, marker, fields in _CI_SYSTEMS:
-        if environ.get(marker) or (system == "jenkins" and environ.get("BUILD_URL")):
-            out = {"system": system}
-            out.update({key: environ[var] for key, var in fields.items() if environ.get(var)})
-            if system == "github-actions" and "run" in out and "repository" in out:
-                server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
-                out["url"] = f"{server}/{out['repository']}/actions/runs/{out['run']}"
-            return out
-    if environ.get("CI", "").lower() in ("1", "true", "yes"):
-        return {"system": "ci"}
-    return {}
-
-
-def describe_git(git: Mapping[str, str]) -> str:
-    """`git 1a2b3c4d5e6f "Bump web to 1.2" (Ann)`; "" for a revision not deployed from git."""
-    if not git or not git.get("commit"):
-        return ""
-    subject = f' "{git["subject"]}"' if git.get("subject") else ""
-    author = f" ({git['author']})" if git.get("author") else ""
-    return f"git {git['commit'][:12]}{subject}{author}"
-
-
-def describe_ci(ci: Mapping[str, str]) -> str:
-    """`github-actions run 123`, `gitlab job 77`, `jenkins build 9`, `ci`; "" outside CI."""
-    if not ci:
-        return ""
-    for key in ("run", "job", "build", "pipeline"):
-        if ci.get(key):
-            return f"{ci.get('system', 'ci')} {key} {ci[key]}"
-    return ci.get("system", "ci")
-
-
-_PLURAL = {"service": "services", "network": "networks", "secret": "secrets", "config": "configs"}
 _DETAIL = (  # engine path prefix -> the compose word a reader knows
     ("TaskTemplate.ContainerSpec.Image", "image"), ("Mode.Replicated.Replicas", "replicas"),
     ("TaskTemplate.ContainerSpec.Env", "environment"), ("TaskTemplate.ContainerSpec.Args", "command"),
@@ -477,57 +427,6 @@ def _detail(path: str) -> str:
         if path == prefix or path.startswith((prefix + ".", prefix + "[")):
             return word
     return path.split(".")[-1].split("[")[0]
-
-
-def _short(name: str, stack: str) -> str:
-    return name[len(stack) + 1:] if name.startswith(stack + "_") else name
-
-
-def describe_deploy(stack: str, writes: list[Any], plan: Any = None, images: Mapping[str, str] | None = None,
-                    note: str = "") -> str:
-    """One line saying what a deploy did: `create 2 services, 1 network; update web (image x:2)`.
-
-    `writes`: what was written (objects with kind, name, action: ApplyResult's created/updated/removed);
-    `plan`: for what changed in each updated service (its actions' changes, compose path when known);
-    `images`: the image sent per service. `note` ("rollback to 3") comes first.
-    """
-    changed: dict[str, list[str]] = {}
-    for act in getattr(plan, "actions", None) or []:
-        if act.kind == "service":
-            words: list[str] = []
-            for ch in getattr(act, "compose", None) or act.changes:  # compose terms when the plan has them
-                compose = getattr(ch, "compose_path", None)
-                word = str(compose).split(".")[0] if compose else _detail(ch.path)
-                if compose and word == "deploy":
-                    word = ".".join(str(compose).split(".")[:2])
-                if word not in words:
-                    words.append(word)
-            changed[act.name] = words
-    parts: list[str] = []
-    for verb in ("create", "update", "remove"):
-        mine = [w for w in writes if w.action == verb]
-        if not mine:
-            continue
-        items: list[str] = []
-        services = [w for w in mine if w.kind == "service"]
-        if verb == "create" or len(services) > 3:
-            if services:
-                items.append(f"{len(services)} {'service' if len(services) == 1 else 'services'}")
-        else:
-            for w in services:
-                words = changed.get(w.name, [])
-                shown = [f"image {(images or {}).get(w.name, '')}".strip() if x == "image" else x
-                         for x in words[:3]]
-                more = f", +{len(words) - 3}" if len(words) > 3 else ""
-                detail = f" ({', '.join(shown)}{more})" if shown else ""
-                items.append(_short(w.name, stack) + detail)
-        for kind in ("network", "secret", "config"):
-            n = sum(1 for w in mine if w.kind == kind)
-            if n:
-                items.append(f"{n} {kind if n == 1 else _PLURAL[kind]}")
-        parts.append(f"{verb} {', '.join(items)}")
-    text = "; ".join(parts) or "no change"
-    return _one_line(f"{note}: {text}" if note else text)
 
 
 def _one_line(text: str) -> str:
