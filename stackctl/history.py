@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from stackctl.ci import detect_ci
 from stackctl.errors import (
@@ -88,6 +88,79 @@ class HistoryError(StackctlError):
     """A revision is missing or cannot be read or written."""
 
 
+class HistorySpecJson(TypedDict, total=False):
+    """`Spec` of a revision's swarm config (what stackctl reads of it)."""
+
+    Name: str
+    Labels: dict[str, str]
+    Data: str  # base64 of the stored document (some engines omit it in lists)
+
+
+class HistoryConfigJson(TypedDict, total=False):
+    """A revision's swarm config as the engine lists it (what stackctl reads of it)."""
+
+    ID: str
+    Spec: HistorySpecJson
+
+
+class RevisionDoc(TypedDict, total=False):
+    """The stored document of a revision (the JSON in its config; all keys optional: older
+    revisions lack the newer ones)."""
+
+    format: int
+    revision: int
+    stack: str
+    time: str
+    user: str
+    host: str
+    cwd: str
+    files: list[str]
+    working_dir: str
+    stackctl_version: str
+    note: str
+    status: str
+    description: str
+    ci: dict[str, str]
+    config: dict[str, Any]  # the rendered stack (`stackctl config`), secret/config content scrubbed
+    images: dict[str, str]
+    sent: dict[str, str]
+    digests: dict[str, dict[str, str]]
+    objects: dict[str, dict[str, str]]
+    rollout: dict[str, object]
+    git: dict[str, str]
+    encoding: str  # "zlib+base64": a large document, packed in `data`
+    data: str
+
+
+class RevisionSummary(TypedDict):
+    """A revision as `history --format json` lists it."""
+
+    revision: int
+    time: str
+    status: str
+    description: str
+    user: str
+    host: str
+    ci: dict[str, str] | None
+    cwd: str
+    files: list[str]
+    note: str
+    images: dict[str, str]
+    sent: dict[str, str]
+    stackctl_version: str
+    rollout: dict[str, object] | None
+    git: dict[str, str] | None
+
+
+class RevisionJson(RevisionSummary):
+    """One revision as `history STACK N --format json` shows it."""
+
+    working_dir: str
+    digests: dict[str, dict[str, str]]
+    objects: dict[str, dict[str, str]]
+    config: dict[str, Any]
+
+
 @dataclass
 class Revision:
     revision: int
@@ -110,12 +183,12 @@ class Revision:
     working_dir: str = ""
     config_id: str = ""
     # a fan-out rollout's deploy (docs/fan-out.md): id, env, target, wave, action (deploy|rollback)
-    rollout: dict[str, Any] = field(default_factory=dict)
+    rollout: dict[str, object] = field(default_factory=dict)
     # where the files came from when the agent deployed them: repository URL (no credentials),
     # commit SHA, author, subject (stackctl agent, docs/agent.md); {} for CLI deploys
     git: dict[str, str] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RevisionSummary:
         return {"revision": self.revision, "time": self.time, "status": self.status,
                 "description": self.description or self.note or "deploy", "user": self.user,
                 "host": self.host, "ci": self.ci or None, "cwd": self.cwd, "files": self.files,
@@ -123,7 +196,7 @@ class Revision:
                 "stackctl_version": self.stackctl_version, "rollout": self.rollout or None,
                 "git": self.git or None}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> RevisionJson:
         return {**self.summary(), "working_dir": self.working_dir, "digests": self.digests,
                 "objects": self.objects, "config": self.config}
 
@@ -167,7 +240,7 @@ def scrub_config(config: Mapping[str, Any],
     return clean, digests
 
 
-def _encode(doc: dict[str, Any]) -> bytes:
+def _encode(doc: RevisionDoc) -> bytes:
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     if len(raw) <= COMPRESS_ABOVE:
         return raw
@@ -179,17 +252,18 @@ def _encode(doc: dict[str, Any]) -> bytes:
     return data
 
 
-def _decode(data: bytes) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(data)
+def _decode(data: bytes) -> RevisionDoc:
+    doc: RevisionDoc = json.loads(data)
     if isinstance(doc, dict) and doc.get("encoding") == "zlib+base64":
-        doc = json.loads(zlib.decompress(base64.b64decode(doc["data"])))
+        doc = json.loads(zlib.decompress(base64.b64decode(doc.get("data", ""))))
     return doc
 
 
-def _history_configs(engine: Engine, stack: str) -> list[dict[str, Any]]:
+def _history_configs(engine: Engine, stack: str) -> list[HistoryConfigJson]:
     """The stack's history configs, oldest first (exact stack match: label filters are exact)."""
     try:
-        found = engine.objects("config", {"label": [f"{HISTORY_LABEL}={stack}"]})
+        found = cast(list[HistoryConfigJson],
+                     engine.objects("config", {"label": [f"{HISTORY_LABEL}={stack}"]}))
     except EngineError as err:
         raise err.during(f"list the history of stack {stack}") from None
     out = []
@@ -204,7 +278,7 @@ def _history_configs(engine: Engine, stack: str) -> list[dict[str, Any]]:
     return [c for _, c in sorted(out, key=lambda p: p[0])]
 
 
-def _visible(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _visible(configs: list[HistoryConfigJson]) -> list[HistoryConfigJson]:
     """The revisions within the newest one's --history-max (older ones await their batched removal)."""
     if not configs:
         return configs
@@ -215,14 +289,15 @@ def _visible(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return configs[-keep:] if keep > 0 else configs
 
 
-def _revision_number(cfg: Mapping[str, Any]) -> int:
+def _revision_number(cfg: HistoryConfigJson) -> int:
     return int(((cfg.get("Spec") or {}).get("Labels") or {})[REVISION_LABEL])
 
 
-def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
+def _from_config(cfg: HistoryConfigJson, engine: Engine) -> Revision:
     data = (cfg.get("Spec") or {}).get("Data")
     if data is None:  # some engines omit Data in lists
-        data = ((engine.inspect("config", cfg["ID"]).get("Spec")) or {}).get("Data", "")
+        inspected = cast(HistoryConfigJson, engine.inspect("config", cfg.get("ID", "")))
+        data = (inspected.get("Spec") or {}).get("Data", "")
     try:
         doc = _decode(base64.b64decode(data))
     except (ValueError, zlib.error) as err:
@@ -250,7 +325,7 @@ def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
     )
 
 
-def _images_of(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+def _images_of(doc: RevisionDoc) -> dict[str, dict[str, str]]:
     """`images` (as the file wrote them) and `sent` of a stored revision. Revisions recorded before
     `sent` existed kept one mixed map (the sent image where the deploy wrote the service, the file's
     string elsewhere): it is read as `sent` and the file's strings come from the stored config."""
@@ -285,7 +360,7 @@ def record_revision(
     status: str = DEPLOYED,
     description: str = "",
     environ: Mapping[str, str] | None = None,
-    rollout: Mapping[str, Any] | None = None,
+    rollout: Mapping[str, object] | None = None,
     git: Mapping[str, str] | None = None,
 ) -> int:
     """Store a new revision of `stack` and prune to the newest `keep` (0: keep all); return its number.
@@ -303,7 +378,7 @@ def record_revision(
                    for name, body in (clean.get("services") or {}).items() if isinstance(body, dict)}
     existing = _history_configs(engine, stack)
     number = (_revision_number(existing[-1]) if existing else 0) + 1
-    doc = {
+    doc: RevisionDoc = {
         "format": FORMAT_VERSION,
         "stack": stack,
         "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -104,9 +104,7 @@ def _show(engine: Engine, stack: str, number: int, fmt: str) -> int:
 
     rev = get_revision(engine, stack, number)
     if fmt == "json":
-        doc = rev.to_json()
-        doc.pop("config_id", None)
-        print_json({"schema": "stackctl.revision/v1", "stack": stack, **doc})
+        print_json({"schema": "stackctl.revision/v1", "stack": stack, **rev.to_json()})
         return EXIT_OK
     import yaml
 
