@@ -20,11 +20,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar, cast
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from stackctl.engine.endpoint import DEFAULT_HOST, TlsFiles, context_endpoint, endpoint_from
 from stackctl.engine.errors import describe_connect_failure, ssh_exited, translate
 from stackctl.errors import EngineError, UsageError
+
+if TYPE_CHECKING:
+    from requests import Response
 
 T = TypeVar("T")
 
@@ -64,7 +68,7 @@ class CreatedJson(TypedDict, total=False):
 # --- connecting -------------------------------------------------------------------------------
 
 
-def _tls_config(tls: TlsFiles | None) -> Any:
+def _tls_config(tls: TlsFiles | None) -> object:
     """The SDK's TLSConfig, with the missing files named up front (the SDK's message does not)."""
     if tls is None:
         return False
@@ -81,7 +85,7 @@ def _tls_config(tls: TlsFiles | None) -> Any:
                                 ca_cert=str(folder / "ca.pem") if tls.verify else None, verify=tls.verify)
 
 
-def _new_client(docker: Any, host: str, tls: TlsFiles | None, timeout: int) -> Any:
+def _new_client(docker: ModuleType, host: str, tls: TlsFiles | None, timeout: int) -> Any:
     """The SDK client for `host`, on the lowest API version until the ping has negotiated one.
 
     ssh:// hosts never use the SDK's own ssh transport (paramiko, or its `use_ssh_client` shell-out):
@@ -116,8 +120,9 @@ def _pin_tls_trust(api: Any) -> None:
         return
     merge = api.merge_environment_settings
 
-    def merged(url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
-        settings = merge(url, proxies, stream, verify, cert)
+    def merged(url: object, proxies: object, stream: object, verify: object,
+               cert: object) -> dict[str, object]:
+        settings: dict[str, object] = merge(url, proxies, stream, verify, cert)
         if verify is None or verify is True:
             settings["verify"] = ca
         return settings
@@ -141,7 +146,7 @@ def _local_socket_transport(api: Any) -> None:
     by_url = adapter.get_connection
     base = str(api.base_url)
 
-    def one_pool(url: Any, proxies: Any = None) -> Any:
+    def one_pool(url: object, proxies: object = None) -> object:
         return by_url(base, proxies)
 
     adapter.get_connection = one_pool
@@ -155,7 +160,7 @@ def _version_tuple(version: str) -> tuple[int, ...]:
         return (0,)
 
 
-def _load_sdk() -> Any:
+def _load_sdk() -> ModuleType:
     """The docker SDK, without paramiko.
 
     The SDK imports paramiko whenever it is installed (~0.25 s, most of `import docker`), only to
@@ -168,10 +173,10 @@ def _load_sdk() -> Any:
         finally:
             if blocked and sys.modules.get("paramiko", 0) is None:
                 del sys.modules["paramiko"]
-        return docker
     import docker
 
-    return docker
+    sdk: ModuleType = docker
+    return sdk
 
 
 def connect(host: str | None = None, tls: TlsFiles | None = None, context: str | None = None, *,
@@ -245,7 +250,7 @@ def _request_args(params: Mapping[str, object] | None, headers: Mapping[str, str
 class LogStream:
     """A raw log response: `read(n)` bytes (multiplexed unless the service has a TTY), `close()`."""
 
-    def __init__(self, response: Any, engine: Engine) -> None:
+    def __init__(self, response: Response, engine: Engine) -> None:
         self._response = response
         self._engine = engine
 
@@ -316,8 +321,8 @@ class Engine:
 
     def stream(self, path: str, params: Mapping[str, object] | None = None) -> LogStream:
         """A streamed GET without the socket timeout (for `logs --follow`)."""
-        def call() -> Any:
-            resp = self._api._get(self._api._url(path), params=dict(params or {}), stream=True)
+        def call() -> Response:
+            resp: Response = self._api._get(self._api._url(path), params=dict(params or {}), stream=True)
             self._api._raise_for_status(resp)
             return resp
 
@@ -336,8 +341,9 @@ class Engine:
         if since is not None:
             params["since"] = since
 
-        def call() -> Any:
-            resp = self._api._get(self._api._url("/events"), params=params, stream=True, timeout=None)
+        def call() -> Response:
+            url = self._api._url("/events")
+            resp: Response = self._api._get(url, params=params, stream=True, timeout=None)
             self._api._raise_for_status(resp)
             return resp
 
@@ -411,7 +417,7 @@ class Engine:
 
     def log_calls(self) -> None:
         """--debug: one stderr line per engine call (method, path, status); bodies are never logged."""
-        def hook(resp: Any, *args: Any, **kwargs: Any) -> None:
+        def hook(resp: Response, *args: object, **kwargs: object) -> None:
             req = resp.request
             print(f"debug: {req.method} {req.path_url} -> {resp.status_code}", file=sys.stderr)
 
