@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from stackctl.convert.values import normalize_image, strip_digest
 from stackctl.engine import Engine, remove_retrying, require_manager
@@ -68,6 +68,27 @@ class ApplyEvent:
         return f"{verb} {self.kind} {self.name}{suffix}"
 
 
+class AppliedJson(TypedDict):
+    """One write in `deploy --format json` (`applied.created[]`...)."""
+
+    kind: str
+    name: str
+    action: str
+    id: str
+
+
+class ApplyResultJson(TypedDict):
+    """What apply did, in `deploy --format json` (`applied`)."""
+
+    created: list[AppliedJson]
+    updated: list[AppliedJson]
+    removed: list[AppliedJson]
+    conflicts: list[str]
+    restarted: list[str]
+    warnings: list[str]
+    errors: list[dict[str, object]]
+
+
 @dataclass
 class AppliedObject:
     """A write that happened, with what it replaced (for undo and history)."""
@@ -80,7 +101,7 @@ class AppliedObject:
     spec: dict[str, Any] | None = None  # what was sent (secrets/configs: without Data)
     data: str | None = field(default=None, repr=False)  # secret/config Data (base64), for undo only
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> AppliedJson:
         return {"kind": self.kind, "name": self.name, "action": self.action, "id": self.id}
 
 
@@ -113,7 +134,7 @@ class ApplyResult:
         """Service name -> spec before this deploy (updated services only)."""
         return {o.name: o.previous_spec for o in self.updated if o.kind == "service" and o.previous_spec}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ApplyResultJson:
         return {
             "created": [o.to_json() for o in self.created],
             "updated": [o.to_json() for o in self.updated],

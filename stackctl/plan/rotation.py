@@ -23,20 +23,30 @@ from stackctl.plan.model import CREATE, REMOVE, UNCHANGED, UPDATE, Action, Field
 DEFAULT_KEEP_VERSIONS = 2  # unused versions of a rotated secret/config kept for rollback
 
 
-def _file_refs(spec: Mapping[str, Any], kind: str) -> Iterator[tuple[str, str]]:
+def _object(value: object) -> Mapping[str, object]:
+    """`value` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _file_refs(spec: Mapping[str, object], kind: str) -> Iterator[tuple[str, str]]:
     """(name, ID) of each secret/config a service spec mounts ("" where the spec gives none); a
     config may also be the credential spec's."""
     key, name_key, id_key = ("Secrets", "SecretName", "SecretID") if kind == "secret" else \
         ("Configs", "ConfigName", "ConfigID")
-    cs = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-    for ref in cs.get(key) or []:
-        yield ref.get(name_key) or "", ref.get(id_key) or ""
-    cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
-    if kind == "config" and cred.get("Config"):
-        yield cred["Config"], cred["Config"]
+    cs = _object(_object(spec.get("TaskTemplate")).get("ContainerSpec"))
+    refs = cs.get(key)
+    for ref in map(_object, refs if isinstance(refs, list) else []):
+        yield _text(ref.get(name_key)), _text(ref.get(id_key))
+    cred = _text(_object(_object(cs.get("Privileges")).get("CredentialSpec")).get("Config"))
+    if kind == "config" and cred:
+        yield cred, cred
 
 
-def _referenced(services: Mapping[str, Mapping[str, Any]], kind: str) -> dict[str, list[str]]:
+def _referenced(services: Mapping[str, Mapping[str, object]], kind: str) -> dict[str, list[str]]:
     """Secret/config name → the services that mount it."""
     out: dict[str, list[str]] = {}
     for svc_name, spec in services.items():
@@ -203,14 +213,14 @@ def plan_file_objects(
     return chosen
 
 
-def _version_spec(spec: Mapping[str, Any], base: str, name: str) -> dict[str, Any]:
+def _version_spec(spec: Mapping[str, object], base: str, name: str) -> dict[str, object]:
     out = dict(spec)
     out["Name"] = name
-    out["Labels"] = {**(spec.get("Labels") or {}), OBJECT_LABEL: base}
+    out["Labels"] = {**_object(spec.get("Labels")), OBJECT_LABEL: base}
     return out
 
 
-def _plan_new_version(plan: Plan, kind: str, base: str, spec: Mapping[str, Any], digest: str,
+def _plan_new_version(plan: Plan, kind: str, base: str, spec: Mapping[str, object], digest: str,
                       old: ObservedObject, old_digest: str, everything: Mapping[str, ObservedObject]) -> str:
     name = version_name(base, digest)
     taken = everything.get(name)
@@ -227,7 +237,7 @@ def _plan_new_version(plan: Plan, kind: str, base: str, spec: Mapping[str, Any],
     return name
 
 
-def _plan_pinned(plan: Plan, kind: str, base: str, pinned: str, spec: Mapping[str, Any],
+def _plan_pinned(plan: Plan, kind: str, base: str, pinned: str, spec: Mapping[str, object],
                  own: Mapping[str, ObservedObject], everything: Mapping[str, ObservedObject]) -> str:
     obj = own.get(pinned) or everything.get(pinned)
     if obj is None:
