@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from stackctl.plan import Plan
     from stackctl.plan.images import RegistryAnswer
     from stackctl.resolve import ImageResolver
+    from stackctl.secrets.sensitive import Sensitive
 
 DEFAULT_LOCK_TIMEOUT = "10m"  # as long as the default --timeout: the lock now covers the wait
 
@@ -70,6 +71,8 @@ class DeployRequest:
     rollout: Mapping[str, Any] | None = None  # a fan-out rollout's id, env, target, wave: recorded in history
     # the agent's git origin, recorded in the revision: url (no credentials), commit, author, subject
     git: Mapping[str, str] | None = None
+    # values from encrypted env files (LoadedStack.sensitive): the plan and the history show digests
+    sensitive: Sensitive | None = None
 
 
 @dataclass
@@ -234,12 +237,12 @@ def convert(stack: str, config: Mapping[str, Any], environ: Mapping[str, str] | 
 def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: bool = True,
              pins: Mapping[str, Mapping[str, str]] | None = None,
              sources: Sequence[SourceDoc] | None = None, resolver: ImageResolver | None = None,
-             resolve_image: str = "never") -> Plan:
+             resolve_image: str = "never", sensitive: Sensitive | None = None) -> Plan:
     """Observe the stack and plan the way to `desired`; `sources` (the parsed files) give FILE:LINE.
 
     With a `resolver` and `resolve_image` always/changed, the registry is asked about the images
     first (stackctl/resolve.py): a tag pushed anew is an image change, a missing image a blocking
-    problem of the plan."""
+    problem of the plan. `sensitive`: values from encrypted env files, shown as digests."""
     from stackctl.observe import observe_stack
     from stackctl.plan import make_plan
     from stackctl.plan.checks import publishes_ports
@@ -252,8 +255,13 @@ def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: b
         from stackctl.resolve import images_to_resolve
 
         registry = resolver.lookup_all(images_to_resolve(resolve_image, desired.services, observed))
-    return make_plan(desired, observed, prune=prune, strict=strict, pins=pins, sources=sources,
+    plan = make_plan(desired, observed, prune=prune, strict=strict, pins=pins, sources=sources,
                      registry=registry)
+    if sensitive:
+        from stackctl.plan.sensitive import redact_plan
+
+        redact_plan(plan, sensitive)
+    return plan
 
 
 def image_resolver(engine: Engine, resolve_image: str, with_registry_auth: bool) -> ImageResolver | None:
@@ -308,7 +316,8 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     require_manager(engine)
     resolver = image_resolver(engine, opts.resolve_image, opts.with_registry_auth)
     plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins,
-                    sources=request.sources, resolver=resolver, resolve_image=opts.resolve_image)
+                    sources=request.sources, resolver=resolver, resolve_image=opts.resolve_image,
+                    sensitive=request.sensitive)
     if plan.warnings:
         emit(Warnings(tuple(plan.warnings)))
     hints = resolver.auth_hints() if resolver is not None else []
@@ -352,7 +361,7 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         # Under the lock: the swarm may have changed while we waited for it.
         plan = outcome.plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins,
                                        sources=request.sources, resolver=resolver,
-                                       resolve_image=opts.resolve_image)
+                                       resolve_image=opts.resolve_image, sensitive=request.sensitive)
         plan.check()
         if not plan.has_changes:
             emit(UpToDate(plan))
@@ -363,12 +372,21 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         lock.release()
 
 
-def rollback_request(rev: Revision, stack: str, rollout: Mapping[str, Any] | None = None) -> DeployRequest:
+def rollback_request(rev: Revision, stack: str, rollout: Mapping[str, Any] | None = None,
+                     engine: Engine | None = None) -> DeployRequest:
     """The deploy that restores a recorded revision (`stackctl rollback`, a fan-out wave's rollback):
-    its stack, its files' place, and the secret/config versions its services used (docs/rotation.md)."""
-    return DeployRequest(stack, rev.config, rev.working_dir or rev.cwd, files=tuple(rev.files),
+    its stack, its files' place, and the secret/config versions its services used (docs/rotation.md).
+
+    With `engine`, values from encrypted env files (stored as digests) are taken back from the
+    stack's services on the swarm (history.restore_sensitive: HistoryError when one is gone)."""
+    config, sensitive = rev.config, None
+    if engine is not None:
+        from stackctl.history import restore_sensitive
+
+        config, sensitive = restore_sensitive(engine, stack, rev)
+    return DeployRequest(stack, config, rev.working_dir or rev.cwd, files=tuple(rev.files),
                          note=f"rollback to {rev.revision}", pinned_objects=rev.objects or None,
-                         rollout=rollout)
+                         rollout=rollout, sensitive=sensitive)
 
 
 def _single_guarded_write(plan: Plan, opts: DeployOptions) -> bool:
@@ -502,7 +520,9 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
     if failure:
         description += f"; {stage} failed: {failure.splitlines()[0]}"
     try:
-        record_revision(engine, request.stack, request.config, dict(result.images),
+        # sensitive values are stored as their digest (a rollback takes them from the swarm)
+        config = request.sensitive.redact_config(request.config) if request.sensitive else request.config
+        record_revision(engine, request.stack, config, dict(result.images),
                         files=list(request.files) or None, working_dir=request.working_dir,
                         note=request.note, objects=plan.versions, keep=opts.history_max,
                         status=status_for_exit(code), description=description, rollout=request.rollout,

@@ -43,6 +43,7 @@ from stackctl.errors import (
     EXIT_OK,
     EXIT_ROLLED_BACK,
     EXIT_TIMEOUT,
+    Diagnostic,
     EngineError,
     StackctlError,
 )
@@ -51,6 +52,7 @@ from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
+    from stackctl.secrets.sensitive import Sensitive
 
 DEFAULT_KEEP = 10
 PRUNE_SLACK = 5  # hidden revisions beyond --history-max allowed before one deploy removes them all
@@ -164,6 +166,84 @@ def scrub_config(config: Mapping[str, Any],
         if out:
             digests[section] = out
     return clean, digests
+
+
+def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[str, Any], Sensitive | None]:
+    """The revision's config with its sensitive values back, and their mark (None: it had none).
+
+    A value from an encrypted env file is stored as its digest only (secrets/sensitive.py), so a
+    rollback takes it from the stack's services on the swarm: the service's own environment entry
+    of that name when its digest matches, else any string of the stack's service specs that does.
+    When none does, HistoryError names the key before anything is written."""
+    from stackctl.secrets.sensitive import Sensitive, placeholder_digest, placeholder_source, value_digest
+
+    wanted: list[tuple[tuple[Any, ...], str]] = []
+
+    def find(node: Any, path: tuple[Any, ...]) -> None:
+        if placeholder_digest(node) is not None:
+            wanted.append((path, str(node)))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                find(value, (*path, key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                find(value, (*path, index))
+
+    find(rev.config, ())
+    if not wanted:
+        return rev.config, None
+    envs: dict[str, dict[str, str]] = {}
+    anywhere: dict[str, str] = {}
+
+    def strings(node: Any) -> None:
+        if isinstance(node, str):
+            anywhere.setdefault(value_digest(node), node)
+            name, eq, value = node.partition("=")
+            if eq:
+                anywhere.setdefault(value_digest(value), value)
+        elif isinstance(node, dict):
+            for value in node.values():
+                strings(value)
+        elif isinstance(node, list):
+            for value in node:
+                strings(value)
+
+    for svc in engine.objects("service", {"label": [f"{NAMESPACE_LABEL}={stack}"]}):
+        spec = svc.get("Spec") or {}
+        name = str(spec.get("Name") or "")
+        short = name[len(stack) + 1:] if name.startswith(stack + "_") else name
+        env = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Env") or []
+        envs[short] = {k: v for k, eq, v in (str(item).partition("=") for item in env) if eq}
+        strings(spec)
+    config = copy.deepcopy(rev.config)
+    sensitive = Sensitive()
+    for path, shown in wanted:
+        digest = placeholder_digest(shown) or ""
+        source = placeholder_source(shown) or f"revision {rev.revision}"
+        value: str | None = None
+        if len(path) == 4 and path[0] == "services" and path[2] == "environment":
+            mine = envs.get(str(path[1]), {}).get(str(path[3]))
+            if mine is not None and value_digest(mine) == digest:
+                value = mine
+        if value is None:
+            value = anywhere.get(digest)
+        if value is None:
+            key = ".".join(str(p) for p in path)
+            raise HistoryError(
+                f"cannot roll back stack {stack} to revision {rev.revision}: {key} is sensitive (from "
+                f"{source}) and the history keeps only its digest (sha256:{digest}); no service of the "
+                "stack on the swarm holds that value any more",
+                [Diagnostic(f"{key}: sha256:{digest} is not on the swarm", path=key,
+                            hint="deploy that revision from its files instead (stackctl deploy -c FILE "
+                                 "with the encrypted env files and their key)")])
+        node: Any = config
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+        sensitive.add(value, source)
+        if len(path) == 4 and path[0] == "services" and path[2] == "environment":
+            sensitive.env.setdefault((str(path[1]), str(path[3])), source)
+    return config, sensitive
 
 
 def _encode(doc: dict[str, Any]) -> bytes:

@@ -49,7 +49,7 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
         print(f"{verb} stack {stack} to revision {rev.revision} ({rev.status} {rev.time} by "
               f"{rev.user}@{rev.host})")
     # The revision's services go in its own `depends_on` order, undo in reverse (docs/ordering.md).
-    request = rollback_request(rev, stack)
+    request = rollback_request(rev, stack, engine=engine)
     opts = DeployOptions(resolve_image=resolve_image, detach=detach, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, context=context, debug=debug,
                          record_history=True, plan_only=plan_only, history_max=history_max)

@@ -1,0 +1,108 @@
+"""A plan as it may be shown: values from encrypted env files as their digest (secrets/sensitive.py).
+
+The plan compares what the swarm holds with what the files say, so both sides of a sensitive
+environment entry are plaintext; after `make_plan`, `redact_plan` replaces them in what is rendered
+(text, `--debug`, JSON, drift, the history's description): `environment.DB_PASSWORD:
+sha256:8d969eef6eca (sensitive) → sha256:1f0a9c3e5b77 (sensitive: from app.sops.env)`. An entry the
+files mark as sensitive is hidden on both sides, whatever the old value was; any other value is
+hidden where it holds a sensitive one. What the apply sends (`Action.desired`) is not touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from stackctl.plan.compose_terms import ComposeChange
+from stackctl.plan.model import Action, FieldChange, Plan, short_name
+from stackctl.secrets.sensitive import Sensitive, placeholder, placeholder_digest
+
+ENV_PATH = "TaskTemplate.ContainerSpec.Env"
+
+
+def redact_plan(plan: Plan, sensitive: Sensitive | None) -> Plan:
+    """`plan`, changed in place so that no sensitive value shows; returned for convenience."""
+    if not sensitive:
+        return plan
+    plan.warnings = sensitive.hide_diagnostics(plan.warnings)
+    plan.errors = sensitive.hide_diagnostics(plan.errors)
+    for act in [*plan.actions, *plan.kept]:
+        _redact_action(act, sensitive, short_name(act.name, plan.stack))
+    return plan
+
+
+def _redact_action(act: Action, sensitive: Sensitive, service: str) -> None:
+    act.warnings = [sensitive.hide(w) for w in act.warnings]
+    act.notes = [sensitive.hide(n) for n in act.notes]
+    if act.kind != "service":
+        return
+    act.changes = [_field(ch, sensitive, service) for ch in act.changes]
+    act.compose = [_compose(ch, sensitive, service) for ch in act.compose]
+
+
+def _marked(sensitive: Sensitive, service: str, key: str) -> str | None:
+    """The file an entry of `service`'s environment came from when it is sensitive, else None."""
+    return sensitive.env_source(service, key)
+
+
+def _hidden(value: str, source: str | None) -> str:
+    return value if placeholder_digest(value) is not None else placeholder(value, source or None)
+
+
+def _compose(ch: ComposeChange, sensitive: Sensitive, service: str) -> ComposeChange:
+    parts = ch.key_path
+    if len(parts) == 2 and parts[0] == "environment":
+        source = _marked(sensitive, service, parts[1])
+        if source is not None:
+            return dataclasses.replace(ch, old=_env_shown(ch.old, None), new=_env_shown(ch.new, source))
+    return dataclasses.replace(ch, old=_maybe(ch.old, sensitive), new=_maybe(ch.new, sensitive))
+
+
+def _env_shown(value: str | None, source: str | None) -> str | None:
+    if value is None or value == "(no value)":
+        return value
+    return _hidden(value, source)
+
+
+def _maybe(value: str | None, sensitive: Sensitive) -> str | None:
+    return None if value is None else sensitive.hide(value)
+
+
+def _field(ch: FieldChange, sensitive: Sensitive, service: str) -> FieldChange:
+    one = isinstance(ch.old, str | None) and isinstance(ch.new, str | None)
+    if ch.path.startswith(ENV_PATH + "[") and one:
+        return dataclasses.replace(  # one element of the list
+            ch, old=None if ch.old is None else _env_item(ch.old, sensitive, service, True),
+            new=None if ch.new is None else _env_item(ch.new, sensitive, service, False))
+    if ch.path == ENV_PATH:
+        return dataclasses.replace(ch, old=_env_list(ch.old, sensitive, service, old=True),
+                                   new=_env_list(ch.new, sensitive, service, old=False))
+    return dataclasses.replace(ch, old=_walk(ch.old, sensitive, service),
+                               new=_walk(ch.new, sensitive, service))
+
+
+def _env_list(items: Any, sensitive: Sensitive, service: str, *, old: bool) -> Any:
+    if not isinstance(items, list):
+        return _walk(items, sensitive, service)
+    return [_env_item(item, sensitive, service, old) if isinstance(item, str) else item for item in items]
+
+
+def _env_item(item: str, sensitive: Sensitive, service: str, old: bool) -> str:
+    key, eq, value = item.partition("=")
+    if not eq:
+        return item
+    source = _marked(sensitive, service, key)
+    if source is not None:
+        return f"{key}={_hidden(value, None if old else source)}"
+    return f"{key}={sensitive.hide(value)}"
+
+
+def _walk(value: Any, sensitive: Sensitive, service: str) -> Any:
+    if isinstance(value, str):
+        return sensitive.hide(value)
+    if isinstance(value, dict):
+        return {k: _env_list(v, sensitive, service, old=False) if k == "Env" else _walk(v, sensitive, service)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, sensitive, service) for v in value]
+    return value
