@@ -172,8 +172,9 @@ def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[s
     """The revision's config with its sensitive values back, and their mark (None: it had none).
 
     A value from an encrypted env file is stored as its digest only (secrets/sensitive.py), so a
-    rollback takes it from the stack's services on the swarm: the service's own environment entry
-    of that name when its digest matches, else any string of the stack's service specs that does.
+    rollback takes it from the stack's services on the swarm (their spec, and the previous spec the
+    swarm keeps): the service's own environment entry of that name when its digest matches, else
+    any string of the stack's service specs that does.
     When none does, HistoryError names the key before anything is written."""
     from stackctl.secrets.sensitive import Sensitive, placeholder_digest, placeholder_source, value_digest
 
@@ -192,7 +193,7 @@ def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[s
     find(rev.config, ())
     if not wanted:
         return rev.config, None
-    envs: dict[str, dict[str, str]] = {}
+    envs: dict[str, dict[str, list[str]]] = {}
     anywhere: dict[str, str] = {}
 
     def strings(node: Any) -> None:
@@ -209,12 +210,15 @@ def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[s
                 strings(value)
 
     for svc in engine.objects("service", {"label": [f"{NAMESPACE_LABEL}={stack}"]}):
-        spec = svc.get("Spec") or {}
-        name = str(spec.get("Name") or "")
-        short = name[len(stack) + 1:] if name.startswith(stack + "_") else name
-        env = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Env") or []
-        envs[short] = {k: v for k, eq, v in (str(item).partition("=") for item in env) if eq}
-        strings(spec)
+        # the spec now, then the one before it (the swarm keeps it: what a rollback usually wants)
+        for spec in (svc.get("Spec") or {}, svc.get("PreviousSpec") or {}):
+            name = str(spec.get("Name") or "")
+            short = name[len(stack) + 1:] if name.startswith(stack + "_") else name
+            env = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Env") or []
+            for key, eq, text in (str(item).partition("=") for item in env):
+                if eq:
+                    envs.setdefault(short, {}).setdefault(key, []).append(text)
+            strings(spec)
     config = copy.deepcopy(rev.config)
     sensitive = Sensitive()
     for path, shown in wanted:
@@ -222,9 +226,8 @@ def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[s
         source = placeholder_source(shown) or f"revision {rev.revision}"
         value: str | None = None
         if len(path) == 4 and path[0] == "services" and path[2] == "environment":
-            mine = envs.get(str(path[1]), {}).get(str(path[3]))
-            if mine is not None and value_digest(mine) == digest:
-                value = mine
+            mine = envs.get(str(path[1]), {}).get(str(path[3])) or []
+            value = next((v for v in mine if value_digest(v) == digest), None)
         if value is None:
             value = anywhere.get(digest)
         if value is None:
@@ -232,7 +235,7 @@ def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[s
             raise HistoryError(
                 f"cannot roll back stack {stack} to revision {rev.revision}: {key} is sensitive (from "
                 f"{source}) and the history keeps only its digest (sha256:{digest}); no service of the "
-                "stack on the swarm holds that value any more",
+                "stack on the swarm (spec or previous spec) holds that value any more; nothing was changed",
                 [Diagnostic(f"{key}: sha256:{digest} is not on the swarm", path=key,
                             hint="deploy that revision from its files instead (stackctl deploy -c FILE "
                                  "with the encrypted env files and their key)")])

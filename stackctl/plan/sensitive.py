@@ -55,7 +55,12 @@ def _compose(ch: ComposeChange, sensitive: Sensitive, service: str) -> ComposeCh
         source = _marked(sensitive, service, parts[1])
         if source is not None:
             return dataclasses.replace(ch, old=_env_shown(ch.old, None), new=_env_shown(ch.new, source))
-    return dataclasses.replace(ch, old=_maybe(ch.old, sensitive), new=_maybe(ch.new, sensitive))
+    new = _maybe(ch.new, sensitive)
+    if new != ch.new and ch.old is not None:
+        # the field holds a sensitive value now: what it held before (from the swarm) is not known
+        # to the mark, but it was most likely one too (the last deploy's value): its digest only
+        return dataclasses.replace(ch, old=_hidden(ch.old, None), new=new)
+    return dataclasses.replace(ch, old=_maybe(ch.old, sensitive), new=new)
 
 
 def _env_shown(value: str | None, source: str | None) -> str | None:
@@ -77,8 +82,21 @@ def _field(ch: FieldChange, sensitive: Sensitive, service: str) -> FieldChange:
     if ch.path == ENV_PATH:
         return dataclasses.replace(ch, old=_env_list(ch.old, sensitive, service, old=True),
                                    new=_env_list(ch.new, sensitive, service, old=False))
-    return dataclasses.replace(ch, old=_walk(ch.old, sensitive, service),
-                               new=_walk(ch.new, sensitive, service))
+    hidden = _walk(ch.new, sensitive, service)
+    if hidden != ch.new:  # as for a compose change: the old value of a sensitive field by digest
+        return dataclasses.replace(ch, old=_all_hidden(ch.old), new=hidden)
+    return dataclasses.replace(ch, old=_walk(ch.old, sensitive, service), new=hidden)
+
+
+def _all_hidden(value: Any) -> Any:
+    """Every string of `value` as its digest."""
+    if isinstance(value, str):
+        return _hidden(value, None)
+    if isinstance(value, dict):
+        return {k: _all_hidden(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_all_hidden(v) for v in value]
+    return value
 
 
 def _env_list(items: Any, sensitive: Sensitive, service: str, *, old: bool) -> Any:
