@@ -224,13 +224,23 @@ def load_stack_files(files: list[str], env_files: list[str], environ: Mapping[st
 
 
 def convert(stack: str, config: Mapping[str, Any], environ: Mapping[str, str] | None = None,
-            read_file: Callable[[str], bytes] | None = None, on_event: EventCallback = _ignore) -> Any:
-    """The DesiredStack of the model (Engine API specs); its warnings as an event."""
+            read_file: Callable[[str], bytes] | None = None, on_event: EventCallback = _ignore,
+            sensitive: Sensitive | None = None) -> Any:
+    """The DesiredStack of the model (Engine API specs); its warnings as an event. `sensitive`:
+    values from encrypted env files, which no problem or warning quotes (digests instead)."""
     from stackctl.convert import convert_stack
+    from stackctl.errors import ConvertError
 
-    desired = convert_stack(config, stack, environ=environ, read_file=read_file)
+    try:
+        desired = convert_stack(config, stack, environ=environ, read_file=read_file)
+    except ConvertError as err:
+        if sensitive:
+            err.message = sensitive.hide(err.message)
+            err.diagnostics = sensitive.hide_diagnostics(err.diagnostics)
+        raise
     if desired.warnings:
-        on_event(Warnings(tuple(desired.warnings)))
+        warnings = sensitive.hide_diagnostics(desired.warnings) if sensitive else desired.warnings
+        on_event(Warnings(tuple(warnings)))
     return desired
 
 
@@ -288,8 +298,20 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     """Deploy `request.config` as stack `request.stack`; the outcome carries the exit code.
 
     Raises StackctlError for problems found before or while writing (the CLI renders them);
-    a rollout that does not converge is an outcome with its exit code, not an exception.
+    a rollout that does not converge is an outcome with its exit code, not an exception. No
+    error quotes a value of `request.sensitive` (its digest instead).
     """
+    try:
+        return _deploy(request, options, engine=engine, on_event=on_event)
+    except StackctlError as err:
+        if request.sensitive:
+            err.message = request.sensitive.hide(err.message)
+            err.diagnostics = request.sensitive.hide_diagnostics(err.diagnostics)
+        raise
+
+
+def _deploy(request: DeployRequest, options: DeployOptions | None, *, engine: Engine | None,
+            on_event: EventCallback | None) -> DeployOutcome:
     from stackctl.units import parse_timeout
 
     opts = options or DeployOptions()
@@ -305,9 +327,10 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     pins = request.pinned_objects
     if pins:
         # The pinned versions hold the content: files or variables gone since do not matter.
-        desired = convert(stack, request.config, _AnyVariable(request.environ), _file_or_nothing, emit)
+        desired = convert(stack, request.config, _AnyVariable(request.environ), _file_or_nothing, emit,
+                          request.sensitive)
     else:
-        desired = convert(stack, request.config, request.environ, on_event=emit)
+        desired = convert(stack, request.config, request.environ, on_event=emit, sensitive=request.sensitive)
     ordering = ordering_for(request.config, stack) if opts.deps_order else None
     from stackctl.engine import open_engine, require_manager
 

@@ -55,7 +55,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     printer = DeployPrinter(fmt=fmt)
     loaded = load_stack_files(files, env_files, environ, on_event=printer)
     stack = stack_for(stack, loaded)
-    desired = convert(stack, loaded.config, loaded.environ, on_event=printer)
+    desired = convert(stack, loaded.config, loaded.environ, on_event=printer, sensitive=loaded.sensitive)
     from stackctl.engine import open_engine
     from stackctl.render.deploy import order_lines
     from stackctl.render.diagnostics import print_warnings

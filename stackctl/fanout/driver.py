@@ -279,7 +279,7 @@ def prepare(target: Target, rollout: Rollout, options: FanoutOptions, wave: int,
     loaded = load_stack_files(list(env.files), list(env.env_files), env.environ(), on_event=emit)
     config = with_images(loaded.config, options.images) if options.images else loaded.config
     opts = options.deploy
-    desired = convert(rollout.stack, config, loaded.environ, on_event=emit)
+    desired = convert(rollout.stack, config, loaded.environ, on_event=emit, sensitive=loaded.sensitive)
     owned = engine is None
     if engine is None:
         engine = open_engine(env.context, opts.debug, host=None if env.context else env.host)

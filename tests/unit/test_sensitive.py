@@ -279,3 +279,29 @@ def test_drift_of_a_sensitive_entry_shows_digests(folder: Path) -> None:
     text = render_plan_text(plan, debug=True) + json.dumps(plan_json(plan))
     assert "drift" in text and changed not in text and api_key not in text, text
     assert f"sha256:{_digest(changed)} (sensitive) → sha256:{_digest(api_key)}" in text, text
+
+
+def test_convert_and_engine_errors_do_not_quote_sensitive_values(folder: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackctl.deploy import convert
+    from stackctl.errors import ConvertError, StackctlError
+    from tests.unit.fake_engine import refusal
+
+    password, api_key, token = _secret("pw"), _secret("key"), _secret("tok")
+    loaded = _load(folder, [_stack(folder, password, api_key, token)])
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise ConvertError(f"bad value {api_key}")
+
+    monkeypatch.setattr("stackctl.convert.convert_stack", refuse)
+    with pytest.raises(ConvertError) as err:
+        convert("s", loaded.config, loaded.environ, sensitive=loaded.sensitive)
+    assert api_key not in str(err.value) and placeholder(api_key, "app.env.age") in str(err.value)
+    monkeypatch.undo()
+
+    engine = FakeEngine()  # an engine that quotes the spec back in its refusal
+    engine.failures[("create", "service")] = refusal(400, f"invalid env DB_PASSWORD={password}")
+    with pytest.raises(StackctlError) as failed:
+        _deploy(loaded, engine)
+    text = "\n".join(failed.value.lines())
+    assert password not in text and "sha256:" in text, text
