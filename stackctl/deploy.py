@@ -545,7 +545,8 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
     try:
         # sensitive values are stored as their digest (a rollback takes them from the swarm)
         config = request.sensitive.redact_config(request.config) if request.sensitive else request.config
-        record_revision(engine, request.stack, config, dict(result.images),
+        sent = request.sensitive.scrub(dict(result.images)) if request.sensitive else dict(result.images)
+        record_revision(engine, request.stack, config, sent,
                         files=list(request.files) or None, working_dir=request.working_dir,
                         note=request.note, objects=plan.versions, keep=opts.history_max,
                         status=status_for_exit(code), description=description, rollout=request.rollout,

@@ -58,17 +58,22 @@ def _docker(env: dict[str, str], *args: str) -> str:
     return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=60).stdout
 
 
-def _digests_read_back(stack: str, env: dict[str, str], want: str) -> dict[str, str]:
-    """What the newest reader task printed, once it printed `want`'s line (polled, bounded)."""
+def _logs_once_printed(service: str, env: dict[str, str], want: str, times: int = 1) -> str:
+    """The service's logs, once its tasks printed `want` `times` times (polled, bounded)."""
     deadline = time.monotonic() + 90
     text = ""
     while time.monotonic() < deadline:
-        text = subprocess.run(["docker", "service", "logs", "--raw", f"{stack}_reader"], env=env,
+        text = subprocess.run(["docker", "service", "logs", "--raw", service], env=env,
                               capture_output=True, text=True, timeout=30).stdout
-        if want in text:
-            break
+        if text.count(want) >= times:
+            return text
         time.sleep(1)
-    assert want in text, f"the reader never printed {want}:\n{text}"
+    raise AssertionError(f"no task of {service} printed {want}:\n{text}")
+
+
+def _digests_read_back(stack: str, env: dict[str, str], want: str) -> dict[str, str]:
+    """What the newest reader task printed, once it printed `want`'s line."""
+    text = _logs_once_printed(f"{stack}_reader", env, want)
     return dict(re.findall(r"^(db|tok)=([0-9a-f]{64})", text, re.M))
 
 
@@ -220,19 +225,6 @@ def _service_env(stack: str, env: dict[str, str]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in json.loads(raw or "[]"))
 
 
-def _task_printed(stack: str, env: dict[str, str], line: str) -> None:
-    """A task of the app printed `line` (the digest of what its environment holds), polled, bounded."""
-    deadline = time.monotonic() + 90
-    text = ""
-    while time.monotonic() < deadline:
-        text = subprocess.run(["docker", "service", "logs", "--raw", f"{stack}_app"], env=env,
-                              capture_output=True, text=True, timeout=30).stdout
-        if line in text:
-            return
-        time.sleep(1)
-    raise AssertionError(f"no task printed {line}:\n{text}")
-
-
 def _stored_history(stack: str, env: dict[str, str]) -> str:
     """Every revision the swarm holds for `stack`, decoded (JSON text)."""
     import base64
@@ -288,7 +280,7 @@ def test_encrypted_env_values_are_never_shown_stored_or_left(
         run("diff", stack_name, *files, "--format", "json", ok=(2,))
         run("deploy", stack_name, *files, "--detach", "--debug")
         assert _service_env(stack_name, lab_env)["API_KEY"] == keys[0]  # the engine has the value
-        _task_printed(stack_name, lab_env, f"key={_sha(keys[0])}")
+        _logs_once_printed(f"{stack_name}_app", lab_env, f"key={_sha(keys[0])}")
 
         # a new value, encrypted again: digests on both sides, in text, --debug and JSON
         encrypt_values(1)
@@ -302,7 +294,7 @@ def test_encrypted_env_values_are_never_shown_stored_or_left(
         assert deployed["plan"]["changes"], deployed
         assert _service_env(stack_name, lab_env)["API_KEY"] == keys[1]
         assert _service_env(stack_name, lab_env)["DB_URL"] == url[1]
-        _task_printed(stack_name, lab_env, f"key={_sha(keys[1])}")
+        _logs_once_printed(f"{stack_name}_app", lab_env, f"key={_sha(keys[1])}")
 
         between = run("history", stack_name, "1", "2")
         assert shown(keys[0], "app.sops.env") in between, between
@@ -315,7 +307,7 @@ def test_encrypted_env_values_are_never_shown_stored_or_left(
         assert "sha256:" in back, back
         assert _service_env(stack_name, lab_env)["API_KEY"] == keys[0]
         assert _service_env(stack_name, lab_env)["DB_URL"] == url[0]
-        _task_printed(stack_name, lab_env, f"url={_sha(url[0])}")
+        _logs_once_printed(f"{stack_name}_app", lab_env, f"url={_sha(url[0])}", times=2)  # a new task
 
         # a third value deployed: revision 2's values are on the swarm no more: refused, nothing written
         encrypt_values(2)
