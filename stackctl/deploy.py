@@ -267,11 +267,9 @@ def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: b
         registry = resolver.lookup_all(images_to_resolve(resolve_image, desired.services, observed))
     plan = make_plan(desired, observed, prune=prune, strict=strict, pins=pins, sources=sources,
                      registry=registry)
-    if sensitive:
-        from stackctl.plan.sensitive import redact_plan
+    from stackctl.plan.sensitive import redact_plan
 
-        redact_plan(plan, sensitive)
-    return plan
+    return redact_plan(plan, sensitive)  # also for entries the swarm's labels mark
 
 
 def image_resolver(engine: Engine, resolve_image: str, with_registry_auth: bool) -> ImageResolver | None:

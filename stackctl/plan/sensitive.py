@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from stackctl.names import SENSITIVE_LABEL
 from stackctl.plan.compose_terms import ComposeChange
 from stackctl.plan.model import Action, FieldChange, Plan, short_name
 from stackctl.secrets.sensitive import Sensitive, placeholder, placeholder_digest
@@ -21,9 +22,12 @@ ENV_PATH = "TaskTemplate.ContainerSpec.Env"
 
 
 def redact_plan(plan: Plan, sensitive: Sensitive | None) -> Plan:
-    """`plan`, changed in place so that no sensitive value shows; returned for convenience."""
-    if not sensitive:
-        return plan
+    """`plan`, changed in place so that no sensitive value shows; returned for convenience.
+
+    Besides the files' mark, a service's SENSITIVE_LABEL (written by the last deploy) names the
+    keys that were sensitive then: their old values stay hidden when the files no longer mark them
+    (an entry removed, or now written in the clear)."""
+    sensitive = sensitive or Sensitive()
     plan.warnings = sensitive.hide_diagnostics(plan.warnings)
     plan.errors = sensitive.hide_diagnostics(plan.errors)
     for act in [*plan.actions, *plan.kept]:
@@ -36,8 +40,36 @@ def _redact_action(act: Action, sensitive: Sensitive, service: str) -> None:
     act.notes = [sensitive.hide(n) for n in act.notes]
     if act.kind != "service":
         return
+    act.sensitive_keys = sensitive.keys_of(service)
+    before = str(((act.current or {}).get("Labels") or {}).get(SENSITIVE_LABEL) or "")
+    was = {key for key in before.split(",") if key} - set(act.sensitive_keys)
+    if not was and not sensitive:
+        return
+    if was:  # marked by the last deploy only: hidden here, without a file to name
+        sensitive = _with_keys(sensitive, service, was)
     act.changes = [_field(ch, sensitive, service) for ch in act.changes]
     act.compose = [_compose(ch, sensitive, service) for ch in act.compose]
+
+
+def _with_keys(sensitive: Sensitive, service: str, keys: set[str]) -> Sensitive:
+    out = Sensitive()
+    out.update(sensitive)
+    for key in keys:
+        if key.startswith("environment."):
+            out.env.setdefault((service, key[len("environment."):]), "")
+        else:
+            out.fields.setdefault((service, key), "")
+    return out
+
+
+def _field_source(sensitive: Sensitive, service: str, compose_path: str | None) -> str | None:
+    """The file when the compose key `compose_path` (or the field it is part of) is sensitive."""
+    if not compose_path:
+        return None
+    for (name, key), source in sensitive.fields.items():
+        if name == service and (compose_path == key or compose_path.startswith((key + ".", key + "["))):
+            return source
+    return None
 
 
 def _marked(sensitive: Sensitive, service: str, key: str) -> str | None:
@@ -55,6 +87,9 @@ def _compose(ch: ComposeChange, sensitive: Sensitive, service: str) -> ComposeCh
         source = _marked(sensitive, service, parts[1])
         if source is not None:
             return dataclasses.replace(ch, old=_env_shown(ch.old, None), new=_env_shown(ch.new, source))
+    source = _field_source(sensitive, service, ch.compose_path)
+    if source is not None:  # a field that holds a sensitive value: both sides by digest
+        return dataclasses.replace(ch, old=_env_shown(ch.old, None), new=_env_shown(ch.new, source))
     new = _maybe(ch.new, sensitive)
     if new != ch.new and ch.old is not None:
         # the field holds a sensitive value now: what it held before (from the swarm) is not known

@@ -8,7 +8,8 @@ is a side record, `Sensitive`, carried beside the config on `LoadedStack` and `D
 
 - `values`: every plaintext value read from an encrypted env file, and every string interpolation
   built with one (tainted), each with the file it came from;
-- `env`: the (service, KEY) environment entries whose value is sensitive (exact, from load).
+- `env`: the (service, KEY) environment entries whose value is sensitive (exact, from load);
+- `fields`: the (service, compose key) of other fields holding one (`command`, `deploy.labels`).
 
 Whatever is shown or stored goes through it: `stackctl config`, the plan (text, JSON, --debug,
 drift), the revision history. A sensitive value is shown as a placeholder holding its digest,
@@ -68,9 +69,12 @@ class Sensitive:
 
     values: dict[str, str] = field(default_factory=dict, repr=False)  # value -> the file it came from
     env: dict[tuple[str, str], str] = field(default_factory=dict)  # (service, KEY) -> that file
+    # (service, compose key) of the other fields holding a sensitive value (`command`, `labels`,
+    # `deploy.labels`...) -> the file it came from
+    fields: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.values or self.env)
+        return bool(self.values or self.env or self.fields)
 
     def add(self, value: str, source: str) -> None:
         if value:
@@ -81,6 +85,14 @@ class Sensitive:
             self.add(value, source)
         for key, source in other.env.items():
             self.env.setdefault(key, source)
+        for key, source in other.fields.items():
+            self.fields.setdefault(key, source)
+
+    def keys_of(self, service: str) -> tuple[str, ...]:
+        """The compose keys of `service` that hold sensitive values: `environment.KEY`, `command`..."""
+        keys = {f"environment.{key}" for (name, key) in self.env if name == service}
+        keys |= {key for (name, key) in self.fields if name == service}
+        return tuple(sorted(keys))
 
     # --- recognising --------------------------------------------------------------------------
 
@@ -144,15 +156,40 @@ class Sensitive:
         return data
 
     def mark_config(self, config: Mapping[str, Any]) -> None:
-        """Record the (service, KEY) of every environment value of `config` that is sensitive."""
+        """Record the (service, KEY) of every environment value of `config` that is sensitive, and
+        the (service, compose key) of every other field holding one."""
+        if not self.values:
+            return
         for name, service in (config.get("services") or {}).items():
-            env = service.get("environment") if isinstance(service, Mapping) else None
-            if not isinstance(env, Mapping):
+            if not isinstance(service, Mapping):
                 continue
-            for key, value in env.items():
-                source = self.source_of(value) if isinstance(value, str) else None
+            for top, body in service.items():
+                if top == "environment" and isinstance(body, Mapping):
+                    for key, value in body.items():
+                        source = self.source_of(value) if isinstance(value, str) else None
+                        if source is not None:
+                            self.env.setdefault((str(name), str(key)), source)
+                elif top == "deploy" and isinstance(body, Mapping):
+                    for sub, part in body.items():
+                        source = self._found_in(part)
+                        if source is not None:
+                            self.fields.setdefault((str(name), f"deploy.{sub}"), source)
+                else:
+                    source = self._found_in(body)
+                    if source is not None:
+                        self.fields.setdefault((str(name), str(top)), source)
+
+    def _found_in(self, data: Any) -> str | None:
+        if isinstance(data, str):
+            return self.source_of(data)
+        if isinstance(data, Mapping):
+            data = list(data.values())
+        if isinstance(data, list | tuple):
+            for item in data:
+                source = self._found_in(item)
                 if source is not None:
-                    self.env.setdefault((str(name), str(key)), source)
+                    return source
+        return None
 
     def env_source(self, service: str, key: str) -> str | None:
         return self.env.get((service, key))

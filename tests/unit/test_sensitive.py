@@ -219,8 +219,9 @@ def test_plan_history_and_rollback_show_digests_never_values(folder: Path) -> No
     assert (f"environment.DB_URL: sha256:{_digest(old_url)} (sensitive) → sha256:{_digest(new_url)} "
             "(sensitive: from vars.env.age)") in shown, shown
     assert "environment.FROM_SHELL" in shown
-    # the same plan without the mark would show them (what the mark is for)
-    assert first in render_plan_text(plan_for(engine, desired, "s", prune=False, sources=loaded.docs))
+    # without the files' mark, the service's label (written by the first deploy) still hides them
+    unmarked = render_plan_text(plan_for(engine, desired, "s", prune=False, sources=loaded.docs))
+    assert first not in unmarked and second not in unmarked and "environment.DB_URL: sha256:" in unmarked
 
     assert _deploy(loaded, engine).exit_code == 0
     assert _env_of(engine, "s_app")["DB_URL"] == new_url
@@ -305,3 +306,31 @@ def test_convert_and_engine_errors_do_not_quote_sensitive_values(folder: Path,
         _deploy(loaded, engine)
     text = "\n".join(failed.value.lines())
     assert password not in text and "sha256:" in text, text
+
+
+def test_entries_the_last_deploy_marked_stay_hidden_when_the_files_drop_the_mark(folder: Path) -> None:
+    from stackctl.convert import convert_stack
+    from stackctl.deploy import plan_for
+    from stackctl.names import SENSITIVE_LABEL
+    from stackctl.render.plan import plan_json, render_plan_text
+
+    engine = FakeEngine()
+    password, api_key, token = _secret("pw"), _secret("key"), _secret("tok")
+    assert _deploy(_load(folder, [_stack(folder, password, api_key, token)]), engine).exit_code == 0
+    svc = next(s for s in engine.store["service"].values() if s["Spec"]["Name"] == "s_app")
+    assert set(svc["Spec"]["Labels"][SENSITIVE_LABEL].split(",")) == {
+        "environment.API_KEY", "environment.DB_URL", "environment.FROM_SHELL", "environment.SHORT", "command"}
+    # now: no encrypted env file at all, API_KEY written in the clear, the others gone
+    (folder / "plain.yml").write_text("version: '3.8'\nservices:\n  app:\n    image: busybox\n"
+                                      "    environment:\n      API_KEY: now-in-the-clear\n")
+    from stackctl.pipeline import load_stack
+
+    loaded = load_stack([str(folder / "plain.yml")], environ={})
+    assert not loaded.sensitive
+    desired = convert_stack(loaded.config, "s", environ=loaded.environ)
+    plan = plan_for(engine, desired, "s", prune=False, sources=loaded.docs, sensitive=loaded.sensitive)
+    text = render_plan_text(plan, debug=True) + json.dumps(plan_json(plan))
+    for value in (password, api_key, token):
+        assert value not in text, text
+    assert f"environment.API_KEY: sha256:{_digest(api_key)} (sensitive) → sha256:" in text, text
+    assert "environment.DB_URL: sha256:" in text and "command: sha256:" in text, text
