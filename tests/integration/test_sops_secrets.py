@@ -280,6 +280,9 @@ def test_encrypted_env_values_are_never_shown_stored_or_left(
         run("diff", stack_name, *files, "--format", "json", ok=(2,))
         run("deploy", stack_name, *files, "--detach", "--debug")
         assert _service_env(stack_name, lab_env)["API_KEY"] == keys[0]  # the engine has the value
+        label = _docker(lab_env, "service", "inspect", "--format",
+                        '{{index .Spec.Labels "com.docker.stackctl.sensitive"}}', f"{stack_name}_app")
+        assert label.split() == ["environment.API_KEY,environment.DB_URL"], label  # names, never values
         _logs_once_printed(f"{stack_name}_app", lab_env, f"key={_sha(keys[0])}")
 
         # a new value, encrypted again: digests on both sides, in text, --debug and JSON
