@@ -105,7 +105,7 @@ def _env_shown(value: str | None, source: str | None) -> str | None:
 
 
 def _maybe(value: str | None, sensitive: Sensitive) -> str | None:
-    return None if value is None else sensitive.hide(value)
+    return None if value is None else sensitive.hide(value, words=False)
 
 
 def _field(ch: FieldChange, sensitive: Sensitive, service: str) -> FieldChange:
@@ -147,12 +147,12 @@ def _env_item(item: str, sensitive: Sensitive, service: str, old: bool) -> str:
     source = _marked(sensitive, service, key)
     if source is not None:
         return f"{key}={_hidden(value, None if old else source)}"
-    return f"{key}={sensitive.hide(value)}"
+    return f"{key}={sensitive.hide(value, words=False)}"
 
 
 def _walk(value: Any, sensitive: Sensitive, service: str) -> Any:
     if isinstance(value, str):
-        return sensitive.hide(value)
+        return sensitive.hide(value, words=False)
     if isinstance(value, dict):
         return {k: _env_list(v, sensitive, service, old=False) if k == "Env" else _walk(v, sensitive, service)
                 for k, v in value.items()}

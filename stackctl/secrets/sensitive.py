@@ -14,9 +14,10 @@ is a side record, `Sensitive`, carried beside the config on `LoadedStack` and `D
 Whatever is shown or stored goes through it: `stackctl config`, the plan (text, JSON, --debug,
 drift), the revision history. A sensitive value is shown as a placeholder holding its digest,
 `sha256:1f0a9c3e5b77 (sensitive: from app.sops.env)`, the first 12 hex digits of the value's
-sha256 (as a secret's content digest is shown). A string is recognised as sensitive when it is one
-of `values`, or when it holds one that is at least `MIN_CONTAINED` characters long (a value split
-by normalisation: a `command:` string, a URL); a shorter value counts only as a whole string.
+sha256 (as a secret's content digest is shown). A string is recognised as sensitive when it is, or
+holds, one of `values` at least `MIN_CONTAINED` characters long (a value split by normalisation:
+a `command:` string, a URL); a shorter value (`1`, `info`: too common to hide wherever it appears)
+only through the environment entries that hold it (`env`), and as a word in messages.
 
 Load collects the mark through `collecting()`: the readers of encrypted env files call `note()`,
 which records into the collector of the current context (a context variable, so concurrent loads
@@ -96,11 +97,13 @@ class Sensitive:
 
     # --- recognising --------------------------------------------------------------------------
 
-    def source_of(self, text: str) -> str | None:
-        """The file a sensitive `text` came from, None when it holds no sensitive value."""
+    def source_of(self, text: str, *, short: bool = False) -> str | None:
+        """The file a sensitive `text` came from, None when it holds no sensitive value. A value
+        shorter than MIN_CONTAINED (`1`, `info`) counts only with `short` (and then only as the
+        whole text): elsewhere it is found through the entries that hold it (`env`), not by value."""
         if not text:
             return None
-        if text in self.values:
+        if text in self.values and (short or len(text) >= MIN_CONTAINED):
             return self.values[text]
         for value, source in self.values.items():
             if len(value) >= MIN_CONTAINED and value in text:
@@ -116,20 +119,21 @@ class Sensitive:
     # --- hiding -------------------------------------------------------------------------------
 
     def text(self, value: str) -> str:
-        """`value`, or its placeholder when it is sensitive."""
+        """`value`, or its placeholder when it is sensitive (a short value: see source_of)."""
         source = self.source_of(value)
         return value if source is None else placeholder(value, source)
 
-    def hide(self, message: str) -> str:
+    def hide(self, message: str, *, words: bool = True) -> str:
         """A message (an error, a warning) with every sensitive value in it a placeholder; a value
-        shorter than MIN_CONTAINED only where it stands as a word of its own."""
+        shorter than MIN_CONTAINED only where it stands as a word of its own (`words`), or only as
+        the whole text (not `words`: a plan's value, where `1` or `info` is too common a word)."""
         for value in sorted(self.values, key=len, reverse=True):
-            if value not in message:
+            if value not in message or (not words and len(value) < MIN_CONTAINED):
                 continue
             shown = placeholder(value, self.values[value])
             if len(value) >= MIN_CONTAINED:
                 message = message.replace(value, shown)
-            else:
+            elif words:
                 word = re.compile(r"(?<![\w])" + re.escape(value) + r"(?![\w])")
                 message = word.sub(shown.replace("\\", "\\\\"), message)
         return message
@@ -166,7 +170,8 @@ class Sensitive:
             for top, body in service.items():
                 if top == "environment" and isinstance(body, Mapping):
                     for key, value in body.items():
-                        source = self.source_of(value) if isinstance(value, str) else None
+                        # `environment: [KEY]` takes a variable's value: a short one too
+                        source = self.source_of(value, short=True) if isinstance(value, str) else None
                         if source is not None:
                             self.env.setdefault((str(name), str(key)), source)
                 elif top == "deploy" and isinstance(body, Mapping):
@@ -197,9 +202,7 @@ class Sensitive:
     def redact_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The config (the normalised stack) as it may be shown or stored: sensitive values as
         placeholders, the marked environment entries whatever their value."""
-        if not self:
-            return copy.deepcopy(dict(config))
-        out: dict[str, Any] = self.scrub(config)
+        out: dict[str, Any] = self.scrub(config) if self.values else copy.deepcopy(dict(config))
         for (name, key), source in self.env.items():
             env = ((out.get("services") or {}).get(name) or {}).get("environment")
             value = env.get(key) if isinstance(env, dict) else None

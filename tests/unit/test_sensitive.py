@@ -67,7 +67,8 @@ def test_values_are_found_whole_or_inside_other_strings_when_long_enough() -> No
     mark.add("1", "a.age")
     assert mark.source_of("longsecret") == "a.age"
     assert mark.source_of("postgres://u:longsecret@db") == "a.age"
-    assert mark.source_of("1") == "a.age" and mark.source_of("v1.2") is None  # short: whole only
+    assert mark.source_of("1") is None and mark.source_of("1", short=True) == "a.age"  # short: by entry
+    assert mark.source_of("v1.2", short=True) is None
     assert mark.hide("bad value longsecret here") == f"bad value {placeholder('longsecret', 'a.age')} here"
     assert mark.hide("count 1, v1.2") == f"count {placeholder('1', 'a.age')}, v1.2"
     assert "longsecret" not in repr(mark)
@@ -334,3 +335,29 @@ def test_entries_the_last_deploy_marked_stay_hidden_when_the_files_drop_the_mark
         assert value not in text, text
     assert f"environment.API_KEY: sha256:{_digest(api_key)} (sensitive) → sha256:" in text, text
     assert "environment.DB_URL: sha256:" in text and "command: sha256:" in text, text
+
+
+def test_short_values_are_hidden_in_plans_only_as_whole_values_and_configs_are_not_changed() -> None:
+    from stackctl.plan.compose_terms import ComposeChange
+    from stackctl.plan.model import UPDATE, Action, Plan
+    from stackctl.plan.sensitive import redact_plan
+
+    mark = Sensitive()
+    mark.add("1", "app.age")
+    mark.env[("web", "DEBUG")] = "app.age"
+    mark.env[("web", "EMPTY")] = "app.age"
+    act = Action("service", "s_web", UPDATE, compose=[
+        ComposeChange("deploy.replicas", "Mode.Replicated.Replicas", "1", "2"),
+        ComposeChange("deploy.labels.tier", "Labels", "1", "x-1"),
+        ComposeChange("environment.DEBUG", "TaskTemplate.ContainerSpec.Env", "0", "1",
+                      parts=("environment", "DEBUG"))])
+    plan = redact_plan(Plan("s", [act]), mark)
+    shown = {c.compose_path: (c.old, c.new) for c in plan.actions[0].compose}
+    assert shown["deploy.replicas"] == ("1", "2")  # a short value: only where the files put it
+    assert shown["deploy.labels.tier"] == ("1", "x-1")
+    assert shown["environment.DEBUG"] == (placeholder("0"), placeholder("1", "app.age"))
+    assert plan.actions[0].sensitive_keys == ("environment.DEBUG", "environment.EMPTY")
+    config = {"services": {"web": {"environment": {"DEBUG": "1", "EMPTY": ""}}}}
+    only_keys = Sensitive(env={("web", "EMPTY"): "app.age"})
+    assert only_keys.redact_config(config)["services"]["web"]["environment"]["EMPTY"].startswith("sha256:")
+    assert config["services"]["web"]["environment"] == {"DEBUG": "1", "EMPTY": ""}  # untouched
