@@ -13,7 +13,9 @@ content is replaced by its digest), a sha256 digest (12 hex) of each secret/conf
 the image of each service as the file wrote it (`images`) and, beside it, the image the deploy sent
 for each service it wrote (`sent`, maybe pinned to a digest), and per secret/config the name of
 the version the services used (`objects`: rotated secrets/configs, docs/rotation.md), so that a
-rollback points the services back at that version. Secret values are never stored. Large documents are
+rollback points the services back at that version. Secret values are never stored, nor values from
+encrypted env files: those are stored as their digest (secrets/sensitive.py) and a rollback takes them
+back from the stack's services on the swarm (`restore_sensitive`). Large documents are
 stored zlib-compressed and base64-encoded (a swarm config holds at most 500 KB).
 The last `keep` revisions (default 10, `--history-max`; 0: no limit) are kept: each revision
 carries the `keep` of the deploy that wrote it, and every reader sees only the newest revision's
