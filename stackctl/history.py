@@ -13,7 +13,9 @@ content is replaced by its digest), a sha256 digest (12 hex) of each secret/conf
 the image of each service as the file wrote it (`images`) and, beside it, the image the deploy sent
 for each service it wrote (`sent`, maybe pinned to a digest), and per secret/config the name of
 the version the services used (`objects`: rotated secrets/configs, docs/rotation.md), so that a
-rollback points the services back at that version. Secret values are never stored. Large documents are
+rollback points the services back at that version. Secret values are never stored, nor values from
+encrypted env files: those are stored as their digest (secrets/sensitive.py) and a rollback takes them
+back from the stack's services on the swarm (`restore_sensitive`). Large documents are
 stored zlib-compressed and base64-encoded (a swarm config holds at most 500 KB).
 The last `keep` revisions (default 10, `--history-max`; 0: no limit) are kept: each revision
 carries the `keep` of the deploy that wrote it, and every reader sees only the newest revision's
@@ -44,6 +46,7 @@ from stackctl.errors import (
     EXIT_OK,
     EXIT_ROLLED_BACK,
     EXIT_TIMEOUT,
+    Diagnostic,
     EngineError,
     StackctlError,
 )
@@ -52,6 +55,7 @@ from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
+    from stackctl.secrets.sensitive import Sensitive
 
 DEFAULT_KEEP = 10
 PRUNE_SLACK = 5  # hidden revisions beyond --history-max allowed before one deploy removes them all
@@ -238,6 +242,87 @@ def scrub_config(config: Mapping[str, Any],
         if out:
             digests[section] = out
     return clean, digests
+
+
+def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[str, Any], Sensitive | None]:
+    """The revision's config with its sensitive values back, and their mark (None: it had none).
+
+    A value from an encrypted env file is stored as its digest only (secrets/sensitive.py), so a
+    rollback takes it from the stack's services on the swarm (their spec, and the previous spec the
+    swarm keeps): the service's own environment entry of that name when its digest matches, else
+    any string of the stack's service specs that does.
+    When none does, HistoryError names the key before anything is written."""
+    from stackctl.secrets.sensitive import Sensitive, placeholder_digest, placeholder_source, value_digest
+
+    wanted: list[tuple[tuple[Any, ...], str]] = []
+
+    def find(node: Any, path: tuple[Any, ...]) -> None:
+        if placeholder_digest(node) is not None:
+            wanted.append((path, str(node)))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                find(value, (*path, key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                find(value, (*path, index))
+
+    find(rev.config, ())
+    if not wanted:
+        return rev.config, None
+    envs: dict[str, dict[str, list[str]]] = {}
+    anywhere: dict[str, str] = {}
+
+    def strings(node: Any) -> None:
+        if isinstance(node, str):
+            anywhere.setdefault(value_digest(node), node)
+            name, eq, value = node.partition("=")
+            if eq:
+                anywhere.setdefault(value_digest(value), value)
+        elif isinstance(node, dict):
+            for value in node.values():
+                strings(value)
+        elif isinstance(node, list):
+            for value in node:
+                strings(value)
+
+    for svc in engine.objects("service", {"label": [f"{NAMESPACE_LABEL}={stack}"]}):
+        # the spec now, then the one before it (the swarm keeps it: what a rollback usually wants)
+        for spec in (svc.get("Spec") or {}, svc.get("PreviousSpec") or {}):
+            name = str(spec.get("Name") or "")
+            short = name[len(stack) + 1:] if name.startswith(stack + "_") else name
+            env = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Env") or []
+            for key, eq, text in (str(item).partition("=") for item in env):
+                if eq:
+                    envs.setdefault(short, {}).setdefault(key, []).append(text)
+            strings(spec)
+    config = copy.deepcopy(rev.config)
+    sensitive = Sensitive()
+    for path, shown in wanted:
+        digest = placeholder_digest(shown) or ""
+        source = placeholder_source(shown) or f"revision {rev.revision}"
+        value: str | None = None
+        if len(path) == 4 and path[0] == "services" and path[2] == "environment":
+            mine = envs.get(str(path[1]), {}).get(str(path[3])) or []
+            value = next((v for v in mine if value_digest(v) == digest), None)
+        if value is None:
+            value = anywhere.get(digest)
+        if value is None:
+            key = ".".join(str(p) for p in path)
+            raise HistoryError(
+                f"cannot roll back stack {stack} to revision {rev.revision}: {key} is sensitive (from "
+                f"{source}) and the history keeps only its digest (sha256:{digest}); no service of the "
+                "stack on the swarm (spec or previous spec) holds that value any more; nothing was changed",
+                [Diagnostic(f"{key}: sha256:{digest} is not on the swarm", path=key,
+                            hint="deploy that revision from its files instead (stackctl deploy -c FILE "
+                                 "with the encrypted env files and their key)")])
+        node: Any = config
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+        sensitive.add(value, source)
+        if len(path) == 4 and path[0] == "services" and path[2] == "environment":
+            sensitive.env.setdefault((str(path[1]), str(path[3])), source)
+    return config, sensitive
 
 
 def _encode(doc: RevisionDoc) -> bytes:

@@ -16,6 +16,10 @@ STACKCTL_LABEL_PREFIX = "com.docker.stackctl."
 SPEC_DIGEST_LABEL = STACKCTL_LABEL_PREFIX + "spec-digest"  # services: digest of the spec last applied
 CONTENT_DIGEST_LABEL = STACKCTL_LABEL_PREFIX + "content-digest"  # secrets/configs: sha256 of the data
 OBJECT_LABEL = STACKCTL_LABEL_PREFIX + "object"  # secret/config versions: the base name they version
+# services: the compose keys holding values from encrypted env files (`environment.KEY`, `command`,
+# comma-separated), so that a later plan hides their old values even when the files no longer mark
+# them (docs/secrets.md)
+SENSITIVE_LABEL = STACKCTL_LABEL_PREFIX + "sensitive"
 
 # The deploy lock: a config named LOCK_PREFIX + STACK.
 LOCK_PREFIX = "stackctl-lock-"

@@ -319,6 +319,7 @@ class Agent:
             files=tuple(_in_repository(f, tree) for f in files),  # history shows the repository's paths
             environ=loaded.environ,
             sources=tuple(loaded.docs),
+            sensitive=loaded.sensitive,
             git=git,
             note=note or f"git {sha[:12]}",
         )

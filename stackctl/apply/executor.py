@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypedDict
 from stackctl.convert.values import normalize_image, strip_digest
 from stackctl.engine import Engine, remove_retrying, require_manager
 from stackctl.errors import ApplyError, Diagnostic, EngineError
-from stackctl.names import CONTENT_DIGEST_LABEL, SPEC_DIGEST_LABEL
+from stackctl.names import CONTENT_DIGEST_LABEL, SENSITIVE_LABEL, SPEC_DIGEST_LABEL
 from stackctl.observe import ObservedService, ObservedStack, service_from_inspect
 from stackctl.plan import (
     CREATE,
@@ -327,6 +327,8 @@ class _Run:
         labels = dict(spec.get("Labels") or {})
         if action.digest:
             labels[SPEC_DIGEST_LABEL] = action.digest
+        if action.sensitive_keys:  # which keys later plans hide, whatever the files say then
+            labels[SENSITIVE_LABEL] = ",".join(action.sensitive_keys)
         spec["Labels"] = labels
         tt = spec.setdefault("TaskTemplate", {})
         cs = tt.setdefault("ContainerSpec", {})

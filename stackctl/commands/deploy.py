@@ -88,7 +88,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     loaded = load_stack_files(files, env_files, environ, on_event=printer)
     stack = stack_for(stack, loaded)
     request = DeployRequest(stack, loaded.config, loaded.working_dir, files=tuple(files),
-                            environ=loaded.environ, sources=tuple(loaded.docs))
+                            environ=loaded.environ, sources=tuple(loaded.docs), sensitive=loaded.sensitive)
     opts = DeployOptions(prune=prune, resolve_image=resolve_image, with_registry_auth=with_registry_auth,
                          detach=detach, plan_only=plan_only, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, context=choice.context, host=choice.host,

@@ -76,7 +76,7 @@ def render_environment(env: str) -> tuple[str, dict[str, Any]]:
     stack, files, env_files, environ, _ = resolve_env_args(env, [], [])
     loaded = load_stack(files, env_files=env_files, environ=environ, validate=True)
     print_warnings(loaded.warnings)
-    return stack or env, loaded.config
+    return stack or env, loaded.sensitive.redact_config(loaded.config)  # encrypted env values: digests
 
 
 def run(*, env: str | None, against: str, fmt: str = "text", files: list[str] | None = None,

@@ -211,7 +211,8 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
         print_pins(pins, f"{source} ({src.stack})", f"{target} ({dst.stack})", stream)
     config = pin_config(loaded.config, pins)
     request = DeployRequest(dst.stack, config, loaded.working_dir, files=tuple(dst.files),
-                            note=f"promoted from {source} ({src.stack})", sources=tuple(loaded.docs))
+                            note=f"promoted from {source} ({src.stack})", sources=tuple(loaded.docs),
+                            sensitive=loaded.sensitive)
     # The pins are the digests already: nothing to ask the registry; the nodes may need credentials.
     opts = DeployOptions(prune=prune, resolve_image="never", with_registry_auth=with_registry_auth,
                          detach=detach, plan_only=plan_only,

@@ -279,7 +279,7 @@ def prepare(target: Target, rollout: Rollout, options: FanoutOptions, wave: int,
     loaded = load_stack_files(list(env.files), list(env.env_files), env.environ(), on_event=emit)
     config = with_images(loaded.config, options.images) if options.images else loaded.config
     opts = options.deploy
-    desired = convert(rollout.stack, config, loaded.environ, on_event=emit)
+    desired = convert(rollout.stack, config, loaded.environ, on_event=emit, sensitive=loaded.sensitive)
     owned = engine is None
     if engine is None:
         engine = open_engine(env.context, opts.debug, host=None if env.context else env.host)
@@ -287,7 +287,7 @@ def prepare(target: Target, rollout: Rollout, options: FanoutOptions, wave: int,
         require_manager(engine)
         resolver = image_resolver(engine, opts.resolve_image, opts.with_registry_auth)
         plan = plan_for(engine, desired, rollout.stack, prune=opts.prune, strict=False, sources=loaded.docs,
-                        resolver=resolver, resolve_image=opts.resolve_image)
+                        resolver=resolver, resolve_image=opts.resolve_image, sensitive=loaded.sensitive)
         if not opts.plan_only:
             plan.check()  # a blocking problem of any target stops its wave before the wave writes
         previous = _previous_revision(engine, rollout.stack)
@@ -297,6 +297,7 @@ def prepare(target: Target, rollout: Rollout, options: FanoutOptions, wave: int,
         raise
     request = DeployRequest(rollout.stack, config, loaded.working_dir, files=tuple(env.files),
                             environ=loaded.environ, note=options.note, sources=tuple(loaded.docs),
+                            sensitive=loaded.sensitive,
                             rollout={"id": rollout_id, "env": rollout.env, "target": target.name,
                                      "wave": wave, "action": "deploy"})
     return Prepared(target, request, engine, plan, previous, owned)
@@ -608,7 +609,8 @@ def _roll_back(prep: Prepared, tr: TargetResult, opts: FanoutOptions, rid: str, 
     try:
         rev = get_revision(prep.engine, rollout.stack, tr.previous_revision)
         request = rollback_request(rev, rollout.stack, rollout={
-            "id": rid, "env": rollout.env, "target": tr.target, "wave": tr.wave, "action": "rollback"})
+            "id": rid, "env": rollout.env, "target": tr.target, "wave": tr.wave, "action": "rollback"},
+            engine=prep.engine)
         dopts = replace(opts.deploy, context=None, host=None, plan_only=False, rollback_on_failure=False)
         outcome = deploy(request, dopts, engine=prep.engine, on_event=_tagged(say, tr.target))
     except StackctlError as err:

@@ -54,6 +54,8 @@ class Action:
     image_changed: bool = True  # services: the compose image differs from the deployed one
     # services: `changes` said in compose keys, the files' units and FILE:LINE (what people read)
     compose: list[ComposeChange] = field(default_factory=list)
+    # services: compose keys holding sensitive values (plan/sensitive.py); the apply labels them
+    sensitive_keys: tuple[str, ...] = ()
 
     @property
     def writes(self) -> bool:
