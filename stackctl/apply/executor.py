@@ -470,10 +470,7 @@ def apply_plan(
     (`rm`: remove all that can be removed). `tiers`: service names (as in the plan), dependencies
     first; each tier is written once `gate` let it through. None: every service at once.
     """
-    if resolve_image not in RESOLVE_MODES:
-        from stackctl.errors import UsageError
-
-        raise UsageError(f"invalid option {resolve_image} for flag --resolve-image")
+    assert resolve_image in RESOLVE_MODES, resolve_image  # commands/_options.check_resolve_image
     if check_manager:
         require_manager(engine)
     run = _Run(engine, plan, resolve_image, with_registry_auth, on_event, workers, remove_retry, resolver,
