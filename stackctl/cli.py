@@ -122,10 +122,11 @@ def _values(kind: str) -> Callable[[str], list[str]]:
     """A Tab completer for a flag with fixed values, read where they are checked."""
     def complete(incomplete: str) -> list[str]:
         from stackctl.commands import _options
+        from stackctl.resolve import RESOLVE_MODES
 
         values = {"text": _options.TEXT_FORMATS, "table": _options.TABLE_FORMATS,
                   "yaml": _options.YAML_FORMATS, "list": _options.LIST_FORMATS,
-                  "resolve": _options.RESOLVE_MODES}[kind]
+                  "resolve": RESOLVE_MODES}[kind]
         return [v for v in values if v.startswith(incomplete)]
 
     return complete
