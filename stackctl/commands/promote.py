@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import Diagnostic, EngineError, PlanError, UsageError
+from stackctl.images import has_digest, task_image
 from stackctl.names import NAMESPACE_LABEL
 
 if TYPE_CHECKING:
@@ -77,12 +78,13 @@ def running_images(engine: Engine, stack: str) -> dict[str, dict[str, Any]]:
             if status.get("State") != "running":
                 continue
             info["running"] += 1
-            info["specs"].add(task["Spec"]["ContainerSpec"]["Image"])
+            spec_image = task_image(task["Spec"])
+            info["specs"].add(spec_image)
             node = nodes.get(task.get("NodeID", ""), {})
             hostname = (node.get("Description") or {}).get("Hostname", task.get("NodeID", "?"))
             addr = (node.get("Status") or {}).get("Addr", "")
             container_id = (status.get("ContainerStatus") or {}).get("ContainerID")
-            if "@sha256:" in task["Spec"]["ContainerSpec"]["Image"] or not container_id:
+            if has_digest(spec_image) or not container_id:
                 continue
             if hostname not in node_engines:
                 node_engines[hostname] = _node_engine(hostname, addr)
@@ -120,7 +122,7 @@ def choose_pins(source_env: str, running: dict[str, dict[str, Any]], config: dic
             problems.append(Diagnostic(f"no running task in {source_env}", path=where,
                                        hint="promote from an environment that runs the service"))
             continue
-        digests = sorted(s for s in info["specs"] if "@sha256:" in s)
+        digests = sorted(s for s in info["specs"] if has_digest(s))
         if digests:
             if len(info["specs"]) > 1:
                 problems.append(Diagnostic(

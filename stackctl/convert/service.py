@@ -14,7 +14,8 @@ from stackctl.convert.context import (
     object_name,
 )
 from stackctl.convert.objects import DEFAULT_NETWORK
-from stackctl.convert.values import go_string, normalize_image
+from stackctl.convert.values import go_string
+from stackctl.images import normalize_image
 from stackctl.names import IMAGE_LABEL
 from stackctl.units import parse_bytes, parse_cpus, parse_duration
 

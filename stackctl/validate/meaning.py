@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stackctl.errors import Diagnostic
+from stackctl.images import image_problem
 from stackctl.load.source import SourceDoc, dotted, locate
 from stackctl.placement import constraint_problem, is_spread_key
 from stackctl.syntax.ports import PROTOCOLS, parse_port_spec
@@ -60,41 +61,7 @@ DURATION_PATHS = (
     ("deploy", "restart_policy", "delay"), ("deploy", "restart_policy", "window"),
 )
 
-_NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
-_TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-IMAGE_REFERENCE = re.compile(
-    rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_NAME_COMPONENT}(?:/{_NAME_COMPONENT})*)"
-    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
-)
-_IMAGE_ID = re.compile(r"^(?:sha256:)?[a-f0-9]{64}$")
-
 Path = tuple[str | int, ...]
-
-
-def image_problem(image: str) -> str | None:
-    """Why `image` is not a valid image reference, or None (as reference.ParseAnyReference)."""
-    if _IMAGE_ID.match(image):
-        return None
-    match = IMAGE_REFERENCE.match(image)
-    if not match:
-        if image != image.lower() and IMAGE_REFERENCE.match(_lower_repository(image)):
-            return "repository name must be lowercase"
-        return "invalid reference format"
-    name_length = len(match.group("path")) + (len(match.group("domain")) + 1 if match.group("domain") else 0)
-    if name_length > 255:
-        return "repository name must not be more than 255 characters"
-    return None
-
-
-def _lower_repository(image: str) -> str:
-    name, sep, rest = image.partition("@")
-    head, colon, tag = name.rpartition(":")
-    if colon and "/" not in tag:
-        return head.lower() + ":" + tag + sep + rest
-    return name.lower() + sep + rest
 
 
 class _Checker:

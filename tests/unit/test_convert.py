@@ -14,7 +14,6 @@ import yaml
 
 from stackctl.convert import DesiredStack, convert_stack
 from stackctl.convert.service import effective_capabilities
-from stackctl.convert.values import normalize_image, strip_digest
 from stackctl.errors import ConvertError
 from stackctl.units import parse_bytes, parse_cpus, parse_duration
 from tests.paths import CORPUS
@@ -105,30 +104,6 @@ def test_parse_cpus() -> None:
     assert parse_cpus("0.000000001") == 1
     with pytest.raises(ValueError, match="too precise"):
         parse_cpus("0.0000000001")
-
-
-@pytest.mark.parametrize(
-    ("image", "normal"),
-    [
-        ("nginx", "nginx:latest"),
-        ("nginx:1.25", "nginx:1.25"),
-        ("dockersamples/visualizer:stable", "dockersamples/visualizer:stable"),
-        ("docker.io/library/busybox", "busybox:latest"),
-        ("index.docker.io/prom/prometheus", "prom/prometheus:latest"),
-        ("quay.io/prometheus/node-exporter", "quay.io/prometheus/node-exporter:latest"),
-        ("localhost:5000/app", "localhost:5000/app:latest"),
-        ("busybox@sha256:" + "a" * 64, "busybox@sha256:" + "a" * 64),
-        ("redis:7@sha256:" + "b" * 64, "redis:7@sha256:" + "b" * 64),
-        ("Not/Valid", "Not/Valid"),
-    ],
-)
-def test_normalize_image_like_the_go_client(image: str, normal: str) -> None:
-    assert normalize_image(image) == normal
-
-
-def test_strip_digest_keeps_digest_only_references() -> None:
-    assert strip_digest("redis:7@sha256:" + "b" * 64) == "redis:7"
-    assert strip_digest("busybox@sha256:" + "a" * 64) == "busybox@sha256:" + "a" * 64
 
 
 # --- service: names, labels, container basics --------------------------------------------------------
