@@ -175,6 +175,7 @@ class _Checker:
         for index, ref in enumerate(refs):
             source = ref if isinstance(ref, str) else ref.get("source") if isinstance(ref, dict) else None
             if not source:
+                self.report((*base, section, index), f'undefined {kind} ""', f"name the {kind} in source:")
                 continue
             path = self.item_path((*base, section), source, index)
             if source not in defined:

@@ -203,3 +203,11 @@ def test_a_spread_over_no_node_attribute_warns_but_runs() -> None:
     assert check(config) == [
         "warning: services.web.deploy.placement.preferences[0].spread: "
         "spread over 'foo' has no effect: it names no node attribute"]
+
+
+def test_a_reference_without_a_source_is_undefined() -> None:
+    """Validate is the one check of references (convert asserts them): a long-syntax secret or config
+    without `source:` names nothing (the reference says `undefined secret ""` half way through a deploy)."""
+    for kind in ("secret", "config"):
+        found = check(stack({f"{kind}s": [{"target": "x"}]}))
+        assert found == [f'error: services.web.{kind}s[0]: undefined {kind} ""']
