@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stackctl.errors import EngineError
 from stackctl.names import IMAGE_LABEL
@@ -33,7 +33,7 @@ RESOLVE_TIMEOUT = 5.0  # seconds for one registry lookup (there may be no regist
 LOOKUP_WORKERS = 4
 
 
-def images_to_resolve(mode: str, services: Mapping[str, Mapping[str, Any]],
+def images_to_resolve(mode: str, services: Mapping[str, Mapping[str, object]],
                       observed: ObservedStack | None) -> list[str]:
     """The images the plan needs the registry's word on: every service's with `always`; with
     `changed` those of new services, of services whose image changed in the files, and of
@@ -50,7 +50,9 @@ def images_to_resolve(mode: str, services: Mapping[str, Mapping[str, Any]],
             continue
         current = observed.services.get(name) if observed is not None else None
         if mode == "changed" and current is not None:
-            same = (spec.get("Labels") or {}).get(IMAGE_LABEL) == current.labels.get(IMAGE_LABEL)
+            labels = spec.get("Labels")
+            same = (labels.get(IMAGE_LABEL) if isinstance(labels, Mapping) else None) == \
+                current.labels.get(IMAGE_LABEL)
             if same and not pinned_digest(spec_image(current.spec)):
                 continue
         out.append(key)
