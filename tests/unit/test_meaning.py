@@ -211,3 +211,9 @@ def test_a_reference_without_a_source_is_undefined() -> None:
     for kind in ("secret", "config"):
         found = check(stack({f"{kind}s": [{"target": "x"}]}))
         assert found == [f'error: services.web.{kind}s[0]: undefined {kind} ""']
+
+
+@pytest.mark.parametrize("value", [float("inf"), [1], {"s": 1}])
+def test_a_duration_of_another_kind_is_reported(value: object) -> None:
+    found = check(stack({"stop_grace_period": value}))
+    assert found == [f"error: services.web.stop_grace_period: {value!r} is not a valid duration"]
