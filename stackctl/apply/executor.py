@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from stackctl.engine import Engine, remove_retrying, require_manager
 from stackctl.errors import ApplyError, Diagnostic, EngineError
-from stackctl.images import normalize_image, spec_image, strip_digest
+from stackctl.images import has_digest, normalize_image, spec_image, strip_digest
 from stackctl.names import CONTENT_DIGEST_LABEL, SPEC_DIGEST_LABEL
 from stackctl.observe import ObservedService, ObservedStack, service_from_inspect
 from stackctl.plan import (
@@ -342,7 +342,7 @@ class _Run:
         unchanged = current is not None and not action.image_changed and current_image and \
             strip_digest(normalize_image(current_image)) == strip_digest(image)
         query = self.mode == "always" or (self.mode == "changed" and not unchanged)
-        if query and "@" not in image:
+        if query and not has_digest(image):
             pinned = self.resolver.resolve(image)
             if pinned:
                 return pinned
