@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.commands.env_diff import compare
+from stackctl.commands.env_diff import change_json, compare
 from stackctl.errors import EXIT_ERROR, LoadError, UsageError, ValidationError
 from stackctl.project import (
     EngineChoice,
@@ -162,6 +162,12 @@ def test_compare_paths() -> None:
         "+ services.web.ports[1]: 2",
         '+ services.new: {"image": "x"}',
         "- services.old: {}",
+    ]
+    assert [change_json(c) for c in compare(a, b)] == [  # stackctl.env-diff/v1 (docs/json-output.md)
+        {"op": "changed", "path": "services.web.deploy.replicas", "from": 1, "to": 2},
+        {"op": "added", "path": "services.web.ports[1]", "to": 2},
+        {"op": "added", "path": "services.new", "to": {"image": "x"}},
+        {"op": "removed", "path": "services.old", "from": {}},
     ]
 
 
