@@ -310,11 +310,10 @@ def _file_refs(ctx: ConvertContext, key: str, section: str, refs: list[Any]) -> 
     api = "Secret" if kind == "secret" else "Config"
     declared = ctx.section(section)
     out: list[Spec] = []
-    targets: dict[str, str] = {}
-    for index, ref in enumerate(refs):
+    targets: set[str] = set()
+    for ref in refs:
         ref = {"source": ref} if isinstance(ref, str) else dict(ref or {})
         source = str(ref.get("source") or "")
-        path: Path = ("services", key, section, index)
         assert source in declared, f"undefined {kind} {source!r}: validate/meaning.py checks references"
         name = object_name(ctx, source, declared[source] or {})
         target = str(ref.get("target") or source)
@@ -325,10 +324,9 @@ def _file_refs(ctx: ConvertContext, key: str, section: str, refs: list[Any]) -> 
             "GID": go_string(ref.get("gid")) or "0",
             "Mode": DEFAULT_FILE_MODE if mode is None else int(mode),
         }
-        if target in targets:
-            ctx.error(path, f"duplicate {kind} target for {name} not allowed")
-            continue
-        targets[target] = name
+        assert target not in targets, \
+            f"duplicate {kind} target {target!r}: validate/meaning.py checks references"
+        targets.add(target)
         out.append({"File": file, f"{api}ID": "", f"{api}Name": name})
     out.sort(key=lambda r: r[f"{api}Name"])
     return out

@@ -315,16 +315,6 @@ def test_config_reference_target_defaults_to_key() -> None:
     ]
 
 
-def test_duplicate_references() -> None:
-    errs = errors_of(
-        {
-            "services": {"web": {"image": "x", "secrets": ["s1", {"source": "s2", "target": "s1"}]}},
-            "secrets": SECRETS,
-        }
-    )
-    assert errs == ["services.web.secrets[1]: duplicate secret target for custom_name not allowed"]
-
-
 @pytest.mark.parametrize(("service", "kind"), [
     ({"secrets": ["nope"]}, "secret"), ({"configs": [{"source": "nope"}]}, "config"),
     ({"networks": ["nope"]}, "network"),
@@ -339,6 +329,15 @@ def test_undefined_references_are_validates_to_report(service: dict[str, Any], k
         convert(config)
     found = check_meaning(config, [], ".")
     assert [d.message for d in found if d.severity == "error"] == [f'undefined {kind} "nope"']
+
+
+def test_duplicate_targets_are_validates_to_report() -> None:
+    config = {"services": {"web": {"image": "x", "secrets": ["s1", {"source": "s2", "target": "s1"}]}},
+              "secrets": {"s1": {"file": "/x/s1"}, "s2": {"file": "/x/s2"}}}
+    with pytest.raises(AssertionError, match="validate/meaning.py checks references"):
+        convert(config)
+    found = check_meaning(config, [], "/")
+    assert 'duplicate secret target "s1"' in [d.message for d in found]
 
 
 def test_credential_spec_config_adds_a_runtime_config_reference() -> None:
@@ -823,14 +822,12 @@ def test_volumes_are_listed_for_later_checks() -> None:
 
 def test_every_problem_is_reported_at_once_without_partial_result() -> None:
     with pytest.raises(ConvertError) as info:
-        convert({"services": {"a": {"image": ""},
-                              "b": {"image": "x", "secrets": ["s1", {"source": "s2", "target": "s1"}],
-                                    "volumes": [{"type": "tmpfs", "source": "x", "target": "/t"}]}},
-                 "secrets": SECRETS})
+        volumes = [{"type": "tmpfs", "source": "x", "target": "/t"}, {"type": "bind", "target": "/b"}]
+        convert({"services": {"a": {"image": ""}, "b": {"image": "x", "volumes": volumes}}})
     assert [d.path for d in info.value.diagnostics] == [
         "services.a.image",
         "services.b.volumes[0].source",
-        "services.b.secrets[1]",
+        "services.b.volumes[1]",
     ]
     assert "3 problems" in str(info.value)
 
