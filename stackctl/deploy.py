@@ -329,19 +329,22 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         _write_and_wait(engine, request, outcome, opts, ordering, wait_timeout, emit, resolver, hints)
         return outcome
 
-    from stackctl.lock import DEFAULT_TTL, StackLock
+    from stackctl.lock import DEFAULT_TTL, LockBusy, LockEvent, StackLock
 
     asked = time.monotonic()
     waited = False
 
-    def on_wait(info: LockInfo) -> None:
+    def on_lock(event: LockEvent) -> None:
         nonlocal waited
-        waited = True
-        emit(LockWaiting(stack, info, lock_timeout))
+        if isinstance(event, LockBusy):
+            waited = True
+            emit(LockWaiting(stack, event.holder, lock_timeout))
+        else:
+            emit(event)  # LockTakenOver: render/lock.py words it
 
     # The lock covers the wait: a deploy that may wait long says so, so that no one takes it as dead.
     ttl = max(DEFAULT_TTL, 2 * wait_timeout + 60.0)
-    lock = StackLock(engine, stack, timeout=lock_timeout, on_wait=on_wait, ttl=ttl)
+    lock = StackLock(engine, stack, timeout=lock_timeout, on_event=on_lock, ttl=ttl)
     lock.acquire()
     outcome = DeployOutcome(stack, EXIT_OK, plan, ordering)
     if waited:
@@ -492,7 +495,8 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
                     opts: DeployOptions, emit: EventCallback, *, code: int, failure: str = "",
                     stage: str = "apply") -> None:
     """A revision for every deploy that wrote something, with its status (docs/exit-codes.md)."""
-    from stackctl.history import describe_deploy, record_revision, status_for_exit
+    from stackctl.history import record_revision, status_for_exit
+    from stackctl.history_text import describe_deploy
 
     if not opts.record_history or result is None or not result.writes:
         return

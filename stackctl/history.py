@@ -35,8 +35,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
+from stackctl.ci import detect_ci
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,
     EXIT_INTERRUPTED,
@@ -87,6 +88,79 @@ class HistoryError(StackctlError):
     """A revision is missing or cannot be read or written."""
 
 
+class HistorySpecJson(TypedDict, total=False):
+    """`Spec` of a revision's swarm config (what stackctl reads of it)."""
+
+    Name: str
+    Labels: dict[str, str]
+    Data: str  # base64 of the stored document (some engines omit it in lists)
+
+
+class HistoryConfigJson(TypedDict, total=False):
+    """A revision's swarm config as the engine lists it (what stackctl reads of it)."""
+
+    ID: str
+    Spec: HistorySpecJson
+
+
+class RevisionDoc(TypedDict, total=False):
+    """The stored document of a revision (the JSON in its config; all keys optional: older
+    revisions lack the newer ones)."""
+
+    format: int
+    revision: int
+    stack: str
+    time: str
+    user: str
+    host: str
+    cwd: str
+    files: list[str]
+    working_dir: str
+    stackctl_version: str
+    note: str
+    status: str
+    description: str
+    ci: dict[str, str]
+    config: dict[str, Any]  # the rendered stack (`stackctl config`), secret/config content scrubbed
+    images: dict[str, str]
+    sent: dict[str, str]
+    digests: dict[str, dict[str, str]]
+    objects: dict[str, dict[str, str]]
+    rollout: dict[str, object]
+    git: dict[str, str]
+    encoding: str  # "zlib+base64": a large document, packed in `data`
+    data: str
+
+
+class RevisionSummary(TypedDict):
+    """A revision as `history --format json` lists it."""
+
+    revision: int
+    time: str
+    status: str
+    description: str
+    user: str
+    host: str
+    ci: dict[str, str] | None
+    cwd: str
+    files: list[str]
+    note: str
+    images: dict[str, str]
+    sent: dict[str, str]
+    stackctl_version: str
+    rollout: dict[str, object] | None
+    git: dict[str, str] | None
+
+
+class RevisionJson(RevisionSummary):
+    """One revision as `history STACK N --format json` shows it."""
+
+    working_dir: str
+    digests: dict[str, dict[str, str]]
+    objects: dict[str, dict[str, str]]
+    config: dict[str, Any]
+
+
 @dataclass
 class Revision:
     revision: int
@@ -109,12 +183,12 @@ class Revision:
     working_dir: str = ""
     config_id: str = ""
     # a fan-out rollout's deploy (docs/fan-out.md): id, env, target, wave, action (deploy|rollback)
-    rollout: dict[str, Any] = field(default_factory=dict)
+    rollout: dict[str, object] = field(default_factory=dict)
     # where the files came from when the agent deployed them: repository URL (no credentials),
     # commit SHA, author, subject (stackctl agent, docs/agent.md); {} for CLI deploys
     git: dict[str, str] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RevisionSummary:
         return {"revision": self.revision, "time": self.time, "status": self.status,
                 "description": self.description or self.note or "deploy", "user": self.user,
                 "host": self.host, "ci": self.ci or None, "cwd": self.cwd, "files": self.files,
@@ -122,7 +196,7 @@ class Revision:
                 "stackctl_version": self.stackctl_version, "rollout": self.rollout or None,
                 "git": self.git or None}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> RevisionJson:
         return {**self.summary(), "working_dir": self.working_dir, "digests": self.digests,
                 "objects": self.objects, "config": self.config}
 
@@ -166,7 +240,7 @@ def scrub_config(config: Mapping[str, Any],
     return clean, digests
 
 
-def _encode(doc: dict[str, Any]) -> bytes:
+def _encode(doc: RevisionDoc) -> bytes:
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     if len(raw) <= COMPRESS_ABOVE:
         return raw
@@ -178,17 +252,18 @@ def _encode(doc: dict[str, Any]) -> bytes:
     return data
 
 
-def _decode(data: bytes) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(data)
+def _decode(data: bytes) -> RevisionDoc:
+    doc: RevisionDoc = json.loads(data)
     if isinstance(doc, dict) and doc.get("encoding") == "zlib+base64":
-        doc = json.loads(zlib.decompress(base64.b64decode(doc["data"])))
+        doc = json.loads(zlib.decompress(base64.b64decode(doc.get("data", ""))))
     return doc
 
 
-def _history_configs(engine: Engine, stack: str) -> list[dict[str, Any]]:
+def _history_configs(engine: Engine, stack: str) -> list[HistoryConfigJson]:
     """The stack's history configs, oldest first (exact stack match: label filters are exact)."""
     try:
-        found = engine.objects("config", {"label": [f"{HISTORY_LABEL}={stack}"]})
+        found = cast(list[HistoryConfigJson],
+                     engine.objects("config", {"label": [f"{HISTORY_LABEL}={stack}"]}))
     except EngineError as err:
         raise err.during(f"list the history of stack {stack}") from None
     out = []
@@ -203,7 +278,7 @@ def _history_configs(engine: Engine, stack: str) -> list[dict[str, Any]]:
     return [c for _, c in sorted(out, key=lambda p: p[0])]
 
 
-def _visible(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _visible(configs: list[HistoryConfigJson]) -> list[HistoryConfigJson]:
     """The revisions within the newest one's --history-max (older ones await their batched removal)."""
     if not configs:
         return configs
@@ -214,14 +289,15 @@ def _visible(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return configs[-keep:] if keep > 0 else configs
 
 
-def _revision_number(cfg: Mapping[str, Any]) -> int:
+def _revision_number(cfg: HistoryConfigJson) -> int:
     return int(((cfg.get("Spec") or {}).get("Labels") or {})[REVISION_LABEL])
 
 
-def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
+def _from_config(cfg: HistoryConfigJson, engine: Engine) -> Revision:
     data = (cfg.get("Spec") or {}).get("Data")
     if data is None:  # some engines omit Data in lists
-        data = ((engine.inspect("config", cfg["ID"]).get("Spec")) or {}).get("Data", "")
+        inspected = cast(HistoryConfigJson, engine.inspect("config", cfg.get("ID", "")))
+        data = (inspected.get("Spec") or {}).get("Data", "")
     try:
         doc = _decode(base64.b64decode(data))
     except (ValueError, zlib.error) as err:
@@ -249,7 +325,7 @@ def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
     )
 
 
-def _images_of(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+def _images_of(doc: RevisionDoc) -> dict[str, dict[str, str]]:
     """`images` (as the file wrote them) and `sent` of a stored revision. Revisions recorded before
     `sent` existed kept one mixed map (the sent image where the deploy wrote the service, the file's
     string elsewhere): it is read as `sent` and the file's strings come from the stored config."""
@@ -284,12 +360,12 @@ def record_revision(
     status: str = DEPLOYED,
     description: str = "",
     environ: Mapping[str, str] | None = None,
-    rollout: Mapping[str, Any] | None = None,
+    rollout: Mapping[str, object] | None = None,
     git: Mapping[str, str] | None = None,
 ) -> int:
     """Store a new revision of `stack` and prune to the newest `keep` (0: keep all); return its number.
 
-    `status`: see status_for_exit; `description`: describe_deploy's line; `environ`: where the
+    `status`: see status_for_exit; `description`: history_text.describe_deploy's line; `environ`: where the
     CI job variables are read (None: this process's environment); `rollout`: the fan-out rollout
     this deploy is part of (its id, environment, target, wave), docs/fan-out.md; `git`: the
     repository URL, commit, author and subject the agent deployed from.
@@ -302,7 +378,7 @@ def record_revision(
                    for name, body in (clean.get("services") or {}).items() if isinstance(body, dict)}
     existing = _history_configs(engine, stack)
     number = (_revision_number(existing[-1]) if existing else 0) + 1
-    doc = {
+    doc: RevisionDoc = {
         "format": FORMAT_VERSION,
         "stack": stack,
         "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -407,57 +483,6 @@ def _user() -> str:
 
 # --- who, where from, what: pure helpers (unit-tested) ----------------------------------
 
-# (system, variable that says so, {field: variable}): the first system whose marker is set wins.
-_CI_SYSTEMS: tuple[tuple[str, str, dict[str, str]], ...] = (
-    ("github-actions", "GITHUB_ACTIONS", {"repository": "GITHUB_REPOSITORY", "run": "GITHUB_RUN_ID",
-                                          "commit": "GITHUB_SHA", "ref": "GITHUB_REF_NAME",
-                                          "actor": "GITHUB_ACTOR"}),
-    ("gitlab", "GITLAB_CI", {"repository": "CI_PROJECT_PATH", "pipeline": "CI_PIPELINE_ID",
-                             "job": "CI_JOB_ID", "commit": "CI_COMMIT_SHA", "ref": "CI_COMMIT_REF_NAME",
-                             "url": "CI_JOB_URL"}),
-    ("jenkins", "JENKINS_URL", {"job": "JOB_NAME", "build": "BUILD_NUMBER", "url": "BUILD_URL",
-                                "commit": "GIT_COMMIT"}),
-)
-
-
-def detect_ci(environ: Mapping[str, str]) -> dict[str, str]:
-    """The CI system and job a deploy runs from, from its well-known variables ({} outside CI).
-
-    Only identifiers are read (never tokens): enough to find the job that deployed a revision.
-    """
-    for system, marker, fields in _CI_SYSTEMS:
-        if environ.get(marker) or (system == "jenkins" and environ.get("BUILD_URL")):
-            out = {"system": system}
-            out.update({key: environ[var] for key, var in fields.items() if environ.get(var)})
-            if system == "github-actions" and "run" in out and "repository" in out:
-                server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
-                out["url"] = f"{server}/{out['repository']}/actions/runs/{out['run']}"
-            return out
-    if environ.get("CI", "").lower() in ("1", "true", "yes"):
-        return {"system": "ci"}
-    return {}
-
-
-def describe_git(git: Mapping[str, str]) -> str:
-    """`git 1a2b3c4d5e6f "Bump web to 1.2" (Ann)`; "" for a revision not deployed from git."""
-    if not git or not git.get("commit"):
-        return ""
-    subject = f' "{git["subject"]}"' if git.get("subject") else ""
-    author = f" ({git['author']})" if git.get("author") else ""
-    return f"git {git['commit'][:12]}{subject}{author}"
-
-
-def describe_ci(ci: Mapping[str, str]) -> str:
-    """`github-actions run 123`, `gitlab job 77`, `jenkins build 9`, `ci`; "" outside CI."""
-    if not ci:
-        return ""
-    for key in ("run", "job", "build", "pipeline"):
-        if ci.get(key):
-            return f"{ci.get('system', 'ci')} {key} {ci[key]}"
-    return ci.get("system", "ci")
-
-
-_PLURAL = {"service": "services", "network": "networks", "secret": "secrets", "config": "configs"}
 _DETAIL = (  # engine path prefix -> the compose word a reader knows
     ("TaskTemplate.ContainerSpec.Image", "image"), ("Mode.Replicated.Replicas", "replicas"),
     ("TaskTemplate.ContainerSpec.Env", "environment"), ("TaskTemplate.ContainerSpec.Args", "command"),
@@ -477,57 +502,6 @@ def _detail(path: str) -> str:
         if path == prefix or path.startswith((prefix + ".", prefix + "[")):
             return word
     return path.split(".")[-1].split("[")[0]
-
-
-def _short(name: str, stack: str) -> str:
-    return name[len(stack) + 1:] if name.startswith(stack + "_") else name
-
-
-def describe_deploy(stack: str, writes: list[Any], plan: Any = None, images: Mapping[str, str] | None = None,
-                    note: str = "") -> str:
-    """One line saying what a deploy did: `create 2 services, 1 network; update web (image x:2)`.
-
-    `writes`: what was written (objects with kind, name, action: ApplyResult's created/updated/removed);
-    `plan`: for what changed in each updated service (its actions' changes, compose path when known);
-    `images`: the image sent per service. `note` ("rollback to 3") comes first.
-    """
-    changed: dict[str, list[str]] = {}
-    for act in getattr(plan, "actions", None) or []:
-        if act.kind == "service":
-            words: list[str] = []
-            for ch in getattr(act, "compose", None) or act.changes:  # compose terms when the plan has them
-                compose = getattr(ch, "compose_path", None)
-                word = str(compose).split(".")[0] if compose else _detail(ch.path)
-                if compose and word == "deploy":
-                    word = ".".join(str(compose).split(".")[:2])
-                if word not in words:
-                    words.append(word)
-            changed[act.name] = words
-    parts: list[str] = []
-    for verb in ("create", "update", "remove"):
-        mine = [w for w in writes if w.action == verb]
-        if not mine:
-            continue
-        items: list[str] = []
-        services = [w for w in mine if w.kind == "service"]
-        if verb == "create" or len(services) > 3:
-            if services:
-                items.append(f"{len(services)} {'service' if len(services) == 1 else 'services'}")
-        else:
-            for w in services:
-                words = changed.get(w.name, [])
-                shown = [f"image {(images or {}).get(w.name, '')}".strip() if x == "image" else x
-                         for x in words[:3]]
-                more = f", +{len(words) - 3}" if len(words) > 3 else ""
-                detail = f" ({', '.join(shown)}{more})" if shown else ""
-                items.append(_short(w.name, stack) + detail)
-        for kind in ("network", "secret", "config"):
-            n = sum(1 for w in mine if w.kind == kind)
-            if n:
-                items.append(f"{n} {kind if n == 1 else _PLURAL[kind]}")
-        parts.append(f"{verb} {', '.join(items)}")
-    text = "; ".join(parts) or "no change"
-    return _one_line(f"{note}: {text}" if note else text)
 
 
 def _one_line(text: str) -> str:

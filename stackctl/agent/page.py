@@ -88,7 +88,7 @@ def status_page(
 
 
 def history_page(stack: str, revisions: Sequence[Revision]) -> str:
-    from stackctl.history import describe_git
+    from stackctl.history_text import describe_git
 
     rows = "".join(
         f"<tr><td>{r.revision}</td><td>{_e(r.time)}</td><td>{_e(r.status)}</td>"

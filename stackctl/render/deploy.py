@@ -46,6 +46,8 @@ class DeployPrinter:
         from stackctl.apply.executor import ApplyEvent
         from stackctl.apply.rollout import RolloutEvent
         from stackctl.deploy import LockTaken, LockWaiting, Notice, PlanReady, UpToDate, Warnings
+        from stackctl.lock import LockTakenOver
+        from stackctl.render.lock import taken_over_line
         from stackctl.render.plan import print_plan
 
         if isinstance(event, ApplyEvent):
@@ -87,6 +89,8 @@ class DeployPrinter:
         elif isinstance(event, LockTaken):
             print(f"Got the deploy lock of stack {event.stack} after {event.waited:.1f}s; planning again",
                   file=self.err, flush=True)
+        elif isinstance(event, LockTakenOver):
+            print(taken_over_line(event), file=self.err, flush=True)
         elif isinstance(event, Notice):
             if event.level == "warning":
                 print(event.text, file=self.err, flush=True)
