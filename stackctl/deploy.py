@@ -315,8 +315,7 @@ def _deploy(request: DeployRequest, options: DeployOptions | None, *, engine: En
     opts = options or DeployOptions()
     emit = on_event or _ignore
     stack = check_stack_name(request.stack)
-    if opts.resolve_image not in RESOLVE_MODES:
-        raise UsageError(f"invalid option {opts.resolve_image} for flag --resolve-image")
+    assert opts.resolve_image in RESOLVE_MODES, opts.resolve_image  # commands/_options.check_resolve_image
     if opts.keep_versions < 0:
         raise UsageError("--keep-versions must be 0 or more")
     wait_timeout = parse_timeout(opts.timeout)

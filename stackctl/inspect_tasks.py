@@ -118,11 +118,6 @@ def natural_key(text: str) -> tuple[Any, ...]:
                  for part in re.split(r"(\d+)", text) if part != "")
 
 
-def strip_digest(image: str) -> str:
-    """`busybox:latest@sha256:...` → `busybox:latest` (the reference's truncated IMAGE)."""
-    return image.split("@", 1)[0] if "@sha256:" in image else image
-
-
 def truncate_words(text: str, width: int) -> str:
     """Shorten to at most `width` characters at a word boundary, ending with `…` (never mid-word)."""
     if len(text) <= width:

@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict
 
-from stackctl.convert.values import normalize_image, strip_digest
 from stackctl.engine import Engine, remove_retrying, require_manager
 from stackctl.errors import ApplyError, Diagnostic, EngineError
+from stackctl.images import has_digest, normalize_image, spec_image, strip_digest
 from stackctl.names import CONTENT_DIGEST_LABEL, SENSITIVE_LABEL, SPEC_DIGEST_LABEL
 from stackctl.observe import ObservedService, ObservedStack, service_from_inspect
 from stackctl.plan import (
@@ -360,12 +360,11 @@ class _Run:
     def image_for(self, action: Action, image: str, current: dict[str, Any] | None) -> str:
         """The image string to send, following --resolve-image (see docs/deploy.md)."""
         image = normalize_image(image)
-        current_spec = ((current or {}).get("TaskTemplate") or {}).get("ContainerSpec", {})
-        current_image: str | None = current_spec.get("Image")
+        current_image = spec_image(current)
         unchanged = current is not None and not action.image_changed and current_image and \
             strip_digest(normalize_image(current_image)) == strip_digest(image)
         query = self.mode == "always" or (self.mode == "changed" and not unchanged)
-        if query and "@" not in image:
+        if query and not has_digest(image):
             pinned = self.resolver.resolve(image)
             if pinned:
                 return pinned
@@ -440,12 +439,12 @@ class _Run:
         self.update_service(action, fresh.spec, service_id, fresh.version, retry=False)
 
     def _auth_headers(self, spec: dict[str, Any]) -> dict[str, str] | None:
-        image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "")
+        image = spec_image(spec)
         token = self.auth(image) if image else None
         return {"X-Registry-Auth": token} if token else None
 
     def note_image(self, name: str, spec: dict[str, Any]) -> None:
-        image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "")
+        image = spec_image(spec)
         self._note(lambda: self.result.images.__setitem__(name, image))
 
     # removals
@@ -492,10 +491,7 @@ def apply_plan(
     (`rm`: remove all that can be removed). `tiers`: service names (as in the plan), dependencies
     first; each tier is written once `gate` let it through. None: every service at once.
     """
-    if resolve_image not in RESOLVE_MODES:
-        from stackctl.errors import UsageError
-
-        raise UsageError(f"invalid option {resolve_image} for flag --resolve-image")
+    assert resolve_image in RESOLVE_MODES, resolve_image  # commands/_options.check_resolve_image
     if check_manager:
         require_manager(engine)
     run = _Run(engine, plan, resolve_image, with_registry_auth, on_event, workers, remove_retry, resolver,

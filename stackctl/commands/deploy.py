@@ -9,10 +9,9 @@ from __future__ import annotations
 import sys
 import time
 
-from stackctl.commands._options import TEXT_FORMATS, check_format
+from stackctl.commands._options import TEXT_FORMATS, check_format, check_resolve_image
 from stackctl.deploy import DEFAULT_LOCK_TIMEOUT, DeployOptions, DeployOutcome, DeployRequest
 from stackctl.errors import UsageError
-from stackctl.resolve import RESOLVE_MODES
 
 
 def check_flags(resolve_image: str, fmt: str, *durations: str, keep_versions: int = 0,
@@ -22,8 +21,7 @@ def check_flags(resolve_image: str, fmt: str, *durations: str, keep_versions: in
     --keep-versions and --history-max. Returns --format."""
     from stackctl.units import parse_timeout
 
-    if resolve_image not in RESOLVE_MODES:
-        raise UsageError(f"invalid --resolve-image {resolve_image!r} (always, changed or never)")
+    check_resolve_image(resolve_image)
     fmt = check_format(fmt, TEXT_FORMATS)
     for duration in durations:
         parse_timeout(duration)

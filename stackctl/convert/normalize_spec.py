@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stackctl.convert.values import normalize_image, strip_digest
+from stackctl.images import normalize_image, strip_digest
 from stackctl.names import user_labels
 
 SECOND = 1_000_000_000

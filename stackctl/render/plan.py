@@ -16,6 +16,7 @@ import sys
 from typing import Any, TextIO
 
 from stackctl.convert.normalize_spec import service_mode, tasks_wanted
+from stackctl.images import spec_image
 from stackctl.plan import (
     CREATE,
     KEPT,
@@ -44,7 +45,7 @@ def _value(value: Any) -> str:
 
 
 def _service_summary(spec: dict[str, Any]) -> str:
-    image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "?")
+    image = spec_image(spec) or "?"
     how = service_mode(spec)
     if how == "replicated":
         how += f" {tasks_wanted(spec)}"

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, Literal
 
+from stackctl.images import strip_digest
 from stackctl.inspect_tasks import (
     KeptObjects,
     ServiceStatus,
     StackSummary,
     TaskRow,
     format_time,
-    strip_digest,
     truncate_words,
 )
 

@@ -22,7 +22,6 @@ from stackctl.inspect_tasks import (
     stack_filters,
     stack_summaries,
     state_with_age,
-    strip_digest,
     task_rows,
     truncate_words,
 )
@@ -91,14 +90,6 @@ def test_truncate_words_never_cuts_mid_word() -> None:
 def test_natural_key_orders_slots_numerically() -> None:
     names = ["web.10", "web.2", "web.1", "api.3"]
     assert sorted(names, key=natural_key) == ["api.3", "web.1", "web.2", "web.10"]
-
-
-def test_strip_digest() -> None:
-    assert strip_digest("busybox:latest@sha256:" + "a" * 64) == "busybox:latest"
-    assert strip_digest("busybox:latest") == "busybox:latest"
-
-
-# --- filters ------------------------------------------------------------------------------------
 
 
 def test_parse_filters_groups_repeated_keys() -> None:
