@@ -46,7 +46,7 @@ from stackctl.errors import (
     EngineError,
     StackctlError,
 )
-from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL
+from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL, descope, scope
 from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
 if TYPE_CHECKING:
@@ -257,7 +257,7 @@ def _images_of(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         return {"images": dict(doc.get("images") or {}), "sent": dict(doc.get("sent") or {})}
     stack = str(doc.get("stack", ""))
     services = (doc.get("config") or {}).get("services") or {}
-    return {"images": {f"{stack}_{name}": str(body.get("image", ""))
+    return {"images": {scope(stack, name): str(body.get("image", ""))
                        for name, body in services.items() if isinstance(body, dict)},
             "sent": dict(doc.get("images") or {})}
 
@@ -298,7 +298,7 @@ def record_revision(
 
     clean, digests = scrub_config(config, working_dir)
     # One way for every service: the image as the file wrote it; what was sent goes beside it.
-    file_images = {f"{stack}_{name}": str(body.get("image", ""))
+    file_images = {scope(stack, name): str(body.get("image", ""))
                    for name, body in (clean.get("services") or {}).items() if isinstance(body, dict)}
     existing = _history_configs(engine, stack)
     number = (_revision_number(existing[-1]) if existing else 0) + 1
@@ -480,7 +480,7 @@ def _detail(path: str) -> str:
 
 
 def _short(name: str, stack: str) -> str:
-    return name[len(stack) + 1:] if name.startswith(stack + "_") else name
+    return descope(stack, name)
 
 
 def describe_deploy(stack: str, writes: list[Any], plan: Any = None, images: Mapping[str, str] | None = None,

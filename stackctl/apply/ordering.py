@@ -21,8 +21,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from stackctl.apply.convergence import CONVERGED, INTERRUPTED, TIMEOUT, ServiceOutcome
 from stackctl.apply.rollout import RolloutCallback, watch
-from stackctl.apply.wait import CONVERGED, INTERRUPTED, TIMEOUT, ServiceOutcome
 from stackctl.errors import EXIT_DEPLOY_FAILED, EXIT_INTERRUPTED, EXIT_TIMEOUT, ApplyError, Diagnostic
 from stackctl.model.depends import COMPLETED, HEALTHY, Edge, Ordering
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import Diagnostic, EngineError, PlanError, UsageError
-from stackctl.names import NAMESPACE_LABEL
+from stackctl.names import NAMESPACE_LABEL, descope
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -69,7 +69,7 @@ def running_images(engine: Engine, stack: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for service in services:
         full = service["Spec"]["Name"]
-        name = full[len(stack) + 1:] if full.startswith(stack + "_") else full
+        name = descope(stack, full)
         tasks = engine.objects("task", {"service": service["ID"], "desired-state": "running"})
         info: dict[str, Any] = {"specs": set(), "ids": {}, "unreachable": set(), "running": 0}
         for task in tasks:

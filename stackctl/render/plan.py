@@ -15,7 +15,6 @@ import json
 import sys
 from typing import Any, TextIO
 
-from stackctl.convert.normalize_spec import service_mode, tasks_wanted
 from stackctl.plan import (
     CREATE,
     KEPT,
@@ -28,6 +27,7 @@ from stackctl.plan import (
     Plan,
     short_digest,
 )
+from stackctl.swarm.modes import service_mode, tasks_wanted
 
 JSON_SCHEMA = "stackctl.diff/v2"
 SYMBOLS = {CREATE: "+", UPDATE: "~", REMOVE: "-", KEPT: "="}

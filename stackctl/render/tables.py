@@ -31,15 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, Literal
 
-from stackctl.inspect_tasks import (
-    KeptObjects,
-    ServiceStatus,
-    StackSummary,
-    TaskRow,
-    format_time,
-    strip_digest,
-    truncate_words,
-)
+from stackctl.observe import KeptObjects, StackSummary
+from stackctl.render.tasks import TaskRow, strip_digest, truncate_words
+from stackctl.swarm.services import ServiceStatus
+from stackctl.swarm.times import format_time
 
 PS_HEADERS = ["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]
 SERVICES_HEADERS = ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]

@@ -15,11 +15,12 @@ from typing import Any
 
 from stackctl.errors import Diagnostic
 from stackctl.load.source import SourceDoc, dotted, locate
+from stackctl.names import scope
 from stackctl.placement import constraint_problem, is_spread_key
+from stackctl.swarm.modes import SERVICE_MODES as DEPLOY_MODES
 from stackctl.syntax.ports import PROTOCOLS, parse_port_spec
 from stackctl.units import parse_bytes, parse_cpus, parse_duration
 
-DEPLOY_MODES = ("replicated", "global", "replicated-job", "global-job")
 FAILURE_ACTIONS = ("pause", "continue", "rollback")
 UPDATE_ORDERS = ("stop-first", "start-first")
 RESTART_CONDITIONS = ("none", "on-failure", "any")
@@ -163,7 +164,7 @@ class _Checker:
                         'use letters, digits, ".", "_" and "-", starting with a letter or digit')
             return
         if self.stack is not None:
-            full = f"{self.stack}_{name}"
+            full = scope(self.stack, name)
             if len(full) > MAX_SERVICE_NAME:
                 self.report(base, f'service name "{full}" is longer than {MAX_SERVICE_NAME} characters',
                             "shorten the stack or service name")

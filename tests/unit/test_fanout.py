@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from stackctl.apply.wait import CONVERGED, FAILED, bake_services
+from stackctl.apply.convergence import CONVERGED, FAILED
+from stackctl.apply.wait import bake_services
 from stackctl.deploy import DeployOptions
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,

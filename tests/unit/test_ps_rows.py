@@ -1,4 +1,5 @@
-"""Pure tests of the ps/ls/services/rm/logs data rules, on recorded Engine API lists."""
+"""Pure tests of the ps/ls/services/rm/logs data rules (render/tasks.py, swarm/, observe.py's
+summaries), on recorded Engine API lists."""
 
 from __future__ import annotations
 
@@ -8,24 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from stackctl.commands.ps import parse_filters
 from stackctl.errors import UsageError
-from stackctl.inspect_tasks import (
-    human_duration,
-    kept_objects,
-    log_prefix,
-    natural_key,
-    parse_filters,
-    parse_since,
-    parse_time,
-    service_statuses,
-    split_log_line,
-    stack_filters,
-    stack_summaries,
-    state_with_age,
-    strip_digest,
-    task_rows,
-    truncate_words,
-)
+from stackctl.observe import kept_objects, stack_summaries
+from stackctl.render.tasks import human_duration, state_with_age, strip_digest, task_rows, truncate_words
+from stackctl.swarm.logs import log_prefix, split_log_line
+from stackctl.swarm.services import service_statuses
+from stackctl.swarm.stacks import natural_key, stack_filters
+from stackctl.swarm.times import parse_since, parse_time
 
 DATA = Path(__file__).parent / "data"
 BIND_ERR = 'invalid mount config for type "bind": bind source path does not exist: /nonexistent/stackctl-test'
