@@ -18,6 +18,7 @@ from stackctl.load.source import SourceDoc, dotted, locate
 from stackctl.names import scope
 from stackctl.placement import constraint_problem, is_spread_key
 from stackctl.swarm.modes import SERVICE_MODES as DEPLOY_MODES
+from stackctl.swarm.modes import is_global, is_job
 from stackctl.syntax.ports import PROTOCOLS, parse_port_spec
 from stackctl.units import parse_bytes, parse_cpus, parse_duration
 
@@ -257,7 +258,7 @@ class _Checker:
         dpath: Path = (*base, "deploy")
         mode = deploy.get("mode") or "replicated"
         self.enum((*dpath, "mode"), deploy.get("mode"), DEPLOY_MODES)
-        if mode in ("global", "global-job") and deploy.get("replicas") is not None:
+        if is_global(str(mode)) and deploy.get("replicas") is not None:
             self.report((*dpath, "replicas"), f"replicas cannot be used with mode {mode}",
                         "only replicated and replicated-job services have replicas")
         self.enum((*dpath, "endpoint_mode"), deploy.get("endpoint_mode"), ENDPOINT_MODES)
@@ -409,7 +410,7 @@ class _Checker:
         """service_completed_successfully: a job completes; a service swarm restarts never does."""
         raw_deploy = target.get("deploy")
         deploy: dict[str, Any] = raw_deploy if isinstance(raw_deploy, dict) else {}
-        if deploy.get("mode") in ("replicated-job", "global-job"):
+        if is_job(str(deploy.get("mode"))):
             return
         raw_policy = deploy.get("restart_policy")
         policy: dict[str, Any] = raw_policy if isinstance(raw_policy, dict) else {}

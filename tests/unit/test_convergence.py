@@ -191,6 +191,17 @@ def test_three_failures_in_a_slot_fail_the_service_with_the_newest_error() -> No
     assert p.task_error is not None and p.task_error.endswith("non-zero exit (2)")
 
 
+def test_orphaned_tasks_are_not_failures_of_the_spec() -> None:
+    """swarm/states.py: `orphaned` (the node was lost) counts for ps, not towards "keeps failing"."""
+    tasks = [task("orphaned", slot=1, at=T0 - 10 + i, desired="shutdown") for i in range(3)]
+    tasks += [task("running", slot=1, at=T0 - 30), task("running", slot=2)]
+    p = ev(service(), tasks)
+    assert p.final == CONVERGED and p.task_error is None
+    p = ev(service(), [task("failed", slot=1, at=T0 - 10 + i, desired="shutdown", err="task: boom")
+                       for i in range(3)] + tasks[3:])
+    assert p.final == FAILED
+
+
 def test_failed_task_not_replaced_is_a_failure_after_the_grace() -> None:
     tasks = [task("failed", slot=1, at=T0 - 5, desired="shutdown", err="task: non-zero exit (1)")]
     p = ev(service(replicas=1), tasks)

@@ -225,3 +225,19 @@ def test_parse_since() -> None:
     assert float(parse_since("2024-05-01T11:00:00Z", now)) == now.timestamp() - 3600
     with pytest.raises(UsageError):
         parse_since("yesterday", now)
+
+
+def test_an_orphaned_predecessor_stays_visible_by_default() -> None:
+    """swarm/states.py: `orphaned` is a problem ps shows (its node was lost), like failed/rejected."""
+    now = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    svc = {"ID": "s1", "Spec": {"Name": "st_web", "Mode": {"Replicated": {"Replicas": 1}}}}
+
+    def t(ident: str, state: str, desired: str, created: str) -> dict:
+        return {"ID": ident, "ServiceID": "s1", "Slot": 1, "NodeID": "n1", "DesiredState": desired,
+                "CreatedAt": created, "Status": {"State": state, "Timestamp": created}}
+
+    tasks = [t("new", "running", "running", "2024-05-01T11:59:00Z"),
+             t("lost", "orphaned", "shutdown", "2024-05-01T11:00:00Z"),
+             t("old", "shutdown", "shutdown", "2024-05-01T10:00:00Z")]
+    rows = task_rows(tasks, [svc], [], now=now)
+    assert [(r.id, r.is_history) for r in rows] == [("new", False), ("lost", True)]
