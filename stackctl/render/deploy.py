@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from stackctl.render.diagnostics import print_warnings
 from stackctl.render.progress import RolloutPrinter
@@ -39,7 +39,7 @@ class DeployPrinter:
         if not self.quiet:
             print(text, file=self.out, flush=True)
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: object) -> None:
         from stackctl.apply.executor import ApplyEvent
         from stackctl.apply.rollout import RolloutEvent
         from stackctl.deploy import LockTaken, LockWaiting, Notice, PlanReady, UpToDate, Warnings
