@@ -336,7 +336,7 @@ def test_plan_only_writes_nothing(tmp_path: Path) -> None:
     assert result.to_json()["targets"][0]["deploy"]["plan"]["schema"] == "stackctl.diff/v2"
 
 
-# --- the bake (apply/wait.py, over apply/convergence.py) ------------------------------------------------------------------
+# --- the bake (apply/wait.py, over apply/convergence.py) ---------------------------------------------
 
 
 def _stamp(seconds_ago: float) -> str:
