@@ -59,3 +59,12 @@ def test_plan_checks_and_the_wait_agree_on_a_down_node() -> None:
     raw = [{"ID": "w1", "Spec": {"Labels": {"zone": "east"}}, "Status": {"State": "down"}}]
     service: Any = {"Spec": {**svc, "Mode": {"Global": {}}}}
     assert eligible_node_ids(service, raw) == []
+
+
+def test_plan_warns_when_no_node_is_ready_and_active() -> None:
+    from stackctl.plan.checks import check_placement
+    from stackctl.plan.model import Plan
+
+    plan = Plan(stack="s")
+    check_placement("s_web", spec(), [node("m", availability="drain"), node("w", state="down")], plan)
+    assert not plan.errors and "no node is ready and active" in plan.warnings[0].message
