@@ -39,6 +39,7 @@ from stackctl.errors import (
 from stackctl.swarm.api import Node, Service, ServiceSpec, Task, UpdateStatus
 from stackctl.swarm.modes import is_global, is_job, service_mode, tasks_wanted
 from stackctl.swarm.nodes import eligible_nodes, node_from_inspect
+from stackctl.swarm.services import current_iteration
 from stackctl.swarm.states import FAILED_STATES, is_running, task_state
 from stackctl.swarm.times import epoch
 
@@ -297,9 +298,7 @@ def evaluate(service: Service, tasks: Sequence[Task], nodes: Sequence[Node] | No
     prog.desired = tasks_wanted(spec, len(targets)) or 0
     unstable = 0
     if is_job(mode):
-        iteration = ((service.get("JobStatus") or {}).get("JobIteration") or {}).get("Index")
-        done = [t for t in live if task_state(t) == "complete"
-                and (iteration is None or (t.get("JobIteration") or {}).get("Index") == iteration)]
+        done = [t for t in current_iteration(service, live) if task_state(t) == "complete"]
         prog.completed = (len({t.get("NodeID") for t in done} & targets) if is_global(mode)
                           else len(done))
         prog.running = sum(1 for t in live if task_state(t) == "running")

@@ -23,6 +23,13 @@ def format_port(port: PortConfig, *, show_mode: bool = False) -> str:
     return text
 
 
+def current_iteration(service: Service, tasks: Sequence[Task]) -> list[Task]:
+    """A job's tasks of its current run (JobStatus.JobIteration; each `docker service update` of a
+    job starts a new one); every task when the engine says no iteration."""
+    iteration = ((service.get("JobStatus") or {}).get("JobIteration") or {}).get("Index")
+    return [t for t in tasks if iteration is None or (t.get("JobIteration") or {}).get("Index") == iteration]
+
+
 @dataclass
 class ServiceStatus:
     """Convergence of one service, computed from its tasks: the `ps` summary and `services` rows."""
@@ -76,7 +83,7 @@ def service_statuses(services: Sequence[Service], tasks: Sequence[Task],
         running = sum(1 for t in live if task_state(t) == "running")
         completed: int | None = None
         if is_job(mode):
-            completed = sum(1 for t in own if task_state(t) == "complete")
+            completed = sum(1 for t in current_iteration(svc, own) if task_state(t) == "complete")
             eligible = (len(eligible_nodes(spec, observed_nodes)) if observed_nodes is not None
                         else max(len(own), completed))
             desired = tasks_wanted(spec, eligible) or 0
