@@ -17,10 +17,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from stackctl.apply.convergence import CONVERGED, INTERRUPTED, ServiceOutcome
+from stackctl.apply.convergence import CONVERGED, INTERRUPTED, ServiceOutcome, is_failure
 from stackctl.errors import EngineError
+from stackctl.swarm.api import as_tasks
 from stackctl.swarm.logs import log_frames, split_log_line
-from stackctl.swarm.states import FAILED_STATES
 from stackctl.swarm.times import epoch
 
 if TYPE_CHECKING:
@@ -105,11 +105,10 @@ def _read(engine: Engine, service: str, params: Mapping[str, Any], timeout: floa
 def _failed_task_ids(engine: Engine, service: str, since: float | None) -> list[str]:
     """IDs of the service's tasks that failed (or exited) since `since`, newest first."""
     try:
-        tasks = engine.objects("task", {"service": [service]})
+        tasks = as_tasks(engine.objects("task", {"service": [service]}))
     except EngineError:
         return []
-    ended = [t for t in tasks if ((t.get("Status") or {}).get("State") in FAILED_STATES | {"complete"})
-             or (t.get("Status") or {}).get("Err")]
+    ended = [t for t in tasks if is_failure(t, "any") or (t.get("Status") or {}).get("Err")]
     ended = [t for t in ended if since is None
              or (epoch(t.get("CreatedAt")) or 0.0) >= since - SINCE_MARGIN]
     ended.sort(key=lambda t: t.get("CreatedAt") or "", reverse=True)
