@@ -35,9 +35,9 @@ from stackctl.errors import (
 from stackctl.resolve import RESOLVE_MODES
 
 if TYPE_CHECKING:
+    from stackctl.apply.convergence import ServiceOutcome
     from stackctl.apply.executor import ApplyResult
     from stackctl.apply.rollout import RolloutReport
-    from stackctl.apply.wait import ServiceOutcome
     from stackctl.engine import Engine
     from stackctl.history import Revision
     from stackctl.load.source import SourceDoc

@@ -50,7 +50,7 @@ from stackctl.errors import (
     EngineError,
     StackctlError,
 )
-from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL
+from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL, descope, scope
 from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[s
         # the spec now, then the one before it (the swarm keeps it: what a rollback usually wants)
         for spec in (svc.get("Spec") or {}, svc.get("PreviousSpec") or {}):
             name = str(spec.get("Name") or "")
-            short = name[len(stack) + 1:] if name.startswith(stack + "_") else name
+            short = descope(stack, name)
             env = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Env") or []
             for key, eq, text in (str(item).partition("=") for item in env):
                 if eq:
@@ -418,7 +418,7 @@ def _images_of(doc: RevisionDoc) -> dict[str, dict[str, str]]:
         return {"images": dict(doc.get("images") or {}), "sent": dict(doc.get("sent") or {})}
     stack = str(doc.get("stack", ""))
     services = (doc.get("config") or {}).get("services") or {}
-    return {"images": {f"{stack}_{name}": str(body.get("image", ""))
+    return {"images": {scope(stack, name): str(body.get("image", ""))
                        for name, body in services.items() if isinstance(body, dict)},
             "sent": dict(doc.get("images") or {})}
 
@@ -459,7 +459,7 @@ def record_revision(
 
     clean, digests = scrub_config(config, working_dir)
     # One way for every service: the image as the file wrote it; what was sent goes beside it.
-    file_images = {f"{stack}_{name}": str(body.get("image", ""))
+    file_images = {scope(stack, name): str(body.get("image", ""))
                    for name, body in (clean.get("services") or {}).items() if isinstance(body, dict)}
     existing = _history_configs(engine, stack)
     number = (_revision_number(existing[-1]) if existing else 0) + 1

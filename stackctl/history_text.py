@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from stackctl.history import _detail, _one_line
+from stackctl.names import descope
 
 if TYPE_CHECKING:
     from stackctl.plan.model import Plan
@@ -48,10 +49,6 @@ def describe_ci(ci: Mapping[str, str]) -> str:
 
 _PLURAL = {"service": "services", "network": "networks", "secret": "secrets", "config": "configs"}
 
-def _short(name: str, stack: str) -> str:
-    return name[len(stack) + 1:] if name.startswith(stack + "_") else name
-
-
 def describe_deploy(stack: str, writes: Sequence[Write], plan: Plan | None = None,
                     images: Mapping[str, str] | None = None, note: str = "") -> str:
     """One line saying what a deploy did: `create 2 services, 1 network; update web (image x:2)`.
@@ -89,7 +86,7 @@ def describe_deploy(stack: str, writes: Sequence[Write], plan: Plan | None = Non
                          for x in words[:3]]
                 more = f", +{len(words) - 3}" if len(words) > 3 else ""
                 detail = f" ({', '.join(shown)}{more})" if shown else ""
-                items.append(_short(w.name, stack) + detail)
+                items.append(descope(stack, w.name) + detail)
         for kind in ("network", "secret", "config"):
             n = sum(1 for w in mine if w.kind == kind)
             if n:

@@ -38,6 +38,22 @@ REVISION_LABEL = STACKCTL_LABEL_PREFIX + "revision"  # = N
 KEEP_LABEL = STACKCTL_LABEL_PREFIX + "history-max"  # the --history-max of the deploy that wrote it
 
 
+def scope(stack: str, name: str) -> str:
+    """`web` → `STACK_web`: the swarm name of a stack's own object (docker/cli's Namespace.Scope)."""
+    return f"{stack}_{name}"
+
+
+def descope(stack: str, name: str) -> str:
+    """`STACK_web` → `web`: the name as the stack file spells it; a name outside the stack is kept."""
+    prefix = f"{stack}_"
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+def in_stack(stack: str, name: str) -> bool:
+    """Whether `name` is scoped to `stack` (starts with `STACK_`)."""
+    return name.startswith(f"{stack}_")
+
+
 def user_labels(labels: dict[str, str] | None) -> dict[str, str]:
     """`labels` without stackctl's own bookkeeping labels (what the user controls)."""
     return {k: v for k, v in (labels or {}).items() if not k.startswith(STACKCTL_LABEL_PREFIX)}

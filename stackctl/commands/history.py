@@ -89,7 +89,7 @@ def _list(engine: Engine, stack: str, fmt: str, no_trunc: bool) -> int:
 def _require_stack(engine: Engine, stack: str) -> None:
     """No revisions: fine for a stack deployed by `docker stack deploy`, an error when nothing exists."""
     from stackctl.commands._stackquery import api_call, not_found
-    from stackctl.inspect_tasks import stack_filters
+    from stackctl.swarm.stacks import stack_filters
 
     label = stack_filters(stack)
     if not (api_call("list services", lambda: engine.objects("service", label))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from stackctl.errors import Diagnostic, EngineError, PlanError, UsageError
 from stackctl.images import has_digest, task_image
-from stackctl.names import NAMESPACE_LABEL
+from stackctl.names import NAMESPACE_LABEL, descope
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -82,7 +82,7 @@ def running_images(engine: Engine, stack: str) -> dict[str, RunningImages]:
     out: dict[str, RunningImages] = {}
     for service in services:
         full = service["Spec"]["Name"]
-        name = full[len(stack) + 1:] if full.startswith(stack + "_") else full
+        name = descope(stack, full)
         tasks = engine.objects("task", {"service": service["ID"], "desired-state": "running"})
         info = RunningImages()
         for task in tasks:

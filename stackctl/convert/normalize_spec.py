@@ -140,29 +140,6 @@ def prune_empty(value: Any) -> Any:
     return _prune(_copy_json(value), "")
 
 
-SERVICE_MODES = ("replicated", "global", "replicated-job", "global-job")
-MODE_NAMES = {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
-              "GlobalJob": "global-job"}  # ServiceSpec.Mode key -> the compose / docker CLI name
-
-
-def service_mode(spec: Mapping[str, Any]) -> str:
-    """A ServiceSpec's mode as the docker CLI names it (one of SERVICE_MODES); unset is replicated."""
-    for key in _normalize_mode(spec.get("Mode")):
-        if key in MODE_NAMES:
-            return MODE_NAMES[key]
-    return "replicated"
-
-
-def tasks_wanted(spec: Mapping[str, Any]) -> int | None:
-    """The tasks a service asks for (replicas, or a job's total completions); None for global modes."""
-    mode = _normalize_mode(spec.get("Mode"))
-    if "Replicated" in mode:
-        return int(mode["Replicated"]["Replicas"])
-    if "ReplicatedJob" in mode:
-        return int(mode["ReplicatedJob"]["TotalCompletions"])
-    return None
-
-
 def _version_tuple(version: str) -> tuple[int, int]:
     major, _, minor = version.partition(".")
     return int(major or 0), int(minor or 0)

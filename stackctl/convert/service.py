@@ -17,6 +17,7 @@ from stackctl.convert.objects import DEFAULT_NETWORK
 from stackctl.convert.values import go_string
 from stackctl.images import normalize_image
 from stackctl.names import IMAGE_LABEL
+from stackctl.swarm.modes import is_global
 from stackctl.units import parse_bytes, parse_cpus, parse_duration
 
 Path = tuple[str | int, ...]
@@ -575,7 +576,7 @@ def _placement(placement: Any) -> Spec:
 
 def _mode(ctx: ConvertContext, path: Path, mode: Any, replicas: Any) -> Spec:
     mode = str(mode or "")
-    if mode in ("global", "global-job"):
+    if is_global(mode):
         if replicas is not None:
             ctx.error(
                 path + ("replicas",), "replicas can only be used with replicated or replicated-job mode"

@@ -48,9 +48,10 @@ from stackctl.errors import (
 )
 from stackctl.fanout.gates import GateResult, run_gate
 from stackctl.fanout.spec import ROLLBACK_ALL, ROLLBACK_WAVE, Rollout, Target, Wave
+from stackctl.names import descope
 
 if TYPE_CHECKING:
-    from stackctl.apply.wait import ServiceOutcome
+    from stackctl.apply.convergence import ServiceOutcome
     from stackctl.engine import Engine
     from stackctl.plan import Plan
 
@@ -536,7 +537,7 @@ def _bake_and_gates(wave: Wave, targets: Sequence[Prepared], result: FanoutResul
                     opts: FanoutOptions, rid: str, rollout: Rollout, say: EventCallback) -> tuple[int, str]:
     """The wave's bake on every target at once (when it wrote anything), then its gates in order."""
     from stackctl.apply.wait import bake_services
-    from stackctl.inspect_tasks import stack_filters
+    from stackctl.swarm.stacks import stack_filters
 
     wrote = [p for p in targets if result.target(p.target.name).wrote
              or result.target(p.target.name).status == DONE_EARLIER]
@@ -689,4 +690,4 @@ def find_resume(rollout: Rollout, options: FanoutOptions | None = None,
 
 
 def _descoped(name: str, stack: str) -> str:
-    return name[len(stack) + 1:] if name.startswith(stack + "_") else name
+    return descope(stack, name)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import Diagnostic, PlanError
+from stackctl.names import descope
 from stackctl.observe import ObservedStack
 from stackctl.plan.compose_terms import ComposeChange
 from stackctl.plan.digests import short_digest
@@ -146,5 +147,4 @@ class Plan:
 
 
 def short_name(full: str, stack: str) -> str:
-    prefix = stack + "_"
-    return full[len(prefix):] if full.startswith(prefix) else full
+    return descope(stack, full)

@@ -15,7 +15,6 @@ import json
 import sys
 from typing import Any, TextIO
 
-from stackctl.convert.normalize_spec import service_mode, tasks_wanted
 from stackctl.images import spec_image
 from stackctl.plan import (
     CREATE,
@@ -29,6 +28,7 @@ from stackctl.plan import (
     Plan,
     short_digest,
 )
+from stackctl.swarm.modes import service_mode, tasks_wanted
 
 JSON_SCHEMA = "stackctl.diff/v2"
 SYMBOLS = {CREATE: "+", UPDATE: "~", REMOVE: "-", KEPT: "="}

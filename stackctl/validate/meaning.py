@@ -15,11 +15,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from stackctl.errors import Diagnostic
 from stackctl.images import image_problem
 from stackctl.load.source import SourceDoc, dotted, locate
+from stackctl.names import scope
 from stackctl.placement import constraint_problem, is_spread_key
+from stackctl.swarm.modes import SERVICE_MODES as DEPLOY_MODES
+from stackctl.swarm.modes import is_global, is_job
 from stackctl.syntax.ports import PROTOCOLS, parse_port_spec
 from stackctl.units import parse_bytes, parse_cpus, parse_duration
 
-DEPLOY_MODES = ("replicated", "global", "replicated-job", "global-job")
 FAILURE_ACTIONS = ("pause", "continue", "rollback")
 UPDATE_ORDERS = ("stop-first", "start-first")
 RESTART_CONDITIONS = ("none", "on-failure", "any")
@@ -129,7 +131,7 @@ class _Checker:
                         'use letters, digits, ".", "_" and "-", starting with a letter or digit')
             return
         if self.stack is not None:
-            full = f"{self.stack}_{name}"
+            full = scope(self.stack, name)
             if len(full) > MAX_SERVICE_NAME:
                 self.report(base, f'service name "{full}" is longer than {MAX_SERVICE_NAME} characters',
                             "shorten the stack or service name")
@@ -228,7 +230,7 @@ class _Checker:
         dpath: Path = (*base, "deploy")
         mode = deploy.get("mode") or "replicated"
         self.enum((*dpath, "mode"), deploy.get("mode"), DEPLOY_MODES)
-        if mode in ("global", "global-job") and deploy.get("replicas") is not None:
+        if is_global(str(mode)) and deploy.get("replicas") is not None:
             self.report((*dpath, "replicas"), f"replicas cannot be used with mode {mode}",
                         "only replicated and replicated-job services have replicas")
         self.enum((*dpath, "endpoint_mode"), deploy.get("endpoint_mode"), ENDPOINT_MODES)
@@ -381,7 +383,7 @@ class _Checker:
         """service_completed_successfully: a job completes; a service swarm restarts never does."""
         raw_deploy = target.get("deploy")
         deploy: Mapping[str, object] = raw_deploy if isinstance(raw_deploy, dict) else {}
-        if deploy.get("mode") in ("replicated-job", "global-job"):
+        if is_job(str(deploy.get("mode"))):
             return
         raw_policy = deploy.get("restart_policy")
         policy: Mapping[str, object] = raw_policy if isinstance(raw_policy, dict) else {}

@@ -50,7 +50,7 @@ def test_strip_digest_keeps_digest_only_references() -> None:
     (f"redis:7@{B}", "redis:7"),
     (f"docker.io/library/busybox:1@{A}", "busybox:1"),
     ("docker.io/library/busybox:1", "busybox:1"),
-    # nothing but a digest: kept whole (inspect_tasks' copy cut it to `a`, which reads as a:latest)
+    # nothing but a digest: kept whole (the old ps copy cut it to `a`, which reads as a:latest)
     (f"a@{A}", f"a@{A}"),
     (f"localhost:5000/x@{A}", f"localhost:5000/x@{A}"),
     # nothing to strip, or not a reference: as it is
