@@ -133,7 +133,7 @@ def _with_meaning_problems(schema_errors: list[Diagnostic], partial: Partial, do
     import re
 
     from stackctl.load.merge import merge_configs
-    from stackctl.load.order import order
+    from stackctl.load.order import order_config
     from stackctl.load.source import dotted
     from stackctl.validate.meaning import check_meaning
 
@@ -156,7 +156,7 @@ def _with_meaning_problems(schema_errors: list[Diagnostic], partial: Partial, do
         return False
 
     try:
-        config = order(merge_configs([data for data, _, _ in partial]))
+        config = order_config(merge_configs([data for data, _, _ in partial]))
         found = check_meaning(config, docs, working_dir, environ=env)
     except Exception:  # noqa: BLE001 - a partial stack the checks cannot read: the schema's word stands
         return schema_errors
@@ -180,7 +180,7 @@ def load_stack(
     from stackctl.load.interpolate import build_environment, interpolate_doc
     from stackctl.load.merge import merge_configs
     from stackctl.load.normalize import normalize_doc
-    from stackctl.load.order import order
+    from stackctl.load.order import order_config
     from stackctl.validate.schema import check_schema
 
     if not files:
@@ -252,7 +252,7 @@ def load_stack(
         raise (ValidationError if schema_errors and not load_errors else LoadError)(
             diagnostics=load_errors + schema_errors)
 
-    config = order(merge_configs(normalised))
+    config = order_config(merge_configs(normalised))
     if validate:
         from stackctl.validate.meaning import check_meaning
 

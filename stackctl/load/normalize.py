@@ -16,11 +16,13 @@ from typing import Any
 from stackctl.errors import Diagnostic
 from stackctl.load.source import KeyPath, SourceDoc, dotted
 from stackctl.load.yamlio import go_number
+from stackctl.model import compose
 from stackctl.syntax.ports import expand_port_spec
 from stackctl.syntax.volumes import is_windows_abs, parse_volume_spec
 from stackctl.units import format_duration, parse_bytes, parse_duration
 
 Lookup = Callable[[str], "str | None"]
+Conv = Callable[[Any], Any]
 _OMIT = object()
 
 
@@ -226,35 +228,6 @@ def _map_of(fn: Callable[[Any], Any], null: Any = None) -> Callable[[Any], Any]:
     return convert
 
 
-_UPDATE = _struct({
-    "parallelism": _ptr_int, "delay": _duration, "failure_action": _str, "monitor": _duration,
-    "max_failure_ratio": _float, "order": _str,
-}, keep_empty=True)
-_RESOURCE = _struct({
-    "cpus": _str, "memory": _size, "pids": _int,
-    "generic_resources": _list_of(_struct({
-        "discrete_resource_spec": _struct({"kind": _str, "value": _int}),
-    })),
-}, keep_empty=True)
-_DEPLOY = _struct({
-    "mode": _str,
-    "replicas": _ptr_int,
-    "labels": _labels,
-    "update_config": _UPDATE,
-    "rollback_config": _UPDATE,
-    "resources": _struct({"limits": _RESOURCE, "reservations": _RESOURCE}),
-    "restart_policy": _struct({
-        "condition": _str, "delay": _ptr_duration, "max_attempts": _ptr_int, "window": _ptr_duration,
-    }, keep_empty=True),
-    "placement": _struct({
-        "constraints": _str_list,
-        "preferences": _list_of(_struct({"spread": _str})),
-        "max_replicas_per_node": _int,
-    }),
-    "endpoint_mode": _str,
-})
-
-
 def _depends_on(value: Any) -> Any:
     """The list syntax stays a list (the reference prints it so); the long syntax (Compose
     Specification files only) is a map with each default written out, as `docker compose config` does."""
@@ -277,109 +250,80 @@ def _healthcheck_test(value: Any) -> Any:
     return _str_list(value)
 
 
-_HEALTHCHECK = _struct({
-    "test": _healthcheck_test, "timeout": _ptr_duration, "interval": _ptr_duration, "retries": _ptr_int,
-    "start_period": _ptr_duration, "start_interval": _ptr_duration, "disable": _bool,
-}, keep_empty=True)
+def _build(inner: Conv) -> Conv:
+    def convert(value: Any) -> Any:
+        if isinstance(value, str):
+            return {"context": value} if value else _OMIT
+        return inner(value)
+
+    return convert
 
 
-def _build(value: Any) -> Any:
-    if isinstance(value, str):
-        return {"context": value} if value else _OMIT
-    return _struct({
-        "context": _str, "dockerfile": _str, "args": _mapping_nullable, "labels": _labels,
-        "cache_from": _str_list, "extra_hosts": _hosts, "network": _str, "target": _str,
-    })(value)
+def _ulimit(inner: Conv) -> Conv:
+    def convert(value: Any) -> Any:
+        if isinstance(value, int):
+            return value if value else {}
+        return inner(value)
+
+    return convert
 
 
-def _ulimit(value: Any) -> Any:
-    if isinstance(value, int):
-        return value if value else {}
-    return _struct({"soft": _int, "hard": _int}, keep_empty=True)(value)
+def _service_networks(inner: Conv) -> Conv:
+    def convert(value: Any) -> Any:
+        if not value:
+            return _OMIT
+        if isinstance(value, list):
+            return {_s(name): None for name in value}
+        return {str(k): (None if v is None else inner(v)) for k, v in value.items()}
+
+    return convert
 
 
-def _service_networks(value: Any) -> Any:
-    if not value:
-        return _OMIT
-    if isinstance(value, list):
-        return {_s(name): None for name in value}
-    conv = _struct({
-        "aliases": _str_list, "driver_opts": _string_map, "ipv4_address": _str, "ipv6_address": _str,
-    }, keep_empty=True)
-    return {str(k): (None if v is None else conv(v)) for k, v in value.items()}
+def _file_ref(inner: Conv) -> Conv:
+    def convert(value: Any) -> Any:
+        if isinstance(value, str):
+            return {"source": value}
+        return inner(value)
+
+    return convert
 
 
-def _file_ref(value: Any) -> Any:
-    if isinstance(value, str):
-        return {"source": value}
-    return _struct({"source": _str, "target": _str, "uid": _str, "gid": _str, "mode": _ptr_int},
-                   keep_empty=True)(value)
+_LEAVES: dict[str, Conv] = {
+    "str": _str, "bool": _bool, "ptr_bool": _ptr_bool, "int": _int, "ptr_int": _ptr_int, "float": _float,
+    "duration": _duration, "ptr_duration": _ptr_duration, "size": _size, "str_list": _str_list,
+    "shell_command": _shell_command, "labels": _labels, "mapping_nullable": _mapping_nullable,
+    "string_map": _string_map, "hosts": _hosts, "any": _any, "depends_on": _depends_on,
+    "healthcheck_test": _healthcheck_test,
+}
+_WRAPPERS: dict[str, Callable[[Conv], Conv]] = {"build": _build, "file_ref": _file_ref, "ulimit": _ulimit}
 
 
-def _long_port(value: Any) -> Any:
-    return _struct({"mode": _str, "target": _int, "published": _int, "protocol": _str},
-                   keep_empty=True)(value)
+def _fields(path: str) -> dict[str, Conv]:
+    """The converters of the keys below `path` that have one, from the compose field registry."""
+    return {row.key: _converter(row.path) for row in compose.children(path)
+            if row.load is not None and row.load != "code"}
 
 
-_LOGGING = _struct({"driver": _str, "options": _string_map}, keep_empty=True)
-_CREDENTIAL_SPEC = _struct({"config": _str, "file": _str, "registry": _str})
+def _converter(path: str) -> Conv:
+    """How the value at `path` of the registry (model/compose.py) is normalised."""
+    kind = compose.BY_PATH[path].load
+    if kind in _LEAVES:
+        return _LEAVES[kind]
+    if kind == "list":
+        return _list_of(_converter(path + "[]"))
+    if kind == "ulimits":
+        return _map_of(_converter(path + ".*"), null={})
+    if kind == "networks":
+        return _service_networks(_converter(path + ".*"))
+    inner = _struct(_fields(path), keep_empty=kind != "struct")
+    return _WRAPPERS[kind](inner) if kind in _WRAPPERS else inner
+
 
 # Fields with a simple conversion; ports, volumes, environment and env_file have their own code.
-_SERVICE_FIELDS: dict[str, Callable[[Any], Any]] = {
-    "build": _build,
-    "cap_add": _str_list, "cap_drop": _str_list,
-    "cgroupns_mode": _str, "cgroup_parent": _str,
-    "command": _shell_command,
-    "configs": _list_of(_file_ref),
-    "container_name": _str,
-    "credential_spec": _CREDENTIAL_SPEC,
-    "depends_on": _depends_on,
-    "deploy": _DEPLOY,
-    "devices": _str_list,
-    "dns": _str_list, "dns_search": _str_list,
-    "domainname": _str,
-    "entrypoint": _shell_command,
-    "env_file": _str_list,
-    "expose": _str_list,
-    "external_links": _str_list,
-    "extra_hosts": _hosts,
-    "hostname": _str,
-    "healthcheck": _HEALTHCHECK,
-    "image": _str,
-    "init": _ptr_bool,
-    "ipc": _str,
-    "isolation": _str,
-    "labels": _labels,
-    "links": _str_list,
-    "logging": _LOGGING,
-    "mac_address": _str,
-    "network_mode": _str,
-    "networks": _service_networks,
-    "pid": _str,
-    "privileged": _bool,
-    "read_only": _bool,
-    "restart": _str,
-    "secrets": _list_of(_file_ref),
-    "security_opt": _str_list,
-    "shm_size": _str,
-    "stdin_open": _bool,
-    "stop_grace_period": _ptr_duration,
-    "stop_signal": _str,
-    "sysctls": _labels,
-    "tmpfs": _str_list,
-    "tty": _bool,
-    "ulimits": _map_of(_ulimit, null={}),
-    "user": _str,
-    "userns_mode": _str,
-    "working_dir": _str,
-}
-
-_VOLUME_LONG = _struct({
-    "type": _str, "source": _str, "target": _str, "read_only": _bool, "consistency": _str,
-    "bind": _struct({"propagation": _str}, keep_empty=True),
-    "volume": _struct({"nocopy": _bool, "subpath": _str}, keep_empty=True),
-    "tmpfs": _struct({"size": _int}, keep_empty=True),
-}, keep_empty=True)
+_SERVICE_FIELDS = _fields("services.*")
+_LONG_PORT = _converter("services.*.ports[]")
+_VOLUME_LONG = _converter("services.*.volumes[]")
+_SECTIONS = {section: _converter(section + ".*") for section in ("networks", "volumes", "secrets", "configs")}
 
 
 class Normalizer:
@@ -473,7 +417,7 @@ class Normalizer:
                     item = self.spec_port(item, (*path, index))
                     if item is None:
                         continue
-                out.append(_long_port(item))
+                out.append(_LONG_PORT(item))
                 continue
             try:
                 parsed = expand_port_spec(item)
@@ -501,7 +445,7 @@ class Normalizer:
 
     def spec_port(self, item: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
         """A Compose Specification long port → the 3.x one: `published: "8080"` becomes 8080 (the
-        keys swarm has no field for are dropped by _long_port; load/spec.py warns about them)."""
+        keys swarm has no field for are dropped by the long port struct; load/spec.py warns about them)."""
         item = dict(item)
         published = item.get("published")
         if isinstance(published, str):
@@ -578,11 +522,7 @@ class Normalizer:
         ext = self.external("network", key, raw, "3.5")
         if ext is not None:
             return {**ext, **{k: v for k, v in raw.items() if k.startswith("x-")}}
-        spec = _struct({
-            "name": _str, "driver": _str, "driver_opts": _string_map,
-            "ipam": _struct({"driver": _str, "config": _list_of(_struct({"subnet": _str}))}),
-            "internal": _bool, "attachable": _bool, "labels": _labels,
-        }, keep_empty=True)
+        spec = _SECTIONS["networks"]
         return self._convert(spec, raw, ("networks", key))
 
     def volume(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -593,10 +533,7 @@ class Normalizer:
                     self.error(f'conflicting parameters "external" and "{conflict}" specified for volume '
                                f'"{key}"', ("volumes", key, conflict))
             return {**ext, **{k: v for k, v in raw.items() if k.startswith("x-")}}
-        spec = _struct({
-            "name": _str, "driver": _str, "driver_opts": _string_map, "labels": _labels,
-            "x-cluster-spec": _cluster_spec,
-        }, keep_empty=True)
+        spec = _SECTIONS["volumes"]
         return self._convert(spec, raw, ("volumes", key))
 
     def secret(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -612,10 +549,7 @@ class Normalizer:
             return {}
         extras = {k: v for k, v in raw.items() if k.startswith("x-")}
         ext = self.external(kind, key, raw, "3.5")
-        spec = _struct({
-            "name": _str, "file": _str, "environment": _str, "labels": _labels, "driver": _str,
-            "driver_opts": _string_map, "template_driver": _str,
-        }, keep_empty=True)
+        spec = _SECTIONS[kind + "s"]
         out = self._convert(spec, raw, (kind + "s", key))
         if ext is not None:
             out.update(ext)
@@ -640,22 +574,6 @@ class Normalizer:
         except (TypeError, AttributeError, ValueError):
             return {}
         return {} if out is _OMIT else out
-
-
-def _segments(value: Any) -> Any:
-    return _mapping(value)
-
-
-def _cluster_spec(value: Any) -> Any:
-    topology = _list_of(_struct({"segments": _segments}, keep_empty=True))
-    return _struct({
-        "group": _str,
-        "access_mode": _struct({"scope": _str, "sharing": _str, "block_volume": _any, "mount_volume": _any}),
-        "accessibility_requirements": _struct({"requisite": topology, "preferred": topology}),
-        "capacity_range": _struct({"required_bytes": _size, "limit_bytes": _size}),
-        "secrets": _list_of(_struct({"key": _str, "secret": _str})),
-        "availability": _str,
-    })(value)
 
 
 def _version_at_least(version: str, minimum: str) -> bool:

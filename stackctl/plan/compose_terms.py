@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackctl.convert.normalize_spec import MODE_NAMES
+from stackctl.model.compose import Unit, engine_field
 from stackctl.units import format_duration, parse_bytes, parse_cpus, parse_duration
 
 Formatter = Callable[[Any, Any], str]  # (engine value, the file's own value or None) -> text
@@ -137,90 +138,19 @@ def _mode(value: Any, _file_value: Any = None) -> str:
     return _text(value)
 
 
-# --- the table: engine path prefix -> (compose path, grammar) ---------------------------
+# --- engine path -> compose key and grammar: the compose field registry (model/compose.py) ---------
 
-_CS = "TaskTemplate.ContainerSpec."
-_HC = _CS + "Healthcheck."
-_RES = "TaskTemplate.Resources."
-_RP = "TaskTemplate.RestartPolicy."
-_PL = "TaskTemplate.Placement."
-
-FIELDS: dict[str, tuple[str, Formatter]] = {
-    _CS + "Image": ("image", _text),
-    _CS + "Args": ("command", _text),
-    _CS + "Command": ("entrypoint", _text),
-    _CS + "Env": ("environment", _text),
-    _CS + "Dir": ("working_dir", _text),
-    _CS + "User": ("user", _text),
-    _CS + "Hostname": ("hostname", _text),
-    _CS + "Init": ("init", _text),
-    _CS + "StopSignal": ("stop_signal", _text),
-    _CS + "StopGracePeriod": ("stop_grace_period", _duration),
-    _CS + "TTY": ("tty", _text),
-    _CS + "OpenStdin": ("stdin_open", _text),
-    _CS + "ReadOnly": ("read_only", _text),
-    _CS + "Labels": ("labels", _text),
-    _CS + "Mounts": ("volumes", _text),
-    _CS + "Hosts": ("extra_hosts", _text),
-    _CS + "DNSConfig.Nameservers": ("dns", _text),
-    _CS + "DNSConfig.Search": ("dns_search", _text),
-    _CS + "DNSConfig.Options": ("dns_opt", _text),
-    _CS + "Secrets": ("secrets", _text),
-    _CS + "Configs": ("configs", _text),
-    _CS + "Privileges.CredentialSpec": ("credential_spec", _text),
-    _CS + "Isolation": ("isolation", _text),
-    _CS + "Sysctls": ("sysctls", _text),
-    _CS + "CapabilityAdd": ("cap_add", _text),
-    _CS + "CapabilityDrop": ("cap_drop", _text),
-    _CS + "Ulimits": ("ulimits", _text),
-    _CS + "OomScoreAdj": ("oom_score_adj", _text),
-    _CS + "PidsLimit": ("deploy.resources.limits.pids", _text),
-    _HC + "Test": ("healthcheck.test", _text),
-    _HC + "Interval": ("healthcheck.interval", _duration),
-    _HC + "Timeout": ("healthcheck.timeout", _duration),
-    _HC + "StartPeriod": ("healthcheck.start_period", _duration),
-    _HC + "StartInterval": ("healthcheck.start_interval", _duration),
-    _HC + "Retries": ("healthcheck.retries", _text),
-    _RES + "Limits.NanoCPUs": ("deploy.resources.limits.cpus", _cpus),
-    _RES + "Limits.MemoryBytes": ("deploy.resources.limits.memory", _bytes),
-    _RES + "Limits.Pids": ("deploy.resources.limits.pids", _text),
-    _RES + "Reservations.NanoCPUs": ("deploy.resources.reservations.cpus", _cpus),
-    _RES + "Reservations.MemoryBytes": ("deploy.resources.reservations.memory", _bytes),
-    _RES + "Reservations.GenericResources": ("deploy.resources.reservations.generic_resources", _text),
-    _RP + "Condition": ("deploy.restart_policy.condition", _text),
-    _RP + "Delay": ("deploy.restart_policy.delay", _duration),
-    _RP + "MaxAttempts": ("deploy.restart_policy.max_attempts", _text),
-    _RP + "Window": ("deploy.restart_policy.window", _duration),
-    _PL + "Constraints": ("deploy.placement.constraints", _text),
-    _PL + "Preferences": ("deploy.placement.preferences", _text),
-    _PL + "MaxReplicas": ("deploy.placement.max_replicas_per_node", _text),
-    "TaskTemplate.Networks": ("networks", _text),
-    "TaskTemplate.LogDriver.Name": ("logging.driver", _text),
-    "TaskTemplate.LogDriver.Options": ("logging.options", _text),
-    "Labels": ("deploy.labels", _text),
-    "Mode.Replicated.Replicas": ("deploy.replicas", _text),
-    "Mode": ("deploy.mode", _mode),
-    "EndpointSpec.Mode": ("deploy.endpoint_mode", _text),
-    "EndpointSpec.Ports": ("ports", _text),
-}
-for _engine, _compose in (("UpdateConfig", "update_config"), ("RollbackConfig", "rollback_config")):
-    FIELDS[f"{_engine}.Parallelism"] = (f"deploy.{_compose}.parallelism", _text)
-    FIELDS[f"{_engine}.Delay"] = (f"deploy.{_compose}.delay", _duration)
-    FIELDS[f"{_engine}.FailureAction"] = (f"deploy.{_compose}.failure_action", _text)
-    FIELDS[f"{_engine}.Monitor"] = (f"deploy.{_compose}.monitor", _duration)
-    FIELDS[f"{_engine}.MaxFailureRatio"] = (f"deploy.{_compose}.max_failure_ratio", _text)
-    FIELDS[f"{_engine}.Order"] = (f"deploy.{_compose}.order", _text)
-
-# Longest prefix first, so `Mode.Replicated.Replicas` wins over `Mode`.
-_PREFIXES = sorted(FIELDS, key=len, reverse=True)
+_GRAMMARS: dict[Unit, Formatter] = {"text": _text, "duration": _duration, "bytes": _bytes, "cpus": _cpus,
+                                    "mode": _mode}
 
 
 def compose_field(engine_path: str) -> tuple[str, Formatter, str] | None:
     """(compose path, grammar, the engine path's rest) for a dotted engine path, or None."""
-    for prefix in _PREFIXES:
-        if engine_path == prefix or engine_path.startswith((prefix + ".", prefix + "[")):
-            return (*FIELDS[prefix], engine_path[len(prefix):])
-    return None
+    found = engine_field(engine_path)
+    if found is None or found[0].service_key is None:
+        return None
+    field, rest = found
+    return str(field.service_key), _GRAMMARS[field.unit], rest
 
 
 def _file_value(service: Mapping[str, Any] | None, compose_path: str) -> Any:
