@@ -11,16 +11,14 @@ A field with no compose key (set on the swarm, outside any file) keeps its engin
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from stackctl.convert.normalize_spec import MODE_NAMES
 from stackctl.model.compose import Unit, engine_field
-from stackctl.units import format_duration, parse_bytes, parse_cpus, parse_duration
+from stackctl.units import format_bytes, format_cpus, format_duration, parse_bytes, parse_cpus, parse_duration
 
-Formatter = Callable[[Any, Any], str]  # (engine value, the file's own value or None) -> text
+Formatter = Callable[[object, object], str]  # (engine value, the file's own value or None) -> text
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ class ComposeChange:
             return self.parts
         return tuple(self.compose_path.split(".")) if self.compose_path else ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         # `path` is the engine path, as in stackctl.diff/v1
         return {"compose_path": self.compose_path, "engine_path": self.engine_path, "path": self.engine_path,
                 "file": self.file, "line": self.line, "old": self.old, "new": self.new,
@@ -72,7 +70,7 @@ def key_text(parts: Sequence[str]) -> str:
 # --- value grammars, engine value back to the file's unit -------------------------------
 
 
-def _text(value: Any, _file_value: Any = None) -> str:
+def _text(value: object, _file_value: object = None) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, bool):
@@ -86,7 +84,7 @@ def _text(value: Any, _file_value: Any = None) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _duration(value: Any, _file_value: Any = None) -> str:
+def _duration(value: object, _file_value: object = None) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -94,37 +92,24 @@ def _duration(value: Any, _file_value: Any = None) -> str:
     return _text(value)
 
 
-_SIZE_UNITS = (("p", 1 << 50), ("t", 1 << 40), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10))
-_SIZE_SUFFIX = re.compile(r"^\s*[\d.]+\s*([kmgtpKMGTP])((?:[iI])?[bB])?\s*$")
-
-
-def _bytes(value: Any, file_value: Any = None) -> str:
+def _bytes(value: object, file_value: object = None) -> str:
     """Bytes in the suffix the file uses (`64M`), else the largest exact one."""
     if value is None:
         return "(none)"
     if not isinstance(value, int) or isinstance(value, bool):
         return _text(value)
-    match = _SIZE_SUFFIX.match(file_value) if isinstance(file_value, str) else None
-    if match:
-        size = dict(_SIZE_UNITS)[match.group(1).lower()]
-        if value % size == 0:
-            return f"{value // size}{match.group(1)}{match.group(2) or ''}"
-    for unit, size in _SIZE_UNITS:
-        if value and value % size == 0:
-            return f"{value // size}{unit.upper()}"
-    return str(value)
+    return format_bytes(value, file_value if isinstance(file_value, str) else None)
 
 
-def _cpus(value: Any, _file_value: Any = None) -> str:
+def _cpus(value: object, _file_value: object = None) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, int) and not isinstance(value, bool):
-        whole, frac = divmod(value, 1_000_000_000)
-        return str(whole) if not frac else f"{whole}.{str(frac).rjust(9, '0').rstrip('0')}"
+        return format_cpus(value)
     return _text(value)
 
 
-def _replicas(value: Any, _file_value: Any = None) -> str:
+def _replicas(value: object, _file_value: object = None) -> str:
     if isinstance(value, dict):
         count = (value.get("Replicated") or {}).get("Replicas")
         if count is not None:
@@ -132,7 +117,7 @@ def _replicas(value: Any, _file_value: Any = None) -> str:
     return _text(value)
 
 
-def _mode(value: Any, _file_value: Any = None) -> str:
+def _mode(value: object, _file_value: object = None) -> str:
     if isinstance(value, dict) and value:
         return MODE_NAMES.get(next(iter(value)), _text(value))
     return _text(value)
@@ -153,8 +138,8 @@ def compose_field(engine_path: str) -> tuple[str, Formatter, str] | None:
     return str(field.service_key), _GRAMMARS[field.unit], rest
 
 
-def _file_value(service: Mapping[str, Any] | None, compose_path: str) -> Any:
-    value: Any = service
+def _file_value(service: Mapping[str, object] | None, compose_path: str) -> object:
+    value: object = service
     for part in compose_path.split("."):
         if not isinstance(value, Mapping):
             return None
@@ -162,7 +147,7 @@ def _file_value(service: Mapping[str, Any] | None, compose_path: str) -> Any:
     return value
 
 
-def _shown(grammar: Formatter, value: Any, file_value: Any = None) -> str | None:
+def _shown(grammar: Formatter, value: object, file_value: object = None) -> str | None:
     """A value in the file's words (the file's own text when it means this value: `90s`, not
     `1m30s`); None when it is not set."""
     if value is None:
@@ -177,14 +162,14 @@ def _shown(grammar: Formatter, value: Any, file_value: Any = None) -> str | None
     return grammar(value, file_value)
 
 
-_PARSERS: dict[Formatter, Callable[[Any], int]] = {_duration: parse_duration, _bytes: parse_bytes,
+_PARSERS: dict[Formatter, Callable[[object], int]] = {_duration: parse_duration, _bytes: parse_bytes,
                                                    _cpus: parse_cpus}
 
 
 _PORT_KEYS = {"Protocol", "TargetPort", "PublishedPort", "PublishMode"}
 
 
-def _port(value: Any) -> str:
+def _port(value: object) -> str:
     """An EndpointSpec port as the short syntax writes it: `8080:80/tcp`, `80/udp`."""
     if not isinstance(value, Mapping) or set(value) - _PORT_KEYS:
         return _text(value)
@@ -196,7 +181,7 @@ def _port(value: Any) -> str:
     return text
 
 
-def _mount(value: Any) -> str:
+def _mount(value: object) -> str:
     """A mount as the short syntax writes it (`data:/data:ro`); other options as JSON."""
     if not isinstance(value, Mapping) or set(value) - {"Type", "Source", "Target", "ReadOnly"}:
         return _text(value)
@@ -207,7 +192,7 @@ def _mount(value: Any) -> str:
     return text + (":ro" if value.get("ReadOnly") else "")
 
 
-def _file_ref(value: Any) -> str:
+def _file_ref(value: object) -> str:
     """A secret/config reference: `STACK_pw-1a2b3c4d as /run/secrets/pw` (the version, its path)."""
     if not isinstance(value, Mapping):
         return _text(value)
@@ -216,7 +201,7 @@ def _file_ref(value: Any) -> str:
     return f"{name} as {target}" if name and target else _text(value)
 
 
-def _network(value: Any) -> str:
+def _network(value: object) -> str:
     """A service's network attachment: `shop_back` or `shop_back (aliases: db)`."""
     if not isinstance(value, Mapping) or set(value) - {"Target", "Aliases"} or not value.get("Target"):
         return _text(value)
@@ -224,11 +209,11 @@ def _network(value: Any) -> str:
     return str(value["Target"]) + (f" (aliases: {', '.join(map(str, aliases))})" if aliases else "")
 
 
-_ELEMENT_TEXT: dict[str, Callable[[Any], str]] = {"ports": _port, "volumes": _mount, "secrets": _file_ref,
+_ELEMENT_TEXT: dict[str, Callable[[object], str]] = {"ports": _port, "volumes": _mount, "secrets": _file_ref,
                                                   "configs": _file_ref, "networks": _network}
 
 
-def _env_map(items: Sequence[Any]) -> dict[str, str | None]:
+def _env_map(items: Sequence[object]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for item in items:
         name, eq, value = str(item).partition("=")
@@ -247,11 +232,11 @@ def _env_value(env: Mapping[str, str | None], name: str) -> str | None:
     return "(no value)" if value is None else _text(value)
 
 
-def _element_changes(compose_path: str, engine_path: str, old: Any, new: Any) -> list[ComposeChange]:
+def _element_changes(compose_path: str, engine_path: str, old: object, new: object) -> list[ComposeChange]:
     """Lists diffed by element: `environment.LEVEL: info → debug`, `ports: + 8080:80/tcp`."""
     base = tuple(compose_path.split("."))
     if compose_path == "environment":
-        before, after = _env_map(old or []), _env_map(new or [])
+        before, after = _env_map(_as_list(old)), _env_map(_as_list(new))
         out = []
         for name in sorted(set(before) | set(after)):
             if before.get(name, _ABSENT) != after.get(name, _ABSENT):
@@ -259,7 +244,7 @@ def _element_changes(compose_path: str, engine_path: str, old: Any, new: Any) ->
                                          _env_value(after, name), parts=(*base, name)))
         return out
     if compose_path in _MAPS and _is_map(old) and _is_map(new):
-        before_map, after_map = dict(old or {}), dict(new or {})
+        before_map, after_map = _as_map(old), _as_map(new)
         return [ComposeChange(key_text((*base, key)), engine_path, _shown(_text, before_map.get(key)),
                               _shown(_text, after_map.get(key)), parts=(*base, key))
                 for key in sorted(set(before_map) | set(after_map))
@@ -284,8 +269,18 @@ ELEMENTWISE = frozenset({
     "deploy.placement.constraints", "deploy.placement.preferences"})
 
 
-def _is_map(value: Any) -> bool:
+def _is_map(value: object) -> bool:
     return value is None or isinstance(value, Mapping)
+
+
+def _as_map(value: object) -> dict[str, object]:
+    """A map's copy ({} for None)."""
+    return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
+def _as_list(value: object) -> Sequence[object]:
+    """A list ([] for None)."""
+    return value if isinstance(value, list | tuple) else []
 
 
 def list_field(engine_path: str) -> str | None:
@@ -297,8 +292,8 @@ def list_field(engine_path: str) -> str | None:
     return engine_path[: len(engine_path) - len(found[2])]
 
 
-def compose_changes(engine_path: str, old: Any, new: Any,
-                    service: Mapping[str, Any] | None = None) -> list[ComposeChange]:
+def compose_changes(engine_path: str, old: object, new: object,
+                    service: Mapping[str, object] | None = None) -> list[ComposeChange]:
     """One engine field change of a service as compose changes (usually one).
 
     `service`: the service's entry as the files write it (before normalisation), for their units.
@@ -306,7 +301,7 @@ def compose_changes(engine_path: str, old: Any, new: Any,
     found = compose_field(engine_path)
     if (found is None or found[2]) and _is_map(old) and _is_map(new) and (old or new):
         # A block added or removed whole (`TaskTemplate.Resources: None -> {...}`): its leaves.
-        before, after = dict(old or {}), dict(new or {})
+        before, after = _as_map(old), _as_map(new)
         out: list[ComposeChange] = []
         for key in sorted(set(before) | set(after)):
             if before.get(key) != after.get(key):
