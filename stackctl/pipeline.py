@@ -86,22 +86,24 @@ def _schema_accepted_part(doc: SourceDoc) -> tuple[SourceDoc, Rejected] | None:
         data = copy.deepcopy(part.data)
         for path in paths:
             _remove(data, path)
-        part = dataclasses.replace(part, data=_sweep(data))
+        part = dataclasses.replace(part, data=_sweep_map(data))
     return (part, rejected) if not check_schema(part) else None
 
 
 _GONE = object()
 
 
-def _remove(data: Any, path: tuple[str | int, ...]) -> None:
+def _remove(data: object, path: tuple[str | int, ...]) -> None:
     """Remove `path` from `data` in place: a whole entry of a section (services.web) stays as an
     empty mapping (an external one for secrets and configs), so that what refers to it by name
     still finds it."""
     parent = data
     for part in path[:-1]:
-        try:
+        if isinstance(parent, dict) and part in parent:
             parent = parent[part]
-        except (KeyError, IndexError, TypeError):
+        elif isinstance(parent, list) and isinstance(part, int) and -len(parent) <= part < len(parent):
+            parent = parent[part]
+        else:
             return
     last = path[-1]
     if isinstance(parent, dict) and last in parent:
@@ -113,15 +115,19 @@ def _remove(data: Any, path: tuple[str | int, ...]) -> None:
         parent[last] = _GONE  # swept after every path is removed: the indices of the others hold
 
 
-def _sweep(data: Any) -> Any:
+def _sweep_map(data: dict[str, object]) -> dict[str, object]:
+    return {k: _sweep(v) for k, v in data.items()}
+
+
+def _sweep(data: object) -> object:
     if isinstance(data, dict):
-        return {k: _sweep(v) for k, v in data.items()}
+        return _sweep_map(data)
     if isinstance(data, list):
         return [_sweep(v) for v in data if v is not _GONE]
     return data
 
 
-Partial = list[tuple[dict[str, Any], Rejected, list[Diagnostic]]]
+Partial = list[tuple[dict[str, object], Rejected, list[Diagnostic]]]
 
 
 def _with_meaning_problems(schema_errors: list[Diagnostic], partial: Partial, docs: list[SourceDoc],
@@ -193,7 +199,7 @@ def load_stack(
     schema_errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     docs: list[SourceDoc] = []
-    normalised: list[dict[str, Any]] = []
+    normalised: list[dict[str, object]] = []
     # validate: the parts the schema did not reject, so that the meaning checks still run on them
     # (normalised data, the rejected paths, normalisation errors); None once a file is all rejected
     partial: Partial | None = []

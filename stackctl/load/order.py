@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from stackctl.model.compose import BY_PATH, children
 
@@ -121,8 +120,9 @@ def order(value: object, spec: Spec = TOP) -> object:
     return value
 
 
-def order_config(config: dict[str, Any]) -> dict[str, Any]:
+def order_config(config: dict[str, object]) -> dict[str, object]:
     """The whole normalised stack in the reference's printing order."""
     out = order(config)
-    assert isinstance(out, dict)
+    if not isinstance(out, dict):
+        raise TypeError("order() keeps a mapping a mapping")
     return out
