@@ -10,6 +10,8 @@ order the reference prints it. A row says
 - `engine`: the Engine API ServiceSpec field(s) the key becomes (dotted paths), for the plan's
   and history's words (`plan/compose_terms.py`);
 - `unit`: the grammar of its value (`units.py`): durations, byte sizes, CPU counts, the mode;
+- `elements`: a list or map the plan shows element by element (`environment.LEVEL: info → debug`,
+  `ports: + 8080:80/tcp`), not whole;
 - `ordered`: False for a key the reference prints among the sorted rest (not a field of its struct).
 
 What reads it: `load/order.py` (key order), `load/normalize.py` (which converter, which keys a
@@ -42,6 +44,7 @@ class ComposeField:
     engine: tuple[str, ...] = ()
     unit: Unit = "text"
     ordered: bool = True
+    elements: bool = False
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -80,9 +83,9 @@ _PL = "TaskTemplate.Placement."
 _S = "services.*."
 
 
-def _f(path: str, load: LoadKind | None, *engine: str, unit: Unit = "text", ordered: bool = True
-       ) -> ComposeField:
-    return ComposeField(path, load, engine, unit, ordered)
+def _f(path: str, load: LoadKind | None, *engine: str, unit: Unit = "text", ordered: bool = True,
+       elements: bool = False) -> ComposeField:
+    return ComposeField(path, load, engine, unit, ordered, elements)
 
 
 def _each(at: str, rows: Sequence[tuple[str, LoadKind]]) -> list[ComposeField]:
@@ -122,7 +125,7 @@ def _resources(key: str, engine: str) -> list[ComposeField]:
 
 def _file_ref(at: str, engine: str) -> list[ComposeField]:
     return [
-        _f(at, "list", engine),
+        _f(at, "list", engine, elements=True),
         _f(f"{at}[]", "file_ref"),
         *_each(f"{at}[]", (
             ("source", "str"), ("target", "str"), ("uid", "str"), ("gid", "str"), ("mode", "ptr_int"))),
@@ -135,8 +138,8 @@ _SERVICE: list[ComposeField] = [
     *_each(_S + "build", (
         ("context", "str"), ("dockerfile", "str"), ("args", "mapping_nullable"), ("labels", "labels"),
         ("cache_from", "str_list"), ("extra_hosts", "hosts"), ("network", "str"), ("target", "str"))),
-    _f(_S + "cap_add", "str_list", _CS + "CapabilityAdd"),
-    _f(_S + "cap_drop", "str_list", _CS + "CapabilityDrop"),
+    _f(_S + "cap_add", "str_list", _CS + "CapabilityAdd", elements=True),
+    _f(_S + "cap_drop", "str_list", _CS + "CapabilityDrop", elements=True),
     _f(_S + "cgroupns_mode", "str"),
     _f(_S + "cgroup_parent", "str"),
     _f(_S + "command", "shell_command", _CS + "Args"),
@@ -150,7 +153,7 @@ _SERVICE: list[ComposeField] = [
     _f(_S + "deploy", "struct"),
     _f(_S + "deploy.mode", "str", "Mode", unit="mode"),
     _f(_S + "deploy.replicas", "ptr_int", "Mode.Replicated.Replicas"),
-    _f(_S + "deploy.labels", "labels", "Labels"),
+    _f(_S + "deploy.labels", "labels", "Labels", elements=True),
     *_update("update_config", "UpdateConfig"),
     *_update("rollback_config", "RollbackConfig"),
     _f(_S + "deploy.resources", "struct"),
@@ -162,23 +165,23 @@ _SERVICE: list[ComposeField] = [
     _f(_S + "deploy.restart_policy.max_attempts", "ptr_int", _RP + "MaxAttempts"),
     _f(_S + "deploy.restart_policy.window", "ptr_duration", _RP + "Window", unit="duration"),
     _f(_S + "deploy.placement", "struct"),
-    _f(_S + "deploy.placement.constraints", "str_list", _PL + "Constraints"),
-    _f(_S + "deploy.placement.preferences", "list", _PL + "Preferences"),
+    _f(_S + "deploy.placement.constraints", "str_list", _PL + "Constraints", elements=True),
+    _f(_S + "deploy.placement.preferences", "list", _PL + "Preferences", elements=True),
     _f(_S + "deploy.placement.preferences[]", "struct"),
     _f(_S + "deploy.placement.preferences[].spread", "str"),
     _f(_S + "deploy.placement.max_replicas_per_node", "int", _PL + "MaxReplicas"),
     _f(_S + "deploy.endpoint_mode", "str", "EndpointSpec.Mode"),
     _f(_S + "devices", "str_list"),
-    _f(_S + "dns", "str_list", _CS + "DNSConfig.Nameservers"),
+    _f(_S + "dns", "str_list", _CS + "DNSConfig.Nameservers", elements=True),
     _f(_S + "dns_opt", None, _CS + "DNSConfig.Options"),
-    _f(_S + "dns_search", "str_list", _CS + "DNSConfig.Search"),
+    _f(_S + "dns_search", "str_list", _CS + "DNSConfig.Search", elements=True),
     _f(_S + "domainname", "str"),
     _f(_S + "entrypoint", "shell_command", _CS + "Command"),
-    _f(_S + "environment", "code", _CS + "Env"),
+    _f(_S + "environment", "code", _CS + "Env", elements=True),
     _f(_S + "env_file", "str_list"),
     _f(_S + "expose", "str_list"),
     _f(_S + "external_links", "str_list"),
-    _f(_S + "extra_hosts", "hosts", _CS + "Hosts"),
+    _f(_S + "extra_hosts", "hosts", _CS + "Hosts", elements=True),
     _f(_S + "hostname", "str", _CS + "Hostname"),
     _f(_S + "healthcheck", "struct!"),
     _f(_S + "healthcheck.test", "healthcheck_test", _HC + "Test"),
@@ -192,14 +195,14 @@ _SERVICE: list[ComposeField] = [
     _f(_S + "init", "ptr_bool", _CS + "Init"),
     _f(_S + "ipc", "str"),
     _f(_S + "isolation", "str", _CS + "Isolation"),
-    _f(_S + "labels", "labels", _CS + "Labels"),
+    _f(_S + "labels", "labels", _CS + "Labels", elements=True),
     _f(_S + "links", "str_list"),
     _f(_S + "logging", "struct!"),
     _f(_S + "logging.driver", "str", "TaskTemplate.LogDriver.Name"),
-    _f(_S + "logging.options", "string_map", "TaskTemplate.LogDriver.Options"),
+    _f(_S + "logging.options", "string_map", "TaskTemplate.LogDriver.Options", elements=True),
     _f(_S + "mac_address", "str"),
     _f(_S + "network_mode", "str"),
-    _f(_S + "networks", "networks", "TaskTemplate.Networks"),
+    _f(_S + "networks", "networks", "TaskTemplate.Networks", elements=True),
     _f(_S + "networks.*", "struct!"),
     _f(_S + "networks.*.aliases", "str_list"),
     _f(_S + "networks.*.driver_opts", "string_map"),
@@ -207,7 +210,7 @@ _SERVICE: list[ComposeField] = [
     _f(_S + "networks.*.ipv6_address", "str"),
     _f(_S + "oom_score_adj", None, _CS + "OomScoreAdj"),
     _f(_S + "pid", "str"),
-    _f(_S + "ports", "code", "EndpointSpec.Ports"),
+    _f(_S + "ports", "code", "EndpointSpec.Ports", elements=True),
     _f(_S + "ports[]", "struct!"),
     _f(_S + "ports[].mode", "str"),
     _f(_S + "ports[].target", "int"),
@@ -222,16 +225,16 @@ _SERVICE: list[ComposeField] = [
     _f(_S + "stdin_open", "bool", _CS + "OpenStdin"),
     _f(_S + "stop_grace_period", "ptr_duration", _CS + "StopGracePeriod", unit="duration"),
     _f(_S + "stop_signal", "str", _CS + "StopSignal"),
-    _f(_S + "sysctls", "labels", _CS + "Sysctls"),
+    _f(_S + "sysctls", "labels", _CS + "Sysctls", elements=True),
     _f(_S + "tmpfs", "str_list"),
     _f(_S + "tty", "bool", _CS + "TTY"),
-    _f(_S + "ulimits", "ulimits", _CS + "Ulimits"),
+    _f(_S + "ulimits", "ulimits", _CS + "Ulimits", elements=True),
     _f(_S + "ulimits.*", "ulimit"),
     _f(_S + "ulimits.*.soft", "int"),
     _f(_S + "ulimits.*.hard", "int"),
     _f(_S + "user", "str", _CS + "User"),
     _f(_S + "userns_mode", "str"),
-    _f(_S + "volumes", "code", _CS + "Mounts"),
+    _f(_S + "volumes", "code", _CS + "Mounts", elements=True),
     _f(_S + "volumes[]", "struct!"),
     *_each(_S + "volumes[]", (
         ("type", "str"), ("source", "str"), ("target", "str"), ("read_only", "bool"), ("consistency", "str"),

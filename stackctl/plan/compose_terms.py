@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stackctl.convert.normalize_spec import MODE_NAMES
-from stackctl.model.compose import Unit, engine_field
+from stackctl.model.compose import FIELDS, Unit, engine_field
 from stackctl.units import format_bytes, format_cpus, format_duration, parse_bytes, parse_cpus, parse_duration
 
 Formatter = Callable[[object, object], str]  # (engine value, the file's own value or None) -> text
@@ -222,7 +222,8 @@ def _env_map(items: Sequence[object]) -> dict[str, str | None]:
 
 
 _ABSENT = object()
-_MAPS = ("labels", "deploy.labels", "sysctls", "logging.options")
+_MAPS = frozenset(str(f.service_key) for f in FIELDS
+                  if f.elements and f.service_key and f.load in ("labels", "string_map"))
 
 
 def _env_value(env: Mapping[str, str | None], name: str) -> str | None:
@@ -263,10 +264,8 @@ def _element_changes(compose_path: str, engine_path: str, old: object, new: obje
             + [ComposeChange(compose_path, engine_path, None, show(v), True, base) for v in added])
 
 
-ELEMENTWISE = frozenset({
-    "environment", "labels", "deploy.labels", "sysctls", "logging.options", "volumes", "ports", "secrets",
-    "configs", "networks", "extra_hosts", "dns", "dns_search", "cap_add", "cap_drop", "ulimits",
-    "deploy.placement.constraints", "deploy.placement.preferences"})
+# the keys the plan diffs by element (the registry's `elements` rows), and which of them are maps
+ELEMENTWISE = frozenset(str(f.service_key) for f in FIELDS if f.elements and f.service_key)
 
 
 def _is_map(value: object) -> bool:
