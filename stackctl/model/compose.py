@@ -10,6 +10,8 @@ order the reference prints it. A row says
 - `engine`: the Engine API ServiceSpec field(s) the key becomes (dotted paths), for the plan's
   and history's words (`plan/compose_terms.py`);
 - `unit`: the grammar of its value (`units.py`): durations, byte sizes, CPU counts, the mode;
+- `cast`: the type an interpolated string becomes here (`${N}` in `replicas: ${N}`), as the
+  reference's loader casts it: int, float, bool (None: stays a string);
 - `elements`: a list or map the plan shows element by element (`environment.LEVEL: info → debug`,
   `ports: + 8080:80/tcp`), not whole;
 - `ordered`: False for a key the reference prints among the sorted rest (not a field of its struct).
@@ -21,11 +23,13 @@ struct keeps), `plan/compose_terms.py` (engine path → compose key and unit) an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 Unit = Literal["text", "duration", "bytes", "cpus", "mode"]
+Cast = Literal["int", "float", "bool"]
 
 LoadKind = Literal[
     "str", "bool", "ptr_bool", "int", "ptr_int", "float", "duration", "ptr_duration", "size", "str_list",
@@ -45,6 +49,7 @@ class ComposeField:
     unit: Unit = "text"
     ordered: bool = True
     elements: bool = False
+    cast: Cast | None = None
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -84,8 +89,17 @@ _S = "services.*."
 
 
 def _f(path: str, load: LoadKind | None, *engine: str, unit: Unit = "text", ordered: bool = True,
-       elements: bool = False) -> ComposeField:
-    return ComposeField(path, load, engine, unit, ordered, elements)
+       elements: bool = False, cast: Cast | None = None) -> ComposeField:
+    return ComposeField(path, load, engine, unit, ordered, elements, cast)
+
+
+def _casting(rows: list[ComposeField], casts: dict[str, Cast]) -> list[ComposeField]:
+    """`rows` with the interpolation casts of `casts` (path -> type) set."""
+    out = [dataclasses.replace(row, cast=casts[row.path]) if row.path in casts else row for row in rows]
+    missing = set(casts) - {row.path for row in rows}
+    if missing:
+        raise AssertionError(f"casts for no row: {sorted(missing)}")
+    return out
 
 
 def _each(at: str, rows: Sequence[tuple[str, LoadKind]]) -> list[ComposeField]:
@@ -291,13 +305,31 @@ for _kind in ("secrets", "configs"):
         _f(f"{_kind}.*.environment", "str", ordered=False),
     ]
 
-FIELDS: tuple[ComposeField, ...] = (
+# The reference's interpolation casts (docker/cli's loader): a string from `${VAR}` at these keys
+# becomes this type; everywhere else it stays a string (so `pids: ${N}` is a string, as there).
+_CASTS: dict[str, Cast] = {
+    **{_S + key: "int" for key in (
+        "configs[].mode", "secrets[].mode", "healthcheck.retries", "deploy.replicas",
+        "deploy.update_config.parallelism", "deploy.rollback_config.parallelism",
+        "deploy.restart_policy.max_attempts", "deploy.placement.max_replicas_per_node",
+        "ports[].target", "ports[].published", "ulimits.*", "ulimits.*.hard", "ulimits.*.soft",
+        "oom_score_adj")},
+    **{_S + key: "float" for key in (
+        "deploy.update_config.max_failure_ratio", "deploy.rollback_config.max_failure_ratio")},
+    **{_S + key: "bool" for key in (
+        "privileged", "read_only", "stdin_open", "tty", "healthcheck.disable", "volumes[].read_only",
+        "volumes[].volume.nocopy")},
+    **dict.fromkeys(("networks.*.external", "networks.*.internal", "networks.*.attachable",
+                     "volumes.*.external", "secrets.*.external", "configs.*.external"), "bool"),
+}
+
+FIELDS: tuple[ComposeField, ...] = tuple(_casting([
     _f("version", "code"),
     _f("name", "code"),
     _f("services", "code"),
     *_SERVICE,
     *_SECTIONS,
-)
+], _CASTS))
 
 BY_PATH: dict[str, ComposeField] = {f.path: f for f in FIELDS}
 

@@ -59,3 +59,15 @@ def test_engine_path_to_compose_key_and_unit() -> None:
     assert compose_key("TaskTemplate.ContainerSpec.PidsLimit") == "deploy.resources.limits.pids"
     field = compose_field("EndpointSpec.Ports[0].PublishedPort")
     assert field is not None and field[0] == "ports" and field[2] == "[0].PublishedPort"
+
+
+def test_interpolation_casts_come_from_the_table() -> None:
+    from stackctl.load.interpolate import _caster_for
+
+    replicas = _caster_for(("services", "web", "deploy", "replicas"))
+    assert replicas is not None and replicas("3") == 3
+    external = _caster_for(("networks", "front", "external"))
+    assert external is not None and external("yes") is True
+    # as the reference: no cast for pids
+    assert _caster_for(("services", "web", "deploy", "resources", "limits", "pids")) is None
+    assert BY_PATH["services.*.ports[].published"].cast == "int"
