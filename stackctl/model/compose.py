@@ -254,7 +254,8 @@ _SERVICE: list[ComposeField] = [
         ("type", "str"), ("source", "str"), ("target", "str"), ("read_only", "bool"), ("consistency", "str"),
         ("bind", "struct!"), ("bind.propagation", "str"),
         ("volume", "struct!"), ("volume.nocopy", "bool"), ("volume.subpath", "str"),
-        ("tmpfs", "struct!"), ("tmpfs.size", "int"))),
+        ("tmpfs", "struct!"))),
+    _f(_S + "volumes[].tmpfs.size", "int", unit="bytes"),
     _f(_S + "working_dir", "str", _CS + "Dir"),
 ]
 
