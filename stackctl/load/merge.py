@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import copy
 
+from stackctl.model import compose
+
 Json = dict[str, object]  # a normalised mapping (model/config.py gives its shape)
 
-_KEYED_LISTS = {"ports": "published", "volumes": "target", "secrets": "source", "configs": "source"}
-_REPLACED = frozenset(("command", "entrypoint"))
-# Maps whose values are plain strings: an empty override value does not clear the base one.
-_STRING_MAPS = frozenset(("environment", "labels", "sysctls"))
+# each service key's merge rule, from the compose field registry (model/compose.py)
+_RULES = {row.key: row.merge for row in compose.children("services.*")}
+_KEYED_LISTS = {key: rule[3:] for key, rule in _RULES.items() if rule.startswith("by:")}
 
 
 def _dict(value: object) -> Json:
@@ -54,17 +55,18 @@ def merge_service(base: Json, override: Json) -> Json:
     for key, value in override.items():
         if key in _KEYED_LISTS:
             continue
-        if key not in out or key in _REPLACED:
+        rule = _RULES.get(key, "deep")
+        if key not in out or rule == "replace":
             out[key] = copy.deepcopy(value)
-        elif key == "logging":
+        elif rule == "logging":
             out[key] = _merge_logging(_dict(out[key]), _dict(value))
-        elif key == "networks":
+        elif rule == "networks":
             out[key] = _merge_networks(_dict(out[key]), _dict(value))
-        elif key == "ulimits":
+        elif rule == "ulimits":
             out[key] = {**_dict(out[key]), **copy.deepcopy(_dict(value))}
-        elif key in _STRING_MAPS:
+        elif rule == "string_map":  # plain strings: an empty override value does not clear the base one
             out[key] = _merge_string_map(_dict(out[key]), _dict(value))
-        elif key == "depends_on" and isinstance(out[key], dict) != isinstance(value, dict):
+        elif rule == "depends_on" and isinstance(out[key], dict) != isinstance(value, dict):
             out[key] = _deep_merge(_depends_map(out[key]), _depends_map(value))
         else:
             out[key] = _deep_merge(out[key], value)

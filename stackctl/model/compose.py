@@ -12,6 +12,9 @@ order the reference prints it. A row says
 - `unit`: the grammar of its value (`units.py`): durations, byte sizes, CPU counts, the mode;
 - `cast`: the type an interpolated string becomes here (`${N}` in `replicas: ${N}`), as the
   reference's loader casts it: int, float, bool (None: stays a string);
+- `merge`: how a later file's value joins an earlier one's (`load/merge.py`, the reference's rules):
+  `deep` (maps merge, lists append), `replace`, `string_map` (an empty value does not clear),
+  `by:KEY` (a list merged by its elements' KEY, sorted by it), or a rule of its own (`logging`...);
 - `elements`: a list or map the plan shows element by element (`environment.LEVEL: info → debug`,
   `ports: + 8080:80/tcp`), not whole;
 - `ordered`: False for a key the reference prints among the sorted rest (not a field of its struct).
@@ -30,6 +33,8 @@ from typing import Literal
 
 Unit = Literal["text", "duration", "bytes", "cpus", "mode"]
 Cast = Literal["int", "float", "bool"]
+Merge = Literal["deep", "replace", "string_map", "by:published", "by:target", "by:source", "logging",
+                "networks", "ulimits", "depends_on"]
 
 LoadKind = Literal[
     "str", "bool", "ptr_bool", "int", "ptr_int", "float", "duration", "ptr_duration", "size", "str_list",
@@ -50,6 +55,7 @@ class ComposeField:
     ordered: bool = True
     elements: bool = False
     cast: Cast | None = None
+    merge: Merge = "deep"
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -89,8 +95,8 @@ _S = "services.*."
 
 
 def _f(path: str, load: LoadKind | None, *engine: str, unit: Unit = "text", ordered: bool = True,
-       elements: bool = False, cast: Cast | None = None) -> ComposeField:
-    return ComposeField(path, load, engine, unit, ordered, elements, cast)
+       elements: bool = False, cast: Cast | None = None, merge: Merge = "deep") -> ComposeField:
+    return ComposeField(path, load, engine, unit, ordered, elements, cast, merge)
 
 
 def _casting(rows: list[ComposeField], casts: dict[str, Cast]) -> list[ComposeField]:
@@ -139,7 +145,7 @@ def _resources(key: str, engine: str) -> list[ComposeField]:
 
 def _file_ref(at: str, engine: str) -> list[ComposeField]:
     return [
-        _f(at, "list", engine, elements=True),
+        _f(at, "list", engine, elements=True, merge="by:source"),
         _f(f"{at}[]", "file_ref"),
         *_each(f"{at}[]", (
             ("source", "str"), ("target", "str"), ("uid", "str"), ("gid", "str"), ("mode", "ptr_int"))),
@@ -156,14 +162,14 @@ _SERVICE: list[ComposeField] = [
     _f(_S + "cap_drop", "str_list", _CS + "CapabilityDrop", elements=True),
     _f(_S + "cgroupns_mode", "str"),
     _f(_S + "cgroup_parent", "str"),
-    _f(_S + "command", "shell_command", _CS + "Args"),
+    _f(_S + "command", "shell_command", _CS + "Args", merge="replace"),
     *_file_ref(_S + "configs", _CS + "Configs"),
     _f(_S + "container_name", "str"),
     _f(_S + "credential_spec", "struct", _CS + "Privileges.CredentialSpec"),
     _f(_S + "credential_spec.config", "str"),
     _f(_S + "credential_spec.file", "str"),
     _f(_S + "credential_spec.registry", "str"),
-    _f(_S + "depends_on", "depends_on"),
+    _f(_S + "depends_on", "depends_on", merge="depends_on"),
     _f(_S + "deploy", "struct"),
     _f(_S + "deploy.mode", "str", "Mode", unit="mode"),
     _f(_S + "deploy.replicas", "ptr_int", "Mode.Replicated.Replicas"),
@@ -190,8 +196,8 @@ _SERVICE: list[ComposeField] = [
     _f(_S + "dns_opt", None, _CS + "DNSConfig.Options"),
     _f(_S + "dns_search", "str_list", _CS + "DNSConfig.Search", elements=True),
     _f(_S + "domainname", "str"),
-    _f(_S + "entrypoint", "shell_command", _CS + "Command"),
-    _f(_S + "environment", "code", _CS + "Env", elements=True),
+    _f(_S + "entrypoint", "shell_command", _CS + "Command", merge="replace"),
+    _f(_S + "environment", "code", _CS + "Env", elements=True, merge="string_map"),
     _f(_S + "env_file", "str_list"),
     _f(_S + "expose", "str_list"),
     _f(_S + "external_links", "str_list"),
@@ -209,14 +215,14 @@ _SERVICE: list[ComposeField] = [
     _f(_S + "init", "ptr_bool", _CS + "Init"),
     _f(_S + "ipc", "str"),
     _f(_S + "isolation", "str", _CS + "Isolation"),
-    _f(_S + "labels", "labels", _CS + "Labels", elements=True),
+    _f(_S + "labels", "labels", _CS + "Labels", elements=True, merge="string_map"),
     _f(_S + "links", "str_list"),
-    _f(_S + "logging", "struct!"),
+    _f(_S + "logging", "struct!", merge="logging"),
     _f(_S + "logging.driver", "str", "TaskTemplate.LogDriver.Name"),
     _f(_S + "logging.options", "string_map", "TaskTemplate.LogDriver.Options", elements=True),
     _f(_S + "mac_address", "str"),
     _f(_S + "network_mode", "str"),
-    _f(_S + "networks", "networks", "TaskTemplate.Networks", elements=True),
+    _f(_S + "networks", "networks", "TaskTemplate.Networks", elements=True, merge="networks"),
     _f(_S + "networks.*", "struct!"),
     _f(_S + "networks.*.aliases", "str_list"),
     _f(_S + "networks.*.driver_opts", "string_map"),
@@ -224,7 +230,7 @@ _SERVICE: list[ComposeField] = [
     _f(_S + "networks.*.ipv6_address", "str"),
     _f(_S + "oom_score_adj", None, _CS + "OomScoreAdj"),
     _f(_S + "pid", "str"),
-    _f(_S + "ports", "code", "EndpointSpec.Ports", elements=True),
+    _f(_S + "ports", "code", "EndpointSpec.Ports", elements=True, merge="by:published"),
     _f(_S + "ports[]", "struct!"),
     _f(_S + "ports[].mode", "str"),
     _f(_S + "ports[].target", "int"),
@@ -239,16 +245,16 @@ _SERVICE: list[ComposeField] = [
     _f(_S + "stdin_open", "bool", _CS + "OpenStdin"),
     _f(_S + "stop_grace_period", "ptr_duration", _CS + "StopGracePeriod", unit="duration"),
     _f(_S + "stop_signal", "str", _CS + "StopSignal"),
-    _f(_S + "sysctls", "labels", _CS + "Sysctls", elements=True),
+    _f(_S + "sysctls", "labels", _CS + "Sysctls", elements=True, merge="string_map"),
     _f(_S + "tmpfs", "str_list"),
     _f(_S + "tty", "bool", _CS + "TTY"),
-    _f(_S + "ulimits", "ulimits", _CS + "Ulimits", elements=True),
+    _f(_S + "ulimits", "ulimits", _CS + "Ulimits", elements=True, merge="ulimits"),
     _f(_S + "ulimits.*", "ulimit"),
     _f(_S + "ulimits.*.soft", "int"),
     _f(_S + "ulimits.*.hard", "int"),
     _f(_S + "user", "str", _CS + "User"),
     _f(_S + "userns_mode", "str"),
-    _f(_S + "volumes", "code", _CS + "Mounts", elements=True),
+    _f(_S + "volumes", "code", _CS + "Mounts", elements=True, merge="by:target"),
     _f(_S + "volumes[]", "struct!"),
     *_each(_S + "volumes[]", (
         ("type", "str"), ("source", "str"), ("target", "str"), ("read_only", "bool"), ("consistency", "str"),

@@ -71,3 +71,18 @@ def test_interpolation_casts_come_from_the_table() -> None:
     # as the reference: no cast for pids
     assert _caster_for(("services", "web", "deploy", "resources", "limits", "pids")) is None
     assert BY_PATH["services.*.ports[].published"].cast == "int"
+
+
+def test_merge_rules_come_from_the_table() -> None:
+    from stackctl.load.merge import merge_service
+
+    base: dict[str, object] = {"command": ["a", "b"], "ports": [{"target": 80, "published": 8080}],
+                               "labels": {"k": "v"}}
+    over: dict[str, object] = {"command": ["c"], "labels": {"k": ""},
+                               "ports": [{"target": 81, "published": 8080}, {"target": 90, "published": 70}]}
+    merged = merge_service(base, over)
+    assert merged["command"] == ["c"]  # replaced
+    # merged by published, sorted by it
+    assert merged["ports"] == [{"target": 90, "published": 70}, {"target": 81, "published": 8080}]
+    assert merged["labels"] == {"k": "v"}  # a string map: an empty value does not clear
+    assert BY_PATH["services.*.volumes"].merge == "by:target"
