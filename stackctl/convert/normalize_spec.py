@@ -129,7 +129,7 @@ def normalize_service_spec(
         _normalize_container(container, task)
     _normalize_task(task, id_to_name)
     # The deprecated top-level Networks field means the same as TaskTemplate.Networks.
-    old_networks = out.pop("Networks", None)  # type: ignore[typeddict-item]  # not in today's ServiceSpec
+    old_networks = out.pop("Networks", None)
     if old_networks and not task.get("Networks"):
         task["Networks"] = _normalize_networks(old_networks, id_to_name)
     out["Mode"] = _normalize_mode(out.get("Mode"))
@@ -229,7 +229,7 @@ def _file_name(ref: api.SecretReference | api.ConfigReference) -> str:
 
 
 def _normalize_task(task: api.TaskTemplate, id_to_name: Mapping[str, str]) -> None:
-    placement: dict[str, object] = task.get("Placement") or {}  # type: ignore[assignment]  # a field we never set
+    placement = task.get("Placement") or {}
     placement.pop("Platforms", None)
     policy = api.RestartPolicy(**(task.get("RestartPolicy") or {}))
     policy["Condition"] = policy.get("Condition") or "any"

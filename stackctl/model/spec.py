@@ -169,10 +169,16 @@ class PlacementPreference(TypedDict):
     Spread: SpreadOver
 
 
+class Platform(TypedDict, total=False):
+    Architecture: str
+    OS: str
+
+
 class Placement(TypedDict, total=False):
     Constraints: list[str]
     Preferences: list[PlacementPreference]
     MaxReplicas: int
+    Platforms: list[Platform]  # the engine fills it in from the image; stackctl never sets it
 
 
 class NetworkAttachment(TypedDict, total=False):
@@ -240,6 +246,7 @@ class ServiceSpec(TypedDict, total=False):
     UpdateConfig: UpdateConfig
     RollbackConfig: UpdateConfig
     EndpointSpec: EndpointSpec
+    Networks: list[NetworkAttachment]  # deprecated: TaskTemplate.Networks (an old spec may still have it)
 
 
 def as_service_spec(data: Mapping[str, object]) -> ServiceSpec:
