@@ -36,10 +36,11 @@ from stackctl.errors import (
     EXIT_ROLLED_BACK,
     EXIT_TIMEOUT,
 )
-from stackctl.swarm.api import Node, Service, ServiceSpec, Task, UpdateStatus
+from stackctl.swarm.api import Node, Service, Task, UpdateStatus
 from stackctl.swarm.modes import is_global, is_job, service_mode, tasks_wanted
 from stackctl.swarm.nodes import eligible_nodes, node_from_inspect
 from stackctl.swarm.services import current_iteration
+from stackctl.swarm.spec import ServiceSpec
 from stackctl.swarm.states import FAILED_STATES, is_running, task_state
 from stackctl.swarm.times import epoch
 

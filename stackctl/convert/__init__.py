@@ -34,7 +34,7 @@ class DesiredStack:
     external_secrets: list[str] = field(default_factory=list)
     external_configs: list[str] = field(default_factory=list)
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → {Name, Key, External, ...}
-    # STACK_svc → ServiceSpec (model/spec.py's, as the engine's JSON: what plan and apply send and compare)
+    # STACK_svc → ServiceSpec (swarm/spec.py's, as the engine's JSON: what plan and apply send and compare)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
 

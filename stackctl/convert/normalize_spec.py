@@ -43,8 +43,8 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from stackctl.images import normalize_image, strip_digest
-from stackctl.model import spec as api
 from stackctl.names import user_labels
+from stackctl.swarm import spec as api
 
 SECOND = 1_000_000_000
 DEFAULT_RESTART_DELAY = 5 * SECOND

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 from stackctl.convert.context import ConvertContext, as_string_map, is_external, object_name
 from stackctl.convert.values import go_string
 from stackctl.model import config as compose
-from stackctl.model import spec as api
 from stackctl.secrets.decrypt import DecryptError, pick
+from stackctl.swarm import spec as api
 
 DEFAULT_NETWORK = "default"
 DEFAULT_NETWORK_DRIVER = "overlay"

@@ -17,8 +17,8 @@ from stackctl.convert.objects import DEFAULT_NETWORK
 from stackctl.convert.values import go_string
 from stackctl.images import normalize_image
 from stackctl.model import config as compose
-from stackctl.model import spec as api
 from stackctl.names import IMAGE_LABEL
+from stackctl.swarm import spec as api
 from stackctl.swarm.modes import is_global
 from stackctl.units import parse_bytes, parse_cpus, parse_duration
 

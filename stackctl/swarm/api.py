@@ -1,4 +1,4 @@
-"""The parts of the Engine API (1.41) JSON that stackctl reads: tasks, services, nodes.
+"""The Engine API (1.41) objects stackctl reads: tasks, services, nodes (their specs: swarm/spec.py).
 
 `total=False` everywhere: the engine leaves out empty fields. The gateway returns plain dicts;
 `as_tasks`/`as_services`/`as_nodes` say once, at the boundary, what they hold.
@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TypedDict, cast
 
+from stackctl.swarm.spec import Platform, PortConfig, ServiceSpec, TaskTemplate
+
 
 class Version(TypedDict, total=False):
     Index: int
@@ -18,14 +20,6 @@ class ContainerStatus(TypedDict, total=False):
     ContainerID: str
     PID: int
     ExitCode: int
-
-
-class PortConfig(TypedDict, total=False):
-    Name: str
-    Protocol: str
-    TargetPort: int
-    PublishedPort: int
-    PublishMode: str
 
 
 class PortStatus(TypedDict, total=False):
@@ -41,59 +35,6 @@ class TaskStatus(TypedDict, total=False):
     PortStatus: PortStatus
 
 
-class Placement(TypedDict, total=False):
-    Constraints: list[str]
-    MaxReplicas: int
-
-
-class RestartPolicy(TypedDict, total=False):
-    Condition: str
-    Delay: int
-    MaxAttempts: int
-    Window: int
-
-
-class Healthcheck(TypedDict, total=False):
-    Test: list[str]
-
-
-class SecretReference(TypedDict, total=False):
-    SecretName: str
-    SecretID: str
-
-
-class ConfigReference(TypedDict, total=False):
-    ConfigName: str
-    ConfigID: str
-
-
-class Mount(TypedDict, total=False):
-    Type: str
-    Source: str
-    Target: str
-
-
-class ContainerSpec(TypedDict, total=False):
-    Image: str
-    TTY: bool
-    Healthcheck: Healthcheck
-    Secrets: list[SecretReference]
-    Configs: list[ConfigReference]
-    Mounts: list[Mount]
-
-
-class NetworkAttachment(TypedDict, total=False):
-    Target: str
-    Aliases: list[str]
-
-
-class TaskSpec(TypedDict, total=False):
-    ContainerSpec: ContainerSpec
-    Placement: Placement
-    RestartPolicy: RestartPolicy
-    Networks: list[NetworkAttachment]
-
-
 class JobIteration(TypedDict, total=False):
     Index: int
 
@@ -106,43 +47,10 @@ class Task(TypedDict, total=False):
     ServiceID: str
     Slot: int
     NodeID: str
-    Spec: TaskSpec
+    Spec: TaskTemplate  # a task's spec is the service's TaskTemplate as it was
     Status: TaskStatus
     DesiredState: str
     JobIteration: JobIteration
-
-
-class Replicated(TypedDict, total=False):
-    Replicas: int
-
-
-class ReplicatedJob(TypedDict, total=False):
-    MaxConcurrent: int
-    TotalCompletions: int
-
-
-class ServiceMode(TypedDict, total=False):
-    Replicated: Replicated
-    Global: Mapping[str, object]
-    ReplicatedJob: ReplicatedJob
-    GlobalJob: Mapping[str, object]
-
-
-class UpdateConfig(TypedDict, total=False):
-    Monitor: int
-
-
-class EndpointSpec(TypedDict, total=False):
-    Ports: list[PortConfig]
-
-
-class ServiceSpec(TypedDict, total=False):
-    Name: str
-    Labels: dict[str, str]
-    TaskTemplate: TaskSpec
-    Mode: ServiceMode
-    UpdateConfig: UpdateConfig
-    EndpointSpec: EndpointSpec
 
 
 class UpdateStatus(TypedDict, total=False):
@@ -167,11 +75,6 @@ class Service(TypedDict, total=False):
     Endpoint: Endpoint
     UpdateStatus: UpdateStatus
     JobStatus: JobStatus
-
-
-class Platform(TypedDict, total=False):
-    OS: str
-    Architecture: str
 
 
 class EngineDescription(TypedDict, total=False):
@@ -222,6 +125,3 @@ def as_task(raw: Mapping[str, object]) -> Task:
 def as_service(raw: Mapping[str, object]) -> Service:
     return cast("Service", raw)
 
-
-def as_service_spec(raw: Mapping[str, object]) -> ServiceSpec:
-    return cast("ServiceSpec", raw)

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from stackctl.images import spec_image
-from stackctl.swarm.api import Node, PortConfig, Service, Task
+from stackctl.swarm.api import Node, Service, Task
 from stackctl.swarm.modes import is_job, service_mode, tasks_wanted
 from stackctl.swarm.nodes import eligible_nodes, node_from_inspect
+from stackctl.swarm.spec import PortConfig
 from stackctl.swarm.stacks import natural_key
 from stackctl.swarm.states import is_wanted, task_state
 

@@ -16,7 +16,8 @@ import yaml
 
 from stackctl.convert import convert_stack
 from stackctl.errors import ConvertError
-from stackctl.model import compose, config, spec
+from stackctl.model import compose, config
+from stackctl.swarm import spec
 from stackctl.validate.meaning import check_meaning
 from tests.paths import CORPUS
 

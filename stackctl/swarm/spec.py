@@ -1,9 +1,11 @@
-"""The parts of the Engine API's ServiceSpec stackctl writes and reads, as TypedDicts.
+"""The Engine API's ServiceSpec (and the stack's other create bodies) as TypedDicts: what stackctl
+writes and what it reads back, one definition (swarm/api.py's tasks and services use these parts).
 
 Names and shapes as `docker service inspect --format '{{json .Spec}}'` shows them (CamelCase);
 every key is optional, as the engine omits empty ones. `convert/service.py` builds these;
-`convert/normalize_spec.py` and `plan/` read them. A spec the engine returns is JSON from the
-gateway: it is taken as one of these where it enters (`observe.py` keeps the engine's dict).
+`convert/normalize_spec.py`, `plan/` and the read rules of `swarm/` read them. A spec the engine
+returns is JSON from the gateway: it is taken as one of these where it enters (`observe.py` keeps
+the engine's dict).
 """
 
 from __future__ import annotations
