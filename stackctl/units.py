@@ -179,3 +179,32 @@ def elapsed(seconds: float) -> str:
         if whole < below:
             return f"{whole // size}{unit}"
     return f"{whole // (365 * 86400)}y"
+
+
+def elapsed_words(seconds: float) -> str:
+    """An age in the docker CLI's words ("2 minutes", "About an hour"): ps's long CURRENT STATE
+    (`--no-trunc`), as `docker service ps` says it; `elapsed` is the short form."""
+    secs = int(seconds)
+    if secs < 1:
+        return "Less than a second"
+    if secs == 1:
+        return "1 second"
+    if secs < 60:
+        return f"{secs} seconds"
+    minutes = secs // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds // 3600) // 24 // 365} years"

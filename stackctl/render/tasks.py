@@ -18,35 +18,7 @@ from stackctl.swarm.services import format_port, service_statuses
 from stackctl.swarm.stacks import natural_key
 from stackctl.swarm.states import ENDED_STATES, UNWANTED_DESIRED_STATES, ended_cleanly
 from stackctl.swarm.times import format_time, parse_time
-from stackctl.units import elapsed
-
-
-def human_duration(seconds: float) -> str:
-    """Elapsed time in the docker CLI's words ("2 minutes", "About an hour")."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = secs // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(seconds / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds // 3600) // 24 // 365} years"
+from stackctl.units import elapsed, elapsed_words
 
 
 def _title(state: str) -> str:
@@ -57,7 +29,7 @@ def state_with_age(state: str, since: datetime | None, now: datetime) -> str:
     """`Running 2 minutes ago`, as the reference's CURRENT STATE column."""
     if since is None:
         return _title(state)
-    return f"{_title(state)} {human_duration(max(0.0, (now - since).total_seconds())).lower()} ago"
+    return f"{_title(state)} {elapsed_words(max(0.0, (now - since).total_seconds())).lower()} ago"
 
 
 def short_state(state: str, since: datetime | None, now: datetime, error: str = "") -> str:

@@ -12,11 +12,12 @@ import pytest
 from stackctl.commands.ps import parse_filters
 from stackctl.errors import UsageError
 from stackctl.observe import kept_objects, stack_summaries
-from stackctl.render.tasks import human_duration, state_with_age, task_rows, truncate_words
+from stackctl.render.tasks import state_with_age, task_rows, truncate_words
 from stackctl.swarm.logs import log_prefix, split_log_line
 from stackctl.swarm.services import service_statuses
 from stackctl.swarm.stacks import natural_key, stack_filters
 from stackctl.swarm.times import parse_since, parse_time
+from stackctl.units import elapsed_words
 
 DATA = Path(__file__).parent / "data"
 BIND_ERR = 'invalid mount config for type "bind": bind source path does not exist: /nonexistent/stackctl-test'
@@ -60,8 +61,8 @@ def test_parse_time_handles_nanoseconds_and_zero_time() -> None:
     (5400, "2 hours"), (47 * 3600, "47 hours"), (48 * 3600, "2 days"), (15 * 86400, "2 weeks"),
     (61 * 86400, "2 months"), (800 * 86400, "2 years"),
 ])
-def test_human_duration_matches_the_docker_cli(seconds: float, text: str) -> None:
-    assert human_duration(seconds) == text
+def test_elapsed_words_matches_the_docker_cli(seconds: float, text: str) -> None:
+    assert elapsed_words(seconds) == text
 
 
 def test_state_with_age_reads_like_the_reference() -> None:
