@@ -132,7 +132,7 @@ class StackState:
             "plan": self.plan_summary,
             "drift": list(self.drift),
             "rollout_id": self.rollout_id,
-            "targets": [t.to_json() for t in self.targets.values()],
+            "targets": [t.to_json() for t in list(self.targets.values())],
         }
 
 
@@ -399,7 +399,10 @@ class Agent:
         project = load_project(str(self.sources[stack.source].export(sha) / stack.project))
         if not has_targets(project, stack.env or ""):
             return None
-        return load_rollout(project, stack.env or "")
+        from dataclasses import replace
+
+        # the agent's stack name wins over the project's, as it does for an environment of one swarm
+        return replace(load_rollout(project, stack.env or ""), stack=stack.name)
 
     def _fanout_options(
         self, stack: StackConfig, sha: str, info: CommitInfo, *, plan_only: bool, note: str = ""
@@ -514,7 +517,8 @@ class Agent:
                 if rev.status == DEPLOYED and rev.rollout.get("id") not in undone:
                     row.commit = commit
                     break
-                failures.append((rev.time, commit, rev.status if rev.status != DEPLOYED else ROLLED_BACK))
+                rolled_back = rev.rollout.get("id") in undone  # on_failure undid its rollout here
+                failures.append((rev.time, commit, ROLLED_BACK if rolled_back else rev.status))
         state.known_history = complete
         commits = {row.commit for row in state.targets.values()}
         if len(commits) == 1:
