@@ -83,8 +83,8 @@ class TargetState:
             "exit_code": self.exit_code,
             "plan": self.plan_summary,
             "message": self.message,
-            "started": _iso(self.started),
-            "ended": _iso(self.ended),
+            "started": _iso(self.started, ms=True),  # the order of a rollout's targets, to the ms
+            "ended": _iso(self.ended, ms=True),
             "rollback": self.rollback or None,
             "drift": list(self.drift),
         }
@@ -158,10 +158,11 @@ class PassResult:
 Listener = Callable[[PassResult], None]
 
 
-def _iso(when: float | None) -> str | None:
+def _iso(when: float | None, *, ms: bool = False) -> str | None:
     if when is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when))
+    return text + (f".{int(when * 1000) % 1000:03d}Z" if ms else "Z")
 
 
 def log_line(**fields: object) -> str:
