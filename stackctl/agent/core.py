@@ -232,6 +232,9 @@ class Agent:
         self.config = config
         # an engine per target name (tests); otherwise each target is reached by its host/context
         self.target_engines: dict[str, Engine] = dict(target_engines or {})
+        # the swarms (context, host) of each stack's targets, as its last commit names them: the
+        # runner follows their engine events too (drift)
+        self.target_swarms: dict[str, set[tuple[str | None, str | None]]] = {}
         self.sources: dict[str, GitSource] = dict(
             sources or {s.name: GitSource(s, config.cache_dir) for s in config.sources}
         )
@@ -547,8 +550,12 @@ class Agent:
             return self._not_retried(stack, state, sha, reason)  # before its files are read again
         rollout = self._rollout(stack, sha)
         if rollout is None:
+            self.target_swarms.pop(stack.name, None)
             self._read_history(stack, state)
         else:
+            self.target_swarms[stack.name] = {
+                (t.env.context, None if t.env.context else t.env.host) for t in rollout.targets
+            }
             self._read_target_histories(stack, state, rollout)
         if state.failed_commit == sha and reason not in FORCED:
             return self._not_retried(stack, state, sha, reason)

@@ -39,9 +39,17 @@ _RANK = {"approve": 0, "sync": 1, "webhook": 2, "drift": 3, "window": 4, "start"
 class Worker:
     """Runs passes from a queue, and the timers that add to it."""
 
-    def __init__(self, agent: Agent, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        clock: Callable[[], float] = time.monotonic,
+        follow: Callable[[tuple[str | None, str | None]], None] | None = None,
+    ) -> None:
         self.agent = agent
         self.clock = clock
+        # the targets' swarms (context, host) whose engine events are followed (`follow` starts one)
+        self.follow = follow
+        self.followed: set[tuple[str | None, str | None]] = set()
         self.queue: queue.Queue[tuple[str, str | None, str]] = queue.Queue()
         now = clock()
         self.next_poll = {s.name: now + s.interval for s in agent.config.sources}
@@ -110,6 +118,16 @@ class Worker:
                 return
             self.agent.pass_source(source, reason, only=stack)
             self._after_fetch(source)
+        self._follow_new_swarms()
+
+    def _follow_new_swarms(self) -> None:
+        """Stacks of many swarms: each target's swarm gets an event follower once (drift at once)."""
+        if self.follow is None:
+            return
+        for swarms in list(self.agent.target_swarms.values()):
+            for swarm in sorted(swarms - self.followed, key=str):
+                self.followed.add(swarm)
+                self.follow(swarm)
 
     def _after_fetch(self, source: str) -> None:
         """A failed fetch is tried again soon, with backoff; a good one resets it."""
@@ -133,9 +151,12 @@ class Worker:
 class EventFollower:
     """Follows the engine's events for the agent's stacks; a change triggers a drift pass."""
 
-    def __init__(self, agent: Agent, worker: Worker) -> None:
+    def __init__(
+        self, agent: Agent, worker: Worker, swarm: tuple[str | None, str | None] = (None, None)
+    ) -> None:
         self.agent = agent
         self.worker = worker
+        self.swarm = swarm  # (context, host): the agent's own engine when both are None
         self.names = {s.name: s for s in agent.config.stacks}
         self.thread = threading.Thread(target=self.loop, name="agent-events", daemon=True)
 
@@ -148,7 +169,8 @@ class EventFollower:
             try:
                 from stackctl.engine import open_engine
 
-                engine = open_engine(None, False)
+                context, host = self.swarm
+                engine = open_engine(context, False, host=host)
                 delay = 1.0
                 for event in engine.events({"type": ["service", "network", "secret", "config"]}):
                     if self.agent.stopping.is_set():
@@ -156,7 +178,9 @@ class EventFollower:
                     self.on_event(event)
             except Exception as err:  # noqa: BLE001 - reconnect whatever broke the stream
                 self.agent.log(
-                    event="events-dropped", error=str(err).splitlines()[0] if str(err) else "closed"
+                    event="events-dropped",
+                    swarm=self.swarm[0] or self.swarm[1],
+                    error=str(err).splitlines()[0] if str(err) else "closed",
                 )
             if self.agent.stopping.wait(delay):
                 return
@@ -215,7 +239,7 @@ def serve(config: AgentConfig) -> int:
     metrics = Metrics(agent)
     notifier = Notifier(config.notify, log)
     agent.listeners.append(notifier.on_pass)
-    worker = Worker(agent)
+    worker = Worker(agent, follow=lambda swarm: EventFollower(agent, worker, swarm).start())
     app = make_app(agent, metrics, worker.trigger, webhook_secret=webhook_secret, api_token=api_token)
     sock = _listen(config)
     host, port = sock.getsockname()[:2]

@@ -97,6 +97,20 @@ def passes(agent: AgentProcess, stack: str) -> float:
     return 0.0
 
 
+def agent_config(tmp_path: Path, repo: Repo, stack: str, *, stack_keys: dict[str, Any] | None = None,
+                 **top: Any) -> Path:
+    (tmp_path / "token").write_text("api-token-for-tests\n")
+    return write_config(tmp_path / "agent.yml", {
+        "sources": [{"url": repo.url, "branch": "main", "interval": "1s"}],
+        "stacks": [{"name": stack, "project": "deploy/stackctl.yml", "env": "prod", "resolve_image": "never",
+                    "timeout": "60s", **(stack_keys or {})}],
+        "listen": "127.0.0.1:0",
+        "cache_dir": str(tmp_path / "cache"),
+        "api_token_file": str(tmp_path / "token"),
+        **top,
+    })
+
+
 def stamp(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 
@@ -105,16 +119,7 @@ def test_a_commit_rolls_out_through_the_waves_and_a_failing_one_stops_at_the_can
         tmp_path: Path, stack: str, swarms: dict[str, LabLayout]) -> None:
     repo = Repo(tmp_path / "git")
     receiver = Receiver()
-    (tmp_path / "token").write_text("api-token-for-tests\n")
-    config = write_config(tmp_path / "agent.yml", {
-        "sources": [{"url": repo.url, "branch": "main", "interval": "1s"}],
-        "stacks": [{"name": stack, "project": "deploy/stackctl.yml", "env": "prod", "resolve_image": "never",
-                    "timeout": "60s"}],
-        "listen": "127.0.0.1:0",
-        "cache_dir": str(tmp_path / "cache"),
-        "api_token_file": str(tmp_path / "token"),
-        "notify": [{"url": receiver.url}],
-    })
+    config = agent_config(tmp_path, repo, stack, notify=[{"url": receiver.url}])
     sha1 = repo.push({"deploy/stackctl.yml": project(swarms), "deploy/app.yml": APP}, "first version")
     agent = AgentProcess(config, {"DOCKER_HOST": swarms["canary"].manager.host})
     try:
@@ -168,3 +173,34 @@ def test_a_commit_rolls_out_through_the_waves_and_a_failing_one_stops_at_the_can
     finally:
         assert agent.stop() < 10
         receiver.close()
+
+
+def test_drift_on_one_target_is_healed_there_from_its_engine_events(
+        tmp_path: Path, stack: str, swarms: dict[str, LabLayout]) -> None:
+    """The full drift check is an hour away: the eu swarm's engine events trigger the pass."""
+    repo = Repo(tmp_path / "git")
+    config = agent_config(tmp_path, repo, stack, stack_keys={"drift": "heal", "drift_interval": "1h"})
+    sha = repo.push({"deploy/stackctl.yml": project(swarms).replace(f"bake: {BAKE:g}s", "bake: 0s"),
+                     "deploy/app.yml": APP}, "first version")
+    agent = AgentProcess(config, {"DOCKER_HOST": swarms["canary"].manager.host})
+    try:
+        wait_for(lambda: agent.stack(stack)["status"] == "synced", 90, "the first commit rolled out")
+        versions = {n: service(swarms, n, stack)["Version"]["Index"] for n in ("canary", "us")}
+        cp = docker(swarms["eu"].manager.host, "service", "update", "--detach", "--env-add", "DEBUG=1",
+                    f"{stack}_web")
+        assert cp.returncode == 0, cp.stderr
+
+        def healed() -> bool:
+            env = service(swarms, "eu", stack)["Spec"]["TaskTemplate"]["ContainerSpec"].get("Env") or []
+            return "DEBUG=1" not in env
+
+        wait_for(healed, 10, "the drift on eu undone")
+        revs = wait_for(lambda: [r for r in history(swarms, "eu", stack) if r["note"] == "drift healed"], 30,
+                        "the eu revision 'drift healed'")
+        assert revs[-1]["git"]["commit"] == sha and revs[-1]["rollout"]["target"] == "eu"
+        for name in ("canary", "us"):  # the other targets were not written
+            assert service(swarms, name, stack)["Version"]["Index"] == versions[name], name
+            assert len(history(swarms, name, stack)) == 1
+        assert "event=drift" not in agent.text() or "eu/web: environment" in agent.text()
+    finally:
+        assert agent.stop() < 10

@@ -306,3 +306,19 @@ def test_stopping_interrupts_each_targets_wait_once() -> None:
         with pytest.raises(KeyboardInterrupt):
             callback(TargetEvent(target, RolloutEvent(PROGRESS, "rollout")))
         callback(TargetEvent(target, RolloutEvent(PROGRESS, "rollout")))  # once per target
+
+
+def test_the_runner_follows_the_events_of_each_targets_swarm_once(tmp_path: Path, waits: dict[str, list[int]]
+                                                                  ) -> None:
+    from stackctl.agent.runner import Worker
+
+    agent, source, engines, _ = make_agent(tmp_path)
+    source.push("1")
+    followed: list[tuple[str | None, str | None]] = []
+    worker = Worker(agent, follow=followed.append)
+    worker.trigger("default", None, START)
+    worker.step(timeout=0.01)
+    assert sorted(followed, key=str) == [(None, f"tcp://{n}:2376") for n in TARGETS]
+    worker.trigger("default", None, POLL)
+    worker.step(timeout=0.01)
+    assert len(followed) == 3  # once per swarm
