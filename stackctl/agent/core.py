@@ -235,6 +235,7 @@ class Agent:
         # the swarms (context, host) of each stack's targets, as its last commit names them: the
         # runner follows their engine events too (drift)
         self.target_swarms: dict[str, set[tuple[str | None, str | None]]] = {}
+        self._rollouts: dict[str, tuple[str, Rollout | None]] = {}  # stack -> (commit, its rollout)
         self.sources: dict[str, GitSource] = dict(
             sources or {s.name: GitSource(s, config.cache_dir) for s in config.sources}
         )
@@ -394,13 +395,22 @@ class Agent:
         return git
 
     def _rollout(self, stack: StackConfig, sha: str) -> Rollout | None:
-        """The commit's rollout when the stack's `project:` environment lists `targets:`, else None."""
+        """The commit's rollout when the stack's `project:` environment lists `targets:`, else None
+        (read once per commit: a warm pass does not parse the project file again for it)."""
         if not stack.project:
             return None
+        known = self._rollouts.get(stack.name)
+        if known is not None and known[0] == sha:
+            return known[1]
+        rollout = self._load_rollout(stack, sha)
+        self._rollouts[stack.name] = (sha, rollout)
+        return rollout
+
+    def _load_rollout(self, stack: StackConfig, sha: str) -> Rollout | None:
         from stackctl.fanout.spec import has_targets, load_rollout
         from stackctl.project import load_project
 
-        project = load_project(str(self.sources[stack.source].export(sha) / stack.project))
+        project = load_project(str(self.sources[stack.source].export(sha) / (stack.project or "")))
         if not has_targets(project, stack.env or ""):
             return None
         from dataclasses import replace

@@ -13,10 +13,10 @@ import yaml
 
 from stackctl.agent.config import load_config
 from stackctl.agent.core import DRIFT, POLL, START, SYNC, Agent, PassResult
-from stackctl.agent.gitsource import CommitInfo
 from stackctl.apply.rollout import RolloutReport
 from stackctl.errors import EXIT_DEPLOY_FAILED, EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK
 from stackctl.history import list_revisions
+from tests.unit.agent.test_core import FakeSource
 from tests.unit.fake_engine import FakeEngine
 
 TARGETS = ("canary", "eu", "us")
@@ -38,14 +38,10 @@ environments:
 """
 
 
-class FanoutSource:
+class FanoutSource(FakeSource):
     """Commits are folders: a stackctl.yml with three targets and the stack file it names."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.commits: list[str] = []
-
-    def push(self, version: str, message: str = "change", wave1: str = "") -> str:
+    def push(self, version: str, message: str = "change", wave1: str = "") -> str:  # type: ignore[override]
         sha = f"{len(self.commits) + 1:040x}"
         tree = self.root / sha
         (tree / "app").mkdir(parents=True)
@@ -57,21 +53,6 @@ class FanoutSource:
         (tree / "message").write_text(message)
         self.commits.append(sha)
         return sha
-
-    def fetch(self) -> str:
-        return self.commits[-1]
-
-    def commit_info(self, sha: str) -> CommitInfo:
-        return CommitInfo(sha, "Ann", (self.root / sha / "message").read_text(), "")
-
-    def export(self, sha: str) -> Path:
-        return self.root / sha
-
-    @property
-    def config(self) -> Any:
-        from stackctl.agent.config import SourceConfig
-
-        return SourceConfig("default", "file:///srv/stacks.git")
 
 
 @pytest.fixture
