@@ -303,3 +303,22 @@ def test_the_runner_follows_the_events_of_each_targets_swarm_once(tmp_path: Path
     worker.trigger("default", None, POLL)
     worker.step(timeout=0.01)
     assert len(followed) == 3  # once per swarm
+
+
+def test_an_interrupted_wait_stops_the_rollout_without_the_policy_and_is_tried_again(
+        tmp_path: Path, waits: dict[str, list[int]]) -> None:
+    from stackctl.errors import EXIT_INTERRUPTED
+
+    agent, source, engines, _ = make_agent(tmp_path)
+    source.push("1")
+    agent.pass_all(START)
+    second = source.push("2")
+    waits["canary"] = [EXIT_INTERRUPTED]  # the agent stopping (SIGTERM) during the canary's wait
+    assert agent.pass_all(POLL) == EXIT_INTERRUPTED
+    state = agent.states["shop"]
+    assert state.status == "interrupted" and state.failed_commit is None
+    assert state.targets["canary"].rollback == "" and image(engines["canary"]) == "busybox:2"  # no rollback
+    assert state.targets["eu"].status == "not started" and image(engines["eu"]) == "busybox:1"
+    assert agent.pass_all(POLL) == EXIT_OK  # the next pass rolls the commit out again
+    assert state.commit is not None and state.commit.sha == second
+    assert all(image(f) == "busybox:2" for f in engines.values())
