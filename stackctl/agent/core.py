@@ -779,11 +779,11 @@ class Agent:
             subject=info.subject,
             targets=",".join(n for w in rollout.waves for n in w.targets) if rollout is not None else None,
         )
-        transient, detail = False, ""
+        transient, detail, wrote = False, "", True
         if rollout is None:
             code = self._deploy_one(stack, state, sha, info, note)
         else:
-            code, transient, detail = self._roll_out(stack, state, sha, info, note, rollout)
+            code, transient, detail, wrote = self._roll_out(stack, state, sha, info, note, rollout)
         state.exit_code = code
         interrupted = code == EXIT_INTERRUPTED
         state.last_change = self.clock()
@@ -811,7 +811,7 @@ class Agent:
             status,
             code,
             sha,
-            True,
+            wrote,  # a rollout retried only to stop again at an unreachable target: no notification
             0.0,
             state.plan_summary,
             state.message,
@@ -848,10 +848,10 @@ class Agent:
 
     def _roll_out(
         self, stack: StackConfig, state: StackState, sha: str, info: CommitInfo, note: str, rollout: Rollout
-    ) -> tuple[int, bool, str]:
+    ) -> tuple[int, bool, str, bool]:
         """The commit through the environment's waves (`stackctl.fanout.driver.roll_out`, as `deploy
         --env` does it); each target's row says what happened there. (exit code, only unreachable
-        targets failed, the rollout's message)."""
+        targets failed, the rollout's message, something was written or failed for good)."""
         from stackctl.fanout.driver import DEPLOYED, FAILED, UNREACHABLE, UP_TO_DATE, roll_out
 
         result = roll_out(
@@ -879,7 +879,8 @@ class Agent:
         )
         failing = [t for t in result.targets if t.status in (FAILED, UNREACHABLE)]
         transient = bool(failing) and all(t.status == UNREACHABLE for t in failing)
-        return result.exit_code, transient, result.message
+        wrote = not transient or any(t.wrote for t in result.targets)
+        return result.exit_code, transient, result.message, wrote
 
     # --- API actions ------------------------------------------------------------------------
 

@@ -322,3 +322,32 @@ def test_an_interrupted_wait_stops_the_rollout_without_the_policy_and_is_tried_a
     assert agent.pass_all(POLL) == EXIT_OK  # the next pass rolls the commit out again
     assert state.commit is not None and state.commit.sha == second
     assert all(image(f) == "busybox:2" for f in engines.values())
+
+
+def test_a_target_down_stops_the_rollout_before_its_wave_and_the_next_trigger_finishes(
+        tmp_path: Path, waits: dict[str, list[int]]) -> None:
+    from stackctl.errors import DOWN, EngineError
+
+    agent, source, engines, results = make_agent(tmp_path)
+    source.push("1")
+    agent.pass_all(START)
+    second = source.push("2")
+    down = EngineError("cannot connect to tcp://us", failure=DOWN)
+    real_info = engines["us"].info
+
+    def us_down() -> Any:
+        raise down
+
+    engines["us"].info = us_down  # type: ignore[method-assign]  # the canary has changes: the rollout goes
+    assert agent.pass_all(POLL) == EXIT_ERROR
+    state = agent.states["shop"]
+    assert state.status == "error" and state.failed_commit is None  # tried again, not failed
+    assert state.targets["canary"].status == "deployed" and state.targets["us"].status == "unreachable"
+    assert image(engines["canary"]) == "busybox:2" and image(engines["eu"]) == "busybox:1"
+    assert results[-1].wrote  # the canary was written: one notification
+    agent.pass_all(POLL)
+    assert not results[-1].wrote  # the same stop again, nothing written: no notification
+    engines["us"].info = real_info  # type: ignore[method-assign]
+    assert agent.pass_all(POLL) == EXIT_OK
+    assert state.commit is not None and state.commit.sha == second
+    assert all(image(f) == "busybox:2" for f in engines.values())
