@@ -32,7 +32,7 @@ from tests.integration.fanout_labs import (
     stackctl,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # three labs of its own: starts first
 TARGETS = ("canary", "eu", "us")
 LABS = lab_names("STACKCTL_AGENT_FANOUT_LABS", "ao", 3)
 BAKE = 2.0
