@@ -11,6 +11,8 @@ see tests/integration/fanout_labs.py.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -165,6 +167,11 @@ def test_a_commit_rolls_out_through_the_waves_and_a_failing_one_stops_at_the_can
             assert len(history(swarms, name, stack)) == 1
         status, page = agent.get("/")
         assert status == 200 and f'id="stack-{stack}-target-canary"'.encode() in page
+        if os.environ.get("STACKCTL_AGENT_SHOTS"):  # docs/agent-status-fanout.png, taken by hand
+            shot = Path(os.environ["STACKCTL_AGENT_SHOTS"]) / "agent-status-fanout.png"
+            subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                            "--window-size=1400,520", f"--user-data-dir={tmp_path / 'c'}",
+                            f"--screenshot={shot}", agent.url + "/"], capture_output=True, timeout=90)
         sent = wait_for(lambda: [b for b in receiver.bodies if b["status"] == "rolled back"], 20,
                         "the notification")
         assert len(sent) == 1 and sent[0]["commit"] == sha2
