@@ -66,6 +66,7 @@ class TargetState:
     wave: int
     status: str = PENDING  # the last rollout's outcome here (docs/fan-out.md): deployed, up to date, ...
     commit: str | None = None  # the commit the target runs, as far as its history and the agent know
+    revision: int | None = None  # the newest revision in the target's history (`stackctl history`)
     exit_code: int = EXIT_OK
     plan_summary: str = ""
     message: str = ""
@@ -80,6 +81,7 @@ class TargetState:
             "wave": self.wave,
             "status": self.status,
             "commit": self.commit,
+            "revision": self.revision,
             "exit_code": self.exit_code,
             "plan": self.plan_summary,
             "message": self.message,
@@ -522,6 +524,7 @@ class Agent:
                 complete = False
                 self.log(event="history-not-read", stack=stack.name, target=target.name, error=err.message)
                 continue
+            row.revision = revisions[-1].revision if revisions else None
             undone = {r.rollout.get("id") for r in revisions if r.rollout.get("action") == "rollback"}
             for rev in reversed(revisions):
                 commit = rev.git.get("commit")
@@ -544,6 +547,17 @@ class Agent:
             _, failed, status = max(failures)
             if state.commit is None or state.commit.sha != failed:
                 state.failed_commit, state.status, state.exit_code = failed, status, exit_for_status(status)
+
+    def _newest_revision(self, stack: StackConfig, target: Target, known: int | None) -> int | None:
+        """The newest revision in a target's history (what the rollout recorded there, or its rollback)."""
+        from stackctl.history import list_revisions
+
+        try:
+            with self._target_engine(target) as engine:
+                revisions = list_revisions(engine, stack.name)
+        except StackctlError:
+            return known
+        return revisions[-1].revision if revisions else known
 
     def _target_rows(self, state: StackState, rollout: Rollout) -> None:
         """The state's rows follow the environment's targets, in wave order."""
@@ -869,6 +883,8 @@ class Agent:
                 row.commit, row.drift = sha, []
             if tr.outcome is not None and tr.outcome.plan is not None:
                 row.plan_summary = plan_summary(tr.outcome.plan)
+            if tr.wrote:
+                row.revision = self._newest_revision(stack, rollout.target(tr.target), row.revision)
         self.log(
             event="rollout",
             stack=stack.name,

@@ -48,7 +48,7 @@ def message(result: PassResult) -> dict[str, Any]:
         "drift": list(result.drift),
         "rollout_id": result.rollout_id,
         "targets": [
-            {k: t.get(k) for k in ("target", "wave", "status", "commit", "message", "rollback")}
+            {k: t.get(k) for k in ("target", "wave", "status", "commit", "revision", "message", "rollback")}
             for t in result.targets
         ],
         "text": text,

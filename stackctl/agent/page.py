@@ -94,6 +94,8 @@ def _target_row(stack: str, t: TargetState) -> str:
     """A target of a stack whose environment has many swarms: its part of the last rollout."""
     css = t.status.replace(" ", "-")
     commit = f"<code>{_e(t.commit[:12])}</code>" if t.commit else "—"
+    if t.revision is not None:
+        commit += f" <small>revision {t.revision}</small>"
     notes = [n for n in (t.message, t.rollback) if n]
     message = "".join(f"<br><small>{_e(n)}</small>" for n in notes)
     took = ""

@@ -154,6 +154,7 @@ def test_a_commit_rolls_out_through_the_waves_and_a_failing_one_stops_at_the_can
         assert t["canary"]["status"] == "rolled back" and t["canary"]["commit"] == sha1
         assert t["canary"]["rollback"] == "rolled back to revision 1"
         assert t["eu"]["status"] == t["us"]["status"] == "not started"
+        assert (t["canary"]["revision"], t["eu"]["revision"], t["us"]["revision"]) == (3, 1, 1)
         assert row["commit"]["commit"] == sha1 and "target canary" in row["message"]
         image = service(swarms, "canary", stack)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
         assert image.startswith("busybox")

@@ -151,6 +151,7 @@ def test_a_failing_canary_is_rolled_back_later_waves_untouched_not_retried(
     assert rows["canary"].status == "rolled back" and rows["canary"].rollback == "rolled back to revision 1"
     assert rows["canary"].commit == good
     assert rows["eu"].status == rows["us"].status == "not started" and rows["eu"].commit == good
+    assert (rows["canary"].revision, rows["eu"].revision) == (3, 1)  # deploy, failed deploy, rollback
     assert image(engines["canary"]) == "busybox:1"
     assert {n: len(writes(engines[n])) for n in ("eu", "us")} == before
     assert "target canary" in state.message
@@ -168,6 +169,7 @@ def test_a_failing_canary_is_rolled_back_later_waves_untouched_not_retried(
     assert again.pass_all(START) == EXIT_ROLLED_BACK
     assert again.states["shop"].failed_commit == bad
     assert again.states["shop"].commit is not None and again.states["shop"].commit.sha == good
+    assert again.states["shop"].targets["canary"].revision == 3
     assert {n: len(writes(f)) for n, f in engines.items()} == counts
     fixed = source.push("3", "fixed")
     assert agent.pass_all(POLL) == EXIT_OK
