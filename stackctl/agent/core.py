@@ -56,6 +56,7 @@ START, POLL, WEBHOOK, SYNC, APPROVE, DRIFT, WINDOW = (
     "window",
 )
 FORCED = (SYNC, APPROVE)
+LOCAL_SWARM: tuple[str | None, str | None] = (None, None)  # the agent's own engine (DOCKER_HOST, the socket)
 
 
 @dataclass
@@ -234,9 +235,10 @@ class Agent:
         self.config = config
         # an engine per target name (tests); otherwise each target is reached by its host/context
         self.target_engines: dict[str, Engine] = dict(target_engines or {})
-        # the swarms (context, host) of each stack's targets, as its last commit names them: the
-        # runner follows their engine events too (drift)
-        self.target_swarms: dict[str, set[tuple[str | None, str | None]]] = {}
+        # the swarms (context, host) each stack lives on, as its last commit says: (None, None) is the
+        # agent's own engine, a stack of many swarms names its targets'. The runner follows the engine
+        # events of each (drift); /readyz needs the agent's own engine only when a stack lives there.
+        self.stack_swarms: dict[str, set[tuple[str | None, str | None]]] = {}
         self._rollouts: dict[str, tuple[str, Rollout | None]] = {}  # stack -> (commit, its rollout)
         self.sources: dict[str, GitSource] = dict(
             sources or {s.name: GitSource(s, config.cache_dir) for s in config.sources}
@@ -574,10 +576,10 @@ class Agent:
             return self._not_retried(stack, state, sha, reason)  # before its files are read again
         rollout = self._rollout(stack, sha)
         if rollout is None:
-            self.target_swarms.pop(stack.name, None)
+            self.stack_swarms[stack.name] = {LOCAL_SWARM}
             self._read_history(stack, state)
         else:
-            self.target_swarms[stack.name] = {
+            self.stack_swarms[stack.name] = {
                 (t.env.context, None if t.env.context else t.env.host) for t in rollout.targets
             }
             self._read_target_histories(stack, state, rollout)
@@ -914,11 +916,13 @@ class Agent:
         problems += [
             f"git: {s.name}: not fetched yet" for s in self.config.sources if s.name not in self.git_errors
         ]
-        try:
-            self.engine().get("/version", timeout=5)
-        except StackctlError as err:
-            self.drop_engine()
-            problems.append(f"engine: {err.message}")
+        local = any(LOCAL_SWARM in self.stack_swarms.get(s.name, {LOCAL_SWARM}) for s in self.config.stacks)
+        if local:  # stacks of many swarms only: their targets' state is in their rows, not here
+            try:
+                self.engine().get("/version", timeout=5)
+            except StackctlError as err:
+                self.drop_engine()
+                problems.append(f"engine: {err.message}")
         return not problems, problems
 
 

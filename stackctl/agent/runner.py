@@ -4,8 +4,9 @@
   sync, approve, drift, window); triggers that pile up while a pass runs are merged.
 - Polling: each source every `interval`; a fetch that fails is tried again with backoff (1 s, 2 s,
   4 s ... up to `interval`).
-- Drift: the engine's event stream (services, networks, secrets, configs of the stacks) triggers a
-  pass over the stack at once (reconnected when it drops), and a full check runs every
+- Drift: the engine's event stream (services, networks, secrets, configs of the stacks) of every
+  swarm a stack lives on (the agent's own engine; each target of an environment of many swarms)
+  triggers a pass over the stack at once (reconnected when it drops), and a full check runs every
   `drift_interval` whatever the events said.
 - Windows: a held stack is looked at again every few seconds and passes once its window allows.
 - The HTTP server (uvicorn) runs on a thread; the main thread owns SIGTERM/SIGINT: on either, a wait
@@ -121,10 +122,11 @@ class Worker:
         self._follow_new_swarms()
 
     def _follow_new_swarms(self) -> None:
-        """Stacks of many swarms: each target's swarm gets an event follower once (drift at once)."""
+        """Each swarm a stack lives on (the agent's own engine, a target's) gets an event follower once,
+        after the pass that named it (drift at once)."""
         if self.follow is None:
             return
-        for swarms in list(self.agent.target_swarms.values()):
+        for swarms in list(self.agent.stack_swarms.values()):
             for swarm in sorted(swarms - self.followed, key=str):
                 self.followed.add(swarm)
                 self.follow(swarm)
@@ -246,7 +248,6 @@ def serve(config: AgentConfig) -> int:
     scheme = "https" if config.tls_cert_file else "http"
     log(f"stackctl-agent event=listening url={scheme}://{host}:{port} stacks={len(config.stacks)}")
     worker.start()
-    EventFollower(agent, worker).start()
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -61,7 +61,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     codes: dict[str, list[int]] = {}
 
     def fake_wait(engine: Any, *args: Any, **kwargs: Any) -> RolloutReport:
-        queue = codes.get(engine.target, [])
+        queue = codes.get(getattr(engine, "target", ""), [])
         return RolloutReport(queue.pop(0) if queue else EXIT_OK)
 
     monkeypatch.setattr("stackctl.deploy._wait", fake_wait)
@@ -353,3 +353,34 @@ def test_a_target_down_stops_the_rollout_before_its_wave_and_the_next_trigger_fi
     assert agent.pass_all(POLL) == EXIT_OK
     assert state.commit is not None and state.commit.sha == second
     assert all(image(f) == "busybox:2" for f in engines.values())
+
+
+def test_a_stack_of_one_swarm_follows_the_agents_own_engine(tmp_path: Path, waits: dict[str, list[int]]
+                                                            ) -> None:
+    from stackctl.agent.core import LOCAL_SWARM
+    from stackctl.agent.runner import Worker
+    from tests.unit.agent.test_core import make_agent as make_single
+
+    agent, source, _, _ = make_single(tmp_path)
+    source.push({"V": "1"})
+    followed: list[tuple[str | None, str | None]] = []
+    worker = Worker(agent, follow=followed.append)
+    worker.trigger("default", None, START)
+    worker.step(timeout=0.01)
+    assert followed == [LOCAL_SWARM]
+
+
+def test_readiness_does_not_need_the_agents_own_engine_for_stacks_of_many_swarms(
+        tmp_path: Path, waits: dict[str, list[int]]) -> None:
+    from stackctl.errors import DOWN, EngineError
+
+    agent, source, _, _ = make_agent(tmp_path)
+
+    def no_engine() -> FakeEngine:
+        raise EngineError("no engine here", failure=DOWN)
+
+    agent._engine_factory = no_engine
+    assert agent.ready() == (False, ["git: default: not fetched yet", "engine: no engine here"])
+    source.push("1")
+    assert agent.pass_all(START) == EXIT_OK
+    assert agent.ready() == (True, [])
