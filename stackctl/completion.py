@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from stackctl.errors import UsageError
+from stackctl.names import descope
 
 SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_STACKCTL_COMPLETE"
@@ -60,5 +61,5 @@ def service_names(stack: str) -> list[str]:
     out = []
     for svc in _services({"label": [f"{STACK_LABEL}={stack}"]}):
         name = str((svc.get("Spec") or {}).get("Name") or "")
-        out.append(name.removeprefix(f"{stack}_"))
+        out.append(descope(stack, name))
     return sorted(n for n in out if n)

@@ -35,9 +35,9 @@ from stackctl.errors import (
 from stackctl.resolve import RESOLVE_MODES
 
 if TYPE_CHECKING:
+    from stackctl.apply.convergence import ServiceOutcome
     from stackctl.apply.executor import ApplyResult
     from stackctl.apply.rollout import RolloutReport
-    from stackctl.apply.wait import ServiceOutcome
     from stackctl.engine import Engine
     from stackctl.history import Revision
     from stackctl.load.source import SourceDoc
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from stackctl.plan import Plan
     from stackctl.plan.images import RegistryAnswer
     from stackctl.resolve import ImageResolver
+    from stackctl.secrets.sensitive import Sensitive
 
 DEFAULT_LOCK_TIMEOUT = "10m"  # as long as the default --timeout: the lock now covers the wait
 
@@ -70,6 +71,8 @@ class DeployRequest:
     rollout: Mapping[str, Any] | None = None  # a fan-out rollout's id, env, target, wave: recorded in history
     # the agent's git origin, recorded in the revision: url (no credentials), commit, author, subject
     git: Mapping[str, str] | None = None
+    # values from encrypted env files (LoadedStack.sensitive): the plan and the history show digests
+    sensitive: Sensitive | None = None
 
 
 @dataclass
@@ -221,25 +224,35 @@ def load_stack_files(files: list[str], env_files: list[str], environ: Mapping[st
 
 
 def convert(stack: str, config: Mapping[str, Any], environ: Mapping[str, str] | None = None,
-            read_file: Callable[[str], bytes] | None = None, on_event: EventCallback = _ignore) -> Any:
-    """The DesiredStack of the model (Engine API specs); its warnings as an event."""
+            read_file: Callable[[str], bytes] | None = None, on_event: EventCallback = _ignore,
+            sensitive: Sensitive | None = None) -> Any:
+    """The DesiredStack of the model (Engine API specs); its warnings as an event. `sensitive`:
+    values from encrypted env files, which no problem or warning quotes (digests instead)."""
     from stackctl.convert import convert_stack
+    from stackctl.errors import ConvertError
 
-    desired = convert_stack(config, stack, environ=environ, read_file=read_file)
+    try:
+        desired = convert_stack(config, stack, environ=environ, read_file=read_file)
+    except ConvertError as err:
+        if sensitive:
+            err.message = sensitive.hide(err.message)
+            err.diagnostics = sensitive.hide_diagnostics(err.diagnostics)
+        raise
     if desired.warnings:
-        on_event(Warnings(tuple(desired.warnings)))
+        warnings = sensitive.hide_diagnostics(desired.warnings) if sensitive else desired.warnings
+        on_event(Warnings(tuple(warnings)))
     return desired
 
 
 def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: bool = True,
              pins: Mapping[str, Mapping[str, str]] | None = None,
              sources: Sequence[SourceDoc] | None = None, resolver: ImageResolver | None = None,
-             resolve_image: str = "never") -> Plan:
+             resolve_image: str = "never", sensitive: Sensitive | None = None) -> Plan:
     """Observe the stack and plan the way to `desired`; `sources` (the parsed files) give FILE:LINE.
 
     With a `resolver` and `resolve_image` always/changed, the registry is asked about the images
     first (stackctl/resolve.py): a tag pushed anew is an image change, a missing image a blocking
-    problem of the plan."""
+    problem of the plan. `sensitive`: values from encrypted env files, shown as digests."""
     from stackctl.observe import observe_stack
     from stackctl.plan import make_plan
     from stackctl.plan.checks import publishes_ports
@@ -252,8 +265,11 @@ def plan_for(engine: Engine, desired: Any, stack: str, *, prune: bool, strict: b
         from stackctl.resolve import images_to_resolve
 
         registry = resolver.lookup_all(images_to_resolve(resolve_image, desired.services, observed))
-    return make_plan(desired, observed, prune=prune, strict=strict, pins=pins, sources=sources,
+    plan = make_plan(desired, observed, prune=prune, strict=strict, pins=pins, sources=sources,
                      registry=registry)
+    from stackctl.plan.sensitive import redact_plan
+
+    return redact_plan(plan, sensitive)  # also for entries the swarm's labels mark
 
 
 def image_resolver(engine: Engine, resolve_image: str, with_registry_auth: bool) -> ImageResolver | None:
@@ -280,15 +296,26 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     """Deploy `request.config` as stack `request.stack`; the outcome carries the exit code.
 
     Raises StackctlError for problems found before or while writing (the CLI renders them);
-    a rollout that does not converge is an outcome with its exit code, not an exception.
+    a rollout that does not converge is an outcome with its exit code, not an exception. No
+    error quotes a value of `request.sensitive` (its digest instead).
     """
+    try:
+        return _deploy(request, options, engine=engine, on_event=on_event)
+    except StackctlError as err:
+        if request.sensitive:
+            err.message = request.sensitive.hide(err.message)
+            err.diagnostics = request.sensitive.hide_diagnostics(err.diagnostics)
+        raise
+
+
+def _deploy(request: DeployRequest, options: DeployOptions | None, *, engine: Engine | None,
+            on_event: EventCallback | None) -> DeployOutcome:
     from stackctl.units import parse_timeout
 
     opts = options or DeployOptions()
     emit = on_event or _ignore
     stack = check_stack_name(request.stack)
-    if opts.resolve_image not in RESOLVE_MODES:
-        raise UsageError(f"invalid option {opts.resolve_image} for flag --resolve-image")
+    assert opts.resolve_image in RESOLVE_MODES, opts.resolve_image  # commands/_options.check_resolve_image
     if opts.keep_versions < 0:
         raise UsageError("--keep-versions must be 0 or more")
     wait_timeout = parse_timeout(opts.timeout)
@@ -297,9 +324,10 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     pins = request.pinned_objects
     if pins:
         # The pinned versions hold the content: files or variables gone since do not matter.
-        desired = convert(stack, request.config, _AnyVariable(request.environ), _file_or_nothing, emit)
+        desired = convert(stack, request.config, _AnyVariable(request.environ), _file_or_nothing, emit,
+                          request.sensitive)
     else:
-        desired = convert(stack, request.config, request.environ, on_event=emit)
+        desired = convert(stack, request.config, request.environ, on_event=emit, sensitive=request.sensitive)
     ordering = ordering_for(request.config, stack) if opts.deps_order else None
     from stackctl.engine import open_engine, require_manager
 
@@ -308,7 +336,8 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     require_manager(engine)
     resolver = image_resolver(engine, opts.resolve_image, opts.with_registry_auth)
     plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins,
-                    sources=request.sources, resolver=resolver, resolve_image=opts.resolve_image)
+                    sources=request.sources, resolver=resolver, resolve_image=opts.resolve_image,
+                    sensitive=request.sensitive)
     if plan.warnings:
         emit(Warnings(tuple(plan.warnings)))
     hints = resolver.auth_hints() if resolver is not None else []
@@ -330,19 +359,22 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         _write_and_wait(engine, request, outcome, opts, ordering, wait_timeout, emit, resolver, hints)
         return outcome
 
-    from stackctl.lock import DEFAULT_TTL, StackLock
+    from stackctl.lock import DEFAULT_TTL, LockBusy, LockEvent, StackLock
 
     asked = time.monotonic()
     waited = False
 
-    def on_wait(info: LockInfo) -> None:
+    def on_lock(event: LockEvent) -> None:
         nonlocal waited
-        waited = True
-        emit(LockWaiting(stack, info, lock_timeout))
+        if isinstance(event, LockBusy):
+            waited = True
+            emit(LockWaiting(stack, event.holder, lock_timeout))
+        else:
+            emit(event)  # LockTakenOver: render/lock.py words it
 
     # The lock covers the wait: a deploy that may wait long says so, so that no one takes it as dead.
     ttl = max(DEFAULT_TTL, 2 * wait_timeout + 60.0)
-    lock = StackLock(engine, stack, timeout=lock_timeout, on_wait=on_wait, ttl=ttl)
+    lock = StackLock(engine, stack, timeout=lock_timeout, on_event=on_lock, ttl=ttl)
     lock.acquire()
     outcome = DeployOutcome(stack, EXIT_OK, plan, ordering)
     if waited:
@@ -352,7 +384,7 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         # Under the lock: the swarm may have changed while we waited for it.
         plan = outcome.plan = plan_for(engine, desired, stack, prune=opts.prune, strict=False, pins=pins,
                                        sources=request.sources, resolver=resolver,
-                                       resolve_image=opts.resolve_image)
+                                       resolve_image=opts.resolve_image, sensitive=request.sensitive)
         plan.check()
         if not plan.has_changes:
             emit(UpToDate(plan))
@@ -363,12 +395,21 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
         lock.release()
 
 
-def rollback_request(rev: Revision, stack: str, rollout: Mapping[str, Any] | None = None) -> DeployRequest:
+def rollback_request(rev: Revision, stack: str, rollout: Mapping[str, Any] | None = None,
+                     engine: Engine | None = None) -> DeployRequest:
     """The deploy that restores a recorded revision (`stackctl rollback`, a fan-out wave's rollback):
-    its stack, its files' place, and the secret/config versions its services used (docs/rotation.md)."""
-    return DeployRequest(stack, rev.config, rev.working_dir or rev.cwd, files=tuple(rev.files),
+    its stack, its files' place, and the secret/config versions its services used (docs/rotation.md).
+
+    With `engine`, values from encrypted env files (stored as digests) are taken back from the
+    stack's services on the swarm (history.restore_sensitive: HistoryError when one is gone)."""
+    config, sensitive = rev.config, None
+    if engine is not None:
+        from stackctl.history import restore_sensitive
+
+        config, sensitive = restore_sensitive(engine, stack, rev)
+    return DeployRequest(stack, config, rev.working_dir or rev.cwd, files=tuple(rev.files),
                          note=f"rollback to {rev.revision}", pinned_objects=rev.objects or None,
-                         rollout=rollout)
+                         rollout=rollout, sensitive=sensitive)
 
 
 def _single_guarded_write(plan: Plan, opts: DeployOptions) -> bool:
@@ -493,7 +534,8 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
                     opts: DeployOptions, emit: EventCallback, *, code: int, failure: str = "",
                     stage: str = "apply") -> None:
     """A revision for every deploy that wrote something, with its status (docs/exit-codes.md)."""
-    from stackctl.history import describe_deploy, record_revision, status_for_exit
+    from stackctl.history import record_revision, status_for_exit
+    from stackctl.history_text import describe_deploy
 
     if not opts.record_history or result is None or not result.writes:
         return
@@ -502,7 +544,10 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
     if failure:
         description += f"; {stage} failed: {failure.splitlines()[0]}"
     try:
-        record_revision(engine, request.stack, request.config, dict(result.images),
+        # sensitive values are stored as their digest (a rollback takes them from the swarm)
+        config = request.sensitive.redact_config(request.config) if request.sensitive else request.config
+        sent = request.sensitive.scrub(dict(result.images)) if request.sensitive else dict(result.images)
+        record_revision(engine, request.stack, config, sent,
                         files=list(request.files) or None, working_dir=request.working_dir,
                         note=request.note, objects=plan.versions, keep=opts.history_max,
                         status=status_for_exit(code), description=description, rollout=request.rollout,

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from stackctl.deploy import EventCallback, Notice
 from stackctl.errors import ApplyError, EngineError
-from stackctl.inspect_tasks import KeptObjects, kept_objects, natural_key, object_name, stack_filters
+from stackctl.observe import KeptObjects, kept_objects
+from stackctl.swarm.api import as_services
+from stackctl.swarm.stacks import natural_key, object_name, stack_filters
 
 if TYPE_CHECKING:
     from stackctl.apply.executor import ApplyResult
@@ -70,7 +72,7 @@ def remove_stack(engine: Engine, stack: str, *, detach: bool = False, keep_histo
     if not (observed.services or observed.networks or observed.secrets or observed.configs or history):
         removal.found = False
         return removal
-    removal.kept = kept_objects([{"Spec": s.spec} for s in observed.services.values()],
+    removal.kept = kept_objects(as_services([{"Spec": s.spec} for s in observed.services.values()]),
                                 [n.id for n in observed.networks.values()],
                                 [{"Id": n.id, "Name": n.name} for n in observed.all_networks.values()],
                                 list(observed.secrets), list(observed.configs))

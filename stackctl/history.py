@@ -13,7 +13,9 @@ content is replaced by its digest), a sha256 digest (12 hex) of each secret/conf
 the image of each service as the file wrote it (`images`) and, beside it, the image the deploy sent
 for each service it wrote (`sent`, maybe pinned to a digest), and per secret/config the name of
 the version the services used (`objects`: rotated secrets/configs, docs/rotation.md), so that a
-rollback points the services back at that version. Secret values are never stored. Large documents are
+rollback points the services back at that version. Secret values are never stored, nor values from
+encrypted env files: those are stored as their digest (secrets/sensitive.py) and a rollback takes them
+back from the stack's services on the swarm (`restore_sensitive`). Large documents are
 stored zlib-compressed and base64-encoded (a swarm config holds at most 500 KB).
 The last `keep` revisions (default 10, `--history-max`; 0: no limit) are kept: each revision
 carries the `keep` of the deploy that wrote it, and every reader sees only the newest revision's
@@ -35,22 +37,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
+from stackctl.ci import detect_ci
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_ROLLED_BACK,
     EXIT_TIMEOUT,
+    Diagnostic,
     EngineError,
     StackctlError,
 )
-from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL
+from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL, descope, scope
 from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
+    from stackctl.secrets.sensitive import Sensitive
 
 DEFAULT_KEEP = 10
 PRUNE_SLACK = 5  # hidden revisions beyond --history-max allowed before one deploy removes them all
@@ -87,6 +92,79 @@ class HistoryError(StackctlError):
     """A revision is missing or cannot be read or written."""
 
 
+class HistorySpecJson(TypedDict, total=False):
+    """`Spec` of a revision's swarm config (what stackctl reads of it)."""
+
+    Name: str
+    Labels: dict[str, str]
+    Data: str  # base64 of the stored document (some engines omit it in lists)
+
+
+class HistoryConfigJson(TypedDict, total=False):
+    """A revision's swarm config as the engine lists it (what stackctl reads of it)."""
+
+    ID: str
+    Spec: HistorySpecJson
+
+
+class RevisionDoc(TypedDict, total=False):
+    """The stored document of a revision (the JSON in its config; all keys optional: older
+    revisions lack the newer ones)."""
+
+    format: int
+    revision: int
+    stack: str
+    time: str
+    user: str
+    host: str
+    cwd: str
+    files: list[str]
+    working_dir: str
+    stackctl_version: str
+    note: str
+    status: str
+    description: str
+    ci: dict[str, str]
+    config: dict[str, Any]  # the rendered stack (`stackctl config`), secret/config content scrubbed
+    images: dict[str, str]
+    sent: dict[str, str]
+    digests: dict[str, dict[str, str]]
+    objects: dict[str, dict[str, str]]
+    rollout: dict[str, object]
+    git: dict[str, str]
+    encoding: str  # "zlib+base64": a large document, packed in `data`
+    data: str
+
+
+class RevisionSummary(TypedDict):
+    """A revision as `history --format json` lists it."""
+
+    revision: int
+    time: str
+    status: str
+    description: str
+    user: str
+    host: str
+    ci: dict[str, str] | None
+    cwd: str
+    files: list[str]
+    note: str
+    images: dict[str, str]
+    sent: dict[str, str]
+    stackctl_version: str
+    rollout: dict[str, object] | None
+    git: dict[str, str] | None
+
+
+class RevisionJson(RevisionSummary):
+    """One revision as `history STACK N --format json` shows it."""
+
+    working_dir: str
+    digests: dict[str, dict[str, str]]
+    objects: dict[str, dict[str, str]]
+    config: dict[str, Any]
+
+
 @dataclass
 class Revision:
     revision: int
@@ -109,12 +187,12 @@ class Revision:
     working_dir: str = ""
     config_id: str = ""
     # a fan-out rollout's deploy (docs/fan-out.md): id, env, target, wave, action (deploy|rollback)
-    rollout: dict[str, Any] = field(default_factory=dict)
+    rollout: dict[str, object] = field(default_factory=dict)
     # where the files came from when the agent deployed them: repository URL (no credentials),
     # commit SHA, author, subject (stackctl agent, docs/agent.md); {} for CLI deploys
     git: dict[str, str] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RevisionSummary:
         return {"revision": self.revision, "time": self.time, "status": self.status,
                 "description": self.description or self.note or "deploy", "user": self.user,
                 "host": self.host, "ci": self.ci or None, "cwd": self.cwd, "files": self.files,
@@ -122,7 +200,7 @@ class Revision:
                 "stackctl_version": self.stackctl_version, "rollout": self.rollout or None,
                 "git": self.git or None}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> RevisionJson:
         return {**self.summary(), "working_dir": self.working_dir, "digests": self.digests,
                 "objects": self.objects, "config": self.config}
 
@@ -166,7 +244,88 @@ def scrub_config(config: Mapping[str, Any],
     return clean, digests
 
 
-def _encode(doc: dict[str, Any]) -> bytes:
+def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[str, Any], Sensitive | None]:
+    """The revision's config with its sensitive values back, and their mark (None: it had none).
+
+    A value from an encrypted env file is stored as its digest only (secrets/sensitive.py), so a
+    rollback takes it from the stack's services on the swarm (their spec, and the previous spec the
+    swarm keeps): the service's own environment entry of that name when its digest matches, else
+    any string of the stack's service specs that does.
+    When none does, HistoryError names the key before anything is written."""
+    from stackctl.secrets.sensitive import Sensitive, placeholder_digest, placeholder_source, value_digest
+
+    wanted: list[tuple[tuple[Any, ...], str]] = []
+
+    def find(node: Any, path: tuple[Any, ...]) -> None:
+        if placeholder_digest(node) is not None:
+            wanted.append((path, str(node)))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                find(value, (*path, key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                find(value, (*path, index))
+
+    find(rev.config, ())
+    if not wanted:
+        return rev.config, None
+    envs: dict[str, dict[str, list[str]]] = {}
+    anywhere: dict[str, str] = {}
+
+    def strings(node: Any) -> None:
+        if isinstance(node, str):
+            anywhere.setdefault(value_digest(node), node)
+            name, eq, value = node.partition("=")
+            if eq:
+                anywhere.setdefault(value_digest(value), value)
+        elif isinstance(node, dict):
+            for value in node.values():
+                strings(value)
+        elif isinstance(node, list):
+            for value in node:
+                strings(value)
+
+    for svc in engine.objects("service", {"label": [f"{NAMESPACE_LABEL}={stack}"]}):
+        # the spec now, then the one before it (the swarm keeps it: what a rollback usually wants)
+        for spec in (svc.get("Spec") or {}, svc.get("PreviousSpec") or {}):
+            name = str(spec.get("Name") or "")
+            short = descope(stack, name)
+            env = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Env") or []
+            for key, eq, text in (str(item).partition("=") for item in env):
+                if eq:
+                    envs.setdefault(short, {}).setdefault(key, []).append(text)
+            strings(spec)
+    config = copy.deepcopy(rev.config)
+    sensitive = Sensitive()
+    for path, shown in wanted:
+        digest = placeholder_digest(shown) or ""
+        source = placeholder_source(shown) or f"revision {rev.revision}"
+        value: str | None = None
+        if len(path) == 4 and path[0] == "services" and path[2] == "environment":
+            mine = envs.get(str(path[1]), {}).get(str(path[3])) or []
+            value = next((v for v in mine if value_digest(v) == digest), None)
+        if value is None:
+            value = anywhere.get(digest)
+        if value is None:
+            key = ".".join(str(p) for p in path)
+            raise HistoryError(
+                f"cannot roll back stack {stack} to revision {rev.revision}: {key} is sensitive (from "
+                f"{source}) and the history keeps only its digest (sha256:{digest}); no service of the "
+                "stack on the swarm (spec or previous spec) holds that value any more; nothing was changed",
+                [Diagnostic(f"{key}: sha256:{digest} is not on the swarm", path=key,
+                            hint="deploy that revision from its files instead (stackctl deploy -c FILE "
+                                 "with the encrypted env files and their key)")])
+        node: Any = config
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+        sensitive.add(value, source)
+        if len(path) == 4 and path[0] == "services" and path[2] == "environment":
+            sensitive.env.setdefault((str(path[1]), str(path[3])), source)
+    return config, sensitive
+
+
+def _encode(doc: RevisionDoc) -> bytes:
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     if len(raw) <= COMPRESS_ABOVE:
         return raw
@@ -178,17 +337,18 @@ def _encode(doc: dict[str, Any]) -> bytes:
     return data
 
 
-def _decode(data: bytes) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(data)
+def _decode(data: bytes) -> RevisionDoc:
+    doc: RevisionDoc = json.loads(data)
     if isinstance(doc, dict) and doc.get("encoding") == "zlib+base64":
-        doc = json.loads(zlib.decompress(base64.b64decode(doc["data"])))
+        doc = json.loads(zlib.decompress(base64.b64decode(doc.get("data", ""))))
     return doc
 
 
-def _history_configs(engine: Engine, stack: str) -> list[dict[str, Any]]:
+def _history_configs(engine: Engine, stack: str) -> list[HistoryConfigJson]:
     """The stack's history configs, oldest first (exact stack match: label filters are exact)."""
     try:
-        found = engine.objects("config", {"label": [f"{HISTORY_LABEL}={stack}"]})
+        found = cast(list[HistoryConfigJson],
+                     engine.objects("config", {"label": [f"{HISTORY_LABEL}={stack}"]}))
     except EngineError as err:
         raise err.during(f"list the history of stack {stack}") from None
     out = []
@@ -203,7 +363,7 @@ def _history_configs(engine: Engine, stack: str) -> list[dict[str, Any]]:
     return [c for _, c in sorted(out, key=lambda p: p[0])]
 
 
-def _visible(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _visible(configs: list[HistoryConfigJson]) -> list[HistoryConfigJson]:
     """The revisions within the newest one's --history-max (older ones await their batched removal)."""
     if not configs:
         return configs
@@ -214,14 +374,15 @@ def _visible(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return configs[-keep:] if keep > 0 else configs
 
 
-def _revision_number(cfg: Mapping[str, Any]) -> int:
+def _revision_number(cfg: HistoryConfigJson) -> int:
     return int(((cfg.get("Spec") or {}).get("Labels") or {})[REVISION_LABEL])
 
 
-def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
+def _from_config(cfg: HistoryConfigJson, engine: Engine) -> Revision:
     data = (cfg.get("Spec") or {}).get("Data")
     if data is None:  # some engines omit Data in lists
-        data = ((engine.inspect("config", cfg["ID"]).get("Spec")) or {}).get("Data", "")
+        inspected = cast(HistoryConfigJson, engine.inspect("config", cfg.get("ID", "")))
+        data = (inspected.get("Spec") or {}).get("Data", "")
     try:
         doc = _decode(base64.b64decode(data))
     except (ValueError, zlib.error) as err:
@@ -249,7 +410,7 @@ def _from_config(cfg: Mapping[str, Any], engine: Engine) -> Revision:
     )
 
 
-def _images_of(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+def _images_of(doc: RevisionDoc) -> dict[str, dict[str, str]]:
     """`images` (as the file wrote them) and `sent` of a stored revision. Revisions recorded before
     `sent` existed kept one mixed map (the sent image where the deploy wrote the service, the file's
     string elsewhere): it is read as `sent` and the file's strings come from the stored config."""
@@ -257,7 +418,7 @@ def _images_of(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         return {"images": dict(doc.get("images") or {}), "sent": dict(doc.get("sent") or {})}
     stack = str(doc.get("stack", ""))
     services = (doc.get("config") or {}).get("services") or {}
-    return {"images": {f"{stack}_{name}": str(body.get("image", ""))
+    return {"images": {scope(stack, name): str(body.get("image", ""))
                        for name, body in services.items() if isinstance(body, dict)},
             "sent": dict(doc.get("images") or {})}
 
@@ -284,12 +445,12 @@ def record_revision(
     status: str = DEPLOYED,
     description: str = "",
     environ: Mapping[str, str] | None = None,
-    rollout: Mapping[str, Any] | None = None,
+    rollout: Mapping[str, object] | None = None,
     git: Mapping[str, str] | None = None,
 ) -> int:
     """Store a new revision of `stack` and prune to the newest `keep` (0: keep all); return its number.
 
-    `status`: see status_for_exit; `description`: describe_deploy's line; `environ`: where the
+    `status`: see status_for_exit; `description`: history_text.describe_deploy's line; `environ`: where the
     CI job variables are read (None: this process's environment); `rollout`: the fan-out rollout
     this deploy is part of (its id, environment, target, wave), docs/fan-out.md; `git`: the
     repository URL, commit, author and subject the agent deployed from.
@@ -298,11 +459,11 @@ def record_revision(
 
     clean, digests = scrub_config(config, working_dir)
     # One way for every service: the image as the file wrote it; what was sent goes beside it.
-    file_images = {f"{stack}_{name}": str(body.get("image", ""))
+    file_images = {scope(stack, name): str(body.get("image", ""))
                    for name, body in (clean.get("services") or {}).items() if isinstance(body, dict)}
     existing = _history_configs(engine, stack)
     number = (_revision_number(existing[-1]) if existing else 0) + 1
-    doc = {
+    doc: RevisionDoc = {
         "format": FORMAT_VERSION,
         "stack": stack,
         "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -407,57 +568,6 @@ def _user() -> str:
 
 # --- who, where from, what: pure helpers (unit-tested) ----------------------------------
 
-# (system, variable that says so, {field: variable}): the first system whose marker is set wins.
-_CI_SYSTEMS: tuple[tuple[str, str, dict[str, str]], ...] = (
-    ("github-actions", "GITHUB_ACTIONS", {"repository": "GITHUB_REPOSITORY", "run": "GITHUB_RUN_ID",
-                                          "commit": "GITHUB_SHA", "ref": "GITHUB_REF_NAME",
-                                          "actor": "GITHUB_ACTOR"}),
-    ("gitlab", "GITLAB_CI", {"repository": "CI_PROJECT_PATH", "pipeline": "CI_PIPELINE_ID",
-                             "job": "CI_JOB_ID", "commit": "CI_COMMIT_SHA", "ref": "CI_COMMIT_REF_NAME",
-                             "url": "CI_JOB_URL"}),
-    ("jenkins", "JENKINS_URL", {"job": "JOB_NAME", "build": "BUILD_NUMBER", "url": "BUILD_URL",
-                                "commit": "GIT_COMMIT"}),
-)
-
-
-def detect_ci(environ: Mapping[str, str]) -> dict[str, str]:
-    """The CI system and job a deploy runs from, from its well-known variables ({} outside CI).
-
-    Only identifiers are read (never tokens): enough to find the job that deployed a revision.
-    """
-    for system, marker, fields in _CI_SYSTEMS:
-        if environ.get(marker) or (system == "jenkins" and environ.get("BUILD_URL")):
-            out = {"system": system}
-            out.update({key: environ[var] for key, var in fields.items() if environ.get(var)})
-            if system == "github-actions" and "run" in out and "repository" in out:
-                server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
-                out["url"] = f"{server}/{out['repository']}/actions/runs/{out['run']}"
-            return out
-    if environ.get("CI", "").lower() in ("1", "true", "yes"):
-        return {"system": "ci"}
-    return {}
-
-
-def describe_git(git: Mapping[str, str]) -> str:
-    """`git 1a2b3c4d5e6f "Bump web to 1.2" (Ann)`; "" for a revision not deployed from git."""
-    if not git or not git.get("commit"):
-        return ""
-    subject = f' "{git["subject"]}"' if git.get("subject") else ""
-    author = f" ({git['author']})" if git.get("author") else ""
-    return f"git {git['commit'][:12]}{subject}{author}"
-
-
-def describe_ci(ci: Mapping[str, str]) -> str:
-    """`github-actions run 123`, `gitlab job 77`, `jenkins build 9`, `ci`; "" outside CI."""
-    if not ci:
-        return ""
-    for key in ("run", "job", "build", "pipeline"):
-        if ci.get(key):
-            return f"{ci.get('system', 'ci')} {key} {ci[key]}"
-    return ci.get("system", "ci")
-
-
-_PLURAL = {"service": "services", "network": "networks", "secret": "secrets", "config": "configs"}
 _DETAIL = (  # engine path prefix -> the compose word a reader knows
     ("TaskTemplate.ContainerSpec.Image", "image"), ("Mode.Replicated.Replicas", "replicas"),
     ("TaskTemplate.ContainerSpec.Env", "environment"), ("TaskTemplate.ContainerSpec.Args", "command"),
@@ -477,57 +587,6 @@ def _detail(path: str) -> str:
         if path == prefix or path.startswith((prefix + ".", prefix + "[")):
             return word
     return path.split(".")[-1].split("[")[0]
-
-
-def _short(name: str, stack: str) -> str:
-    return name[len(stack) + 1:] if name.startswith(stack + "_") else name
-
-
-def describe_deploy(stack: str, writes: list[Any], plan: Any = None, images: Mapping[str, str] | None = None,
-                    note: str = "") -> str:
-    """One line saying what a deploy did: `create 2 services, 1 network; update web (image x:2)`.
-
-    `writes`: what was written (objects with kind, name, action: ApplyResult's created/updated/removed);
-    `plan`: for what changed in each updated service (its actions' changes, compose path when known);
-    `images`: the image sent per service. `note` ("rollback to 3") comes first.
-    """
-    changed: dict[str, list[str]] = {}
-    for act in getattr(plan, "actions", None) or []:
-        if act.kind == "service":
-            words: list[str] = []
-            for ch in getattr(act, "compose", None) or act.changes:  # compose terms when the plan has them
-                compose = getattr(ch, "compose_path", None)
-                word = str(compose).split(".")[0] if compose else _detail(ch.path)
-                if compose and word == "deploy":
-                    word = ".".join(str(compose).split(".")[:2])
-                if word not in words:
-                    words.append(word)
-            changed[act.name] = words
-    parts: list[str] = []
-    for verb in ("create", "update", "remove"):
-        mine = [w for w in writes if w.action == verb]
-        if not mine:
-            continue
-        items: list[str] = []
-        services = [w for w in mine if w.kind == "service"]
-        if verb == "create" or len(services) > 3:
-            if services:
-                items.append(f"{len(services)} {'service' if len(services) == 1 else 'services'}")
-        else:
-            for w in services:
-                words = changed.get(w.name, [])
-                shown = [f"image {(images or {}).get(w.name, '')}".strip() if x == "image" else x
-                         for x in words[:3]]
-                more = f", +{len(words) - 3}" if len(words) > 3 else ""
-                detail = f" ({', '.join(shown)}{more})" if shown else ""
-                items.append(_short(w.name, stack) + detail)
-        for kind in ("network", "secret", "config"):
-            n = sum(1 for w in mine if w.kind == kind)
-            if n:
-                items.append(f"{n} {kind if n == 1 else _PLURAL[kind]}")
-        parts.append(f"{verb} {', '.join(items)}")
-    text = "; ".join(parts) or "no change"
-    return _one_line(f"{note}: {text}" if note else text)
 
 
 def _one_line(text: str) -> str:

@@ -6,6 +6,10 @@ Its labels say who holds it (user@host, pid) and since when. It deliberately car
 stack namespace label, so `docker stack rm` and pruning never touch it. A lock older than
 its TTL belongs to a deploy that died and may be taken over; `stackctl unlock STACK` removes
 one by hand.
+
+This module prints nothing: what a lock has to say while it is taken (another deploy holds it; its
+holder's process is gone and the lock is taken over) goes to `on_event` as a `LockEvent`, and
+`render/lock.py` words it.
 """
 
 from __future__ import annotations
@@ -15,13 +19,12 @@ import getpass
 import json
 import os
 import socket
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from stackctl.errors import EngineError, StackctlError
 from stackctl.names import LOCK_HOLDER_LABEL as HOLDER_LABEL
@@ -62,6 +65,25 @@ class LockInfo:
     def describe(self) -> str:
         stamp = datetime.fromtimestamp(self.since, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return f"{self.holder} since {stamp} ({elapsed(self.age)} ago)"
+
+
+@dataclass(frozen=True)
+class LockBusy:
+    """Another deploy holds the lock: said once, before waiting for it."""
+
+    stack: str
+    holder: LockInfo
+
+
+@dataclass(frozen=True)
+class LockTakenOver:
+    """The lock's holder was a process of this machine that no longer runs: its lock is removed."""
+
+    stack: str
+    holder: LockInfo
+
+
+LockEvent: TypeAlias = "LockBusy | LockTakenOver"
 
 
 def lock_name(stack: str) -> str:
@@ -137,13 +159,13 @@ class StackLock:
     """Context manager: `with StackLock(engine, stack, timeout=60): ...`."""
 
     def __init__(self, engine: Engine, stack: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 ttl: float = DEFAULT_TTL, on_wait: Callable[[LockInfo], None] | None = None,
+                 ttl: float = DEFAULT_TTL, on_event: Callable[[LockEvent], None] | None = None,
                  poll: float = 1.0) -> None:
         self.engine = engine
         self.stack = stack
         self.timeout = timeout
         self.ttl = ttl
-        self.on_wait = on_wait
+        self.on_event = on_event
         self.poll = poll
         self.token = uuid.uuid4().hex
         self.holder = holder_identity()
@@ -181,8 +203,8 @@ class StackLock:
                 _remove(self.engine, current)
                 continue
             if holder_is_gone(current):
-                print(f"taking over the deploy lock of stack {self.stack}: its holder ({current.holder}) "
-                      "is no longer running", file=sys.stderr)
+                if self.on_event is not None:
+                    self.on_event(LockTakenOver(self.stack, current))
                 _remove(self.engine, current)
                 continue
             if time.monotonic() >= deadline:
@@ -191,8 +213,8 @@ class StackLock:
                     exit_code=1,
                     diagnostics=[],
                 ) from None
-            if not told and self.on_wait is not None:
-                self.on_wait(current)
+            if not told and self.on_event is not None:
+                self.on_event(LockBusy(self.stack, current))
                 told = True
             time.sleep(min(self.poll, max(0.05, deadline - time.monotonic())))
 
@@ -211,7 +233,7 @@ class StackLock:
         self.acquire()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 

@@ -16,6 +16,10 @@ STACKCTL_LABEL_PREFIX = "com.docker.stackctl."
 SPEC_DIGEST_LABEL = STACKCTL_LABEL_PREFIX + "spec-digest"  # services: digest of the spec last applied
 CONTENT_DIGEST_LABEL = STACKCTL_LABEL_PREFIX + "content-digest"  # secrets/configs: sha256 of the data
 OBJECT_LABEL = STACKCTL_LABEL_PREFIX + "object"  # secret/config versions: the base name they version
+# services: the compose keys holding values from encrypted env files (`environment.KEY`, `command`,
+# comma-separated), so that a later plan hides their old values even when the files no longer mark
+# them (docs/secrets.md)
+SENSITIVE_LABEL = STACKCTL_LABEL_PREFIX + "sensitive"
 
 # The deploy lock: a config named LOCK_PREFIX + STACK.
 LOCK_PREFIX = "stackctl-lock-"
@@ -32,6 +36,22 @@ HISTORY_PREFIX = "stackctl-history-"
 HISTORY_LABEL = STACKCTL_LABEL_PREFIX + "history"  # = STACK
 REVISION_LABEL = STACKCTL_LABEL_PREFIX + "revision"  # = N
 KEEP_LABEL = STACKCTL_LABEL_PREFIX + "history-max"  # the --history-max of the deploy that wrote it
+
+
+def scope(stack: str, name: str) -> str:
+    """`web` → `STACK_web`: the swarm name of a stack's own object (docker/cli's Namespace.Scope)."""
+    return f"{stack}_{name}"
+
+
+def descope(stack: str, name: str) -> str:
+    """`STACK_web` → `web`: the name as the stack file spells it; a name outside the stack is kept."""
+    prefix = f"{stack}_"
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+def in_stack(stack: str, name: str) -> bool:
+    """Whether `name` is scoped to `stack` (starts with `STACK_`)."""
+    return name.startswith(f"{stack}_")
 
 
 def user_labels(labels: dict[str, str] | None) -> dict[str, str]:

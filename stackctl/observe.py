@@ -9,12 +9,20 @@ the engine returns (network targets come back as IDs), and port conflicts with o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import EngineError
 from stackctl.history import is_history
 from stackctl.names import NAMESPACE_LABEL
+from stackctl.swarm.api import Service, as_nodes
+from stackctl.swarm.nodes import ObservedNode, node_from_inspect
+from stackctl.swarm.stacks import natural_key
+
+__all__ = ["KeptObjects", "ObservedNode", "ObservedObject", "ObservedService", "ObservedStack",
+           "StackSummary", "kept_objects", "node_from_inspect", "observe_stack", "service_from_inspect",
+           "stack_summaries"]
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -55,22 +63,6 @@ class ObservedService:
     @property
     def stack(self) -> str | None:
         return self.labels.get(NAMESPACE_LABEL)
-
-
-@dataclass
-class ObservedNode:
-    """The node attributes placement constraints can name."""
-
-    id: str
-    hostname: str
-    role: str
-    availability: str
-    state: str
-    os: str
-    arch: str
-    labels: dict[str, str] = field(default_factory=dict)
-    engine_labels: dict[str, str] = field(default_factory=dict)
-    addr: str = ""  # Status.Addr: what a node.ip constraint compares
 
 
 @dataclass
@@ -131,29 +123,6 @@ def _network(raw: dict[str, Any]) -> ObservedObject:
                           labels=dict(raw.get("Labels") or {}))
 
 
-def _node(raw: dict[str, Any]) -> ObservedNode:
-    spec = raw.get("Spec") or {}
-    desc = raw.get("Description") or {}
-    plat = desc.get("Platform") or {}
-    return ObservedNode(
-        id=raw["ID"],
-        hostname=desc.get("Hostname", ""),
-        role=spec.get("Role", ""),
-        availability=spec.get("Availability", "active"),
-        state=(raw.get("Status") or {}).get("State", ""),
-        os=plat.get("OS", ""),
-        arch=plat.get("Architecture", ""),
-        labels=dict(spec.get("Labels") or {}),
-        engine_labels=dict((desc.get("Engine") or {}).get("Labels") or {}),
-        addr=str((raw.get("Status") or {}).get("Addr") or ""),
-    )
-
-
-def node_from_inspect(raw: dict[str, Any]) -> ObservedNode:
-    """An ObservedNode from one engine node body (the rollout wait lists nodes itself)."""
-    return _node(raw)
-
-
 def observe_stack(engine: Engine, stack: str, *, other_services: bool = True) -> ObservedStack:
     """Read the swarm's current state for `stack` (6 list calls, whatever the stack's size).
 
@@ -204,5 +173,100 @@ def observe_stack(engine: Engine, stack: str, *, other_services: bool = True) ->
         name = raw.get("Name", "")
         out.volumes[name] = ObservedObject(id=name, name=name, version=None, spec=raw,
                                            labels=dict(raw.get("Labels") or {}))
-    out.nodes = [_node(raw) for raw in nodes or []]
+    out.nodes = [node_from_inspect(raw) for raw in as_nodes(nodes or [])]
     return out
+
+
+# --- every stack on the swarm (`ls`), and what `rm` leaves -------------------------------------
+
+
+@dataclass
+class StackSummary:
+    """One line of `stackctl ls`."""
+
+    name: str
+    services: int
+    networks: int
+    secrets: int
+    configs: int
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _labels(obj: Mapping[str, object], kind: str) -> Mapping[str, object]:
+    holder = obj if kind == "networks" else obj.get("Spec")
+    labels = holder.get("Labels") if isinstance(holder, Mapping) else None
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def stack_summaries(services: Iterable[Mapping[str, object]], networks: Iterable[Mapping[str, object]] = (),
+                    secrets: Iterable[Mapping[str, object]] = (), configs: Iterable[Mapping[str, object]] = ()
+                    ) -> list[StackSummary]:
+    """Group labelled objects by stack name. Unlike the reference, a stack whose services are gone
+    but whose networks, secrets or configs remain is still listed (with 0 services)."""
+    counts: dict[str, dict[str, int]] = {}
+    for kind, objects in (("services", services), ("networks", networks), ("secrets", secrets),
+                          ("configs", configs)):
+        for obj in objects:
+            labels = {str(k): str(v) for k, v in _labels(obj, kind).items()}
+            stack = labels.get(NAMESPACE_LABEL)
+            if stack is None or is_history(labels):  # a revision is not one of the stack's configs
+                continue
+            entry = counts.setdefault(stack, {"services": 0, "networks": 0, "secrets": 0, "configs": 0})
+            entry[kind] += 1
+    ordered = sorted(counts.items(), key=lambda kv: natural_key(kv[0]))
+    return [StackSummary(name=name, **c) for name, c in ordered]
+
+
+@dataclass
+class KeptObjects:
+    """What `rm` leaves in place on purpose: external objects and volumes the stack's services use."""
+
+    networks: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    configs: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = ([f"external network {n}" for n in self.networks]
+                 + [f"external secret {n}" for n in self.secrets]
+                 + [f"external config {n}" for n in self.configs]
+                 + [f"volume {n}" for n in self.volumes])
+        return ", ".join(parts)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def kept_objects(services: Sequence[Service], stack_network_ids: Iterable[str],
+                 all_networks: Sequence[Mapping[str, object]], stack_secret_names: Iterable[str],
+                 stack_config_names: Iterable[str]) -> KeptObjects:
+    """Objects the stack's services reference that do not carry the stack label (so `rm` keeps them)."""
+    own_networks = set(stack_network_ids)
+    net_names = {str(n["Id"] if "Id" in n else n.get("ID", "")): str(n.get("Name", "")) for n in all_networks}
+    own_secrets, own_configs = set(stack_secret_names), set(stack_config_names)
+    kept = KeptObjects()
+    for svc in services:
+        template = (svc.get("Spec") or {}).get("TaskTemplate") or {}
+        container = template.get("ContainerSpec") or {}
+        for att in template.get("Networks") or []:
+            target = att.get("Target", "")
+            if target in own_networks:
+                continue
+            name = net_names.get(target) or next(
+                (n for i, n in net_names.items() if i.startswith(target) or n == target), target)
+            if name in ("ingress",):
+                continue
+            kept.networks.append(name)
+        kept.secrets += [s.get("SecretName", "") for s in container.get("Secrets") or []
+                         if s.get("SecretName") not in own_secrets]
+        kept.configs += [c.get("ConfigName", "") for c in container.get("Configs") or []
+                         if c.get("ConfigName") not in own_configs]
+        kept.volumes += [m["Source"] for m in container.get("Mounts") or []
+                         if m.get("Type") == "volume" and m.get("Source")]
+    kept.networks = sorted(set(kept.networks), key=natural_key)
+    kept.secrets = sorted(set(kept.secrets), key=natural_key)
+    kept.configs = sorted(set(kept.configs), key=natural_key)
+    kept.volumes = sorted(set(kept.volumes), key=natural_key)
+    return kept

@@ -15,6 +15,7 @@ from typing import Any
 from stackctl.errors import Diagnostic, LoadError, ValidationError
 from stackctl.load.files import read_source, working_dir_for
 from stackctl.load.source import SourceDoc
+from stackctl.secrets.sensitive import Sensitive, collecting
 
 FORBIDDEN = {
     "extends": "Support for `extends` is not implemented yet.",
@@ -39,6 +40,9 @@ class LoadedStack:
     # the variables interpolation used (.env < --env-file < project < shell); `environment: VAR`
     # secrets read their value from here at convert time (never part of `config`)
     environ: dict[str, str] | None = field(default=None, repr=False)
+    # values from encrypted env files and what they went into: never shown or stored in clear
+    # (secrets/sensitive.py: `stackctl config`, the plan and the history go through it)
+    sensitive: Sensitive = field(default_factory=Sensitive)
 
     @property
     def declared_name(self) -> str | None:
@@ -175,7 +179,33 @@ def load_stack(
     validate: bool = True,
     decrypt: bool = False,
 ) -> LoadedStack:
-    """Load, check and merge stack files; raise LoadError / ValidationError with every problem."""
+    """Load, check and merge stack files; raise LoadError / ValidationError with every problem.
+
+    Values from encrypted env files are marked (`LoadedStack.sensitive`); no problem quotes them."""
+    sensitive = Sensitive()
+    with collecting(sensitive):
+        try:
+            loaded = _load_stack(files, env_files=env_files, environ=environ,
+                                 skip_interpolation=skip_interpolation, validate=validate, decrypt=decrypt)
+        except (LoadError, ValidationError) as err:
+            if sensitive.values:
+                err.diagnostics = sensitive.hide_diagnostics(list(err.diagnostics))
+            raise
+    sensitive.mark_config(loaded.config)
+    loaded.warnings = sensitive.hide_diagnostics(loaded.warnings)
+    loaded.sensitive = sensitive
+    return loaded
+
+
+def _load_stack(
+    files: list[str],
+    *,
+    env_files: Sequence[str],
+    environ: Mapping[str, str] | None,
+    skip_interpolation: bool,
+    validate: bool,
+    decrypt: bool,
+) -> LoadedStack:
     from stackctl.load import yamlio
     from stackctl.load.interpolate import build_environment, interpolate_doc
     from stackctl.load.merge import merge_configs

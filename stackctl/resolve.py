@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stackctl.errors import EngineError
 from stackctl.names import IMAGE_LABEL
@@ -33,24 +33,27 @@ RESOLVE_TIMEOUT = 5.0  # seconds for one registry lookup (there may be no regist
 LOOKUP_WORKERS = 4
 
 
-def images_to_resolve(mode: str, services: Mapping[str, Mapping[str, Any]],
+def images_to_resolve(mode: str, services: Mapping[str, Mapping[str, object]],
                       observed: ObservedStack | None) -> list[str]:
     """The images the plan needs the registry's word on: every service's with `always`; with
     `changed` those of new services, of services whose image changed in the files, and of
     services pinned to a digest (their tag may have moved); none with `never`."""
-    from stackctl.plan.images import image_key, image_of, pinned_digest
+    from stackctl.images import pinned_digest, spec_image
+    from stackctl.plan.images import image_key
 
     if mode == "never":
         return []
     out: list[str] = []
     for name, spec in services.items():
-        key = image_key(image_of(spec))
+        key = image_key(spec_image(spec))
         if key is None or key in out:
             continue
         current = observed.services.get(name) if observed is not None else None
         if mode == "changed" and current is not None:
-            same = (spec.get("Labels") or {}).get(IMAGE_LABEL) == current.labels.get(IMAGE_LABEL)
-            if same and not pinned_digest(image_of(current.spec)):
+            labels = spec.get("Labels")
+            same = (labels.get(IMAGE_LABEL) if isinstance(labels, Mapping) else None) == \
+                current.labels.get(IMAGE_LABEL)
+            if same and not pinned_digest(spec_image(current.spec)):
                 continue
         out.append(key)
     return out

@@ -146,11 +146,13 @@ def parse_timeout(text: str | float | int) -> float:
 
 
 def elapsed(seconds: float) -> str:
-    """A short age: `90s` under two minutes, `5m` under two hours, then `3h` (the lock's holder,
-    the agent's status page)."""
-    whole = int(seconds)
-    if whole < 120:
-        return f"{whole}s"
-    if whole < 7200:
-        return f"{whole // 60}m"
-    return f"{whole // 3600}h"
+    """A short age, the one formatter for every age stackctl shows (ps's CURRENT STATE, the lock's
+    holder, the deploy's lock wait, the agent's status page): a unit is kept until two of the next
+    one have passed: `90s` under two minutes, `5m` under two hours, `30h` under two days, `400d`
+    under two years, then `3y`. A negative age (clock skew) reads as `0s`."""
+    whole = max(0, int(seconds))
+    for unit, size, below in (("s", 1, 120), ("m", 60, 7200), ("h", 3600, 48 * 3600),
+                              ("d", 86400, 2 * 365 * 86400)):
+        if whole < below:
+            return f"{whole // size}{unit}"
+    return f"{whole // (365 * 86400)}y"

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from stackctl.agent.config import AgentConfig, StackConfig
 from stackctl.agent.gitsource import CommitInfo, GitError, GitSource
 from stackctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Diagnostic, LoadError, StackctlError
+from stackctl.names import descope
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -214,7 +215,7 @@ def drift_lines(plan: Plan) -> list[str]:
                 keys.append(key)
         if not keys:
             keys = [c.path for c in act.changes if c.drift] or [c.path for c in act.changes]
-        name = act.name[len(plan.stack) + 1 :] if act.name.startswith(plan.stack + "_") else act.name
+        name = descope(plan.stack, act.name)
         out.append(f"{name}: {', '.join(keys[:6]) or 'changed on the swarm'}")
     return out
 
@@ -382,6 +383,7 @@ class Agent:
             files=tuple(_in_repository(f, tree) for f in files),  # history shows the repository's paths
             environ=loaded.environ,
             sources=tuple(loaded.docs),
+            sensitive=loaded.sensitive,
             git=self._git(stack, info),
             note=note or f"git {sha[:12]}",
         )

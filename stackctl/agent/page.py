@@ -111,7 +111,7 @@ def _target_row(stack: str, t: TargetState) -> str:
 
 
 def history_page(stack: str, revisions: Sequence[Revision]) -> str:
-    from stackctl.history import describe_git
+    from stackctl.history_text import describe_git
 
     rows = "".join(
         f"<tr><td>{r.revision}</td><td>{_e(r.time)}</td><td>{_e(r.status)}</td>"

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from stackctl.agent.core import DRIFT, HELD, POLL, START, WINDOW, Agent
 from stackctl.errors import EXIT_OK, StackctlError
+from stackctl.names import in_stack
 
 if TYPE_CHECKING:
     from stackctl.agent.config import AgentConfig, StackConfig
@@ -192,7 +193,7 @@ class EventFollower:
         """The agent's stack an object name belongs to (`STACK_web`; the longest stack name wins)."""
         best = None
         for stack in self.names.values():
-            if name.startswith(stack.name + "_") and (best is None or len(stack.name) > len(best.name)):
+            if in_stack(stack.name, name) and (best is None or len(stack.name) > len(best.name)):
                 best = stack
         return best
 

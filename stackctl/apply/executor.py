@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
-from stackctl.convert.values import normalize_image, strip_digest
 from stackctl.engine import Engine, remove_retrying, require_manager
 from stackctl.errors import ApplyError, Diagnostic, EngineError
-from stackctl.names import CONTENT_DIGEST_LABEL, SPEC_DIGEST_LABEL
+from stackctl.images import has_digest, normalize_image, spec_image, strip_digest
+from stackctl.names import CONTENT_DIGEST_LABEL, SENSITIVE_LABEL, SPEC_DIGEST_LABEL
 from stackctl.observe import ObservedService, ObservedStack, service_from_inspect
 from stackctl.plan import (
     CREATE,
@@ -34,8 +34,8 @@ from stackctl.plan import (
     Plan,
     field_changes,
     normalize_service,
-    versions_of,
 )
+from stackctl.plan.rotation import DEFAULT_KEEP_VERSIONS, old_versions
 from stackctl.resolve import RESOLVE_MODES, ImageResolver
 
 # Service writes in flight at once. Measured on the lab (engine 20.10, fresh deploy, the writes
@@ -46,7 +46,6 @@ from stackctl.resolve import RESOLVE_MODES, ImageResolver
 # main thread.
 DEFAULT_WORKERS = 8
 REMOVE_RETRY_SECONDS = 20.0  # networks/secrets stay in use while tasks shut down
-DEFAULT_KEEP_VERSIONS = 2  # unused versions of a rotated secret/config kept for rollback
 
 
 @dataclass
@@ -69,6 +68,27 @@ class ApplyEvent:
         return f"{verb} {self.kind} {self.name}{suffix}"
 
 
+class AppliedJson(TypedDict):
+    """One write in `deploy --format json` (`applied.created[]`...)."""
+
+    kind: str
+    name: str
+    action: str
+    id: str
+
+
+class ApplyResultJson(TypedDict):
+    """What apply did, in `deploy --format json` (`applied`)."""
+
+    created: list[AppliedJson]
+    updated: list[AppliedJson]
+    removed: list[AppliedJson]
+    conflicts: list[str]
+    restarted: list[str]
+    warnings: list[str]
+    errors: list[dict[str, object]]
+
+
 @dataclass
 class AppliedObject:
     """A write that happened, with what it replaced (for undo and history)."""
@@ -81,7 +101,7 @@ class AppliedObject:
     spec: dict[str, Any] | None = None  # what was sent (secrets/configs: without Data)
     data: str | None = field(default=None, repr=False)  # secret/config Data (base64), for undo only
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> AppliedJson:
         return {"kind": self.kind, "name": self.name, "action": self.action, "id": self.id}
 
 
@@ -114,7 +134,7 @@ class ApplyResult:
         """Service name -> spec before this deploy (updated services only)."""
         return {o.name: o.previous_spec for o in self.updated if o.kind == "service" and o.previous_spec}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ApplyResultJson:
         return {
             "created": [o.to_json() for o in self.created],
             "updated": [o.to_json() for o in self.updated],
@@ -307,6 +327,8 @@ class _Run:
         labels = dict(spec.get("Labels") or {})
         if action.digest:
             labels[SPEC_DIGEST_LABEL] = action.digest
+        if action.sensitive_keys:  # which keys later plans hide, whatever the files say then
+            labels[SENSITIVE_LABEL] = ",".join(action.sensitive_keys)
         spec["Labels"] = labels
         tt = spec.setdefault("TaskTemplate", {})
         cs = tt.setdefault("ContainerSpec", {})
@@ -338,12 +360,11 @@ class _Run:
     def image_for(self, action: Action, image: str, current: dict[str, Any] | None) -> str:
         """The image string to send, following --resolve-image (see docs/deploy.md)."""
         image = normalize_image(image)
-        current_spec = ((current or {}).get("TaskTemplate") or {}).get("ContainerSpec", {})
-        current_image: str | None = current_spec.get("Image")
+        current_image = spec_image(current)
         unchanged = current is not None and not action.image_changed and current_image and \
             strip_digest(normalize_image(current_image)) == strip_digest(image)
         query = self.mode == "always" or (self.mode == "changed" and not unchanged)
-        if query and "@" not in image:
+        if query and not has_digest(image):
             pinned = self.resolver.resolve(image)
             if pinned:
                 return pinned
@@ -418,12 +439,12 @@ class _Run:
         self.update_service(action, fresh.spec, service_id, fresh.version, retry=False)
 
     def _auth_headers(self, spec: dict[str, Any]) -> dict[str, str] | None:
-        image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "")
+        image = spec_image(spec)
         token = self.auth(image) if image else None
         return {"X-Registry-Auth": token} if token else None
 
     def note_image(self, name: str, spec: dict[str, Any]) -> None:
-        image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "")
+        image = spec_image(spec)
         self._note(lambda: self.result.images.__setitem__(name, image))
 
     # removals
@@ -470,10 +491,7 @@ def apply_plan(
     (`rm`: remove all that can be removed). `tiers`: service names (as in the plan), dependencies
     first; each tier is written once `gate` let it through. None: every service at once.
     """
-    if resolve_image not in RESOLVE_MODES:
-        from stackctl.errors import UsageError
-
-        raise UsageError(f"invalid option {resolve_image} for flag --resolve-image")
+    assert resolve_image in RESOLVE_MODES, resolve_image  # commands/_options.check_resolve_image
     if check_manager:
         require_manager(engine)
     run = _Run(engine, plan, resolve_image, with_registry_auth, on_event, workers, remove_retry, resolver,
@@ -611,57 +629,32 @@ def _restore_service(engine: Engine, obj: AppliedObject, emit: Callable[[ApplyEv
 # --- old versions of rotated secrets and configs ---------------------------------------------
 
 
-def _used_names(observed: ObservedStack, kind: str) -> set[str]:
-    """Names of the secrets/configs some service on the swarm (any stack) references."""
-    key, name_key, id_key = ("Secrets", "SecretName", "SecretID") if kind == "secret" else \
-        ("Configs", "ConfigName", "ConfigID")
-    names = observed.secret_names if kind == "secret" else observed.config_names
-    used: set[str] = set()
-    for svc in [*observed.services.values(), *observed.other_services]:
-        cs = (svc.spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-        for ref in cs.get(key) or []:
-            used.add(ref.get(name_key) or "")
-            used.add(names.get(ref.get(id_key) or "", ""))
-        cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
-        if kind == "config" and cred.get("Config"):
-            used.update((cred["Config"], names.get(cred["Config"], "")))
-    used.discard("")
-    return used
-
-
 def collect_old_versions(engine: Engine, plan: Plan, *, keep: int = DEFAULT_KEEP_VERSIONS,
                          on_event: Callable[[ApplyEvent], None] | None = None) -> tuple[list[AppliedObject],
                                                                                        list[str]]:
-    """Remove the versions of the plan's secrets/configs that no service uses, except the
-    newest `keep` of them (kept so that `rollback` can point the services back).
+    """Remove the old versions of the plan's secrets/configs that `plan.rotation.old_versions` names
+    (the rotation policy decides; this only removes).
 
-    Runs after the deploy converged (or right after apply with --detach). Only the keys the
-    file names are considered; a version some service still uses is never removed, and one
-    the engine refuses to remove is reported, not fatal. Returns (removed, problems).
+    Runs after the deploy converged (or right after apply with --detach). A version the engine
+    refuses to remove is reported, not fatal. Returns (removed, problems).
     """
     from stackctl.observe import observe_stack
 
     if not any(plan.versions.values()):
         return [], []
-    observed = observe_stack(engine, plan.stack)
     removed: list[AppliedObject] = []
     problems: list[str] = []
-    for kind, section in (("secret", "secrets"), ("config", "configs")):
-        used = _used_names(observed, kind)
-        own = getattr(observed, section)
-        for base in sorted(plan.versions.get(section) or {}):
-            unused = [v for v in versions_of(base, own) if v.name not in used]  # oldest first
-            for obj in unused[: max(0, len(unused) - max(0, keep))]:
-                if on_event is not None:
-                    on_event(ApplyEvent(kind, REMOVE, obj.name, obj.id, message="old version"))
-                try:
-                    remove_retrying(engine, kind, obj.id, 0)
-                except EngineError as err:  # an old version that stays is harmless
-                    problems.append(f"old version {obj.name} of {kind} {base} not removed: "
-                                    f"{_error_text(err)}")
-                    continue
-                shown = {k: v for k, v in obj.spec.items() if k != "Data"}
-                removed.append(AppliedObject(kind, obj.name, REMOVE, obj.id, previous_spec=shown))
+    for old in old_versions(plan.versions, observe_stack(engine, plan.stack), keep=keep):
+        kind, obj = old.kind, old.obj
+        if on_event is not None:
+            on_event(ApplyEvent(kind, REMOVE, obj.name, obj.id, message="old version"))
+        try:
+            remove_retrying(engine, kind, obj.id, 0)
+        except EngineError as err:  # an old version that stays is harmless
+            problems.append(f"old version {obj.name} of {kind} {old.base} not removed: {_error_text(err)}")
+            continue
+        shown = {k: v for k, v in obj.spec.items() if k != "Data"}
+        removed.append(AppliedObject(kind, obj.name, REMOVE, obj.id, previous_spec=shown))
     return removed, problems
 
 

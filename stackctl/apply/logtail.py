@@ -17,9 +17,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from stackctl.apply.wait import CONVERGED, FAILED_TASK_STATES, INTERRUPTED, ServiceOutcome
+from stackctl.apply.convergence import CONVERGED, INTERRUPTED, ServiceOutcome, is_failure
 from stackctl.errors import EngineError
-from stackctl.inspect_tasks import log_frames, split_log_line
+from stackctl.swarm.api import as_tasks
+from stackctl.swarm.logs import log_frames, split_log_line
+from stackctl.swarm.times import epoch
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
@@ -102,16 +104,13 @@ def _read(engine: Engine, service: str, params: Mapping[str, Any], timeout: floa
 
 def _failed_task_ids(engine: Engine, service: str, since: float | None) -> list[str]:
     """IDs of the service's tasks that failed (or exited) since `since`, newest first."""
-    from stackctl.apply.wait import parse_time
-
     try:
-        tasks = engine.objects("task", {"service": [service]})
+        tasks = as_tasks(engine.objects("task", {"service": [service]}))
     except EngineError:
         return []
-    ended = [t for t in tasks if ((t.get("Status") or {}).get("State") in FAILED_TASK_STATES | {"complete"})
-             or (t.get("Status") or {}).get("Err")]
+    ended = [t for t in tasks if is_failure(t, "any") or (t.get("Status") or {}).get("Err")]
     ended = [t for t in ended if since is None
-             or (parse_time(t.get("CreatedAt")) or 0.0) >= since - SINCE_MARGIN]
+             or (epoch(t.get("CreatedAt")) or 0.0) >= since - SINCE_MARGIN]
     ended.sort(key=lambda t: t.get("CreatedAt") or "", reverse=True)
     return [str(t.get("ID", "")) for t in ended]
 

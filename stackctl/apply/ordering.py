@@ -3,7 +3,7 @@
 Before a tier of services is written, `DependencyGate.before` waits until every dependency that the
 tier's services name, and that this deploy wrote, holds the edge's condition:
 
-- `service_started`: the dependency's tasks run (the rollout's convergence rule, apply/wait.py);
+- `service_started`: the dependency's tasks run (the rollout's convergence rule, apply/convergence.py);
 - `service_healthy`: its tasks are healthy. Swarm reports a task whose container has a healthcheck
   as `starting` until the first check passes and `running` only then, so a running task of a
   service with a healthcheck (validation requires one) is a healthy one;
@@ -21,8 +21,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from stackctl.apply.convergence import CONVERGED, INTERRUPTED, TIMEOUT, ServiceOutcome
 from stackctl.apply.rollout import RolloutCallback, watch
-from stackctl.apply.wait import CONVERGED, INTERRUPTED, TIMEOUT, ServiceOutcome
 from stackctl.errors import EXIT_DEPLOY_FAILED, EXIT_INTERRUPTED, EXIT_TIMEOUT, ApplyError, Diagnostic
 from stackctl.model.depends import COMPLETED, HEALTHY, Edge, Ordering
 

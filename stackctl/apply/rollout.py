@@ -15,16 +15,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stackctl.apply.wait import (
+from stackctl.apply.convergence import (
     CONVERGED,
     INTERRUPTED,
     ROLLED_BACK,
     ServiceOutcome,
     ServiceProgress,
     exit_code_for,
-    interrupt_on_sigterm,
-    wait_for_services,
 )
+from stackctl.apply.wait import interrupt_on_sigterm, wait_for_services
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,
     EXIT_INTERRUPTED,

@@ -29,8 +29,10 @@ def run(files: list[str], env_files: list[str], env: str | None, fmt: str, skip_
     stack = load_stack(list(files), env_files=list(env_files), environ=environ,
                        skip_interpolation=skip_interpolation, validate=False)
     print_warnings(stack.warnings)
+    # values from encrypted env files as their digest (docs/secrets.md, secrets/sensitive.py)
+    shown = stack.sensitive.redact_config(stack.config) if stack.sensitive else stack.config
     if fmt == "json":
-        sys.stdout.write(json.dumps(stack.config, indent=2) + "\n")
+        sys.stdout.write(json.dumps(shown, indent=2) + "\n")
     else:
-        sys.stdout.write(dump_yaml(stack.config))
+        sys.stdout.write(dump_yaml(shown))
     return EXIT_OK

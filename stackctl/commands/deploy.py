@@ -9,10 +9,9 @@ from __future__ import annotations
 import sys
 import time
 
-from stackctl.commands._options import TEXT_FORMATS, check_format
+from stackctl.commands._options import TEXT_FORMATS, check_format, check_resolve_image
 from stackctl.deploy import DEFAULT_LOCK_TIMEOUT, DeployOptions, DeployOutcome, DeployRequest
 from stackctl.errors import UsageError
-from stackctl.resolve import RESOLVE_MODES
 
 
 def check_flags(resolve_image: str, fmt: str, *durations: str, keep_versions: int = 0,
@@ -22,8 +21,7 @@ def check_flags(resolve_image: str, fmt: str, *durations: str, keep_versions: in
     --keep-versions and --history-max. Returns --format."""
     from stackctl.units import parse_timeout
 
-    if resolve_image not in RESOLVE_MODES:
-        raise UsageError(f"invalid --resolve-image {resolve_image!r} (always, changed or never)")
+    check_resolve_image(resolve_image)
     fmt = check_format(fmt, TEXT_FORMATS)
     for duration in durations:
         parse_timeout(duration)
@@ -88,7 +86,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     loaded = load_stack_files(files, env_files, environ, on_event=printer)
     stack = stack_for(stack, loaded)
     request = DeployRequest(stack, loaded.config, loaded.working_dir, files=tuple(files),
-                            environ=loaded.environ, sources=tuple(loaded.docs))
+                            environ=loaded.environ, sources=tuple(loaded.docs), sensitive=loaded.sensitive)
     opts = DeployOptions(prune=prune, resolve_image=resolve_image, with_registry_auth=with_registry_auth,
                          detach=detach, plan_only=plan_only, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, context=choice.context, host=choice.host,

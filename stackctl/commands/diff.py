@@ -55,7 +55,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     printer = DeployPrinter(fmt=fmt)
     loaded = load_stack_files(files, env_files, environ, on_event=printer)
     stack = stack_for(stack, loaded)
-    desired = convert(stack, loaded.config, loaded.environ, on_event=printer)
+    desired = convert(stack, loaded.config, loaded.environ, on_event=printer, sensitive=loaded.sensitive)
     from stackctl.engine import open_engine
     from stackctl.render.deploy import order_lines
     from stackctl.render.diagnostics import print_warnings
@@ -65,7 +65,7 @@ def run(*, stack: str | None, files: list[str], env_files: list[str], env: str |
     # As deploy would: a tag pushed anew is a change (always/changed), a missing image a problem.
     resolver = image_resolver(engine, resolve_image, with_registry_auth)
     plan = plan_for(engine, desired, stack, prune=prune, strict=False, sources=loaded.docs, resolver=resolver,
-                    resolve_image=resolve_image)
+                    resolve_image=resolve_image, sensitive=loaded.sensitive)
     ordering = ordering_for(loaded.config, stack)
     if fmt == "json":
         import json

@@ -1,7 +1,8 @@
 """`stackctl diff --env A --against B`: how two environments' rendered stacks differ.
 
 No engine is involved: both environments are rendered from stackctl.yml exactly as
-`stackctl config --env` renders them, and compared key path by key path. Exit 0 when
+`stackctl config --env` renders them, and compared key path by key path by the differ
+`history STACK N M` uses (config_diff.py), in its words: `~ path: old → new`. Exit 0 when
 they are the same, 2 when they differ (as `diff`).
 """
 
@@ -9,65 +10,29 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
 
+from stackctl.config_diff import ADDED, CHANGED, REMOVED, ConfigChange, diff_configs
 from stackctl.errors import EXIT_CHANGES, EXIT_OK, UsageError
-from stackctl.load.source import dotted
 
 
-@dataclass(frozen=True)
-class Change:
-    op: str  # "+" added in B, "-" only in A, "~" changed
-    path: tuple[str | int, ...]
-    before: Any = None
-    after: Any = None
-
-    def text(self) -> str:
-        where = dotted(self.path) or "(root)"
-        if self.op == "+":
-            return f"+ {where}: {_show(self.after)}"
-        if self.op == "-":
-            return f"- {where}: {_show(self.before)}"
-        return f"~ {where}: {_show(self.before)} -> {_show(self.after)}"
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"op": {"+": "added", "-": "removed", "~": "changed"}[self.op],
-                               "path": dotted(self.path)}
-        if self.op != "+":
-            out["from"] = self.before
-        if self.op != "-":
-            out["to"] = self.after
-        return out
+def compare(a: Mapping[str, object], b: Mapping[str, object]) -> list[ConfigChange]:
+    """Changes from config `a` to config `b` (config_diff: the one differ, as `history N M`)."""
+    return diff_configs(a, b)
 
 
-def _show(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=False, default=str)
+def change_json(change: ConfigChange) -> dict[str, object]:
+    """One difference as `stackctl.env-diff/v1` says it: op, path, `from` (unless added), `to` (unless
+    removed); the path in config_diff's words (`labels["com.example.x"]`: a key with dots, quoted)."""
+    out: dict[str, object] = {"op": change.change, "path": change.path}
+    if change.change != ADDED:
+        out["from"] = change.old
+    if change.change != REMOVED:
+        out["to"] = change.new
+    return out
 
 
-def compare(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
-    """Changes from config `a` to config `b`, ordered by key path as they appear."""
-    from deepdiff import DeepDiff
-
-    diff = DeepDiff(a, b, view="tree", verbose_level=2)
-    changes: list[Change] = []
-    for kind, levels in diff.items():
-        for level in levels:
-            path = tuple(level.path(output_format="list"))
-            if kind in ("dictionary_item_added", "iterable_item_added"):
-                changes.append(Change("+", path, after=level.t2))
-            elif kind in ("dictionary_item_removed", "iterable_item_removed"):
-                changes.append(Change("-", path, before=level.t1))
-            else:  # values_changed, type_changes
-                changes.append(Change("~", path, before=level.t1, after=level.t2))
-    return sorted(changes, key=lambda c: _sort_key(c.path))
-
-
-def _sort_key(path: tuple[str | int, ...]) -> tuple[tuple[int, int | str, str], ...]:
-    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path)
-
-
-def render_environment(env: str) -> tuple[str, dict[str, Any]]:
+def render_environment(env: str) -> tuple[str, dict[str, object]]:
     """(stack name, rendered config) of environment `env`."""
     from stackctl.pipeline import load_stack
     from stackctl.project import resolve_env_args
@@ -76,11 +41,10 @@ def render_environment(env: str) -> tuple[str, dict[str, Any]]:
     stack, files, env_files, environ, _ = resolve_env_args(env, [], [])
     loaded = load_stack(files, env_files=env_files, environ=environ, validate=True)
     print_warnings(loaded.warnings)
-    return stack or env, loaded.config
+    return stack or env, loaded.sensitive.redact_config(loaded.config)  # encrypted env values: digests
 
 
-def run(*, env: str | None, against: str, fmt: str = "text", files: list[str] | None = None,
-        **_ignored: Any) -> int:
+def run(*, env: str | None, against: str, fmt: str = "text", files: list[str] | None = None) -> int:
     if not env:
         raise UsageError("--against needs --env: stackctl diff --env A --against B")
     if files:
@@ -94,7 +58,7 @@ def run(*, env: str | None, against: str, fmt: str = "text", files: list[str] | 
     if fmt == "json":
         doc = {"schema": "stackctl.env-diff/v1", "from": {"env": env, "stack": stack_a},
                "to": {"env": against, "stack": stack_b}, "changes": bool(changes),
-               "differences": [c.to_json() for c in changes]}
+               "differences": [change_json(c) for c in changes]}
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         print(f"--- {env} (stack {stack_a})")
@@ -104,7 +68,7 @@ def run(*, env: str | None, against: str, fmt: str = "text", files: list[str] | 
         if not changes:
             print("The rendered stacks are the same.")
         else:
-            counts = {op: sum(1 for c in changes if c.op == op) for op in "+~-"}
-            print(f"{len(changes)} difference(s): {counts['+']} added, {counts['~']} changed, "
-                  f"{counts['-']} removed")
+            counts = {kind: sum(1 for c in changes if c.change == kind) for kind in (ADDED, CHANGED, REMOVED)}
+            print(f"{len(changes)} difference(s): {counts[ADDED]} added, {counts[CHANGED]} changed, "
+                  f"{counts[REMOVED]} removed")
     return EXIT_CHANGES if changes else EXIT_OK

@@ -62,7 +62,8 @@ def _dispatch(engine: Engine, stack: str, numbers: list[int], fmt: str, no_trunc
 
 
 def _list(engine: Engine, stack: str, fmt: str, no_trunc: bool) -> int:
-    from stackctl.history import describe_ci, describe_git, list_revisions
+    from stackctl.history import list_revisions
+    from stackctl.history_text import describe_ci, describe_git
     from stackctl.render.tables import HISTORY_HEADERS, print_json, print_table
 
     revisions = list_revisions(engine, stack)
@@ -88,7 +89,7 @@ def _list(engine: Engine, stack: str, fmt: str, no_trunc: bool) -> int:
 def _require_stack(engine: Engine, stack: str) -> None:
     """No revisions: fine for a stack deployed by `docker stack deploy`, an error when nothing exists."""
     from stackctl.commands._stackquery import api_call, not_found
-    from stackctl.inspect_tasks import stack_filters
+    from stackctl.swarm.stacks import stack_filters
 
     label = stack_filters(stack)
     if not (api_call("list services", lambda: engine.objects("service", label))
@@ -97,14 +98,13 @@ def _require_stack(engine: Engine, stack: str) -> None:
 
 
 def _show(engine: Engine, stack: str, number: int, fmt: str) -> int:
-    from stackctl.history import describe_ci, get_revision
+    from stackctl.history import get_revision
+    from stackctl.history_text import describe_ci
     from stackctl.render.tables import print_json
 
     rev = get_revision(engine, stack, number)
     if fmt == "json":
-        doc = rev.to_json()
-        doc.pop("config_id", None)
-        print_json({"schema": "stackctl.revision/v1", "stack": stack, **doc})
+        print_json({"schema": "stackctl.revision/v1", "stack": stack, **rev.to_json()})
         return EXIT_OK
     import yaml
 

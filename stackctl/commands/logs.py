@@ -18,27 +18,28 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from stackctl.commands._stackquery import api_call, connect_manager, not_found
 from stackctl.errors import EngineError, UsageError
-from stackctl.inspect_tasks import (
+from stackctl.names import descope, scope
+from stackctl.swarm.api import Service, Task, as_nodes, as_services, as_tasks
+from stackctl.swarm.logs import (
+    NODE_DETAIL,
     STDERR_STREAM,
+    TASK_DETAIL,
+    framed,
     log_frames,
     log_prefix,
-    natural_key,
-    node_names,
-    object_name,
-    parse_since,
     split_log_line,
-    stack_filters,
+    user_details,
 )
+from stackctl.swarm.nodes import node_names
+from stackctl.swarm.stacks import natural_key, object_name, stack_filters
+from stackctl.swarm.times import parse_since
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
-
-SWARM_DETAIL = "com.docker.swarm."  # the engine's own details (task, node, service IDs): never shown
-
 
 @dataclass(frozen=True)
 class LogFormat:
@@ -64,14 +65,14 @@ def run(*, stack: str, service: str | None = None, follow: bool = False, tail: s
     since_param = parse_since(since, datetime.now(timezone.utc)) if since else None
     engine = connect_manager(context, debug)
 
-    services = api_call("list services", lambda: engine.objects("service", stack_filters(stack)))
+    services = as_services(api_call("list services", lambda: engine.objects("service", stack_filters(stack))))
     if not services:
         raise not_found(stack, engine)
     if service:
-        wanted = {service, f"{stack}_{service}"}
+        wanted = {service, scope(stack, service)}
         chosen = [s for s in services if object_name(s) in wanted]
         if not chosen:
-            known = ", ".join(sorted((object_name(s).removeprefix(f"{stack}_") for s in services),
+            known = ", ".join(sorted((descope(stack, object_name(s)) for s in services),
                                      key=natural_key))
             raise EngineError(f"service {service!r} not found in stack {stack} (services: {known})")
         services = chosen
@@ -79,7 +80,7 @@ def run(*, stack: str, service: str | None = None, follow: bool = False, tail: s
 
     names = {s["ID"]: object_name(s) if fmt.resolve else s["ID"] for s in services}
     namer = _TaskNamer(engine, stack, names, fmt)
-    params: dict[str, Any] = {"details": True, "follow": follow, "stdout": True, "stderr": True,
+    params: dict[str, object] = {"details": True, "follow": follow, "stdout": True, "stderr": True,
                               "timestamps": True, "tail": tail}
     if since_param:
         params["since"] = since_param
@@ -115,12 +116,12 @@ def _emit(stream: int, text: str, lock: threading.Lock | None = None) -> None:
         out.write(text + "\n")
 
 
-def _follow(engine: Engine, services: list[dict[str, Any]], params: dict[str, Any],
+def _follow(engine: Engine, services: list[Service], params: dict[str, object],
             namer: _TaskNamer) -> None:
     lock = threading.Lock()
     errors: list[EngineError] = []
 
-    def reader(svc: dict[str, Any]) -> None:
+    def reader(svc: Service) -> None:
         try:
             for stream, raw in _read_log(engine, svc, params):
                 _stamp, text = namer.render(raw, object_name(svc))
@@ -138,7 +139,7 @@ def _follow(engine: Engine, services: list[dict[str, Any]], params: dict[str, An
         raise errors[0]
 
 
-def _read_log(engine: Engine, svc: dict[str, Any], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
+def _read_log(engine: Engine, svc: Service, params: dict[str, object]) -> Iterator[tuple[int, str]]:
     """(stream, line) pairs of one service's log, demultiplexed (stdout=1, stderr=2)."""
     tty = bool(((svc.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec", {}).get("TTY"))
     name = object_name(svc)
@@ -161,13 +162,14 @@ class _TaskNamer:
         self.fmt = fmt or LogFormat()
         self.lock = threading.Lock()
         self.nodes: dict[str, str] = {}
-        self.tasks: dict[str, dict[str, Any]] = {}
+        self.tasks: dict[str, Task] = {}
         self.width = 0
         self._refresh()
 
     def _refresh(self) -> None:
-        tasks = api_call("list tasks", lambda: self.engine.objects("task", stack_filters(self.stack)))
-        nodes = api_call("list nodes", lambda: self.engine.objects("node"))
+        tasks = as_tasks(api_call("list tasks",
+                                  lambda: self.engine.objects("task", stack_filters(self.stack))))
+        nodes = as_nodes(api_call("list nodes", lambda: self.engine.objects("node")))
         self.tasks = {t["ID"]: t for t in tasks}
         self.nodes = node_names(nodes)
         self.refreshed = set(self.tasks)
@@ -176,7 +178,7 @@ class _TaskNamer:
             if name and t.get("DesiredState") == "running":
                 self.width = max(self.width, len(self._prefix(t, t["ID"], name, t.get("NodeID", ""))))
 
-    def _prefix(self, task: dict[str, Any] | None, task_id: str, service_name: str, node_id: str) -> str:
+    def _prefix(self, task: Task | None, task_id: str, service_name: str, node_id: str) -> str:
         node = (self.nodes.get(node_id) if self.fmt.resolve else None) or (
             node_id if self.fmt.full_ids or not self.fmt.resolve else node_id[:12])
         return log_prefix(task, task_id, service_name, node, task_ids=self.fmt.task_ids,
@@ -184,8 +186,8 @@ class _TaskNamer:
 
     def render(self, raw: str, service_name: str) -> tuple[str, str]:
         stamp, details, message = split_log_line(raw, timestamps=True)
-        task_id = details.get("com.docker.swarm.task.id", "")
-        node_id = details.get("com.docker.swarm.node.id", "")
+        task_id = details.get(TASK_DETAIL, "")
+        node_id = details.get(NODE_DETAIL, "")
         with self.lock:
             if task_id and task_id not in self.tasks and task_id not in self.refreshed:
                 self._refresh()
@@ -193,11 +195,11 @@ class _TaskNamer:
             task = self.tasks.get(task_id)
             prefix = self._prefix(task, task_id, service_name, node_id)
             self.width = max(self.width, len(prefix))
-        extra = ",".join(f"{k}={v}" for k, v in details.items() if not k.startswith(SWARM_DETAIL))
+        extra = user_details(details)
         if self.fmt.details and extra:
             message = f"{extra} {message}"
         if self.fmt.timestamps and stamp:
             message = f"{stamp} {message}"
         if self.fmt.raw:
             return stamp or "", message
-        return stamp or "", f"{prefix.ljust(self.width)}    | {message}"
+        return stamp or "", framed(prefix, self.width, message)

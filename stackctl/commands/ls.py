@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from stackctl.commands._options import LIST_FORMATS, check_format
 from stackctl.commands._stackquery import api_call, connect_manager
-from stackctl.inspect_tasks import stack_summaries
 from stackctl.names import NAMESPACE_LABEL as STACK_LABEL
+from stackctl.observe import stack_summaries
 from stackctl.render.tables import LS_HEADERS, ls_cells, ls_json, print_json, print_table
 
 

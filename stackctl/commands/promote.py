@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
 
 from stackctl.errors import Diagnostic, EngineError, PlanError, UsageError
-from stackctl.names import NAMESPACE_LABEL
+from stackctl.images import has_digest, task_image
+from stackctl.names import NAMESPACE_LABEL, descope
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
+    from stackctl.fanout.spec import Rollout
 
 NODE_HOST_ENV = "STACKCTL_NODE_HOST"
 LAB_NODE_HOST = "unix:///run/stackctl-lab/{hostname}/docker.sock"
@@ -42,6 +45,16 @@ class Pin:
     pinned: str  # what the target will run
     source: str  # "digest" | "image-id"
     seen_on: tuple[str, ...]  # nodes whose running tasks were checked
+
+
+@dataclass
+class RunningImages:
+    """What one service of the source runs: its running tasks' spec images and container image IDs."""
+
+    running: int = 0  # running tasks
+    specs: set[str] = field(default_factory=set)  # their spec images (`name:tag@sha256:…` when pinned)
+    ids: dict[str, set[str]] = field(default_factory=dict)  # container image ID -> nodes that run it
+    unreachable: set[str] = field(default_factory=set)  # nodes whose engine could not be asked
 
 
 def _node_engine(hostname: str, addr: str) -> Engine | None:
@@ -59,43 +72,44 @@ def _node_engine(hostname: str, addr: str) -> Engine | None:
         return None
 
 
-def running_images(engine: Engine, stack: str) -> dict[str, dict[str, Any]]:
+def running_images(engine: Engine, stack: str) -> dict[str, RunningImages]:
     """Per descoped service: the spec images and container image IDs of its running tasks."""
     services = engine.objects("service", {"label": f"{NAMESPACE_LABEL}={stack}"})
     if not services:
         raise PlanError(f"stack {stack!r} has no services to promote from")
     nodes = {n["ID"]: n for n in engine.objects("node")}
     node_engines: dict[str, Engine | None] = {}
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, RunningImages] = {}
     for service in services:
         full = service["Spec"]["Name"]
-        name = full[len(stack) + 1:] if full.startswith(stack + "_") else full
+        name = descope(stack, full)
         tasks = engine.objects("task", {"service": service["ID"], "desired-state": "running"})
-        info: dict[str, Any] = {"specs": set(), "ids": {}, "unreachable": set(), "running": 0}
+        info = RunningImages()
         for task in tasks:
             status = task.get("Status") or {}
             if status.get("State") != "running":
                 continue
-            info["running"] += 1
-            info["specs"].add(task["Spec"]["ContainerSpec"]["Image"])
+            info.running += 1
+            spec_image = task_image(task["Spec"])
+            info.specs.add(spec_image)
             node = nodes.get(task.get("NodeID", ""), {})
             hostname = (node.get("Description") or {}).get("Hostname", task.get("NodeID", "?"))
             addr = (node.get("Status") or {}).get("Addr", "")
             container_id = (status.get("ContainerStatus") or {}).get("ContainerID")
-            if "@sha256:" in task["Spec"]["ContainerSpec"]["Image"] or not container_id:
+            if has_digest(spec_image) or not container_id:
                 continue
             if hostname not in node_engines:
                 node_engines[hostname] = _node_engine(hostname, addr)
             node_engine = node_engines[hostname]
             if node_engine is None:
-                info["unreachable"].add(hostname)
+                info.unreachable.add(hostname)
                 continue
             try:
                 image_id = node_engine.inspect("container", container_id)["Image"]
             except EngineError:
-                info["unreachable"].add(hostname)
+                info.unreachable.add(hostname)
                 continue
-            info["ids"].setdefault(image_id, set()).add(hostname)
+            info.ids.setdefault(image_id, set()).add(hostname)
         out[name] = info
     for node_engine in node_engines.values():
         if node_engine is not None:
@@ -103,60 +117,64 @@ def running_images(engine: Engine, stack: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def choose_pins(source_env: str, running: dict[str, dict[str, Any]], config: dict[str, Any]
+def choose_pins(source_env: str, running: Mapping[str, RunningImages], config: Mapping[str, object]
                 ) -> tuple[list[Pin], list[Diagnostic]]:
     """A pin per service of the target config, or the reasons why not."""
     pins: list[Pin] = []
     problems: list[Diagnostic] = []
-    for name, service in (config.get("services") or {}).items():
-        declared = str(service.get("image", ""))
+    services = config.get("services")
+    for name, service in (services.items() if isinstance(services, Mapping) else ()):
+        declared = str(service.get("image", "") if isinstance(service, Mapping) else "")
         info = running.get(name)
         where = f"services.{name}"
         if info is None:
             problems.append(Diagnostic(f"{source_env} has no service {name!r}: nothing was tested",
                                        path=where))
             continue
-        if not info["running"]:
+        if not info.running:
             problems.append(Diagnostic(f"no running task in {source_env}", path=where,
                                        hint="promote from an environment that runs the service"))
             continue
-        digests = sorted(s for s in info["specs"] if "@sha256:" in s)
+        digests = sorted(s for s in info.specs if has_digest(s))
         if digests:
-            if len(info["specs"]) > 1:
+            if len(info.specs) > 1:
                 problems.append(Diagnostic(
-                    f"{source_env} runs several images ({', '.join(sorted(info['specs']))})", path=where,
+                    f"{source_env} runs several images ({', '.join(sorted(info.specs))})", path=where,
                     hint="it is in the middle of an update; promote when it has converged"))
                 continue
             pins.append(Pin(name, declared, digests[0], "digest", ()))
             continue
-        if info["unreachable"]:
+        if info.unreachable:
             problems.append(Diagnostic(
-                f"{source_env} runs {', '.join(sorted(info['specs']))} without a digest, and the engine of "
-                f"node {', '.join(sorted(info['unreachable']))} cannot be reached to read the image ID",
+                f"{source_env} runs {', '.join(sorted(info.specs))} without a digest, and the engine of "
+                f"node {', '.join(sorted(info.unreachable))} cannot be reached to read the image ID",
                 path=where, hint=f"deploy {source_env} with a registry (--resolve-image always), or set "
                 f"{NODE_HOST_ENV}"))
             continue
-        if len(info["ids"]) != 1:
-            seen = "; ".join(f"{i[:19]} on {', '.join(sorted(n))}" for i, n in sorted(info["ids"].items()))
+        if len(info.ids) != 1:
+            seen = "; ".join(f"{i[:19]} on {', '.join(sorted(n))}" for i, n in sorted(info.ids.items()))
             problems.append(Diagnostic(
                 f"{source_env}'s running tasks use different images: {seen}", path=where,
                 hint="the nodes hold different images under the same tag; nothing single was tested"))
             continue
-        ((image_id, hosts),) = info["ids"].items()
+        ((image_id, hosts),) = info.ids.items()
         pins.append(Pin(name, declared, image_id, "image-id", tuple(sorted(hosts))))
     return pins, problems
 
 
-def pin_config(config: dict[str, Any], pins: list[Pin]) -> dict[str, Any]:
+def pin_config(config: Mapping[str, object], pins: list[Pin]) -> dict[str, object]:
+    """A copy of `config` whose pinned services run their pin."""
     import copy
 
-    out = copy.deepcopy(config)
+    out = copy.deepcopy(dict(config))
+    services = out.get("services")
     for pin in pins:
-        out["services"][pin.service]["image"] = pin.pinned
+        assert isinstance(services, dict) and isinstance(services[pin.service], dict)  # choose_pins read them
+        services[pin.service]["image"] = pin.pinned
     return out
 
 
-def print_pins(pins: list[Pin], source: str, target: str, stream: Any = None) -> None:
+def print_pins(pins: list[Pin], source: str, target: str, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     print(f"Image pins ({source} -> {target}):", file=stream)
     width = max((len(p.service) for p in pins), default=0)
@@ -211,7 +229,8 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
         print_pins(pins, f"{source} ({src.stack})", f"{target} ({dst.stack})", stream)
     config = pin_config(loaded.config, pins)
     request = DeployRequest(dst.stack, config, loaded.working_dir, files=tuple(dst.files),
-                            note=f"promoted from {source} ({src.stack})", sources=tuple(loaded.docs))
+                            note=f"promoted from {source} ({src.stack})", sources=tuple(loaded.docs),
+                            sensitive=loaded.sensitive)
     # The pins are the digests already: nothing to ask the registry; the nodes may need credentials.
     opts = DeployOptions(prune=prune, resolve_image="never", with_registry_auth=with_registry_auth,
                          detach=detach, plan_only=plan_only,
@@ -222,7 +241,7 @@ def run(*, source: str, target: str, prune: bool = False, detach: bool = False, 
     return finish(outcome, fmt, plan_only)
 
 
-def source_pins(source: str, config: dict[str, Any], debug: bool) -> list[Pin]:
+def source_pins(source: str, config: Mapping[str, object], debug: bool) -> list[Pin]:
     """What `source` runs now, as a pin per service of `config` (PlanError when it cannot say)."""
     from stackctl.engine import open_engine
     from stackctl.project import environment_target
@@ -236,7 +255,7 @@ def source_pins(source: str, config: dict[str, Any], debug: bool) -> list[Pin]:
     return pins
 
 
-def _promote_to_targets(source: str, rollout: Any, *, fmt: str, quiet: bool, plan_only: bool, prune: bool,
+def _promote_to_targets(source: str, rollout: Rollout, *, fmt: str, quiet: bool, plan_only: bool, prune: bool,
                         detach: bool, timeout: str, rollback_on_failure: bool, debug: bool, lock_timeout: str,
                         with_registry_auth: bool, targets: str | None, wave: int | None) -> int:
     """The pins are read once from `source` and every target of the rollout gets exactly them."""

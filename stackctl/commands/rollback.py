@@ -6,7 +6,9 @@ exit codes are deploy's. Secrets and configs: the services are pointed back at t
 of each that the revision used (kept on the swarm by rotation, docs/rotation.md); when that
 version was removed since, the rollback fails before any write, naming it. Revisions recorded
 before rotation existed read the files again from the recorded paths; a file whose content
-changed since that revision is reported (its digest differs).
+changed since that revision is reported (its digest differs). Values from encrypted env files are
+stored as digests: they are taken back from the swarm's services (spec or previous spec) when the
+digest matches, else the rollback fails before any write, naming the key (docs/secrets.md).
 Like a deploy, it is recorded as a new revision (whatever its outcome), noted `rollback to N`.
 `--plan-only` prints the plan against the revision and writes nothing (deploy's plan-only path).
 """
@@ -49,7 +51,7 @@ def run(*, stack: str, to: int | None = None, timeout: str = "10m", detach: bool
         print(f"{verb} stack {stack} to revision {rev.revision} ({rev.status} {rev.time} by "
               f"{rev.user}@{rev.host})")
     # The revision's services go in its own `depends_on` order, undo in reverse (docs/ordering.md).
-    request = rollback_request(rev, stack)
+    request = rollback_request(rev, stack, engine=engine)
     opts = DeployOptions(resolve_image=resolve_image, detach=detach, timeout=timeout,
                          rollback_on_failure=rollback_on_failure, context=context, debug=debug,
                          record_history=True, plan_only=plan_only, history_max=history_max)

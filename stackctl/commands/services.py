@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from stackctl.commands._options import LIST_FORMATS, check_format
 from stackctl.commands._stackquery import api_call, connect_manager, not_found
-from stackctl.inspect_tasks import service_statuses, stack_filters
 from stackctl.render.tables import SERVICES_HEADERS, print_json, print_table, services_cells, services_json
+from stackctl.swarm.api import as_nodes, as_services, as_tasks
+from stackctl.swarm.services import service_statuses
+from stackctl.swarm.stacks import stack_filters
 
 
 def run(*, stack: str, quiet: bool = False, fmt: str = "table", context: str | None = None,
@@ -16,7 +18,8 @@ def run(*, stack: str, quiet: bool = False, fmt: str = "table", context: str | N
     if not services:
         raise not_found(stack, engine)
     tasks = api_call("list tasks", lambda: engine.objects("task", stack_filters(stack)))
-    statuses = service_statuses(services, tasks)
+    nodes = api_call("list nodes", lambda: engine.objects("node"))  # global: one task per eligible node
+    statuses = service_statuses(as_services(services), as_tasks(tasks), as_nodes(nodes))
     if quiet:
         for s in statuses:
             print(s.id if no_trunc else s.id[:12])  # as `ps -q`: short unless --no-trunc

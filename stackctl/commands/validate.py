@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Mapping
 
 from stackctl.errors import EXIT_ERROR, EXIT_OK, Diagnostic, LoadError, ValidationError
 
 SECTIONS = ("services", "networks", "volumes", "secrets", "configs")
 
 
-def _summary(config: dict[str, Any]) -> dict[str, int]:
-    return {section: len(config.get(section) or {}) for section in SECTIONS}
+def _section(config: Mapping[str, object], section: str) -> Mapping[str, object]:
+    value = config.get(section)
+    return value if isinstance(value, Mapping) else {}
 
 
-def _summary_line(counts: dict[str, int], config: dict[str, Any] | None = None) -> str:
+def _summary(config: Mapping[str, object]) -> dict[str, int]:
+    return {section: len(_section(config, section)) for section in SECTIONS}
+
+
+def _summary_line(counts: dict[str, int], config: Mapping[str, object] | None = None) -> str:
     parts = []
     for section, count in counts.items():
         noun = section if count != 1 else section[:-1]
@@ -24,16 +29,16 @@ def _summary_line(counts: dict[str, int], config: dict[str, Any] | None = None) 
     return "OK: " + ", ".join(parts) + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def _count_notes(config: dict[str, Any]) -> list[str]:
+def _count_notes(config: Mapping[str, object]) -> list[str]:
     """Why `diff` and `ls` (what the swarm holds) may count differently from the file."""
     notes = []
-    services = config.get("services") or {}
-    networks = config.get("networks") or {}
+    services = _section(config, "services")
+    networks = _section(config, "networks")
     if "default" not in networks and any(
             isinstance(svc, dict) and not svc.get("networks") for svc in services.values()):
         notes.append("deploy also creates the default network")
     for section in ("networks", "secrets", "configs"):
-        external = [n for n, v in (config.get(section) or {}).items()
+        external = [n for n, v in _section(config, section).items()
                     if isinstance(v, dict) and v.get("external")]
         if external:
             noun = section if len(external) != 1 else section[:-1]
@@ -42,9 +47,9 @@ def _count_notes(config: dict[str, Any]) -> list[str]:
 
 
 def _emit(ok: bool, diagnostics: list[Diagnostic], fmt: str, counts: dict[str, int] | None,
-          config: dict[str, Any] | None = None) -> None:
+          config: Mapping[str, object] | None = None) -> None:
     if fmt == "json":
-        doc: dict[str, Any] = {"schema": "stackctl.validate/v1", "ok": ok,
+        doc: dict[str, object] = {"schema": "stackctl.validate/v1", "ok": ok,
                                "diagnostics": [d.to_json() for d in diagnostics]}
         if counts is not None:
             doc["summary"] = counts

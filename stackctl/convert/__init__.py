@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import ConvertError, Diagnostic
+from stackctl.names import descope
 
 __all__ = ["ConvertError", "DesiredStack", "convert_stack"]
 
@@ -38,8 +39,7 @@ class DesiredStack:
 
     def service_key(self, full_name: str) -> str:
         """`STACK_web` → `web`, the key in the stack file."""
-        prefix = f"{self.stack}_"
-        return full_name[len(prefix) :] if full_name.startswith(prefix) else full_name
+        return descope(self.stack, full_name)
 
 
 def convert_stack(

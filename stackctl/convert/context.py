@@ -8,7 +8,7 @@ from typing import Any
 
 from stackctl.errors import Diagnostic
 from stackctl.load.source import dotted
-from stackctl.names import NAMESPACE_LABEL
+from stackctl.names import NAMESPACE_LABEL, scope
 
 
 @dataclass
@@ -22,7 +22,7 @@ class ConvertContext:
 
     def scope(self, name: str) -> str:
         """`web` → `STACK_web`: the name of a stack-owned object."""
-        return f"{self.stack}_{name}"
+        return scope(self.stack, name)
 
     def labels(self, labels: Any) -> dict[str, str]:
         """User labels (map or `k=v` list) plus the namespace label, which wins."""

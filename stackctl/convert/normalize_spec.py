@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stackctl.convert.values import normalize_image, strip_digest
+from stackctl.images import normalize_image, strip_digest
 from stackctl.names import user_labels
 
 SECOND = 1_000_000_000
@@ -138,29 +138,6 @@ def normalize_service_spec(
 def prune_empty(value: Any) -> Any:
     """`value` without empty and zero entries (rule 4): for other engine objects' sub-specs."""
     return _prune(_copy_json(value), "")
-
-
-SERVICE_MODES = ("replicated", "global", "replicated-job", "global-job")
-MODE_NAMES = {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
-              "GlobalJob": "global-job"}  # ServiceSpec.Mode key -> the compose / docker CLI name
-
-
-def service_mode(spec: Mapping[str, Any]) -> str:
-    """A ServiceSpec's mode as the docker CLI names it (one of SERVICE_MODES); unset is replicated."""
-    for key in _normalize_mode(spec.get("Mode")):
-        if key in MODE_NAMES:
-            return MODE_NAMES[key]
-    return "replicated"
-
-
-def tasks_wanted(spec: Mapping[str, Any]) -> int | None:
-    """The tasks a service asks for (replicas, or a job's total completions); None for global modes."""
-    mode = _normalize_mode(spec.get("Mode"))
-    if "Replicated" in mode:
-        return int(mode["Replicated"]["Replicas"])
-    if "ReplicatedJob" in mode:
-        return int(mode["ReplicatedJob"]["TotalCompletions"])
-    return None
 
 
 def _version_tuple(version: str) -> tuple[int, int]:

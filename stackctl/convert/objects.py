@@ -44,8 +44,8 @@ def convert_networks(ctx: ConvertContext) -> tuple[dict[str, dict[str, Any]], li
     """NetworkCreate bodies by name for the used, non-external networks, and the external names.
 
     Only networks some service uses are created (as `docker stack deploy` does). A used key
-    with no top-level entry is reported by the service converter (undefined network), except
-    `default`, which is implicit.
+    with no top-level entry is reported by validate (undefined network), except `default`,
+    which is implicit.
     """
     declared = ctx.section("networks")
     created: dict[str, dict[str, Any]] = {}

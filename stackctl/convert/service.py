@@ -14,8 +14,10 @@ from stackctl.convert.context import (
     object_name,
 )
 from stackctl.convert.objects import DEFAULT_NETWORK
-from stackctl.convert.values import go_string, normalize_image
+from stackctl.convert.values import go_string
+from stackctl.images import normalize_image
 from stackctl.names import IMAGE_LABEL
+from stackctl.swarm.modes import is_global
 from stackctl.units import parse_bytes, parse_cpus, parse_duration
 
 Path = tuple[str | int, ...]
@@ -298,12 +300,7 @@ def _credential_spec(ctx: ConvertContext, key: str, cred: Any) -> Spec | None:
     value = str(cred[compose_key])
     if compose_key == "config":
         configs = ctx.section("configs")
-        if value not in configs:
-            ctx.error(
-                ("services", key, "credential_spec", "config"),
-                f"invalid credential spec: spec specifies config {value}, but no such config can be found",
-            )
-            raise _Skip
+        assert value in configs, f"undefined config {value!r}: validate/meaning.py checks references"
         value = object_name(ctx, value, configs[value] or {})
     return {api_key: value}
 
@@ -314,14 +311,11 @@ def _file_refs(ctx: ConvertContext, key: str, section: str, refs: list[Any]) -> 
     api = "Secret" if kind == "secret" else "Config"
     declared = ctx.section(section)
     out: list[Spec] = []
-    targets: dict[str, str] = {}
-    for index, ref in enumerate(refs):
+    targets: set[str] = set()
+    for ref in refs:
         ref = {"source": ref} if isinstance(ref, str) else dict(ref or {})
         source = str(ref.get("source") or "")
-        path: Path = ("services", key, section, index)
-        if source not in declared:
-            ctx.error(path, f'service {key}: undefined {kind} "{source}"')
-            continue
+        assert source in declared, f"undefined {kind} {source!r}: validate/meaning.py checks references"
         name = object_name(ctx, source, declared[source] or {})
         target = str(ref.get("target") or source)
         mode = ref.get("mode")
@@ -331,10 +325,9 @@ def _file_refs(ctx: ConvertContext, key: str, section: str, refs: list[Any]) -> 
             "GID": go_string(ref.get("gid")) or "0",
             "Mode": DEFAULT_FILE_MODE if mode is None else int(mode),
         }
-        if target in targets:
-            ctx.error(path, f"duplicate {kind} target for {name} not allowed")
-            continue
-        targets[target] = name
+        assert target not in targets, \
+            f"duplicate {kind} target {target!r}: validate/meaning.py checks references"
+        targets.add(target)
         out.append({"File": file, f"{api}ID": "", f"{api}Name": name})
     out.sort(key=lambda r: r[f"{api}Name"])
     return out
@@ -388,9 +381,7 @@ def _mount(ctx: ConvertContext, path: Path, vol: Any) -> Spec:
             options["Subpath"] = str(volume_opts["subpath"])
         if source:
             declared = ctx.section("volumes")
-            if source not in declared:
-                ctx.error(path + ("source",), f'undefined volume "{source}"')
-                raise _Skip
+            assert source in declared, f"undefined volume {source!r}: validate/meaning.py checks references"
             entry = declared[source] or {}
             mount["Source"] = object_name(ctx, source, entry)
             if not is_external(entry):
@@ -436,9 +427,7 @@ def _mount(ctx: ConvertContext, path: Path, vol: Any) -> Spec:
         incompatible("volume", "tmpfs", "bind", "image")
         if not source.startswith("group:"):
             declared = ctx.section("volumes")
-            if source not in declared:
-                ctx.error(path + ("source",), f'undefined volume "{source}"')
-                raise _Skip
+            assert source in declared, f"undefined volume {source!r}: validate/meaning.py checks references"
             entry = declared[source] or {}
             mount["Source"] = str(entry.get("name") or ctx.scope(source))
     elif kind == "image":
@@ -463,12 +452,9 @@ def _networks(ctx: ConvertContext, key: str, networks: Any) -> list[Spec]:
         networks = {str(n): None for n in networks}
     declared = ctx.section("networks")
     out = []
-    failed = False
     for net_key, attach in networks.items():
-        if net_key not in declared and net_key != DEFAULT_NETWORK:
-            ctx.error(("services", key, "networks", net_key), f'service {key}: undefined network "{net_key}"')
-            failed = True
-            continue
+        assert net_key in declared or net_key == DEFAULT_NETWORK, \
+            f"undefined network {net_key!r}: validate/meaning.py checks references"
         target = object_name(ctx, net_key, declared.get(net_key) or {})
         aliases = [str(a) for a in ((attach or {}).get("aliases") or [])]
         if _user_defined(target):
@@ -477,8 +463,6 @@ def _networks(ctx: ConvertContext, key: str, networks: Any) -> list[Spec]:
         _set(item, "Aliases", aliases)
         _set(item, "DriverOpts", as_string_map((attach or {}).get("driver_opts")))
         out.append(item)
-    if failed:
-        raise _Skip
     return sorted(out, key=lambda n: n["Target"])
 
 
@@ -592,7 +576,7 @@ def _placement(placement: Any) -> Spec:
 
 def _mode(ctx: ConvertContext, path: Path, mode: Any, replicas: Any) -> Spec:
     mode = str(mode or "")
-    if mode in ("global", "global-job"):
+    if is_global(mode):
         if replicas is not None:
             ctx.error(
                 path + ("replicas",), "replicas can only be used with replicated or replicated-job mode"

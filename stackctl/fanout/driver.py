@@ -49,9 +49,10 @@ from stackctl.errors import (
 )
 from stackctl.fanout.gates import GateResult, run_gate
 from stackctl.fanout.spec import ROLLBACK_ALL, ROLLBACK_WAVE, Rollout, Target, Wave
+from stackctl.names import descope
 
 if TYPE_CHECKING:
-    from stackctl.apply.wait import ServiceOutcome
+    from stackctl.apply.convergence import ServiceOutcome
     from stackctl.engine import Engine
     from stackctl.plan import Plan
 
@@ -285,7 +286,7 @@ def prepare(target: Target, rollout: Rollout, options: FanoutOptions, wave: int,
     loaded = load_stack_files(list(env.files), list(env.env_files), env.environ(options.shell), on_event=emit)
     config = with_images(loaded.config, options.images) if options.images else loaded.config
     opts = options.deploy
-    desired = convert(rollout.stack, config, loaded.environ, on_event=emit)
+    desired = convert(rollout.stack, config, loaded.environ, on_event=emit, sensitive=loaded.sensitive)
     owned = engine is None
     if engine is None:
         engine = open_engine(env.context, opts.debug, host=None if env.context else env.host)
@@ -293,7 +294,7 @@ def prepare(target: Target, rollout: Rollout, options: FanoutOptions, wave: int,
         require_manager(engine)
         resolver = image_resolver(engine, opts.resolve_image, opts.with_registry_auth)
         plan = plan_for(engine, desired, rollout.stack, prune=opts.prune, strict=False, sources=loaded.docs,
-                        resolver=resolver, resolve_image=opts.resolve_image)
+                        resolver=resolver, resolve_image=opts.resolve_image, sensitive=loaded.sensitive)
         if not opts.plan_only:
             plan.check()  # a blocking problem of any target stops its wave before the wave writes
         previous = _previous_revision(engine, rollout.stack)
@@ -304,7 +305,7 @@ def prepare(target: Target, rollout: Rollout, options: FanoutOptions, wave: int,
     files = tuple(map(options.files_as, env.files)) if options.files_as else tuple(env.files)
     request = DeployRequest(rollout.stack, config, loaded.working_dir, files=files,
                             environ=loaded.environ, note=options.note, sources=tuple(loaded.docs),
-                            git=options.git,
+                            sensitive=loaded.sensitive, git=options.git,
                             rollout={"id": rollout_id, "env": rollout.env, "target": target.name,
                                      "wave": wave, "action": "deploy"})
     return Prepared(target, request, engine, plan, previous, owned)
@@ -544,7 +545,7 @@ def _bake_and_gates(wave: Wave, targets: Sequence[Prepared], result: FanoutResul
                     opts: FanoutOptions, rid: str, rollout: Rollout, say: EventCallback) -> tuple[int, str]:
     """The wave's bake on every target at once (when it wrote anything), then its gates in order."""
     from stackctl.apply.wait import bake_services
-    from stackctl.inspect_tasks import stack_filters
+    from stackctl.swarm.stacks import stack_filters
 
     wrote = [p for p in targets if result.target(p.target.name).wrote
              or result.target(p.target.name).status == DONE_EARLIER]
@@ -617,7 +618,8 @@ def _roll_back(prep: Prepared, tr: TargetResult, opts: FanoutOptions, rid: str, 
     try:
         rev = get_revision(prep.engine, rollout.stack, tr.previous_revision)
         request = rollback_request(rev, rollout.stack, rollout={
-            "id": rid, "env": rollout.env, "target": tr.target, "wave": tr.wave, "action": "rollback"})
+            "id": rid, "env": rollout.env, "target": tr.target, "wave": tr.wave, "action": "rollback"},
+            engine=prep.engine)
         dopts = replace(opts.deploy, context=None, host=None, plan_only=False, rollback_on_failure=False)
         outcome = deploy(request, dopts, engine=prep.engine, on_event=_tagged(say, tr.target))
     except StackctlError as err:
@@ -696,4 +698,4 @@ def find_resume(rollout: Rollout, options: FanoutOptions | None = None,
 
 
 def _descoped(name: str, stack: str) -> str:
-    return name[len(stack) + 1:] if name.startswith(stack + "_") else name
+    return descope(stack, name)

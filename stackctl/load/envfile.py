@@ -26,7 +26,15 @@ class EnvFileError(Exception):
 
 def parse_env_file(path: str, lookup: Lookup) -> list[tuple[str, str]]:
     """(KEY, VALUE) pairs of an env file, in file order."""
+    return read_env_file(path, lookup)[0]
+
+
+def read_env_file(path: str, lookup: Lookup) -> tuple[list[tuple[str, str]], bool]:
+    """(KEY, VALUE) pairs of an env file, in file order, and whether the file was encrypted.
+
+    The values of an encrypted file are noted as sensitive (secrets/sensitive.py)."""
     from stackctl.secrets.decrypt import DecryptError, read_file_kind
+    from stackctl.secrets.sensitive import note
 
     try:
         raw, encrypted = read_file_kind(path)  # decrypted in memory if encrypted (docs/secrets.md)
@@ -62,7 +70,10 @@ def parse_env_file(path: str, lookup: Lookup) -> list[tuple[str, str]]:
             found = lookup(key)
             if found is not None:
                 pairs.append((key, found))
-    return pairs
+    if encrypted:
+        for _, value in pairs:
+            note(value, path)
+    return pairs, encrypted is not None
 
 
 def resolve_environment(
@@ -76,7 +87,10 @@ def resolve_environment(
     """
     import os
 
+    from stackctl.secrets.sensitive import note_env
+
     env: dict[str, str | None] = {}
+    secret_from: dict[str, tuple[str, str]] = {}  # KEY -> (the encrypted file, its value)
     problems: list[Diagnostic] = []
     files = service.get("env_file")
     if isinstance(files, str):
@@ -88,7 +102,7 @@ def resolve_environment(
             path = name if os.path.isabs(name) else os.path.normpath(os.path.join(working_dir, name))
             where = ("services", service_name, "env_file", index)
             try:
-                pairs = parse_env_file(path, lookup)
+                pairs, encrypted = read_env_file(path, lookup)
             except EnvFileError as err:
                 problems.append(Diagnostic(
                     f"{err} ({path}" + (f", line {err.line})" if err.line else ")"),
@@ -96,6 +110,10 @@ def resolve_environment(
                 continue
             for key, value in pairs:
                 _update(env, key, value, lookup)
+                if encrypted:
+                    secret_from[key] = (path, value)
+                else:
+                    secret_from.pop(key, None)
     declared = service.get("environment")
     if isinstance(declared, dict):
         for key, value in declared.items():
@@ -108,6 +126,9 @@ def resolve_environment(
             _update(env, key, value if sep else None, lookup)
     if files is not None or declared is not None:
         service["environment"] = env
+    for key, (path, value) in secret_from.items():
+        if env.get(key) == value:  # not overridden by `environment:`
+            note_env(service_name, key, path)
     return problems
 
 

@@ -164,6 +164,8 @@ def interpolate_doc(doc: SourceDoc, lookup: Lookup) -> list[Diagnostic]:
 
     Errors, then one warning per unset variable (at its first FILE:LINE) that became "".
     """
+    from stackctl.secrets.sensitive import taint
+
     problems: list[Diagnostic] = []
     unset_at: dict[str, KeyPath] = {}
 
@@ -179,6 +181,7 @@ def interpolate_doc(doc: SourceDoc, lookup: Lookup) -> list[Diagnostic]:
                 problems.append(Diagnostic(message, doc.filename, doc.line_of(path), dotted(path)))
             if errors or new == value:
                 return value if errors else new
+            taint(new)
             caster = _caster_for(path)
             if caster is None:
                 return new
@@ -237,13 +240,19 @@ def _read_dotenv(path: str, required: bool) -> dict[str, str]:
 
     from dotenv import dotenv_values
 
-    from stackctl.secrets.decrypt import DecryptError, read_file
+    from stackctl.secrets.decrypt import DecryptError, read_file_kind
+    from stackctl.secrets.sensitive import note
 
     try:  # decrypted in memory when SOPS- or age-encrypted (docs/secrets.md)
-        text = read_file(path).decode("utf-8")
+        raw, encrypted = read_file_kind(path)
+        text = raw.decode("utf-8")
         values = dotenv_values(stream=io.StringIO(text), interpolate=False)
     except (OSError, UnicodeDecodeError) as err:
         raise LoadError(diagnostics=[Diagnostic(f"cannot read env file: {err}", path)]) from None
     except DecryptError as err:
         raise LoadError(diagnostics=[Diagnostic(err.message, path, hint=err.hint)]) from None
+    if encrypted:  # its values are sensitive: never shown, planned or stored (secrets/sensitive.py)
+        for value in values.values():
+            if value:
+                note(value, path)
     return {k: v if v is not None else "" for k, v in values.items()}

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stackctl.names import scope
+
 STARTED = "service_started"
 HEALTHY = "service_healthy"
 COMPLETED = "service_completed_successfully"
@@ -152,7 +154,7 @@ class Ordering:
     def of(cls, graph: DependencyGraph, stack: str) -> Ordering:
         """A `stackctl.model.depends.DependencyGraph` (compose keys) in the stack's service names."""
         def full(name: str) -> str:
-            return f"{stack}_{name}"
+            return scope(stack, name)
 
         tiers = tuple(tuple(full(n) for n in tier) for tier in graph.tiers)
         edges = tuple(Edge(full(e.service), full(e.dependency), e.condition, e.required, e.restart)

@@ -5,25 +5,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stackctl.convert.normalize_spec import tasks_wanted
 from stackctl.errors import Diagnostic
 from stackctl.observe import ObservedNode, ObservedService, ObservedStack
-from stackctl.placement import describe_node, explain_mismatch, node_matches
+from stackctl.placement import describe_node, explain_mismatch
 from stackctl.plan.model import Plan, short_name
+from stackctl.swarm.modes import tasks_wanted
+from stackctl.swarm.nodes import constraints_of, eligible_nodes
 
 
 def check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode], plan: Plan) -> None:
-    """An error when no node can take the service's tasks (constraints, max replicas per node)."""
+    """An error when no node can take the service's tasks (swarm/nodes.py's `eligible`: ready, active,
+    constraints and platform met; then max replicas per node)."""
     if not nodes:
         return
     wanted = tasks_wanted(spec)
     if wanted == 0:
         return
     placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
-    constraints = [str(c) for c in placement.get("Constraints") or []]
-    usable = [n for n in nodes if n.availability == "active"] or nodes
-    eligible = [n for n in usable if node_matches(n, constraints)]
+    constraints = constraints_of(spec)
+    usable = [n for n in nodes if n.schedulable]
+    eligible = eligible_nodes(spec, nodes)
     node_list = "; ".join(describe_node(n) for n in usable)
+    if not usable:  # the swarm places nothing now; the tasks wait for a node (not the file's fault)
+        plan.warnings.append(Diagnostic(
+            f"service {name}: no node is ready and active, its tasks will wait (nodes: "
+            + "; ".join(f"{n.hostname} ({n.state}, {n.availability})" for n in nodes) + ")",
+            path=f"services.{short_name(name, plan.stack)}.deploy", severity="warning",
+        ))
+        return
     if not eligible:
         plan.errors.append(Diagnostic(
             f"service {name}: {explain_mismatch(constraints, usable)}; nodes: {node_list}",

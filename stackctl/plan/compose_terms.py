@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.convert.normalize_spec import MODE_NAMES
+from stackctl.swarm.modes import MODE_NAMES
 from stackctl.units import format_duration, parse_bytes, parse_cpus, parse_duration
 
 Formatter = Callable[[Any, Any], str]  # (engine value, the file's own value or None) -> text

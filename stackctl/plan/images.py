@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.convert.values import normalize_image, split_image, strip_digest
 from stackctl.errors import Diagnostic
+from stackctl.images import normalize_image, pinned_digest, spec_image, split_image, strip_digest
 from stackctl.load.source import SourceDoc, locate
 from stackctl.plan.model import CREATE, UPDATE, Action, FieldChange, Plan
 
@@ -39,30 +39,18 @@ class RegistryAnswer:
 def image_key(image: str) -> str | None:
     """The `name:tag` a registry is asked about; None for an image pinned in the file already."""
     image = normalize_image(image)
-    parts = split_image(image)
-    if parts is None or parts[3] is not None:
+    ref = split_image(image)
+    if ref is None or ref.digest is not None:
         return None
     return image
-
-
-def image_of(spec: Mapping[str, Any] | None) -> str:
-    return str((((spec or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image") or "")
-
-
-def pinned_digest(image: str) -> str | None:
-    """The digest of a `name:tag@sha256:…` spec image (None when it has no tag or no digest)."""
-    parts = split_image(normalize_image(image)) if image else None
-    if parts is None or parts[2] is None:
-        return None
-    return parts[3]
 
 
 def note_moved_tag(act: Action, spec: Mapping[str, Any], answers: Mapping[str, RegistryAnswer]) -> None:
     """A service pinned to `name:tag@OLD` whose tag the registry now resolves to NEW: an `image`
     change (old → new digest), so that diff shows it and deploy rolls it out."""
-    key = image_key(image_of(spec))
+    key = image_key(spec_image(spec))
     answer = answers.get(key) if key else None
-    current = image_of(act.current)
+    current = spec_image(act.current)
     old = pinned_digest(current)
     if answer is None or not answer.digest or not old or old == answer.digest:
         return
@@ -75,7 +63,7 @@ def note_moved_tag(act: Action, spec: Mapping[str, Any], answers: Mapping[str, R
 def check_missing(plan: Plan, act: Action, spec: Mapping[str, Any], short: str,
                   answers: Mapping[str, RegistryAnswer], sources: Sequence[SourceDoc] | None) -> None:
     """An image the registry says does not exist blocks the deploy when the service is written."""
-    key = image_key(image_of(spec))
+    key = image_key(spec_image(spec))
     answer = answers.get(key) if key else None
     if answer is None or not answer.missing or act.action not in (CREATE, UPDATE):
         return

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import Diagnostic, PlanError
+from stackctl.names import descope
 from stackctl.observe import ObservedStack
 from stackctl.plan.compose_terms import ComposeChange
 from stackctl.plan.digests import short_digest
@@ -54,6 +55,8 @@ class Action:
     image_changed: bool = True  # services: the compose image differs from the deployed one
     # services: `changes` said in compose keys, the files' units and FILE:LINE (what people read)
     compose: list[ComposeChange] = field(default_factory=list)
+    # services: compose keys holding sensitive values (plan/sensitive.py); the apply labels them
+    sensitive_keys: tuple[str, ...] = ()
 
     @property
     def writes(self) -> bool:
@@ -144,5 +147,4 @@ class Plan:
 
 
 def short_name(full: str, stack: str) -> str:
-    prefix = stack + "_"
-    return full[len(prefix):] if full.startswith(prefix) else full
+    return descope(stack, full)

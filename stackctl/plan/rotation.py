@@ -1,13 +1,15 @@
 """Secrets and configs: the swarm cannot change their data, so new content is a new version.
 
 The services switch to the version (same path in the containers); old versions stay for
-rollback until apply's garbage collection (docs/rotation.md).
+rollback until apply's garbage collection (docs/rotation.md): `old_versions` decides which of them
+go (a pure function: the executor's `collect_old_versions` only removes what it names).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from stackctl.convert.normalize_spec import prune_empty
@@ -18,18 +20,75 @@ from stackctl.plan.digests import content_digest, short_digest
 from stackctl.plan.fields import field_changes
 from stackctl.plan.model import CREATE, REMOVE, UNCHANGED, UPDATE, Action, FieldChange, Plan, short_name
 
+DEFAULT_KEEP_VERSIONS = 2  # unused versions of a rotated secret/config kept for rollback
 
-def _referenced(services: Mapping[str, Any], kind: str) -> dict[str, list[str]]:
+
+def _object(value: object) -> Mapping[str, object]:
+    """`value` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _file_refs(spec: Mapping[str, object], kind: str) -> Iterator[tuple[str, str]]:
+    """(name, ID) of each secret/config a service spec mounts ("" where the spec gives none); a
+    config may also be the credential spec's."""
+    key, name_key, id_key = ("Secrets", "SecretName", "SecretID") if kind == "secret" else \
+        ("Configs", "ConfigName", "ConfigID")
+    cs = _object(_object(spec.get("TaskTemplate")).get("ContainerSpec"))
+    refs = cs.get(key)
+    for ref in map(_object, refs if isinstance(refs, list) else []):
+        yield _text(ref.get(name_key)), _text(ref.get(id_key))
+    cred = _text(_object(_object(cs.get("Privileges")).get("CredentialSpec")).get("Config"))
+    if kind == "config" and cred:
+        yield cred, cred
+
+
+def _referenced(services: Mapping[str, Mapping[str, object]], kind: str) -> dict[str, list[str]]:
     """Secret/config name → the services that mount it."""
-    key, name_key = ("Secrets", "SecretName") if kind == "secret" else ("Configs", "ConfigName")
     out: dict[str, list[str]] = {}
     for svc_name, spec in services.items():
-        cs = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-        for ref in cs.get(key) or []:
-            out.setdefault(ref.get(name_key, ""), []).append(svc_name)
-        cred = (cs.get("Privileges") or {}).get("CredentialSpec") or {}
-        if kind == "config" and cred.get("Config"):
-            out.setdefault(cred["Config"], []).append(svc_name)
+        for name, _ in _file_refs(spec, kind):
+            out.setdefault(name, []).append(svc_name)
+    return out
+
+
+def used_names(observed: ObservedStack, kind: str) -> set[str]:
+    """Names of the secrets/configs some service on the swarm (any stack) references, by name or ID."""
+    names = observed.secret_names if kind == "secret" else observed.config_names
+    used: set[str] = set()
+    for svc in [*observed.services.values(), *observed.other_services]:
+        for name, ident in _file_refs(svc.spec, kind):
+            used.update((name, names.get(ident, "")))
+    used.discard("")
+    return used
+
+
+@dataclass(frozen=True)
+class OldVersion:
+    """A version of a rotated secret/config to remove: no service uses it, and it is older than the
+    versions kept for rollback."""
+
+    kind: str  # "secret" | "config"
+    base: str  # the key's base name (what the file names)
+    obj: ObservedObject
+
+
+def old_versions(versions: Mapping[str, Mapping[str, str]], observed: ObservedStack, *,
+                 keep: int = DEFAULT_KEEP_VERSIONS) -> list[OldVersion]:
+    """The versions to remove after a deploy: for each key the plan chose a version of
+    (`Plan.versions`: section → base name → version), those no service on the swarm uses, except
+    the newest `keep` of them (kept so that `rollback` can point the services back), oldest first.
+    Only the keys the file names are considered; a version some service uses is never named."""
+    out: list[OldVersion] = []
+    for kind, section in (("secret", "secrets"), ("config", "configs")):
+        used = used_names(observed, kind)
+        own = observed.secrets if kind == "secret" else observed.configs
+        for base in sorted(versions.get(section) or {}):
+            unused = [v for v in versions_of(base, own) if v.name not in used]  # oldest first
+            out += [OldVersion(kind, base, obj) for obj in unused[: max(0, len(unused) - max(0, keep))]]
     return out
 
 
@@ -154,14 +213,14 @@ def plan_file_objects(
     return chosen
 
 
-def _version_spec(spec: Mapping[str, Any], base: str, name: str) -> dict[str, Any]:
+def _version_spec(spec: Mapping[str, object], base: str, name: str) -> dict[str, object]:
     out = dict(spec)
     out["Name"] = name
-    out["Labels"] = {**(spec.get("Labels") or {}), OBJECT_LABEL: base}
+    out["Labels"] = {**_object(spec.get("Labels")), OBJECT_LABEL: base}
     return out
 
 
-def _plan_new_version(plan: Plan, kind: str, base: str, spec: Mapping[str, Any], digest: str,
+def _plan_new_version(plan: Plan, kind: str, base: str, spec: Mapping[str, object], digest: str,
                       old: ObservedObject, old_digest: str, everything: Mapping[str, ObservedObject]) -> str:
     name = version_name(base, digest)
     taken = everything.get(name)
@@ -178,7 +237,7 @@ def _plan_new_version(plan: Plan, kind: str, base: str, spec: Mapping[str, Any],
     return name
 
 
-def _plan_pinned(plan: Plan, kind: str, base: str, pinned: str, spec: Mapping[str, Any],
+def _plan_pinned(plan: Plan, kind: str, base: str, pinned: str, spec: Mapping[str, object],
                  own: Mapping[str, ObservedObject], everything: Mapping[str, ObservedObject]) -> str:
     obj = own.get(pinned) or everything.get(pinned)
     if obj is None:

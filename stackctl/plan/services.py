@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stackctl.convert.normalize_spec import service_mode
 from stackctl.errors import Diagnostic
 from stackctl.load.source import SourceDoc
 from stackctl.names import IMAGE_LABEL
@@ -17,6 +16,7 @@ from stackctl.plan.fields import field_changes, normalize_service
 from stackctl.plan.images import RegistryAnswer, check_missing, note_moved_tag
 from stackctl.plan.model import CREATE, UNCHANGED, UPDATE, Action, Plan, short_name
 from stackctl.plan.sources import service_changes
+from stackctl.swarm.modes import service_mode
 
 
 def plan_service(plan: Plan, name: str, spec: dict[str, Any], observed: ObservedStack,

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from stackctl.render.diagnostics import print_warnings
 from stackctl.render.progress import RolloutPrinter
+from stackctl.units import elapsed
 
 
 def order_lines(tiers: Sequence[Sequence[str]]) -> list[str]:
@@ -18,10 +19,6 @@ def order_lines(tiers: Sequence[Sequence[str]]) -> list[str]:
     lines = ["Order (depends_on): each tier is written once the one before it is ready"]
     lines += [f"  {index}. {', '.join(tier)}" for index, tier in enumerate(tiers, 1)]
     return lines
-
-
-def _ago(seconds: float) -> str:
-    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
 
 
 class DeployPrinter:
@@ -42,10 +39,12 @@ class DeployPrinter:
         if not self.quiet:
             print(text, file=self.out, flush=True)
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: object) -> None:
         from stackctl.apply.executor import ApplyEvent
         from stackctl.apply.rollout import RolloutEvent
         from stackctl.deploy import LockTaken, LockWaiting, Notice, PlanReady, UpToDate, Warnings
+        from stackctl.lock import LockTakenOver
+        from stackctl.render.lock import taken_over_line
         from stackctl.render.plan import print_plan
 
         if isinstance(event, ApplyEvent):
@@ -83,10 +82,12 @@ class DeployPrinter:
                 self.say(f"Stack {event.plan.stack} is up to date: nothing to do.")
         elif isinstance(event, LockWaiting):
             print(f"Waiting for the deploy lock of stack {event.stack}, held by {event.holder.describe()}; "
-                  f"waiting up to {_ago(event.timeout)} (--lock-timeout)...", file=self.err, flush=True)
+                  f"waiting up to {elapsed(event.timeout)} (--lock-timeout)...", file=self.err, flush=True)
         elif isinstance(event, LockTaken):
             print(f"Got the deploy lock of stack {event.stack} after {event.waited:.1f}s; planning again",
                   file=self.err, flush=True)
+        elif isinstance(event, LockTakenOver):
+            print(taken_over_line(event), file=self.err, flush=True)
         elif isinstance(event, Notice):
             if event.level == "warning":
                 print(event.text, file=self.err, flush=True)

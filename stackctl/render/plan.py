@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from stackctl.convert.normalize_spec import service_mode, tasks_wanted
+from stackctl.images import spec_image
 from stackctl.plan import (
     CREATE,
     KEPT,
@@ -28,6 +28,7 @@ from stackctl.plan import (
     Plan,
     short_digest,
 )
+from stackctl.swarm.modes import service_mode, tasks_wanted
 
 JSON_SCHEMA = "stackctl.diff/v2"
 SYMBOLS = {CREATE: "+", UPDATE: "~", REMOVE: "-", KEPT: "="}
@@ -44,7 +45,7 @@ def _value(value: Any) -> str:
 
 
 def _service_summary(spec: dict[str, Any]) -> str:
-    image = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "?")
+    image = spec_image(spec) or "?"
     how = service_mode(spec)
     if how == "replicated":
         how += f" {tasks_wanted(spec)}"

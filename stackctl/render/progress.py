@@ -11,8 +11,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from stackctl.names import descope
+
 if TYPE_CHECKING:  # types only: a no-op deploy must not import the waiter (~45 ms with apply/)
-    from stackctl.apply.wait import ServiceOutcome, ServiceProgress
+    from stackctl.apply.convergence import ServiceOutcome, ServiceProgress
 
 _STATE_STYLE = {
     "converged": "green",
@@ -206,7 +208,7 @@ def next_lines(outcomes: Sequence[ServiceOutcome], stack: str, *, had_previous: 
         return []
     rows = []
     for o in bad:
-        short = o.name.removeprefix(f"{stack}_")
+        short = descope(stack, o.name)
         rows.append((f"stackctl logs {stack} {short}", f"the whole log of {o.name}"))
     rows.append((f"stackctl ps {stack}", "every task and its error"))
     new_spec_runs = any(o.state in ("failed", "paused", "timeout") for o in outcomes) or (

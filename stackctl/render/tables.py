@@ -29,17 +29,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
-from stackctl.inspect_tasks import (
-    KeptObjects,
-    ServiceStatus,
-    StackSummary,
-    TaskRow,
-    format_time,
-    strip_digest,
-    truncate_words,
-)
+from stackctl.images import strip_digest
+from stackctl.observe import KeptObjects, StackSummary
+from stackctl.render.tasks import TaskRow, truncate_words
+from stackctl.swarm.services import ServiceStatus
+from stackctl.swarm.times import format_time
 
 PS_HEADERS = ["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]
 SERVICES_HEADERS = ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]
@@ -325,7 +321,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[CellValue]], *,
         out.write(f"{code}{line}{RESET}\n" if code else line + "\n")
 
 
-def print_json(doc: Any, stream: IO[str] | None = None) -> None:
+def print_json(doc: object, stream: IO[str] | None = None) -> None:
     (stream or sys.stdout).write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
 
@@ -387,7 +383,7 @@ def ps_text(rows: Sequence[TaskRow], statuses: Sequence[ServiceStatus], *, no_tr
 
 
 def ps_json(stack: str, rows: Sequence[TaskRow], statuses: Sequence[ServiceStatus], now: datetime
-            ) -> dict[str, Any]:
+            ) -> dict[str, object]:
     bad = sum(1 for s in statuses if not s.converged)
     return {
         "schema": "stackctl.ps/v1",
@@ -407,7 +403,7 @@ def services_cells(s: ServiceStatus, *, no_trunc: bool = False) -> list[str]:
             s.image if no_trunc else strip_digest(s.image), ", ".join(s.ports)]
 
 
-def services_json(stack: str, statuses: Sequence[ServiceStatus]) -> dict[str, Any]:
+def services_json(stack: str, statuses: Sequence[ServiceStatus]) -> dict[str, object]:
     return {"schema": "stackctl.services/v1", "stack": stack, "services": [s.to_json() for s in statuses]}
 
 
@@ -415,7 +411,7 @@ def ls_cells(s: StackSummary) -> list[str]:
     return [s.name, str(s.services), str(s.networks), str(s.secrets), str(s.configs)]
 
 
-def ls_json(stacks: Sequence[StackSummary]) -> dict[str, Any]:
+def ls_json(stacks: Sequence[StackSummary]) -> dict[str, object]:
     return {"schema": "stackctl.ls/v1", "stacks": [s.to_json() for s in stacks]}
 
 

@@ -11,15 +11,17 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from stackctl.errors import Diagnostic
+from stackctl.images import image_problem
 from stackctl.load.source import SourceDoc, dotted, locate
+from stackctl.names import scope
 from stackctl.placement import constraint_problem, is_spread_key
+from stackctl.swarm.modes import SERVICE_MODES as DEPLOY_MODES
+from stackctl.swarm.modes import is_global, is_job
 from stackctl.syntax.ports import PROTOCOLS, parse_port_spec
 from stackctl.units import parse_bytes, parse_cpus, parse_duration
 
-DEPLOY_MODES = ("replicated", "global", "replicated-job", "global-job")
 FAILURE_ACTIONS = ("pause", "continue", "rollback")
 UPDATE_ORDERS = ("stop-first", "start-first")
 RESTART_CONDITIONS = ("none", "on-failure", "any")
@@ -60,45 +62,11 @@ DURATION_PATHS = (
     ("deploy", "restart_policy", "delay"), ("deploy", "restart_policy", "window"),
 )
 
-_NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
-_TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-IMAGE_REFERENCE = re.compile(
-    rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_NAME_COMPONENT}(?:/{_NAME_COMPONENT})*)"
-    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
-)
-_IMAGE_ID = re.compile(r"^(?:sha256:)?[a-f0-9]{64}$")
-
 Path = tuple[str | int, ...]
 
 
-def image_problem(image: str) -> str | None:
-    """Why `image` is not a valid image reference, or None (as reference.ParseAnyReference)."""
-    if _IMAGE_ID.match(image):
-        return None
-    match = IMAGE_REFERENCE.match(image)
-    if not match:
-        if image != image.lower() and IMAGE_REFERENCE.match(_lower_repository(image)):
-            return "repository name must be lowercase"
-        return "invalid reference format"
-    name_length = len(match.group("path")) + (len(match.group("domain")) + 1 if match.group("domain") else 0)
-    if name_length > 255:
-        return "repository name must not be more than 255 characters"
-    return None
-
-
-def _lower_repository(image: str) -> str:
-    name, sep, rest = image.partition("@")
-    head, colon, tag = name.rpartition(":")
-    if colon and "/" not in tag:
-        return head.lower() + ":" + tag + sep + rest
-    return name.lower() + sep + rest
-
-
 class _Checker:
-    def __init__(self, config: dict[str, Any], docs: Sequence[SourceDoc], working_dir: str,
+    def __init__(self, config: Mapping[str, object], docs: Sequence[SourceDoc], working_dir: str,
                  stack: str | None, environ: Mapping[str, str] | None = None, decrypt: bool = False) -> None:
         self.config = config
         self.decrypt = decrypt
@@ -115,7 +83,7 @@ class _Checker:
     def warn(self, path: Path, message: str, hint: str | None = None) -> None:
         self.report(path, message, hint, "warning")
 
-    def top(self, section: str) -> dict[str, Any]:
+    def top(self, section: str) -> Mapping[str, object]:
         value = self.config.get(section)
         return value if isinstance(value, dict) else {}
 
@@ -136,7 +104,7 @@ class _Checker:
         self.top_level_objects()
         return self.out
 
-    def service(self, name: str, svc: dict[str, Any]) -> None:
+    def service(self, name: str, svc: Mapping[str, object]) -> None:
         base: Path = ("services", name)
         self.service_name(base, name)
         self.image(base, svc)
@@ -163,7 +131,7 @@ class _Checker:
                         'use letters, digits, ".", "_" and "-", starting with a letter or digit')
             return
         if self.stack is not None:
-            full = f"{self.stack}_{name}"
+            full = scope(self.stack, name)
             if len(full) > MAX_SERVICE_NAME:
                 self.report(base, f'service name "{full}" is longer than {MAX_SERVICE_NAME} characters',
                             "shorten the stack or service name")
@@ -171,7 +139,7 @@ class _Checker:
             self.report(base, f'service name "{name}" is too long',
                         f"STACK_{name} must fit {MAX_SERVICE_NAME} characters")
 
-    def image(self, base: Path, svc: dict[str, Any]) -> None:
+    def image(self, base: Path, svc: Mapping[str, object]) -> None:
         image = svc.get("image")
         if not image:
             hint = "build: is ignored by stack deploy; push the image and name it" if "build" in svc else (
@@ -182,7 +150,7 @@ class _Checker:
         if problem:
             self.report((*base, "image"), f'invalid image reference "{image}": {problem}')
 
-    def networks(self, base: Path, svc: dict[str, Any]) -> None:
+    def networks(self, base: Path, svc: Mapping[str, object]) -> None:
         networks = svc.get("networks") or {}
         names = list(networks) if isinstance(networks, (dict, list)) else []
         defined = self.top("networks")
@@ -199,7 +167,7 @@ class _Checker:
                         self.warn((*base, "networks", net, key), f'"{key}" is ignored by swarm services',
                                   "swarm assigns addresses from the network's subnet")
 
-    def file_references(self, base: Path, svc: dict[str, Any], kind: str, section: str) -> None:
+    def file_references(self, base: Path, svc: Mapping[str, object], kind: str, section: str) -> None:
         refs = svc.get(section) or []
         if not isinstance(refs, list):
             return
@@ -208,6 +176,7 @@ class _Checker:
         for index, ref in enumerate(refs):
             source = ref if isinstance(ref, str) else ref.get("source") if isinstance(ref, dict) else None
             if not source:
+                self.report((*base, section, index), f'undefined {kind} ""', f"name the {kind} in source:")
                 continue
             path = self.item_path((*base, section), source, index)
             if source not in defined:
@@ -219,7 +188,7 @@ class _Checker:
             else:
                 targets[target] = source
 
-    def volumes(self, base: Path, svc: dict[str, Any]) -> None:
+    def volumes(self, base: Path, svc: Mapping[str, object]) -> None:
         volumes = svc.get("volumes") or []
         if not isinstance(volumes, list):
             return
@@ -235,28 +204,33 @@ class _Checker:
             if named and source not in defined:
                 self.undefined((*base, "volumes", index), "volume", str(source), "volumes")
 
-    def durations(self, base: Path, svc: dict[str, Any]) -> None:
+    def durations(self, base: Path, svc: Mapping[str, object]) -> None:
         for sub in DURATION_PATHS:
             value = _get(svc, sub)
             if value is None:
                 continue
             try:
-                nanos = parse_duration(value) if isinstance(value, str) else int(value)
-            except (ValueError, TypeError):
+                if isinstance(value, str):
+                    nanos = parse_duration(value)
+                elif isinstance(value, (int, float)):
+                    nanos = int(value)
+                else:
+                    raise TypeError(value)
+            except (ValueError, TypeError, OverflowError):
                 self.report((*base, *sub), f"{value!r} is not a valid duration",
                             "Go duration syntax, e.g. 10s, 1m30s, 1h")
                 continue
             if nanos < 0:
                 self.report((*base, *sub), f"duration {value!r} cannot be negative")
 
-    def deploy(self, base: Path, svc: dict[str, Any]) -> None:
+    def deploy(self, base: Path, svc: Mapping[str, object]) -> None:
         deploy = svc.get("deploy")
         if not isinstance(deploy, dict):
             return
         dpath: Path = (*base, "deploy")
         mode = deploy.get("mode") or "replicated"
         self.enum((*dpath, "mode"), deploy.get("mode"), DEPLOY_MODES)
-        if mode in ("global", "global-job") and deploy.get("replicas") is not None:
+        if is_global(str(mode)) and deploy.get("replicas") is not None:
             self.report((*dpath, "replicas"), f"replicas cannot be used with mode {mode}",
                         "only replicated and replicated-job services have replicas")
         self.enum((*dpath, "endpoint_mode"), deploy.get("endpoint_mode"), ENDPOINT_MODES)
@@ -275,7 +249,8 @@ class _Checker:
         self.resources(dpath, deploy.get("resources"))
         self.placement(dpath, deploy.get("placement"))
         if deploy.get("endpoint_mode") == "dnsrr":
-            ingress = [port.get("published") for port in svc.get("ports") or []
+            ports = svc.get("ports")
+            ingress = [port.get("published") for port in (ports if isinstance(ports, list) else [])
                        if isinstance(port, dict) and (port.get("mode") or "ingress") == "ingress"
                        and port.get("published")]
             if ingress:
@@ -285,7 +260,7 @@ class _Checker:
                             "endpoint_mode dnsrr",
                             "publish them with mode: host, or use endpoint_mode vip")
 
-    def enum(self, path: Path, value: Any, allowed: Sequence[str]) -> None:
+    def enum(self, path: Path, value: object, allowed: Sequence[str]) -> None:
         if value in (None, ""):
             return
         if value not in allowed:
@@ -293,7 +268,7 @@ class _Checker:
             self.report(path, f"must be one of {', '.join(allowed)} (got {value!r})",
                         f"did you mean '{close[0]}'?" if close else None)
 
-    def resources(self, dpath: Path, resources: Any) -> None:
+    def resources(self, dpath: Path, resources: object) -> None:
         if not isinstance(resources, dict):
             return
         for block in ("limits", "reservations"):
@@ -315,7 +290,7 @@ class _Checker:
                     self.report((*dpath, "resources", block, "memory"),
                                 f"memory limit {memory} bytes is below the engine's minimum of 4MiB")
 
-    def placement(self, dpath: Path, placement: Any) -> None:
+    def placement(self, dpath: Path, placement: object) -> None:
         if not isinstance(placement, dict):
             return
         for index, constraint in enumerate(placement.get("constraints") or []):
@@ -335,7 +310,7 @@ class _Checker:
                           f"spread over {spread!r} has no effect: it names no node attribute",
                           "spread over a node attribute such as node.labels.zone")
 
-    def ports(self, base: Path, svc: dict[str, Any]) -> None:
+    def ports(self, base: Path, svc: Mapping[str, object]) -> None:
         ports = svc.get("ports") or []
         if not isinstance(ports, list):
             return
@@ -362,7 +337,7 @@ class _Checker:
                     self.report(path, f"port {published}/{protocol} is published twice")
                 seen[key] = index
 
-    def ignored_keys(self, base: Path, svc: dict[str, Any]) -> None:
+    def ignored_keys(self, base: Path, svc: Mapping[str, object]) -> None:
         for key, hint in IGNORED_SERVICE_KEYS.items():
             if key in svc:
                 self.warn((*base, key), f'"{key}" is ignored by swarm stacks', hint)
@@ -374,7 +349,7 @@ class _Checker:
                 self.warn((*base, "restart"), '"restart" is only a fallback for deploy.restart_policy',
                           "use deploy.restart_policy")
 
-    def dependencies(self, services: dict[str, Any]) -> None:
+    def dependencies(self, services: Mapping[str, object]) -> None:
         """depends_on: names that are services, no cycle, conditions the dependency can meet."""
         from stackctl.model import depends
 
@@ -404,14 +379,14 @@ class _Checker:
             self.report(first, "dependency cycle: " + " -> ".join(cycle),
                         "services cannot wait for each other; remove one of these depends_on entries")
 
-    def completion(self, path: Path, name: str, target: dict[str, Any]) -> None:
+    def completion(self, path: Path, name: str, target: Mapping[str, object]) -> None:
         """service_completed_successfully: a job completes; a service swarm restarts never does."""
         raw_deploy = target.get("deploy")
-        deploy: dict[str, Any] = raw_deploy if isinstance(raw_deploy, dict) else {}
-        if deploy.get("mode") in ("replicated-job", "global-job"):
+        deploy: Mapping[str, object] = raw_deploy if isinstance(raw_deploy, dict) else {}
+        if is_job(str(deploy.get("mode"))):
             return
         raw_policy = deploy.get("restart_policy")
-        policy: dict[str, Any] = raw_policy if isinstance(raw_policy, dict) else {}
+        policy: Mapping[str, object] = raw_policy if isinstance(raw_policy, dict) else {}
         restart = "" if "restart_policy" in deploy else str(target.get("restart") or "")
         fallback = restart.partition(":")[0]
         condition = policy.get("condition") or ("on-failure" if fallback == "on-failure" else "any")
@@ -444,7 +419,7 @@ class _Checker:
                 if isinstance(obj, dict):
                     self.file_object(section, kind, str(key), obj)
 
-    def file_object(self, section: str, kind: str, key: str, obj: dict[str, Any]) -> None:
+    def file_object(self, section: str, kind: str, key: str, obj: Mapping[str, object]) -> None:
         path: Path = (section, key)
         if _is_external(obj):
             for option in ("file", "environment", "driver", "template_driver"):
@@ -482,7 +457,7 @@ class _Checker:
         elif self.decrypt:
             self.decrypts(path, kind, full, obj.get("x-data-key"))
 
-    def decrypts(self, path: Path, kind: str, full: str, data_key: Any) -> None:
+    def decrypts(self, path: Path, kind: str, full: str, data_key: object) -> None:
         """An encrypted file decrypts with the keys at hand (and has its x-data-key): `validate`."""
         from stackctl.secrets.decrypt import DecryptError, encryption_of, read_file
 
@@ -512,12 +487,12 @@ class _Checker:
         return (*list_path, index) if index is not None else (*list_path, name)
 
 
-def _has_healthcheck(service: dict[str, Any]) -> bool:
+def _has_healthcheck(service: Mapping[str, object]) -> bool:
     check = service.get("healthcheck")
     if not isinstance(check, dict) or check.get("disable"):
         return False
-    test: Any = check.get("test")
-    return bool(test) and test[:1] != ["NONE"]
+    test = check.get("test")
+    return bool(test) and not (isinstance(test, list) and test[:1] == ["NONE"])
 
 
 def _shown_path(full: str, working_dir: str) -> str:
@@ -527,12 +502,12 @@ def _shown_path(full: str, working_dir: str) -> str:
     return os.path.relpath(full, base) if full.startswith(base + os.sep) else full
 
 
-def _is_external(obj: dict[str, Any]) -> bool:
+def _is_external(obj: Mapping[str, object]) -> bool:
     ext = obj.get("external")
     return bool(ext) if not isinstance(ext, dict) else True
 
 
-def _get(data: Any, path: Iterable[str | int]) -> Any:
+def _get(data: object, path: Iterable[str | int]) -> object:
     for part in path:
         if isinstance(data, dict) and not isinstance(part, int):
             data = data.get(part)
@@ -543,7 +518,7 @@ def _get(data: Any, path: Iterable[str | int]) -> Any:
     return data
 
 
-def check_meaning(config: dict[str, Any], docs: list[SourceDoc], working_dir: str,
+def check_meaning(config: Mapping[str, object], docs: list[SourceDoc], working_dir: str,
                   stack: str | None = None, *, environ: Mapping[str, str] | None = None,
                   decrypt: bool = False) -> list[Diagnostic]:
     """Errors and warnings (by severity) on the merged config, sorted by file and line.

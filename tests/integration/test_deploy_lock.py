@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stackctl.apply.wait import parse_time
+from stackctl.swarm.times import epoch as parse_time
 
 pytestmark = pytest.mark.integration
 STACK_PREFIX = "lk"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from stackctl.apply.wait import parse_time
 from stackctl.errors import EXIT_DEPLOY_FAILED, EXIT_OK, EXIT_TIMEOUT
+from stackctl.swarm.times import epoch as parse_time
 
 pytestmark = pytest.mark.integration
 STACK_PREFIX = "od"

@@ -158,7 +158,8 @@ def test_constraint_no_node_satisfies_times_out_with_the_reason(engine: Any, doc
     """The planner refuses such a file before writing; a service made by hand shows the wait's side."""
     from docker.types import ContainerSpec, Placement, TaskTemplate
 
-    from stackctl.apply.wait import TIMEOUT, exit_code_for, wait_for_services
+    from stackctl.apply.convergence import TIMEOUT, exit_code_for
+    from stackctl.apply.wait import wait_for_services
 
     name = f"{stack}_pinned"
     docker_client.api.create_service(

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from stackctl.apply.convergence import CONVERGED, FAILED, TIMEOUT, ServiceOutcome
 from stackctl.apply.executor import ApplyResult, apply_plan, undo
 from stackctl.apply.ordering import DependencyError, DependencyGate
-from stackctl.apply.wait import CONVERGED, FAILED, TIMEOUT, ServiceOutcome
 from stackctl.deploy import (
     DeployOptions,
     DeployRequest,

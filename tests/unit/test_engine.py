@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from stackctl import engine
+from stackctl.engine import endpoint, gateway
+from stackctl.engine import errors as engine_errors
 from stackctl.errors import DOWN, LOST, REFUSED, TIMEOUT, EngineError, UsageError
 
 
@@ -44,26 +46,26 @@ def test_flags_win_over_the_environment(tmp_path: Path) -> None:
 
 def test_a_context_names_its_host(tmp_path: Path) -> None:
     _context(tmp_path, "remote", "ssh://deploy@swarm.example")
-    ep = engine._context_endpoint("remote", str(tmp_path))
+    ep = endpoint.context_endpoint("remote", str(tmp_path))
     assert ep.host == "ssh://deploy@swarm.example" and ep.tls is None
     with pytest.raises(EngineError, match="docker context 'nope' not found"):
-        engine._context_endpoint("nope", str(tmp_path))
+        endpoint.context_endpoint("nope", str(tmp_path))
 
 
 # --- TLS ----------------------------------------------------------------------------------------
 
 
 def test_tls_off_without_the_variables() -> None:
-    assert engine._tls_from_env({}) is None
-    assert engine._tls_from_env({"DOCKER_TLS_VERIFY": "", "DOCKER_CERT_PATH": ""}) is None
-    assert engine._tls_config(None) is False
+    assert endpoint._tls_from_env({}) is None
+    assert endpoint._tls_from_env({"DOCKER_TLS_VERIFY": "", "DOCKER_CERT_PATH": ""}) is None
+    assert gateway._tls_config(None) is False
 
 
 def test_missing_certificate_files_are_named(tmp_path: Path) -> None:
     (tmp_path / "cert.pem").write_text("x")
-    tls = engine._tls_from_env({"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(tmp_path)})
+    tls = endpoint._tls_from_env({"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(tmp_path)})
     with pytest.raises(EngineError) as err:
-        engine._tls_config(tls)
+        gateway._tls_config(tls)
     assert "key.pem, ca.pem" in str(err.value) and str(tmp_path) in str(err.value)
 
 
@@ -74,10 +76,10 @@ def test_the_engine_ca_wins_over_requests_ca_bundle(tmp_path: Path, monkeypatch:
     for name in ("ca.pem", "cert.pem", "key.pem"):
         (tmp_path / name).write_text("x")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
-    files = engine._tls_from_env({"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(tmp_path)})
-    tls = engine._tls_config(files)
+    files = endpoint._tls_from_env({"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(tmp_path)})
+    tls = gateway._tls_config(files)
     api = docker.APIClient(base_url="tcp://127.0.0.1:1", tls=tls, version="1.41")
-    engine._pin_tls_trust(api)
+    gateway._pin_tls_trust(api)
     settings = api.merge_environment_settings("https://127.0.0.1:1/version", {}, None, None, None)
     assert settings["verify"] == str(tmp_path / "ca.pem")
     api.close()
@@ -97,17 +99,19 @@ def test_tls_failures_are_told_by_type() -> None:
 
     unknown_ca = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
     unknown_ca.verify_message = "unable to get local issuer certificate"
-    msg = engine._describe_failure(_wrapped(unknown_ca), "tcp://h:2376")
+    msg = engine_errors.describe_connect_failure(_wrapped(unknown_ca), "tcp://h:2376")
     assert msg.startswith("cannot verify the TLS certificate of the Docker engine at tcp://h:2376: "
                           "unable to get local issuer certificate")
     alert = ssl.SSLError(1, "[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate")
     alert.reason = "SSLV3_ALERT_BAD_CERTIFICATE"
-    assert "refused stackctl's TLS client certificate" in engine._describe_failure(_wrapped(alert), "tcp://h:2376")
+    assert "refused stackctl's TLS client certificate" in \
+        engine_errors.describe_connect_failure(_wrapped(alert), "tcp://h:2376")
     other = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
     other.reason = "WRONG_VERSION_NUMBER"
-    assert engine._describe_failure(_wrapped(other), "h") == \
+    assert engine_errors.describe_connect_failure(_wrapped(other), "h") == \
         "TLS handshake with the Docker engine at h failed: WRONG_VERSION_NUMBER"
-    plain = engine._describe_failure(_api_error(400, "Client sent an HTTP request to an HTTPS server."), "h")
+    plain = engine_errors.describe_connect_failure(
+        _api_error(400, "Client sent an HTTP request to an HTTPS server."), "h")
     assert "speaks TLS only" in plain
 
 
@@ -115,7 +119,7 @@ def test_unreachable_engines_are_named_with_the_reason() -> None:
     raw = ("HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: /version (Caused "
            "by NewConnectionError(\"HTTPConnection(host='127.0.0.1', port=1): Failed to establish a new "
            "connection: [Errno 111] Connection refused\"))")
-    assert engine._describe_failure(RuntimeError(raw), "tcp://h:2376") == \
+    assert engine_errors.describe_connect_failure(RuntimeError(raw), "tcp://h:2376") == \
         "cannot reach the Docker engine at tcp://h:2376: Connection refused"
 
 

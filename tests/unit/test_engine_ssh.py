@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from stackctl import engine
-from stackctl.engine_ssh import SshTarget
+from stackctl.engine import errors as engine_errors
+from stackctl.engine.ssh import SshTarget
 from stackctl.errors import DOWN, LOST, OTHER, EngineError, UsageError
 
 # --- the command line ---------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def test_ssh_failures_are_one_line_naming_cause_and_remedy(code: int, stderr: st
     assert text is not None and "\n" not in text and text.startswith("ssh to root@10.0.0.1")
     for word in words:
         assert word in text
-    assert engine._ssh_failure_kind(code, stderr) == kind
+    assert engine_errors._ssh_failure_kind(code, stderr) == kind
 
 
 def test_no_ssh_command_is_named() -> None:

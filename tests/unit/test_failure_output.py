@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from stackctl.apply.convergence import ServiceOutcome, ServiceProgress
 from stackctl.apply.executor import apply_plan
 from stackctl.apply.logtail import choose_lines, clean_line, read_log_tail, with_log_tails
-from stackctl.apply.wait import ServiceOutcome, ServiceProgress
 from stackctl.errors import EXIT_ROLLED_BACK
-from stackctl.inspect_tasks import log_frames
 from stackctl.observe import observe_stack
 from stackctl.render.progress import RolloutDisplay, count_line, progress_line, summary_lines
+from stackctl.swarm.logs import log_frames
 from tests.unit.fake_engine import FakeEngine, log_frame, refusal
 
 TASK = "wtg7xnttf5bo" + "a" * 13

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from stackctl.apply.wait import CONVERGED, FAILED, bake_services
+from stackctl.apply.convergence import CONVERGED, FAILED
+from stackctl.apply.wait import bake_services
 from stackctl.deploy import DeployOptions
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,
@@ -335,7 +336,7 @@ def test_plan_only_writes_nothing(tmp_path: Path) -> None:
     assert result.to_json()["targets"][0]["deploy"]["plan"]["schema"] == "stackctl.diff/v2"
 
 
-# --- the bake's rules (apply/wait.py) --------------------------------------------------------------------
+# --- the bake (apply/wait.py, over apply/convergence.py) ---------------------------------------------
 
 
 def _stamp(seconds_ago: float) -> str:

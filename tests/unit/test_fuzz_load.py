@@ -31,8 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from stackctl import engine
 from stackctl.cli import app
+from stackctl.engine import gateway
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -322,17 +322,18 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def no_engine_calls() -> Iterator[list[str]]:
-    """engine.connect, replaced for this module: any call is recorded (and refused)."""
+    """engine.connect (the gateway's, which open_engine calls), replaced for this module: any call is
+    recorded (and refused)."""
     calls: list[str] = []
-    real = engine.connect
+    real = gateway.connect
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         calls.append(repr((args, kwargs)))
         return real(*args, **kwargs)
 
-    engine.connect = refuse  # type: ignore[assignment]
+    gateway.connect = refuse  # type: ignore[assignment]
     yield calls
-    engine.connect = real  # type: ignore[assignment]
+    gateway.connect = real  # type: ignore[assignment]
     assert calls == [], "validate/config called engine.connect"
 
 

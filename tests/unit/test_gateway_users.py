@@ -85,10 +85,10 @@ def test_the_lock_is_one_config_taken_once() -> None:
     info = read_lock(fake, "shop")
     assert info is not None and info.name == lock_name("shop") and info.token == first.token
     waited: list[Any] = []
-    second = StackLock(fake, "shop", timeout=0.2, poll=0.05, on_wait=waited.append)
+    second = StackLock(fake, "shop", timeout=0.2, poll=0.05, on_event=waited.append)
     with pytest.raises(LockError, match=f"stack shop is locked by another deploy: {first.holder}"):
         second.acquire()
-    assert [w.token for w in waited] == [first.token]
+    assert [(type(w).__name__, w.holder.token) for w in waited] == [("LockBusy", first.token)]
     second.release()  # never took it: must not remove the holder's lock
     assert read_lock(fake, "shop") is not None
     first.release()

@@ -1,5 +1,5 @@
-"""The pure parts of the revision history: status from exit code, CI detection, the one-line
-description of a deploy, and the diff of two revisions in compose terms."""
+"""The pure parts of the revision history: status from exit code, CI detection (ci.py), the one-line
+description of a deploy (history_text.py), and the diff of two revisions in compose terms."""
 
 from __future__ import annotations
 
@@ -7,16 +7,10 @@ from types import SimpleNamespace as NS
 
 import pytest
 
+from stackctl.ci import detect_ci
 from stackctl.config_diff import ADDED, CHANGED, REMOVED, diff_configs, format_value, key_path
-from stackctl.history import (
-    DESCRIPTION_MAX,
-    HistoryError,
-    describe_ci,
-    describe_deploy,
-    detect_ci,
-    is_history,
-    status_for_exit,
-)
+from stackctl.history import DESCRIPTION_MAX, HistoryError, is_history, status_for_exit
+from stackctl.history_text import describe_ci, describe_deploy
 
 
 def test_status_follows_the_exit_codes() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from stackctl.apply.wait import ServiceOutcome
+from stackctl.apply.convergence import ServiceOutcome
 from stackctl.cli import app
 
 REPO = Path(__file__).resolve().parents[2]

@@ -226,21 +226,6 @@ def test_start_interval_counts_only_from_api_1_44() -> None:
     assert normalize(with_start, api_version="1.44") != normalize(stored_by_1_41, api_version="1.44")
 
 
-@pytest.mark.parametrize(("mode", "name", "wanted"), [
-    (None, "replicated", 1),
-    ({"Replicated": {}}, "replicated", 1),
-    ({"Replicated": {"Replicas": 0}}, "replicated", 0),
-    ({"Global": {}}, "global", None),
-    ({"ReplicatedJob": {"MaxConcurrent": 2}}, "replicated-job", 2),
-    ({"GlobalJob": {}}, "global-job", None),
-])
-def test_service_mode_and_tasks_wanted(mode: Any, name: str, wanted: int | None) -> None:
-    from stackctl.convert.normalize_spec import service_mode, tasks_wanted
-
-    spec = {"Mode": mode} if mode is not None else {}
-    assert (service_mode(spec), tasks_wanted(spec)) == (name, wanted)
-
-
 def test_prune_empty_keeps_user_maps() -> None:
     from stackctl.convert.normalize_spec import prune_empty
 

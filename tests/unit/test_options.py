@@ -1,10 +1,16 @@
-"""stackctl/commands/_options.py: one --format check for every command."""
+"""stackctl/commands/_options.py: one --format and one --resolve-image check for every command."""
 
 from __future__ import annotations
 
 import pytest
 
-from stackctl.commands._options import TABLE_FORMATS, TEXT_FORMATS, YAML_FORMATS, check_format
+from stackctl.commands._options import (
+    TABLE_FORMATS,
+    TEXT_FORMATS,
+    YAML_FORMATS,
+    check_format,
+    check_resolve_image,
+)
 from stackctl.errors import UsageError
 
 
@@ -23,3 +29,21 @@ def test_a_bad_format_is_a_usage_error_naming_the_choices(given: str, allowed: t
     choices = ", ".join(allowed)
     with pytest.raises(UsageError, match=rf"invalid --format '{given}' \(expected one of: {choices}\)"):
         check_format(given, allowed)
+
+
+def test_resolve_image_is_checked_once_with_one_message() -> None:
+    assert [check_resolve_image(m) for m in ("always", "changed", "never")] == ["always", "changed", "never"]
+    message = r"^invalid --resolve-image 'sometimes' \(always, changed or never\)$"
+    with pytest.raises(UsageError, match=message):
+        check_resolve_image("sometimes")
+
+
+def test_the_layers_below_the_flag_assert_the_mode() -> None:
+    """deploy() and apply_plan() are handed a checked mode: a bad one is a programming error."""
+    from stackctl.apply import apply_plan
+    from stackctl.deploy import DeployOptions, DeployRequest, deploy
+
+    with pytest.raises(AssertionError):
+        deploy(DeployRequest(stack="shop", config={}), DeployOptions(resolve_image="sometimes"))
+    with pytest.raises(AssertionError):
+        apply_plan(None, None, resolve_image="sometimes")  # type: ignore[arg-type]

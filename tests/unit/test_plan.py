@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from stackctl.convert import convert_stack
-from stackctl.convert.values import normalize_image as familiar_image
-from stackctl.convert.values import strip_digest as unpinned_image
 from stackctl.errors import PlanError
+from stackctl.images import normalize_image as familiar_image
+from stackctl.images import strip_digest as unpinned_image
 from stackctl.names import CONTENT_DIGEST_LABEL, OBJECT_LABEL, SPEC_DIGEST_LABEL
 from stackctl.observe import ObservedNode, ObservedObject, ObservedService, ObservedStack
 from stackctl.plan import (

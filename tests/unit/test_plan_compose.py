@@ -212,7 +212,7 @@ def test_a_changed_port_is_its_element_removed_and_added_at_its_line(tmp_path: P
 def test_history_describes_the_deploy_by_compose_key(edited: tuple[Any, Any]) -> None:
     from types import SimpleNamespace
 
-    from stackctl.history import describe_deploy
+    from stackctl.history_text import describe_deploy
 
     plan = _plan(edited, prune=False)
     writes = [SimpleNamespace(kind="service", name="st_api", action="update")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.commands.env_diff import compare
+from stackctl.commands.env_diff import change_json, compare
 from stackctl.errors import EXIT_ERROR, LoadError, UsageError, ValidationError
 from stackctl.project import (
     EngineChoice,
@@ -157,11 +157,17 @@ def test_find_project(tmp_path: Path, monkeypatch) -> None:
 def test_compare_paths() -> None:
     a = {"services": {"web": {"deploy": {"replicas": 1}, "ports": [1]}, "old": {}}}
     b = {"services": {"web": {"deploy": {"replicas": 2}, "ports": [1, 2]}, "new": {"image": "x"}}}
-    assert [c.text() for c in compare(a, b)] == [
+    assert [c.text() for c in compare(a, b)] == [  # config_diff's words and order, as `history N M`
+        "~ services.web.deploy.replicas: 1 → 2",
+        "+ services.web.ports[1]: 2",
         '+ services.new: {"image": "x"}',
         "- services.old: {}",
-        "~ services.web.deploy.replicas: 1 -> 2",
-        "+ services.web.ports[1]: 2",
+    ]
+    assert [change_json(c) for c in compare(a, b)] == [  # stackctl.env-diff/v1 (docs/json-output.md)
+        {"op": "changed", "path": "services.web.deploy.replicas", "from": 1, "to": 2},
+        {"op": "added", "path": "services.web.ports[1]", "to": 2},
+        {"op": "added", "path": "services.new", "to": {"image": "x"}},
+        {"op": "removed", "path": "services.old", "from": {}},
     ]
 
 
@@ -188,9 +194,9 @@ def test_example_dev_against_prod() -> None:
     assert result.returncode == 2, result.stderr
     lines = result.stdout.splitlines()
     assert lines[:2] == ["--- dev (stack atsea-dev)", "+++ prod (stack atsea)"]
-    assert "~ services.appserver.deploy.replicas: 1 -> 2" in lines
-    assert '+ services.payment_gateway.deploy.placement.constraints[1]: "node.labels.pcidss == yes"' in lines
-    assert "~ services.reverse_proxy.ports[0].published: 18080 -> 80" in lines
+    assert "~ services.appserver.deploy.replicas: 1 → 2" in lines
+    assert "+ services.payment_gateway.deploy.placement.constraints[1]: node.labels.pcidss == yes" in lines
+    assert "~ services.reverse_proxy.ports[0].published: 18080 → 80" in lines
     same = _stackctl("diff", "--env", "prod", "--against", "prod", "--project", str(EXAMPLE))
     assert same.returncode == 0 and "the same" in same.stdout
 

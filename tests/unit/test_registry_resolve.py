@@ -10,9 +10,10 @@ import pytest
 from stackctl.deploy import DeployOptions, DeployRequest, Notice, deploy, image_resolver, plan_for
 from stackctl.engine import AUTH, MISSING, registry_verdict
 from stackctl.errors import EXIT_OK, PlanError
+from stackctl.images import pinned_digest
 from stackctl.observe import observe_stack
 from stackctl.plan import UPDATE
-from stackctl.plan.images import RegistryAnswer, image_key, pinned_digest
+from stackctl.plan.images import RegistryAnswer, image_key
 from stackctl.resolve import ImageResolver, images_to_resolve
 from tests.unit.fake_engine import FakeEngine, refusal
 

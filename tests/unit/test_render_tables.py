@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.inspect_tasks import parse_time, service_statuses, stack_summaries, task_rows
+from stackctl.observe import stack_summaries
 from stackctl.render.tables import (
     LS_HEADERS,
     SERVICES_HEADERS,
@@ -27,6 +27,9 @@ from stackctl.render.tables import (
     services_json,
     shorten,
 )
+from stackctl.render.tasks import task_rows
+from stackctl.swarm.services import service_statuses
+from stackctl.swarm.times import parse_time
 from tests.paths import check_golden
 
 DATA = Path(__file__).parent / "data"
@@ -155,7 +158,7 @@ def test_services_and_ls() -> None:
 def test_the_live_rollout_table_keeps_one_line_per_service_at_80_columns() -> None:
     from rich.console import Console
 
-    from stackctl.apply.wait import ServiceProgress
+    from stackctl.apply.convergence import ServiceProgress
     from stackctl.render.progress import _table
 
     progress = [ServiceProgress(name=f"{LONG}_{i}", running=1, desired=2, message="1/2 running",

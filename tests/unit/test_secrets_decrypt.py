@@ -5,6 +5,7 @@ made on the fly; no engine."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -270,6 +271,11 @@ def test_stackctl_yml_env_files_decrypt(folder: Path) -> None:
           dev: {env_files: [dev.sops.env]}
         """))
     done = stackctl("config", "--env", "dev", "--age-identity", "keys.txt", cwd=folder)
-    assert done.returncode == 0 and f"image: busybox:{tag}" in done.stdout.decode(), done.stderr
+    out = done.stdout.decode()
+    # a variable from an encrypted env file is sensitive, and so is the string it went into
+    assert done.returncode == 0 and tag not in out, done.stderr
+    digest = hashlib.sha256(f"busybox:{tag}".encode()).hexdigest()[:12]
+    shown = f"sha256:{digest} (sensitive: from dev.sops.env)"
+    assert f"image: '{shown}'" in out, out
     done = stackctl("config", "--env", "dev", cwd=folder, env={"SOPS_AGE_KEY_FILE": "other.txt"})
     assert done.returncode == 1 and b"dev.sops.env: wrong key" in done.stderr, done.stderr

@@ -13,15 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.inspect_tasks import (
-    parse_time,
-    service_statuses,
-    short_duration,
-    short_state,
-    stack_summaries,
-    task_rows,
-)
 from stackctl.names import NAMESPACE_LABEL as NAMESPACE
+from stackctl.observe import stack_summaries
 from stackctl.render.tables import (
     COLUMN_KINDS,
     HISTORY_HEADERS,
@@ -35,6 +28,10 @@ from stackctl.render.tables import (
     ps_cells,
     services_cells,
 )
+from stackctl.render.tasks import short_state, task_rows
+from stackctl.swarm.services import service_statuses
+from stackctl.swarm.times import parse_time
+from stackctl.units import elapsed
 from tests.paths import check_golden
 
 DATA = Path(__file__).parent / "data"
@@ -206,11 +203,14 @@ def test_cut_image_keeps_the_registry_head_and_the_tag(width: int, cut: str) -> 
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
-    (0.4, "0s"), (8, "8s"), (59, "59s"), (60, "1m"), (3599, "59m"), (3600, "1h"), (47 * 3600, "47h"),
-    (48 * 3600, "2d"), (400 * 86400, "400d"), (3 * 365 * 86400, "3y"),
+    (0.4, "0s"), (8, "8s"), (119, "119s"), (120, "2m"), (7199, "119m"), (7200, "2h"), (47 * 3600, "47h"),
+    (48 * 3600, "2d"), (400 * 86400, "400d"), (3 * 365 * 86400, "3y"), (-5, "0s"),
 ])
-def test_short_duration(seconds: float, text: str) -> None:
-    assert short_duration(seconds) == text
+def test_short_state_ages_are_units_elapsed(seconds: float, text: str) -> None:
+    """The CURRENT STATE's age is the one short-age formatter (a unit kept until two of the next)."""
+    now = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    assert elapsed(seconds) == text
+    assert short_state("running", now - timedelta(seconds=seconds), now) == f"Running {text}"
 
 
 def test_short_state() -> None:

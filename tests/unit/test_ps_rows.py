@@ -1,4 +1,5 @@
-"""Pure tests of the ps/ls/services/rm/logs data rules, on recorded Engine API lists."""
+"""Pure tests of the ps/ls/services/rm/logs data rules (render/tasks.py, swarm/, observe.py's
+summaries), on recorded Engine API lists."""
 
 from __future__ import annotations
 
@@ -8,24 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from stackctl.commands.ps import parse_filters
 from stackctl.errors import UsageError
-from stackctl.inspect_tasks import (
-    human_duration,
-    kept_objects,
-    log_prefix,
-    natural_key,
-    parse_filters,
-    parse_since,
-    parse_time,
-    service_statuses,
-    split_log_line,
-    stack_filters,
-    stack_summaries,
-    state_with_age,
-    strip_digest,
-    task_rows,
-    truncate_words,
-)
+from stackctl.observe import kept_objects, stack_summaries
+from stackctl.render.tasks import human_duration, state_with_age, task_rows, truncate_words
+from stackctl.swarm.logs import log_prefix, split_log_line
+from stackctl.swarm.services import service_statuses
+from stackctl.swarm.stacks import natural_key, stack_filters
+from stackctl.swarm.times import parse_since, parse_time
 
 DATA = Path(__file__).parent / "data"
 BIND_ERR = 'invalid mount config for type "bind": bind source path does not exist: /nonexistent/stackctl-test'
@@ -91,14 +82,6 @@ def test_truncate_words_never_cuts_mid_word() -> None:
 def test_natural_key_orders_slots_numerically() -> None:
     names = ["web.10", "web.2", "web.1", "api.3"]
     assert sorted(names, key=natural_key) == ["api.3", "web.1", "web.2", "web.10"]
-
-
-def test_strip_digest() -> None:
-    assert strip_digest("busybox:latest@sha256:" + "a" * 64) == "busybox:latest"
-    assert strip_digest("busybox:latest") == "busybox:latest"
-
-
-# --- filters ------------------------------------------------------------------------------------
 
 
 def test_parse_filters_groups_repeated_keys() -> None:
@@ -234,3 +217,19 @@ def test_parse_since() -> None:
     assert float(parse_since("2024-05-01T11:00:00Z", now)) == now.timestamp() - 3600
     with pytest.raises(UsageError):
         parse_since("yesterday", now)
+
+
+def test_an_orphaned_predecessor_stays_visible_by_default() -> None:
+    """swarm/states.py: `orphaned` is a problem ps shows (its node was lost), like failed/rejected."""
+    now = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    svc = {"ID": "s1", "Spec": {"Name": "st_web", "Mode": {"Replicated": {"Replicas": 1}}}}
+
+    def t(ident: str, state: str, desired: str, created: str) -> dict:
+        return {"ID": ident, "ServiceID": "s1", "Slot": 1, "NodeID": "n1", "DesiredState": desired,
+                "CreatedAt": created, "Status": {"State": state, "Timestamp": created}}
+
+    tasks = [t("new", "running", "running", "2024-05-01T11:59:00Z"),
+             t("lost", "orphaned", "shutdown", "2024-05-01T11:00:00Z"),
+             t("old", "shutdown", "shutdown", "2024-05-01T10:00:00Z")]
+    rows = task_rows(tasks, [svc], [], now=now)
+    assert [(r.id, r.is_history) for r in rows] == [("new", False), ("lost", True)]

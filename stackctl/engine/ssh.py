@@ -8,8 +8,8 @@ configuration says (~/.ssh/config, /etc/ssh/ssh_config.d/, `Include`, `ProxyJump
 `ControlMaster`, known-hosts settings); stackctl adds nothing to it.
 
 When ssh ends a connection before the engine answered, the exception carries ssh's exit status
-and what it wrote on stderr (`SshExited`); `engine.translate` (the gateway's one place that reads
-such text) turns that into one sentence. Only `engine.py` imports this module.
+and what it wrote on stderr (`SshExited`); `engine.errors.translate` (the one place that reads such
+text) turns that into one sentence. Only the gateway (`engine/gateway.py`) imports this module.
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 from urllib.parse import unquote, urlparse
 
 import requests.adapters
 import urllib3.connection
 import urllib3.connectionpool
+import urllib3.response
+from requests import PreparedRequest
+from urllib3.util.timeout import _TYPE_TIMEOUT
 
 # The base URL the SDK client is given once the ssh adapter is mounted: a name, never resolved. It
 # must not start with "http+docker://ssh", which the SDK takes for its own (paramiko) transport.
@@ -92,14 +95,14 @@ class SshExited(ConnectionError):
         self.stderr = stderr
 
 
-def _timeout_seconds(value: Any) -> float | None:
+def _timeout_seconds(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 class SshConnection(urllib3.connection.HTTPConnection):
     """One HTTP connection: its socket is our end of a socket pair; ssh holds the other end."""
 
-    def __init__(self, target: SshTarget, timeout: Any = None) -> None:
+    def __init__(self, target: SshTarget, timeout: _TYPE_TIMEOUT = None) -> None:
         super().__init__("localhost", timeout=timeout)
         self.target = target
         self._proc: subprocess.Popen[bytes] | None = None
@@ -135,10 +138,11 @@ class SshConnection(urllib3.connection.HTTPConnection):
         self._finish(EXIT_WAIT, stop=False)
         return self._exited
 
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+    # urllib3's own getresponse narrows http.client's the same way (and silences the same check)
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
         self._reading = True  # http.client closes the connection itself when the read fails
         try:
-            return super().getresponse(*args, **kwargs)
+            return super().getresponse()
         except (OSError, http.client.HTTPException) as err:
             if isinstance(err, TimeoutError) and self._proc is not None and self._proc.poll() is None:
                 raise  # ssh is still at it: the engine (or the network) is slow, not ssh
@@ -210,14 +214,14 @@ class SshAdapter(requests.adapters.HTTPAdapter):
         self.target = target
         self.pool = SshConnectionPool(target, timeout, pool_size)
 
-    def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None,
-                                        cert: Any = None) -> SshConnectionPool:
+    def get_connection_with_tls_context(self, request: object, verify: object, proxies: object = None,
+                                        cert: object = None) -> SshConnectionPool:
         return self.pool
 
-    def get_connection(self, url: Any, proxies: Any = None) -> SshConnectionPool:
+    def get_connection(self, url: object, proxies: object = None) -> SshConnectionPool:
         return self.pool
 
-    def request_url(self, request: Any, proxies: Any) -> str:
+    def request_url(self, request: PreparedRequest, proxies: object) -> str:
         return str(request.path_url)
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Convergence rules of stackctl.apply.wait on Engine-API-shaped dicts (no engine)."""
+"""Convergence rules of stackctl.apply.convergence on Engine-API-shaped dicts (no engine)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stackctl.apply.wait import (
+from stackctl.apply.convergence import (
     CONVERGED,
     FAILED,
     INTERRUPTED,
@@ -16,10 +16,9 @@ from stackctl.apply.wait import (
     TIMEOUT,
     ServiceOutcome,
     ServiceProgress,
-    eligible_nodes,
+    eligible_node_ids,
     evaluate,
     exit_code_for,
-    parse_time,
 )
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,
@@ -27,6 +26,7 @@ from stackctl.errors import (
     EXIT_ROLLED_BACK,
     EXIT_TIMEOUT,
 )
+from stackctl.swarm.times import epoch as parse_time
 
 T0 = 1_800_000_000.0  # "now" of the tests, epoch seconds
 SINCE = T0 - 60
@@ -191,6 +191,17 @@ def test_three_failures_in_a_slot_fail_the_service_with_the_newest_error() -> No
     assert p.task_error is not None and p.task_error.endswith("non-zero exit (2)")
 
 
+def test_orphaned_tasks_are_not_failures_of_the_spec() -> None:
+    """swarm/states.py: `orphaned` (the node was lost) counts for ps, not towards "keeps failing"."""
+    tasks = [task("orphaned", slot=1, at=T0 - 10 + i, desired="shutdown") for i in range(3)]
+    tasks += [task("running", slot=1, at=T0 - 30), task("running", slot=2)]
+    p = ev(service(), tasks)
+    assert p.final == CONVERGED and p.task_error is None
+    p = ev(service(), [task("failed", slot=1, at=T0 - 10 + i, desired="shutdown", err="task: boom")
+                       for i in range(3)] + tasks[3:])
+    assert p.final == FAILED
+
+
 def test_failed_task_not_replaced_is_a_failure_after_the_grace() -> None:
     tasks = [task("failed", slot=1, at=T0 - 5, desired="shutdown", err="task: non-zero exit (1)")]
     p = ev(service(replicas=1), tasks)
@@ -272,7 +283,7 @@ def test_global_counts_eligible_nodes_only() -> None:
     nodes = [node("m", role="manager"), node("w1", labels={"pcidss": "yes"}), node("w2"),
              node("w3", availability="drain")]
     svc = service(mode="global", constraints=["node.role==worker"])
-    assert eligible_nodes(svc, nodes) == ["w1", "w2"]
+    assert eligible_node_ids(svc, nodes) == ["w1", "w2"]
     p = ev(svc, [task("running", slot=None, node="w1")], nodes)
     assert p.final is None and (p.running, p.desired) == (1, 2)
     p = ev(svc, [task("running", slot=None, node="w1"), task("running", slot=None, node="w2")], nodes)
@@ -337,7 +348,8 @@ def test_plain_progress_prints_only_changes() -> None:
 
 
 def test_down_node_names_are_hostnames_sorted() -> None:
-    from stackctl.apply.wait import down_node_names
+    from stackctl.swarm.api import as_nodes
+    from stackctl.swarm.nodes import down_node_names, node_from_inspect
 
     nodes = [
         {"ID": "a", "Description": {"Hostname": "wrk-2"}, "Status": {"State": "down"}},
@@ -345,4 +357,4 @@ def test_down_node_names_are_hostnames_sorted() -> None:
         {"ID": "c", "Description": {"Hostname": "wrk-1"}, "Status": {"State": "down"}},
         {"ID": "d", "Status": {"State": "down"}},
     ]
-    assert down_node_names(nodes) == ["d", "wrk-1", "wrk-2"]
+    assert down_node_names([node_from_inspect(n) for n in as_nodes(nodes)]) == ["d", "wrk-1", "wrk-2"]
