@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,6 +97,30 @@ def bring_up(targets: Sequence[str], labs: Sequence[str]) -> Iterator[dict[str, 
         for name in started:
             down = stackctl("lab", "down", "--name", name, timeout=300)
             assert down.returncode == 0, down.stderr
+
+
+def swarms_fixture(targets: Sequence[str], labs: Sequence[str]) -> Any:
+    """A module's `swarms` fixture: target name -> its lab (`swarms = swarms_fixture(TARGETS, LABS)`)."""
+
+    @pytest.fixture(scope="module")
+    def swarms() -> Iterator[dict[str, LabLayout]]:
+        yield from bring_up(targets, labs)
+
+    return swarms
+
+
+def stack_fixture(prefix: str) -> Any:
+    """A module's `stack` fixture: a fresh stack name, removed from every swarm afterwards."""
+
+    @pytest.fixture
+    def stack(swarms: dict[str, LabLayout]) -> Iterator[str]:
+        import uuid
+
+        name = f"{prefix}{uuid.uuid4().hex[:8]}"
+        yield name
+        remove_stack(swarms, name)
+
+    return stack
 
 
 def remove_stack(swarms: dict[str, LabLayout], name: str) -> None:

@@ -14,8 +14,6 @@ import json
 import os
 import subprocess
 import textwrap
-import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,11 +25,11 @@ from tests.integration.agent_parts import AgentProcess, Receiver, Repo, wait_for
 from tests.integration.fanout_labs import (
     APP,
     OTHER_IMAGE,
-    bring_up,
     docker,
     lab_names,
-    remove_stack,
+    stack_fixture,
     stackctl,
+    swarms_fixture,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # three labs of its own: starts first
@@ -40,16 +38,8 @@ LABS = lab_names("STACKCTL_AGENT_FANOUT_LABS", "ao", 3)
 BAKE = 2.0
 
 
-@pytest.fixture(scope="module")
-def swarms() -> Iterator[dict[str, LabLayout]]:
-    yield from bring_up(TARGETS, LABS)
-
-
-@pytest.fixture
-def stack(swarms: dict[str, LabLayout]) -> Iterator[str]:
-    name = f"af{uuid.uuid4().hex[:8]}"
-    yield name
-    remove_stack(swarms, name)
+swarms = swarms_fixture(TARGETS, LABS)
+stack = stack_fixture("af")
 
 
 def project(swarms: dict[str, LabLayout], variables: str = "{}") -> str:

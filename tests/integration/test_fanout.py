@@ -17,23 +17,19 @@ import subprocess
 import textwrap
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from stackctl.lab.layout import LabLayout
 from tests.integration.fanout_labs import (
     APP,
     OTHER_IMAGE,
     answers,
-    bring_up,
     docker,
     lab_names,
-    remove_stack,
+    stack_fixture,
     stackctl,
+    swarms_fixture,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,17 +40,8 @@ TARGETS = ("canary", "eu", "us")
 _stackctl, _docker, _answers = stackctl, docker, answers
 
 
-@pytest.fixture(scope="module")
-def swarms() -> Iterator[dict[str, LabLayout]]:
-    """target name -> the lab that is its swarm (brought up here when it is not up)."""
-    yield from bring_up(TARGETS, LABS)
-
-
-@pytest.fixture
-def stack(swarms: dict[str, LabLayout]) -> Iterator[str]:
-    name = f"fo{uuid.uuid4().hex[:8]}"
-    yield name
-    remove_stack(swarms, name)
+swarms = swarms_fixture(TARGETS, LABS)
+stack = stack_fixture("fo")
 
 
 def _project(tmp_path: Path, stack: str, swarms: dict[str, LabLayout], *, wave1: str = "bake: 3s",
