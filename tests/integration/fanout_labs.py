@@ -40,6 +40,32 @@ services:
 """
 
 
+def project_text(swarms: dict[str, LabLayout], stack: str, *, wave1: str, on_failure: str = "rollback_wave",
+                 variables: str = "") -> str:
+    """stackctl.yml of the environment prod: canary (its wave: `wave1`) → eu, us two at once."""
+    import textwrap
+
+    hosts = {t: swarms[t].manager.host for t in ("canary", "eu", "us")}
+    top = f"variables: {variables}\n" if variables else ""
+    return textwrap.dedent(f"""\
+        version: "1"
+        stack: {stack}
+        files: [app.yml]
+        """) + top + textwrap.dedent(f"""\
+        environments:
+          prod:
+            targets:
+              - {{name: canary, host: "{hosts['canary']}", labels: {{tier: canary}}}}
+              - {{name: eu, host: "{hosts['eu']}", labels: {{tier: main}}, variables: {{REGION: eu}}}}
+              - {{name: us, host: "{hosts['us']}", labels: {{tier: main}}, variables: {{REGION: us}}}}
+            rollout:
+              waves:
+                - {{targets: [canary], {wave1}}}
+                - {{labels: {{tier: main}}, max_parallel: 2}}
+              on_failure: {on_failure}
+        """)
+
+
 def stackctl(*args: str, env: dict[str, str] | None = None, timeout: float = 300
              ) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import textwrap
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from tests.integration.fanout_labs import (
     OTHER_IMAGE,
     docker,
     lab_names,
+    project_text,
     stack_fixture,
     stackctl,
     swarms_fixture,
@@ -42,25 +42,8 @@ swarms = swarms_fixture(TARGETS, LABS)
 stack = stack_fixture("af")
 
 
-def project(swarms: dict[str, LabLayout], variables: str = "{}") -> str:
-    hosts = {t: swarms[t].manager.host for t in TARGETS}
-    return textwrap.dedent(f"""\
-        version: "1"
-        stack: shop
-        files: [app.yml]
-        variables: {variables}
-        environments:
-          prod:
-            targets:
-              - {{name: canary, host: "{hosts['canary']}", labels: {{tier: canary}}}}
-              - {{name: eu, host: "{hosts['eu']}", labels: {{tier: main}}, variables: {{REGION: eu}}}}
-              - {{name: us, host: "{hosts['us']}", labels: {{tier: main}}, variables: {{REGION: us}}}}
-            rollout:
-              waves:
-                - {{targets: [canary], bake: {BAKE:g}s}}
-                - {{labels: {{tier: main}}, max_parallel: 2}}
-              on_failure: rollback_wave
-        """)
+def project(swarms: dict[str, LabLayout], variables: str = "") -> str:
+    return project_text(swarms, "shop", wave1=f"bake: {BAKE:g}s", variables=variables)
 
 
 def service(swarms: dict[str, LabLayout], target: str, stack: str) -> dict[str, Any]:

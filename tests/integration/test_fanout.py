@@ -27,6 +27,7 @@ from tests.integration.fanout_labs import (
     answers,
     docker,
     lab_names,
+    project_text,
     stack_fixture,
     stackctl,
     swarms_fixture,
@@ -47,23 +48,7 @@ stack = stack_fixture("fo")
 def _project(tmp_path: Path, stack: str, swarms: dict[str, LabLayout], *, wave1: str = "bake: 3s",
              on_failure: str = "rollback_wave") -> str:
     (tmp_path / "app.yml").write_text(APP)
-    hosts = {t: swarms[t].manager.host for t in TARGETS}
-    text = textwrap.dedent(f"""\
-        version: "1"
-        stack: {stack}
-        files: [app.yml]
-        environments:
-          prod:
-            targets:
-              - {{name: canary, host: "{hosts['canary']}", labels: {{tier: canary}}}}
-              - {{name: eu, host: "{hosts['eu']}", labels: {{tier: main}}, variables: {{REGION: eu}}}}
-              - {{name: us, host: "{hosts['us']}", labels: {{tier: main}}, variables: {{REGION: us}}}}
-            rollout:
-              waves:
-                - {{targets: [canary], {wave1}}}
-                - {{labels: {{tier: main}}, max_parallel: 2}}
-              on_failure: {on_failure}
-        """)
+    text = project_text(swarms, stack, wave1=wave1, on_failure=on_failure)
     path = tmp_path / "stackctl.yml"
     path.write_text(text)
     return str(path)
