@@ -50,6 +50,7 @@ from stackctl.errors import (
     EngineError,
     StackctlError,
 )
+from stackctl.model.compose import compose_key
 from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL, descope, scope
 from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
@@ -568,25 +569,14 @@ def _user() -> str:
 
 # --- who, where from, what: pure helpers (unit-tested) ----------------------------------
 
-_DETAIL = (  # engine path prefix -> the compose word a reader knows
-    ("TaskTemplate.ContainerSpec.Image", "image"), ("Mode.Replicated.Replicas", "replicas"),
-    ("TaskTemplate.ContainerSpec.Env", "environment"), ("TaskTemplate.ContainerSpec.Args", "command"),
-    ("TaskTemplate.ContainerSpec.Command", "entrypoint"), ("TaskTemplate.ContainerSpec.Secrets", "secrets"),
-    ("TaskTemplate.ContainerSpec.Configs", "configs"), ("TaskTemplate.ContainerSpec.Mounts", "volumes"),
-    ("TaskTemplate.ContainerSpec.Healthcheck", "healthcheck"), ("TaskTemplate.ContainerSpec.Labels",
-                                                                "labels"),
-    ("TaskTemplate.Resources", "resources"), ("TaskTemplate.Placement", "placement"),
-    ("TaskTemplate.RestartPolicy", "restart_policy"), ("TaskTemplate.Networks", "networks"),
-    ("EndpointSpec", "ports"), ("UpdateConfig", "update_config"), ("RollbackConfig", "rollback_config"),
-    ("Labels", "labels"), ("Mode", "mode"),
-)
-
-
 def _detail(path: str) -> str:
-    for prefix, word in _DETAIL:
-        if path == prefix or path.startswith((prefix + ".", prefix + "[")):
-            return word
-    return path.split(".")[-1].split("[")[0]
+    """The compose word of an engine path (the compose field registry: `deploy.replicas` -> replicas),
+    else the path's last word."""
+    key = compose_key(path)
+    if key is None:
+        return path.split(".")[-1].split("[")[0]
+    parts = key.split(".")
+    return parts[1] if parts[0] == "deploy" and len(parts) > 1 else parts[0]
 
 
 def _one_line(text: str) -> str:

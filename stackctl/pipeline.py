@@ -90,22 +90,24 @@ def _schema_accepted_part(doc: SourceDoc) -> tuple[SourceDoc, Rejected] | None:
         data = copy.deepcopy(part.data)
         for path in paths:
             _remove(data, path)
-        part = dataclasses.replace(part, data=_sweep(data))
+        part = dataclasses.replace(part, data=_sweep_map(data))
     return (part, rejected) if not check_schema(part) else None
 
 
 _GONE = object()
 
 
-def _remove(data: Any, path: tuple[str | int, ...]) -> None:
+def _remove(data: object, path: tuple[str | int, ...]) -> None:
     """Remove `path` from `data` in place: a whole entry of a section (services.web) stays as an
     empty mapping (an external one for secrets and configs), so that what refers to it by name
     still finds it."""
     parent = data
     for part in path[:-1]:
-        try:
+        if isinstance(parent, dict) and part in parent:
             parent = parent[part]
-        except (KeyError, IndexError, TypeError):
+        elif isinstance(parent, list) and isinstance(part, int) and -len(parent) <= part < len(parent):
+            parent = parent[part]
+        else:
             return
     last = path[-1]
     if isinstance(parent, dict) and last in parent:
@@ -117,15 +119,19 @@ def _remove(data: Any, path: tuple[str | int, ...]) -> None:
         parent[last] = _GONE  # swept after every path is removed: the indices of the others hold
 
 
-def _sweep(data: Any) -> Any:
+def _sweep_map(data: dict[str, object]) -> dict[str, object]:
+    return {k: _sweep(v) for k, v in data.items()}
+
+
+def _sweep(data: object) -> object:
     if isinstance(data, dict):
-        return {k: _sweep(v) for k, v in data.items()}
+        return _sweep_map(data)
     if isinstance(data, list):
         return [_sweep(v) for v in data if v is not _GONE]
     return data
 
 
-Partial = list[tuple[dict[str, Any], Rejected, list[Diagnostic]]]
+Partial = list[tuple[dict[str, object], Rejected, list[Diagnostic]]]
 
 
 def _with_meaning_problems(schema_errors: list[Diagnostic], partial: Partial, docs: list[SourceDoc],
@@ -137,7 +143,7 @@ def _with_meaning_problems(schema_errors: list[Diagnostic], partial: Partial, do
     import re
 
     from stackctl.load.merge import merge_configs
-    from stackctl.load.order import order
+    from stackctl.load.order import order_config
     from stackctl.load.source import dotted
     from stackctl.validate.meaning import check_meaning
 
@@ -160,7 +166,7 @@ def _with_meaning_problems(schema_errors: list[Diagnostic], partial: Partial, do
         return False
 
     try:
-        config = order(merge_configs([data for data, _, _ in partial]))
+        config = order_config(merge_configs([data for data, _, _ in partial]))
         found = check_meaning(config, docs, working_dir, environ=env)
     except Exception:  # noqa: BLE001 - a partial stack the checks cannot read: the schema's word stands
         return schema_errors
@@ -210,7 +216,7 @@ def _load_stack(
     from stackctl.load.interpolate import build_environment, interpolate_doc
     from stackctl.load.merge import merge_configs
     from stackctl.load.normalize import normalize_doc
-    from stackctl.load.order import order
+    from stackctl.load.order import order_config
     from stackctl.validate.schema import check_schema
 
     if not files:
@@ -223,7 +229,7 @@ def _load_stack(
     schema_errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     docs: list[SourceDoc] = []
-    normalised: list[dict[str, Any]] = []
+    normalised: list[dict[str, object]] = []
     # validate: the parts the schema did not reject, so that the meaning checks still run on them
     # (normalised data, the rejected paths, normalisation errors); None once a file is all rejected
     partial: Partial | None = []
@@ -282,7 +288,7 @@ def _load_stack(
         raise (ValidationError if schema_errors and not load_errors else LoadError)(
             diagnostics=load_errors + schema_errors)
 
-    config = order(merge_configs(normalised))
+    config = order_config(merge_configs(normalised))
     if validate:
         from stackctl.validate.meaning import check_meaning
 

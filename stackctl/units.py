@@ -127,6 +127,29 @@ def parse_cpus(value: Any) -> int:
     return int(nano)
 
 
+def format_cpus(nanos: int) -> str:
+    """NanoCPUs as the decimal CPU count a file writes: 1500000000 -> `1.5`."""
+    return _decimal(nanos, 1_000_000_000)
+
+
+_SIZE_UNITS = (("p", 1 << 50), ("t", 1 << 40), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10))
+_SIZE_SUFFIX = re.compile(r"^\s*[\d.]+\s*([kmgtpKMGTP])((?:[iI])?[bB])?\s*$")
+
+
+def format_bytes(size: int, like: str | None = None) -> str:
+    """A byte count in the suffix of `like` (a file's `64M`, `1GiB`) when exact, else in the largest
+    exact one (`64M`), else plain."""
+    match = _SIZE_SUFFIX.match(like) if like is not None else None
+    if match:
+        factor = dict(_SIZE_UNITS)[match.group(1).lower()]
+        if size % factor == 0:
+            return f"{size // factor}{match.group(1)}{match.group(2) or ''}"
+    for unit, factor in _SIZE_UNITS:
+        if size and size % factor == 0:
+            return f"{size // factor}{unit.upper()}"
+    return str(size)
+
+
 def parse_timeout(text: str | float | int) -> float:
     """A --timeout-like flag in seconds: a Go duration (`10m`, `1h30m`, `500ms`) or bare seconds.
 

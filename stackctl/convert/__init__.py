@@ -34,7 +34,8 @@ class DesiredStack:
     external_secrets: list[str] = field(default_factory=list)
     external_configs: list[str] = field(default_factory=list)
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → {Name, Key, External, ...}
-    services: dict[str, dict[str, Any]] = field(default_factory=dict)  # STACK_svc → ServiceSpec
+    # STACK_svc → ServiceSpec (model/spec.py's, as the engine's JSON: what plan and apply send and compare)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
 
     def service_key(self, full_name: str) -> str:
@@ -43,7 +44,7 @@ class DesiredStack:
 
 
 def convert_stack(
-    config: Mapping[str, Any],
+    config: Mapping[str, object],
     stack: str,
     *,
     read_file: Callable[[str], bytes] | None = None,
@@ -63,9 +64,10 @@ def convert_stack(
         read_file_bytes,
     )
     from stackctl.convert.service import convert_service
+    from stackctl.model.config import as_config
 
-    ctx = ConvertContext(stack=stack, config=config)
-    services_section = ctx.section("services")
+    ctx = ConvertContext(stack=stack, config=as_config(config))
+    services_section = ctx.services
     if not stack.strip(" \t\"'"):
         ctx.error((), f'invalid stack name: "{stack}"')
     networks, external_networks = convert_networks(ctx)
@@ -77,7 +79,7 @@ def convert_stack(
     for key in sorted(services_section):
         spec = convert_service(ctx, key, services_section[key] or {})
         if spec is not None:
-            services[spec["Name"]] = spec
+            services[ctx.scope(key)] = dict(spec)
     if ctx.errors:
         count = len(ctx.errors)
         raise ConvertError(
@@ -86,13 +88,13 @@ def convert_stack(
         )
     return DesiredStack(
         stack=stack,
-        networks=networks,
+        networks={name: dict(body) for name, body in networks.items()},
         external_networks=external_networks,
-        secrets=secrets,
-        configs=configs,
+        secrets={name: dict(spec) for name, spec in secrets.items()},
+        configs={name: dict(spec) for name, spec in configs.items()},
         external_secrets=external_secrets,
         external_configs=external_configs,
-        volumes=convert_volumes(ctx),
+        volumes={name: dict(vol) for name, vol in convert_volumes(ctx).items()},
         services=services,
         warnings=ctx.warnings,
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from stackctl.errors import Diagnostic
 from stackctl.load.source import dotted
+from stackctl.model import config as compose
 from stackctl.names import NAMESPACE_LABEL, scope
 
 
@@ -16,7 +16,7 @@ class ConvertContext:
     """Everything a converter needs besides the one item it converts."""
 
     stack: str
-    config: Mapping[str, Any]
+    config: compose.Config
     errors: list[Diagnostic] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
 
@@ -24,15 +24,21 @@ class ConvertContext:
         """`web` → `STACK_web`: the name of a stack-owned object."""
         return scope(self.stack, name)
 
-    def labels(self, labels: Any) -> dict[str, str]:
+    def labels(self, labels: object) -> dict[str, str]:
         """User labels (map or `k=v` list) plus the namespace label, which wins."""
         out = as_string_map(labels)
         out[NAMESPACE_LABEL] = self.stack
         return out
 
-    def section(self, name: str) -> dict[str, Any]:
-        value = self.config.get(name)
+    def section(self, name: str) -> Mapping[str, Mapping[str, object]]:
+        """A top-level section (`networks`, `volumes`, `secrets`, `configs`) by key; {} when absent."""
+        config: Mapping[str, object] = self.config
+        value = config.get(name)
         return value if isinstance(value, dict) else {}
+
+    @property
+    def services(self) -> Mapping[str, compose.Service]:
+        return self.config.get("services") or {}
 
     def error(self, path: tuple[str | int, ...], message: str, hint: str | None = None) -> None:
         self.errors.append(Diagnostic(message=message, path=dotted(path), hint=hint))
@@ -41,7 +47,7 @@ class ConvertContext:
         self.warnings.append(Diagnostic(message=message, path=dotted(path), hint=hint, severity="warning"))
 
 
-def as_string_map(value: Any) -> dict[str, str]:
+def as_string_map(value: object) -> dict[str, str]:
     """A compose map-or-list (`{k: v}` or `["k=v", "k"]`) as Go would hold it: string values."""
     from stackctl.convert.values import go_string
 
@@ -49,6 +55,8 @@ def as_string_map(value: Any) -> dict[str, str]:
         return {}
     if isinstance(value, Mapping):
         return {str(k): go_string(v) for k, v in value.items()}
+    if not isinstance(value, Iterable):
+        raise TypeError(f"not a map or a list: {value!r}")
     out: dict[str, str] = {}
     for item in value:
         key, _, val = str(item).partition("=")
@@ -56,7 +64,7 @@ def as_string_map(value: Any) -> dict[str, str]:
     return out
 
 
-def is_external(entry: Any) -> bool:
+def is_external(entry: object) -> bool:
     """`external: true` or the legacy `external: {name: …}` form."""
     if not isinstance(entry, Mapping):
         return False
@@ -66,7 +74,7 @@ def is_external(entry: Any) -> bool:
     return bool(ext)
 
 
-def external_name(key: str, entry: Mapping[str, Any]) -> str:
+def external_name(key: str, entry: Mapping[str, object]) -> str:
     """The name an external object is looked up by: `name:`, else `external.name`, else the key."""
     if entry.get("name"):
         return str(entry["name"])
@@ -76,7 +84,7 @@ def external_name(key: str, entry: Mapping[str, Any]) -> str:
     return key
 
 
-def object_name(ctx: ConvertContext, key: str, entry: Any) -> str:
+def object_name(ctx: ConvertContext, key: str, entry: object) -> str:
     """Actual name of a top-level network/volume/secret/config."""
     if isinstance(entry, Mapping):
         if is_external(entry):

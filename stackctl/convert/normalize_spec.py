@@ -40,16 +40,17 @@ twice changes nothing). What it does, and why:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TypeVar
 
 from stackctl.images import normalize_image, strip_digest
+from stackctl.model import spec as api
 from stackctl.names import user_labels
 
 SECOND = 1_000_000_000
 DEFAULT_RESTART_DELAY = 5 * SECOND
 DEFAULT_MONITOR = 5 * SECOND
 DEFAULT_STOP_GRACE_PERIOD = 10 * SECOND
-DEFAULT_UPDATE_CONFIG: dict[str, Any] = {
+DEFAULT_UPDATE_CONFIG: api.UpdateConfig = {
     "Parallelism": 1,
     "FailureAction": "pause",
     "Monitor": DEFAULT_MONITOR,
@@ -87,29 +88,33 @@ _NEWER_FIELDS: list[tuple[tuple[int, int], tuple[str, ...]]] = [
 _SUBPATH_MIN_API = (1, 45)
 
 
-def _copy_json(value: Any) -> Any:
+_J = TypeVar("_J")
+
+
+def _copy_json(value: _J) -> _J:
     """A deep copy of JSON-shaped data (dicts, lists, scalars): several times faster than deepcopy.
     Scalars are not recursed into (a call per leaf was half the cost of a 1,000-service plan)."""
+    copied: object = value
     if isinstance(value, dict):
-        return {k: _copy_json(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(v) if isinstance(v, (dict, list)) else v for v in value]
-    return value
+        copied = {k: _copy_json(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    elif isinstance(value, list):
+        copied = [_copy_json(v) if isinstance(v, (dict, list)) else v for v in value]
+    return copied  # type: ignore[return-value]  # the same shape as `value`
 
 
 def normalize_service_spec(
-    spec: Mapping[str, Any],
+    spec: Mapping[str, object],
     network_ids: Mapping[str, str] | None = None,
     *,
     api_version: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """A copy of `spec` in canonical form; see the module docstring for every rule.
 
     `network_ids` maps network names to IDs (as the engine lists them), so an engine
     `Target` ID and our name compare equal. `api_version` is the negotiated Engine API
     version; fields the engine is too old to store are dropped (rule 5).
     """
-    out = _copy_json(dict(spec))
+    out = api.as_service_spec(_copy_json(dict(spec)))
     if out.get("Labels"):
         out["Labels"] = user_labels(out["Labels"])
     if api_version:
@@ -124,20 +129,19 @@ def normalize_service_spec(
         _normalize_container(container, task)
     _normalize_task(task, id_to_name)
     # The deprecated top-level Networks field means the same as TaskTemplate.Networks.
-    if out.get("Networks") and not task.get("Networks"):
-        task["Networks"] = _normalize_networks(out.pop("Networks"), id_to_name)
-    out.pop("Networks", None)
+    old_networks = out.pop("Networks", None)
+    if old_networks and not task.get("Networks"):
+        task["Networks"] = _normalize_networks(old_networks, id_to_name)
     out["Mode"] = _normalize_mode(out.get("Mode"))
     out["EndpointSpec"] = _normalize_endpoint(out.get("EndpointSpec"))
     out["UpdateConfig"] = _normalize_update(out.get("UpdateConfig"))
     out["RollbackConfig"] = _normalize_update(out.get("RollbackConfig"))
-    pruned: dict[str, Any] = _prune(out, "")
-    return pruned
+    return _prune_map(dict(out), "")
 
 
-def prune_empty(value: Any) -> Any:
+def prune_empty(value: Mapping[str, object]) -> dict[str, object]:
     """`value` without empty and zero entries (rule 4): for other engine objects' sub-specs."""
-    return _prune(_copy_json(value), "")
+    return _prune_map(_copy_json(dict(value)), "")
 
 
 def _version_tuple(version: str) -> tuple[int, int]:
@@ -145,10 +149,10 @@ def _version_tuple(version: str) -> tuple[int, int]:
     return int(major or 0), int(minor or 0)
 
 
-def _drop_unsupported(spec: dict[str, Any], version: tuple[int, int]) -> None:
+def _drop_unsupported(spec: api.ServiceSpec, version: tuple[int, int]) -> None:
     for minimum, path in _NEWER_FIELDS:
         if version < minimum:
-            node: Any = spec
+            node: object = spec
             for key in path[:-1]:
                 node = node.get(key) if isinstance(node, dict) else None
             if isinstance(node, dict):
@@ -158,7 +162,7 @@ def _drop_unsupported(spec: dict[str, Any], version: tuple[int, int]) -> None:
             (mount.get("VolumeOptions") or {}).pop("Subpath", None)
 
 
-def _normalize_container(container: dict[str, Any], task: dict[str, Any]) -> None:
+def _normalize_container(container: api.ContainerSpec, task: api.TaskTemplate) -> None:
     if container.get("Image"):
         container["Image"] = strip_digest(normalize_image(str(container["Image"])))
     if container.get("StopGracePeriod") is None:
@@ -172,17 +176,16 @@ def _normalize_container(container: dict[str, Any], task: dict[str, Any]) -> Non
     pids = limits.pop("Pids", None)
     if pids and not container.get("PidsLimit"):
         container["PidsLimit"] = pids
-    for section, id_key, name_key in (
-        ("Secrets", "SecretID", "SecretName"),
-        ("Configs", "ConfigID", "ConfigName"),
-    ):
-        refs = container.get(section)
-        if refs:
-            for ref in refs:
-                ref.pop(id_key, None)
-            refs.sort(
-                key=lambda r, k=name_key: (str(r.get(k) or ""), str((r.get("File") or {}).get("Name") or ""))
-            )
+    secrets = container.get("Secrets")
+    if secrets:
+        for secret in secrets:
+            secret.pop("SecretID", None)
+        secrets.sort(key=lambda r: (str(r.get("SecretName") or ""), _file_name(r)))
+    configs = container.get("Configs")
+    if configs:
+        for config in configs:
+            config.pop("ConfigID", None)
+        configs.sort(key=lambda r: (str(r.get("ConfigName") or ""), _file_name(r)))
     privileges = container.get("Privileges") or {}
     cred = privileges.get("CredentialSpec") or {}
     if cred.get("Config"):
@@ -192,15 +195,20 @@ def _normalize_container(container: dict[str, Any], task: dict[str, Any]) -> Non
             cred["Config"] = runtime[0].get("ConfigName") or cred["Config"]
     if container.get("Ulimits"):
         container["Ulimits"] = sorted(container["Ulimits"], key=lambda u: str(u.get("Name")))
-    for key in ("CapabilityAdd", "CapabilityDrop"):
-        if container.get(key):
-            container[key] = sorted(set(container[key]))
+    if container.get("CapabilityAdd"):
+        container["CapabilityAdd"] = sorted(set(container["CapabilityAdd"]))
+    if container.get("CapabilityDrop"):
+        container["CapabilityDrop"] = sorted(set(container["CapabilityDrop"]))
 
 
-def _normalize_task(task: dict[str, Any], id_to_name: Mapping[str, str]) -> None:
+def _file_name(ref: api.SecretReference | api.ConfigReference) -> str:
+    return str((ref.get("File") or {}).get("Name") or "")
+
+
+def _normalize_task(task: api.TaskTemplate, id_to_name: Mapping[str, str]) -> None:
     placement = task.get("Placement") or {}
     placement.pop("Platforms", None)
-    policy = dict(task.get("RestartPolicy") or {})
+    policy = api.RestartPolicy(**(task.get("RestartPolicy") or {}))
     policy["Condition"] = policy.get("Condition") or "any"
     if policy.get("Delay") is None:
         policy["Delay"] = DEFAULT_RESTART_DELAY
@@ -213,47 +221,48 @@ def _normalize_task(task: dict[str, Any], id_to_name: Mapping[str, str]) -> None
 
 
 def _normalize_networks(
-    networks: list[dict[str, Any]], id_to_name: Mapping[str, str]
-) -> list[dict[str, Any]]:
+    networks: list[api.NetworkAttachment], id_to_name: Mapping[str, str]
+) -> list[api.NetworkAttachment]:
     out = []
-    for net in networks:
-        net = dict(net)
+    for given in networks:
+        net = api.NetworkAttachment(**given)
         target = str(net.get("Target") or "")
         net["Target"] = id_to_name.get(target, target)
         out.append(net)
-    return sorted(out, key=lambda n: n["Target"])
+    return sorted(out, key=lambda n: n.get("Target", ""))
 
 
-def _normalize_mode(raw: Any) -> dict[str, Any]:
-    mode: dict[str, Any] = dict(raw or {})
+def _normalize_mode(raw: api.Mode | None) -> api.Mode:
+    mode = api.Mode(**(raw or {}))
     if not mode:
         mode = {"Replicated": {}}
     if "Replicated" in mode:
-        replicated = dict(mode["Replicated"] or {})
+        replicated = api.Replicated(**(mode["Replicated"] or {}))
         if replicated.get("Replicas") is None:
             replicated["Replicas"] = 1
         mode["Replicated"] = replicated
     if "ReplicatedJob" in mode:
-        job = dict(mode["ReplicatedJob"] or {})
+        job = api.ReplicatedJob(**(mode["ReplicatedJob"] or {}))
         if job.get("MaxConcurrent") is None:
             job["MaxConcurrent"] = 1
         if job.get("TotalCompletions") is None:
             job["TotalCompletions"] = job["MaxConcurrent"]
         mode["ReplicatedJob"] = job
-    for marker in ("Global", "GlobalJob"):
-        if marker in mode:
-            mode[marker] = {}
+    if "Global" in mode:
+        mode["Global"] = {}
+    if "GlobalJob" in mode:
+        mode["GlobalJob"] = {}
     return mode
 
 
-def _normalize_endpoint(raw: Any) -> dict[str, Any]:
+def _normalize_endpoint(raw: api.EndpointSpec | None) -> api.EndpointSpec:
     from stackctl.convert.service import port_sort_key
 
-    endpoint: dict[str, Any] = dict(raw or {})
+    endpoint = api.EndpointSpec(**(raw or {}))
     endpoint["Mode"] = endpoint.get("Mode") or "vip"
     ports = []
-    for port in endpoint.get("Ports") or []:
-        port = dict(port)
+    for given in endpoint.get("Ports") or []:
+        port = api.PortConfig(**given)
         port["Protocol"] = port.get("Protocol") or "tcp"
         port["PublishMode"] = port.get("PublishMode") or "ingress"
         ports.append(port)
@@ -261,10 +270,10 @@ def _normalize_endpoint(raw: Any) -> dict[str, Any]:
     return endpoint
 
 
-def _normalize_update(raw: Any) -> dict[str, Any]:
+def _normalize_update(raw: api.UpdateConfig | None) -> api.UpdateConfig:
     if raw is None:
-        return dict(DEFAULT_UPDATE_CONFIG)
-    config: dict[str, Any] = dict(raw)
+        return api.UpdateConfig(**DEFAULT_UPDATE_CONFIG)
+    config = api.UpdateConfig(**raw)
     config.setdefault("Parallelism", 0)  # a non-pointer Go field: absent means 0 (all at once)
     config["FailureAction"] = config.get("FailureAction") or "pause"
     config["Order"] = config.get("Order") or "stop-first"
@@ -272,7 +281,7 @@ def _normalize_update(raw: Any) -> dict[str, Any]:
     return config
 
 
-def _is_empty(value: Any) -> bool:
+def _is_empty(value: object) -> bool:
     if value:  # every empty value below is falsy: the common non-empty case returns at once
         return False
     if value is None or value is False:
@@ -282,18 +291,22 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, (str, list, dict)) and len(value) == 0
 
 
-def _prune(value: Any, parent: str) -> Any:
+def _prune_map(value: Mapping[str, object], parent: str) -> dict[str, object]:
     """Drop empty and zero values bottom-up, except the meaningful zeros in `_KEEP_ZERO`."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            pruned = _prune(item, key) if isinstance(item, (dict, list)) and key not in _OPAQUE else item
-            if (parent, key) in _KEEP_ZERO:
-                if pruned is not None:
-                    out[key] = pruned
-            elif not _is_empty(pruned):
+    out: dict[str, object] = {}
+    for key, item in value.items():
+        pruned = _prune(item, key) if isinstance(item, (dict, list)) and key not in _OPAQUE else item
+        if (parent, key) in _KEEP_ZERO:
+            if pruned is not None:
                 out[key] = pruned
-        return out
+        elif not _is_empty(pruned):
+            out[key] = pruned
+    return out
+
+
+def _prune(value: object, parent: str) -> object:
+    if isinstance(value, dict):
+        return _prune_map(value, parent)
     if isinstance(value, list):
         return [_prune(item, parent) if isinstance(item, (dict, list)) else item for item in value]
     return value

@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from stackctl.convert.context import ConvertContext, as_string_map, is_external, object_name
 from stackctl.convert.values import go_string
+from stackctl.model import config as compose
+from stackctl.model import spec as api
 from stackctl.secrets.decrypt import DecryptError, pick
 
 DEFAULT_NETWORK = "default"
@@ -26,11 +27,11 @@ def read_file_bytes(path: str) -> bytes:
     return read_file(path)
 
 
-def service_network_keys(services: Mapping[str, Any]) -> set[str]:
+def service_network_keys(services: Mapping[str, compose.Service | None]) -> set[str]:
     """Network keys used by some service; a service without `networks:` uses `default`."""
     used: set[str] = set()
     for svc in services.values():
-        nets = (svc or {}).get("networks") if isinstance(svc, Mapping) else None
+        nets = svc.get("networks") if isinstance(svc, Mapping) else None
         if not nets:
             used.add(DEFAULT_NETWORK)
         elif isinstance(nets, Mapping):
@@ -40,26 +41,26 @@ def service_network_keys(services: Mapping[str, Any]) -> set[str]:
     return used
 
 
-def convert_networks(ctx: ConvertContext) -> tuple[dict[str, dict[str, Any]], list[str]]:
+def convert_networks(ctx: ConvertContext) -> tuple[dict[str, api.NetworkCreate], list[str]]:
     """NetworkCreate bodies by name for the used, non-external networks, and the external names.
 
     Only networks some service uses are created (as `docker stack deploy` does). A used key
     with no top-level entry is reported by validate (undefined network), except `default`,
     which is implicit.
     """
-    declared = ctx.section("networks")
-    created: dict[str, dict[str, Any]] = {}
+    declared = ctx.config.get("networks") or {}
+    created: dict[str, api.NetworkCreate] = {}
     external: list[str] = []
-    for key in sorted(service_network_keys(ctx.section("services"))):
+    for key in sorted(service_network_keys(ctx.services)):
         if key not in declared and key != DEFAULT_NETWORK:
             continue
-        entry = declared.get(key) or {}
+        entry: compose.Network = declared.get(key) or {}
         name = object_name(ctx, key, entry)
         if is_external(entry):
             if name not in external:
                 external.append(name)
             continue
-        body: dict[str, Any] = {
+        body: api.NetworkCreate = {
             "Name": name,
             "Driver": entry.get("driver") or DEFAULT_NETWORK_DRIVER,
             "Labels": ctx.labels(entry.get("labels")),
@@ -71,20 +72,21 @@ def convert_networks(ctx: ConvertContext) -> tuple[dict[str, dict[str, Any]], li
             body["Internal"] = True
         if entry.get("attachable"):
             body["Attachable"] = True
-        ipam = entry.get("ipam") or {}
+        ipam: compose.Ipam = entry.get("ipam") or {}
         if ipam.get("driver") or ipam.get("config"):
             body["IPAM"] = _ipam(ipam)
         created[name] = body
     return created, external
 
 
-def _ipam(ipam: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _ipam(ipam: compose.Ipam) -> api.IPAM:
+    out: api.IPAM = {}
     if ipam.get("driver"):
         out["Driver"] = ipam["driver"]
-    configs = []
-    for item in ipam.get("config") or []:
-        pool: dict[str, Any] = {}
+    configs: list[api.IPAMConfig] = []
+    for given in ipam.get("config") or []:
+        item: Mapping[str, object] = given  # the normaliser keeps `subnet`; a stored config may hold more
+        pool: api.IPAMConfig = {}
         if item.get("subnet"):
             pool["Subnet"] = str(item["subnet"])
         if item.get("ip_range"):
@@ -96,9 +98,15 @@ def _ipam(ipam: Mapping[str, Any]) -> dict[str, Any]:
         configs.append(pool)
     if configs:
         out["Config"] = configs
-    if ipam.get("options"):
-        out["Options"] = as_string_map(ipam["options"])
+    options = _get(ipam, "options")
+    if options:
+        out["Options"] = as_string_map(options)
     return out
+
+
+def _get(entry: Mapping[str, object], key: str) -> object:
+    """A key the normalised model does not name (kept from a stored config)."""
+    return entry.get(key)
 
 
 def convert_file_objects(
@@ -106,24 +114,25 @@ def convert_file_objects(
     section: str,
     read_file: FileReader,
     environ: Mapping[str, str],
-) -> tuple[dict[str, dict[str, Any]], list[str]]:
+) -> tuple[dict[str, api.ObjectSpec], list[str]]:
     """SecretSpec or ConfigSpec bodies by name for every non-external entry, and external names.
 
     Every declared object is converted, used or not, like the reference. `Data` is base64,
     as the Engine API carries `[]byte`.
     """
-    specs: dict[str, dict[str, Any]] = {}
+    specs: dict[str, api.ObjectSpec] = {}
     external: list[str] = []
     kind = section[:-1]  # "secret" / "config"
-    for key, entry in ctx.section(section).items():
-        entry = entry or {}
+    declared = (ctx.config.get("secrets") if section == "secrets" else ctx.config.get("configs")) or {}
+    for key, given in declared.items():
+        entry: compose.FileObject = given or {}
         name = object_name(ctx, key, entry)
         path = (section, key)
         if is_external(entry):
             if name not in external:
                 external.append(name)
             continue
-        spec: dict[str, Any] = {"Name": name, "Labels": ctx.labels(entry.get("labels"))}
+        spec: api.ObjectSpec = {"Name": name, "Labels": ctx.labels(entry.get("labels"))}
         driver = entry.get("driver") if section == "secrets" else None
         if driver:
             if entry.get("file"):
@@ -150,7 +159,7 @@ def _object_data(
     ctx: ConvertContext,
     kind: str,
     key: str,
-    entry: Mapping[str, Any],
+    entry: compose.FileObject,
     read_file: FileReader,
     environ: Mapping[str, str],
 ) -> bytes | None:
@@ -159,7 +168,7 @@ def _object_data(
         filename = str(entry["file"])
         try:
             data = read_file(filename)
-            data_key = entry.get(DATA_KEY)
+            data_key = _get(entry, DATA_KEY)
             if data_key:
                 data = pick(filename, data, str(data_key))
             return data
@@ -182,24 +191,25 @@ def _object_data(
             )
             return None
         return environ[var].encode()
-    if "content" in entry and entry["content"] is not None:
-        return go_string(entry["content"]).encode()
+    content = _get(entry, "content")
+    if content is not None:
+        return go_string(content).encode()
     ctx.error(
         path, f"{kind} {key}: no file, environment or driver given", hint="set file: PATH or external: true"
     )
     return None
 
 
-def convert_volumes(ctx: ConvertContext) -> dict[str, dict[str, Any]]:
+def convert_volumes(ctx: ConvertContext) -> dict[str, api.VolumeDecl]:
     """Declared volumes by actual name, as the mounts will ask for them (nothing is created)."""
-    out: dict[str, dict[str, Any]] = {}
-    for key, entry in ctx.section("volumes").items():
-        entry = entry or {}
+    out: dict[str, api.VolumeDecl] = {}
+    for key, given in (ctx.config.get("volumes") or {}).items():
+        entry: compose.Volume = given or {}
         name = object_name(ctx, key, entry)
         if is_external(entry):
             out[name] = {"Name": name, "Key": key, "External": True}
             continue
-        vol: dict[str, Any] = {
+        vol: api.VolumeDecl = {
             "Name": name,
             "Key": key,
             "External": False,

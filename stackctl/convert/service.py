@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from stackctl.convert.context import (
     ConvertContext,
@@ -16,12 +16,14 @@ from stackctl.convert.context import (
 from stackctl.convert.objects import DEFAULT_NETWORK
 from stackctl.convert.values import go_string
 from stackctl.images import normalize_image
+from stackctl.model import config as compose
+from stackctl.model import spec as api
 from stackctl.names import IMAGE_LABEL
 from stackctl.swarm.modes import is_global
 from stackctl.units import parse_bytes, parse_cpus, parse_duration
 
 Path = tuple[str | int, ...]
-Spec = dict[str, Any]
+_T = TypeVar("_T")
 
 DEFAULT_FILE_MODE = 0o444
 _NOT_USER_DEFINED = {"default", "bridge", "host", "none"}
@@ -31,78 +33,93 @@ class _Skip(Exception):
     """A sub-converter reported an error; the field is left out and conversion goes on."""
 
 
-def convert_service(ctx: ConvertContext, key: str, svc: Mapping[str, Any]) -> Spec | None:
+def convert_service(ctx: ConvertContext, key: str, svc: compose.Service) -> api.ServiceSpec | None:
     """The ServiceSpec for service `key`, or None when errors were recorded in `ctx`."""
     before = len(ctx.errors)
     path: Path = ("services", key)
-    deploy = svc.get("deploy") or {}
-    image = svc.get("image")
+    deploy: compose.Deploy = svc.get("deploy") or {}
+    image = str(svc.get("image") or "")
     if not image:
         ctx.error(path + ("image",), f"invalid image reference for service {key}: no image specified")
-        image = ""
-    image = str(image)
 
-    container: Spec = {"Image": normalize_image(image) if image else image}
+    # Go's `omitempty`: a key is set only when its value is not empty (None, "", [], {})
+    container: api.ContainerSpec = {"Image": normalize_image(image) if image else image}
     labels = ctx.labels(svc.get("labels"))
     container["Labels"] = labels
-    _set(container, "Command", _shell_words(ctx, path + ("entrypoint",), svc.get("entrypoint")))
-    _set(container, "Args", _shell_words(ctx, path + ("command",), svc.get("command")))
-    _set(container, "Hostname", svc.get("hostname"))
-    _set(container, "Env", _environment(svc.get("environment")))
-    _set(container, "Dir", svc.get("working_dir"))
-    _set(container, "User", go_string(svc.get("user")) if svc.get("user") is not None else None)
+    if entrypoint := _shell_words(ctx, path + ("entrypoint",), svc.get("entrypoint")):
+        container["Command"] = entrypoint
+    if command := _shell_words(ctx, path + ("command",), svc.get("command")):
+        container["Args"] = command
+    if hostname := svc.get("hostname"):
+        container["Hostname"] = hostname
+    if env := _environment(svc.get("environment")):
+        container["Env"] = env
+    if working_dir := svc.get("working_dir"):
+        container["Dir"] = working_dir
+    if svc.get("user") is not None and (user := go_string(svc.get("user"))):
+        container["User"] = user
     if svc.get("init") is not None:
         container["Init"] = bool(svc["init"])
-    _set(container, "StopSignal", svc.get("stop_signal"))
-    _set(container, "TTY", bool(svc.get("tty")) or None)
-    _set(container, "OpenStdin", bool(svc.get("stdin_open")) or None)
-    _set(container, "ReadOnly", bool(svc.get("read_only")) or None)
-    _set(container, "Mounts", _try(lambda: _mounts(ctx, key, svc.get("volumes") or [])))
-    if svc.get("stop_grace_period") is not None:
-        container["StopGracePeriod"] = _duration(ctx, path + ("stop_grace_period",), svc["stop_grace_period"])
-    _set(
-        container,
-        "Healthcheck",
-        _try(lambda: _healthcheck(ctx, path + ("healthcheck",), svc.get("healthcheck"))),
-    )
-    _set(container, "Hosts", _extra_hosts(svc.get("extra_hosts")))
-    _set(container, "DNSConfig", _dns_config(ctx, path, svc.get("dns"), svc.get("dns_search")))
-    _set(container, "Secrets", _file_refs(ctx, key, "secrets", svc.get("secrets") or []))
-    configs = _file_refs(ctx, key, "configs", svc.get("configs") or [])
+    if stop_signal := svc.get("stop_signal"):
+        container["StopSignal"] = stop_signal
+    if svc.get("tty"):
+        container["TTY"] = True
+    if svc.get("stdin_open"):
+        container["OpenStdin"] = True
+    if svc.get("read_only"):
+        container["ReadOnly"] = True
+    if mounts := _try(lambda: _mounts(ctx, key, svc.get("volumes") or [])):
+        container["Mounts"] = mounts
+    if (grace := svc.get("stop_grace_period")) is not None:
+        container["StopGracePeriod"] = _duration(ctx, path + ("stop_grace_period",), grace)
+    if healthcheck := _try(lambda: _healthcheck(ctx, path + ("healthcheck",), svc.get("healthcheck"))):
+        container["Healthcheck"] = healthcheck
+    if hosts := _extra_hosts(svc.get("extra_hosts")):
+        container["Hosts"] = hosts
+    if dns := _dns_config(ctx, path, svc.get("dns"), svc.get("dns_search")):
+        container["DNSConfig"] = dns
+    if secrets := _secret_refs(ctx, key, svc.get("secrets") or []):
+        container["Secrets"] = secrets
+    configs = _config_refs(ctx, key, svc.get("configs") or [])
     credential_spec = _try(lambda: _credential_spec(ctx, key, svc.get("credential_spec")))
     if credential_spec and credential_spec.get("Config"):
         configs.append({"Runtime": {}, "ConfigID": "", "ConfigName": credential_spec["Config"]})
         configs.sort(key=lambda ref: ref["ConfigName"])
-    _set(container, "Configs", configs)
+    if configs:
+        container["Configs"] = configs
     if credential_spec:
         container["Privileges"] = {"CredentialSpec": credential_spec}
-    _set(container, "Isolation", svc.get("isolation"))
-    _set(container, "Sysctls", as_string_map(svc.get("sysctls")))
+    if isolation := svc.get("isolation"):
+        container["Isolation"] = isolation
+    if sysctls := as_string_map(svc.get("sysctls")):
+        container["Sysctls"] = sysctls
     cap_add, cap_drop = effective_capabilities(svc.get("cap_add") or [], svc.get("cap_drop") or [])
-    _set(container, "CapabilityAdd", cap_add)
-    _set(container, "CapabilityDrop", cap_drop)
-    _set(container, "Ulimits", _try(lambda: _ulimits(ctx, path + ("ulimits",), svc.get("ulimits"))))
+    if cap_add:
+        container["CapabilityAdd"] = cap_add
+    if cap_drop:
+        container["CapabilityDrop"] = cap_drop
+    if ulimits := _try(lambda: _ulimits(ctx, path + ("ulimits",), svc.get("ulimits"))):
+        container["Ulimits"] = ulimits
     if svc.get("oom_score_adj"):
         container["OomScoreAdj"] = int(svc["oom_score_adj"])
 
-    task: Spec = {"ContainerSpec": container}
+    task: api.TaskTemplate = {"ContainerSpec": container}
     task["Resources"] = (
         _try(lambda: _resources(ctx, path + ("deploy", "resources"), deploy.get("resources"))) or {}
     )
-    _set(
-        task,
-        "RestartPolicy",
-        _try(lambda: _restart_policy(ctx, path, svc.get("restart"), deploy.get("restart_policy"))),
-    )
+    if restart := _try(lambda: _restart_policy(ctx, path, svc.get("restart"), deploy.get("restart_policy"))):
+        task["RestartPolicy"] = restart
     task["Placement"] = _placement(deploy.get("placement"))
-    _set(task, "Networks", _try(lambda: _networks(ctx, key, svc.get("networks"))))
+    if networks := _try(lambda: _networks(ctx, key, svc.get("networks"))):
+        task["Networks"] = networks
     logging = svc.get("logging")
     if logging is not None:
-        log_driver: Spec = {"Name": str(logging.get("driver") or "")}
-        _set(log_driver, "Options", as_string_map(logging.get("options")))
+        log_driver: api.Driver = {"Name": str(logging.get("driver") or "")}
+        if options := as_string_map(logging.get("options")):
+            log_driver["Options"] = options
         task["LogDriver"] = log_driver
 
-    spec: Spec = {
+    spec: api.ServiceSpec = {
         "Name": ctx.scope(key),
         "Labels": {**ctx.labels(deploy.get("labels")), IMAGE_LABEL: image},
         "TaskTemplate": task,
@@ -110,18 +127,16 @@ def convert_service(ctx: ConvertContext, key: str, svc: Mapping[str, Any]) -> Sp
     mode = _try(lambda: _mode(ctx, path + ("deploy",), deploy.get("mode"), deploy.get("replicas")))
     if mode is not None:
         spec["Mode"] = mode
-    _set(
-        spec,
-        "UpdateConfig",
-        _try(lambda: _update_config(ctx, path + ("deploy", "update_config"), deploy.get("update_config"))),
+    update = _try(
+        lambda: _update_config(ctx, path + ("deploy", "update_config"), deploy.get("update_config"))
     )
-    _set(
-        spec,
-        "RollbackConfig",
-        _try(
-            lambda: _update_config(ctx, path + ("deploy", "rollback_config"), deploy.get("rollback_config"))
-        ),
+    if update:
+        spec["UpdateConfig"] = update
+    rollback = _try(
+        lambda: _update_config(ctx, path + ("deploy", "rollback_config"), deploy.get("rollback_config"))
     )
+    if rollback:
+        spec["RollbackConfig"] = rollback
     spec["EndpointSpec"] = _endpoint_spec(deploy.get("endpoint_mode"), svc.get("ports") or [])
     return spec if len(ctx.errors) == before else None
 
@@ -129,21 +144,14 @@ def convert_service(ctx: ConvertContext, key: str, svc: Mapping[str, Any]) -> Sp
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _set(target: Spec, key: str, value: Any) -> None:
-    """Set only meaningful values, like Go's `omitempty`."""
-    if value is None or value == "" or value == [] or value == {}:
-        return
-    target[key] = value
-
-
-def _try(fn: Any) -> Any:
+def _try(fn: Callable[[], _T]) -> _T | None:
     try:
         return fn()
     except _Skip:
         return None
 
 
-def _duration(ctx: ConvertContext, path: Path, value: Any) -> int:
+def _duration(ctx: ConvertContext, path: Path, value: str | int) -> int:
     try:
         return parse_duration(value)
     except ValueError as exc:
@@ -151,7 +159,7 @@ def _duration(ctx: ConvertContext, path: Path, value: Any) -> int:
         raise _Skip from None
 
 
-def _shell_words(ctx: ConvertContext, path: Path, value: Any) -> list[str] | None:
+def _shell_words(ctx: ConvertContext, path: Path, value: str | Sequence[str] | None) -> list[str] | None:
     """`command`/`entrypoint`: a list passes as-is, a string is split shell-style (no `sh -c`)."""
     if value is None:
         return None
@@ -164,7 +172,7 @@ def _shell_words(ctx: ConvertContext, path: Path, value: Any) -> list[str] | Non
         return None
 
 
-def _environment(env: Any) -> list[str]:
+def _environment(env: Mapping[str, object] | Sequence[str] | None) -> list[str]:
     """Sorted `K=V` strings; a key without a value stays bare `K` (the engine then leaves it unset)."""
     if not env:
         return []
@@ -177,7 +185,7 @@ def _environment(env: Any) -> list[str]:
     return sorted(items)
 
 
-def _extra_hosts(hosts: Any) -> list[str]:
+def _extra_hosts(hosts: Mapping[str, object] | Sequence[str] | None) -> list[str]:
     """`host:ip` (or `host=ip`, or a map) → swarmkit's `"ip host"`; list order is kept, a map is sorted."""
     if not hosts:
         return []
@@ -199,7 +207,8 @@ def _extra_hosts(hosts: Any) -> list[str]:
     return out
 
 
-def _dns_config(ctx: ConvertContext, path: Path, dns: Any, search: Any) -> Spec | None:
+def _dns_config(ctx: ConvertContext, path: Path, dns: str | Sequence[str] | None,
+                search: str | Sequence[str] | None) -> api.DNSConfig | None:
     """Nameservers and search domains; the engine silently drops unparseable IPs, so we warn and drop."""
     servers = [dns] if isinstance(dns, str) else list(dns or [])
     domains = [search] if isinstance(search, str) else list(search or [])
@@ -212,16 +221,19 @@ def _dns_config(ctx: ConvertContext, path: Path, dns: Any, search: Any) -> Spec 
             valid.append(str(server))
         except ValueError:
             ctx.warn(path + ("dns",), f"{server!r} is not an IP address; the engine ignores it")
-    out: Spec = {}
-    _set(out, "Nameservers", valid)
-    _set(out, "Search", [str(d) for d in domains])
+    out: api.DNSConfig = {}
+    if valid:
+        out["Nameservers"] = valid
+    if domains:
+        out["Search"] = [str(d) for d in domains]
     return out
 
 
-def _healthcheck(ctx: ConvertContext, path: Path, check: Any) -> Spec | None:
+def _healthcheck(ctx: ConvertContext, path: Path, check: compose.Healthcheck | None
+                 ) -> api.HealthConfig | None:
     if check is None:
         return None
-    test = check.get("test")
+    test: str | list[str] | None = check.get("test")
     if isinstance(test, str):
         test = ["CMD-SHELL", test]
     if check.get("disable"):
@@ -229,26 +241,31 @@ def _healthcheck(ctx: ConvertContext, path: Path, check: Any) -> Spec | None:
             ctx.error(path, "test and disable can't be set at the same time")
             raise _Skip
         return {"Test": ["NONE"]}
-    out: Spec = {}
-    _set(out, "Test", [str(t) for t in test] if test else None)
-    for compose_key, api_key in (
-        ("interval", "Interval"),
-        ("timeout", "Timeout"),
-        ("start_period", "StartPeriod"),
-        ("start_interval", "StartInterval"),
-    ):
-        if check.get(compose_key) is not None:
-            _set(out, api_key, _duration(ctx, path + (compose_key,), check[compose_key]) or None)
+    out: api.HealthConfig = {}
+    if test:
+        out["Test"] = [str(t) for t in test]
+
+    def duration(compose_key: str, value: str | None) -> int | None:
+        return None if value is None else _duration(ctx, path + (compose_key,), value) or None
+
+    if interval := duration("interval", check.get("interval")):
+        out["Interval"] = interval
+    if timeout := duration("timeout", check.get("timeout")):
+        out["Timeout"] = timeout
+    if start_period := duration("start_period", check.get("start_period")):
+        out["StartPeriod"] = start_period
+    if start_interval := duration("start_interval", check.get("start_interval")):
+        out["StartInterval"] = start_interval
     if check.get("retries"):
         out["Retries"] = int(check["retries"])
     return out
 
 
-def effective_capabilities(add: list[Any], drop: list[Any]) -> tuple[list[str], list[str]]:
+def effective_capabilities(add: Sequence[object], drop: Sequence[object]) -> tuple[list[str], list[str]]:
     """CLI capability rules: `CAP_`-prefixed upper case, `ALL` swallows the rest, add beats drop,
     `RESET` is dropped, both lists sorted and de-duplicated."""
 
-    def norm(cap: Any) -> str:
+    def norm(cap: object) -> str:
         text = str(cap).strip().upper()
         if text in ("ALL", "RESET") or text.startswith("CAP_"):
             return text
@@ -264,9 +281,12 @@ def effective_capabilities(add: list[Any], drop: list[Any]) -> tuple[list[str], 
     return sorted(adds - {"RESET"}), sorted(drops - {"RESET"})
 
 
-def _ulimits(ctx: ConvertContext, path: Path, ulimits: Any) -> list[Spec]:
-    out = []
+def _ulimits(ctx: ConvertContext, path: Path, ulimits: Mapping[str, int | compose.Ulimit] | None
+             ) -> list[api.Ulimit]:
+    out: list[api.Ulimit] = []
     for name, value in sorted((ulimits or {}).items()):
+        soft: int | None
+        hard: int | None
         if isinstance(value, Mapping):
             soft, hard = value.get("soft"), value.get("hard")
             if soft is None or hard is None:
@@ -278,48 +298,67 @@ def _ulimits(ctx: ConvertContext, path: Path, ulimits: Any) -> list[Spec]:
     return out
 
 
-def _credential_spec(ctx: ConvertContext, key: str, cred: Any) -> Spec | None:
+def _credential_spec(ctx: ConvertContext, key: str, cred: compose.CredentialSpec | None
+                     ) -> api.CredentialSpec | None:
     """Exactly one of config/file/registry; a `config:` is named here, resolved to an ID at apply."""
     if not cred:
         return None
     given = [
-        (k, api)
-        for k, api in (("config", "Config"), ("file", "File"), ("registry", "Registry"))
-        if cred.get(k)
+        (k, api_key)
+        for k, api_key in (("config", "Config"), ("file", "File"), ("registry", "Registry"))
+        if _str_at(cred, k)
     ]
     if not given:
         return None
     if len(given) > 1:
-        names = [f'"{api}"' for _, api in given]
+        names = [f'"{api_key}"' for _, api_key in given]
         joined = " and ".join(names) if len(names) == 2 else ", ".join(names[:-1]) + ", and " + names[-1]
         ctx.error(
             ("services", key, "credential_spec"), f"invalid credential spec: cannot specify both {joined}"
         )
         raise _Skip
     compose_key, api_key = given[0]
-    value = str(cred[compose_key])
+    value = _str_at(cred, compose_key)
     if compose_key == "config":
         configs = ctx.section("configs")
         assert value in configs, f"undefined config {value!r}: validate/meaning.py checks references"
-        value = object_name(ctx, value, configs[value] or {})
-    return {api_key: value}
+        return {"Config": object_name(ctx, value, configs[value] or {})}
+    return {"File": value} if api_key == "File" else {"Registry": value}
 
 
-def _file_refs(ctx: ConvertContext, key: str, section: str, refs: list[Any]) -> list[Spec]:
-    """Secret/config references: File{Name, UID, GID, Mode} + name, empty ID, sorted by name."""
+def _str_at(entry: Mapping[str, object], key: str) -> str:
+    """`entry[key]` as text ("" when not set)."""
+    value = entry.get(key)
+    return str(value) if value else ""
+
+
+def _secret_refs(ctx: ConvertContext, key: str, refs: Sequence[str | compose.FileRef]
+                 ) -> list[api.SecretReference]:
+    return [{"File": file, "SecretID": "", "SecretName": name}
+            for name, file in _file_refs(ctx, key, "secrets", refs)]
+
+
+def _config_refs(ctx: ConvertContext, key: str, refs: Sequence[str | compose.FileRef]
+                 ) -> list[api.ConfigReference]:
+    return [{"File": file, "ConfigID": "", "ConfigName": name}
+            for name, file in _file_refs(ctx, key, "configs", refs)]
+
+
+def _file_refs(ctx: ConvertContext, key: str, section: str, refs: Sequence[str | compose.FileRef]
+               ) -> list[tuple[str, api.FileTarget]]:
+    """Secret/config references: (object name, File{Name, UID, GID, Mode}), sorted by name."""
     kind = section[:-1]
-    api = "Secret" if kind == "secret" else "Config"
     declared = ctx.section(section)
-    out: list[Spec] = []
+    out: list[tuple[str, api.FileTarget]] = []
     targets: set[str] = set()
-    for ref in refs:
-        ref = {"source": ref} if isinstance(ref, str) else dict(ref or {})
+    for given in refs:
+        ref: compose.FileRef = {"source": given} if isinstance(given, str) else given or {}
         source = str(ref.get("source") or "")
         assert source in declared, f"undefined {kind} {source!r}: validate/meaning.py checks references"
         name = object_name(ctx, source, declared[source] or {})
         target = str(ref.get("target") or source)
         mode = ref.get("mode")
-        file: Spec = {
+        file: api.FileTarget = {
             "Name": target,
             "UID": go_string(ref.get("uid")) or "0",
             "GID": go_string(ref.get("gid")) or "0",
@@ -328,12 +367,12 @@ def _file_refs(ctx: ConvertContext, key: str, section: str, refs: list[Any]) -> 
         assert target not in targets, \
             f"duplicate {kind} target {target!r}: validate/meaning.py checks references"
         targets.add(target)
-        out.append({"File": file, f"{api}ID": "", f"{api}Name": name})
-    out.sort(key=lambda r: r[f"{api}Name"])
+        out.append((name, file))
+    out.sort(key=lambda r: r[0])
     return out
 
 
-def _mounts(ctx: ConvertContext, key: str, volumes: list[Any]) -> list[Spec]:
+def _mounts(ctx: ConvertContext, key: str, volumes: Sequence[str | compose.Mount]) -> list[api.Mount]:
     out = []
     failed = False
     for index, vol in enumerate(volumes):
@@ -346,13 +385,13 @@ def _mounts(ctx: ConvertContext, key: str, volumes: list[Any]) -> list[Spec]:
     return out
 
 
-def _mount(ctx: ConvertContext, path: Path, vol: Any) -> Spec:
+def _mount(ctx: ConvertContext, path: Path, vol: str | compose.Mount) -> api.Mount:
     if isinstance(vol, str):
         ctx.error(path, f"short volume syntax {vol!r} was not expanded by the loader")
         raise _Skip
     kind = str(vol.get("type") or "volume")
     source = str(vol.get("source") or "")
-    mount: Spec = {"Type": kind, "Target": str(vol.get("target") or "")}
+    mount: api.Mount = {"Type": kind, "Target": str(vol.get("target") or "")}
     if source:
         mount["Source"] = source
     if vol.get("read_only"):
@@ -362,19 +401,19 @@ def _mount(ctx: ConvertContext, path: Path, vol: Any) -> Spec:
 
     def incompatible(*options: str) -> None:
         for option in options:
-            if vol.get(option) is not None:
+            if _get(vol, option) is not None:
                 ctx.error(path + (option,), f"{option} options are incompatible with type {kind}")
                 raise _Skip
 
     def bind_options() -> None:
-        bind = vol.get("bind") or {}
+        bind: compose.BindOptions = vol.get("bind") or {}
         if bind.get("propagation"):
             mount["BindOptions"] = {"Propagation": str(bind["propagation"])}
 
     if kind == "volume":
         incompatible("tmpfs", "bind", "cluster", "image")
-        options: Spec = {}
-        volume_opts = vol.get("volume") or {}
+        options: api.MountVolumeOptions = {}
+        volume_opts: compose.VolumeOptions = vol.get("volume") or {}
         if volume_opts.get("nocopy"):
             options["NoCopy"] = True
         if volume_opts.get("subpath"):
@@ -388,10 +427,12 @@ def _mount(ctx: ConvertContext, path: Path, vol: Any) -> Spec:
                 options["Labels"] = ctx.labels(entry.get("labels"))
                 driver_opts = entry.get("driver_opts")
                 if entry.get("driver") or driver_opts is not None:
-                    driver: Spec = {"Name": str(entry.get("driver") or "")}
-                    _set(driver, "Options", as_string_map(driver_opts))
+                    driver: api.Driver = {"Name": str(entry.get("driver") or "")}
+                    if driver_options := as_string_map(driver_opts):
+                        driver["Options"] = driver_options
                     options["DriverConfig"] = driver
-        _set(mount, "VolumeOptions", options)
+        if options:
+            mount["VolumeOptions"] = options
     elif kind == "bind":
         if not source:
             ctx.error(path, 'invalid mount config for type "bind": field Source must not be empty')
@@ -403,8 +444,8 @@ def _mount(ctx: ConvertContext, path: Path, vol: Any) -> Spec:
             ctx.error(path + ("source",), "invalid tmpfs source, source must be empty")
             raise _Skip
         incompatible("volume", "bind", "cluster", "image")
-        tmpfs = vol.get("tmpfs") or {}
-        tmpfs_opts: Spec = {}
+        tmpfs: compose.TmpfsOptions = vol.get("tmpfs") or {}
+        tmpfs_opts: api.MountTmpfsOptions = {}
         if tmpfs.get("size"):
             try:
                 tmpfs_opts["SizeBytes"] = parse_bytes(tmpfs["size"])
@@ -413,7 +454,8 @@ def _mount(ctx: ConvertContext, path: Path, vol: Any) -> Spec:
                 raise _Skip from None
         if tmpfs.get("mode") is not None:
             tmpfs_opts["Mode"] = int(tmpfs["mode"])
-        _set(mount, "TmpfsOptions", tmpfs_opts)
+        if tmpfs_opts:
+            mount["TmpfsOptions"] = tmpfs_opts
     elif kind == "npipe":
         if not source:
             ctx.error(path, 'invalid mount config for type "npipe": field Source must not be empty')
@@ -435,7 +477,7 @@ def _mount(ctx: ConvertContext, path: Path, vol: Any) -> Spec:
             ctx.error(path, 'invalid mount config for type "image": field Source must not be empty')
             raise _Skip
         incompatible("volume", "tmpfs", "bind", "cluster")
-        image_opts = vol.get("image") or {}
+        image_opts: compose.ImageOptions = vol.get("image") or {}
         if image_opts.get("subpath"):
             mount["ImageOptions"] = {"Subpath": str(image_opts["subpath"])}
     else:
@@ -444,14 +486,19 @@ def _mount(ctx: ConvertContext, path: Path, vol: Any) -> Spec:
     return mount
 
 
-def _networks(ctx: ConvertContext, key: str, networks: Any) -> list[Spec]:
+def _networks(ctx: ConvertContext, key: str,
+              given: Mapping[str, compose.ServiceNetwork | None] | Sequence[str] | None
+              ) -> list[api.NetworkAttachment]:
     """Attachments sorted by target; the service name is appended to aliases on user networks."""
-    if not networks:
+    networks: Mapping[str, compose.ServiceNetwork | None]
+    if not given:
         networks = {DEFAULT_NETWORK: None}
-    elif not isinstance(networks, Mapping):
-        networks = {str(n): None for n in networks}
+    elif not isinstance(given, Mapping):
+        networks = {str(n): None for n in given}
+    else:
+        networks = given
     declared = ctx.section("networks")
-    out = []
+    out: list[api.NetworkAttachment] = []
     for net_key, attach in networks.items():
         assert net_key in declared or net_key == DEFAULT_NETWORK, \
             f"undefined network {net_key!r}: validate/meaning.py checks references"
@@ -459,26 +506,32 @@ def _networks(ctx: ConvertContext, key: str, networks: Any) -> list[Spec]:
         aliases = [str(a) for a in ((attach or {}).get("aliases") or [])]
         if _user_defined(target):
             aliases.append(key)
-        item: Spec = {"Target": target}
-        _set(item, "Aliases", aliases)
-        _set(item, "DriverOpts", as_string_map((attach or {}).get("driver_opts")))
+        item: api.NetworkAttachment = {"Target": target}
+        if aliases:
+            item["Aliases"] = aliases
+        if driver_opts := as_string_map((attach or {}).get("driver_opts")):
+            item["DriverOpts"] = driver_opts
         out.append(item)
-    return sorted(out, key=lambda n: n["Target"])
+    return sorted(out, key=lambda n: n.get("Target", ""))
+
+
+def _get(entry: Mapping[str, object], key: str) -> object:
+    return entry.get(key)
 
 
 def _user_defined(target: str) -> bool:
     return target not in _NOT_USER_DEFINED and not target.startswith("container:")
 
 
-def _resources(ctx: ConvertContext, path: Path, resources: Any) -> Spec:
-    out: Spec = {}
+def _resources(ctx: ConvertContext, path: Path, resources: compose.Resources | None) -> api.Resources:
+    out: api.Resources = {}
     if not resources:
         return out
-    for compose_key, api_key in (("limits", "Limits"), ("reservations", "Reservations")):
-        block = resources.get(compose_key)
+    blocks = (("limits", resources.get("limits")), ("reservations", resources.get("reservations")))
+    for compose_key, block in blocks:
         if block is None:
             continue
-        res: Spec = {}
+        res: api.Limit = {}
         if block.get("cpus") not in (None, ""):
             try:
                 res["NanoCPUs"] = parse_cpus(block["cpus"])
@@ -493,7 +546,7 @@ def _resources(ctx: ConvertContext, path: Path, resources: Any) -> Spec:
                 raise _Skip from None
         if compose_key == "limits" and block.get("pids"):
             res["Pids"] = int(block["pids"])
-        generic = []
+        generic: list[api.GenericResource] = []
         for item in block.get("generic_resources") or [] if compose_key == "reservations" else []:
             discrete = (item or {}).get("discrete_resource_spec")
             if discrete:
@@ -505,22 +558,29 @@ def _resources(ctx: ConvertContext, path: Path, resources: Any) -> Spec:
                         }
                     }
                 )
-        _set(res, "GenericResources", generic)
-        for key in ("NanoCPUs", "MemoryBytes"):
-            if res.get(key) == 0:
-                del res[key]
-        out[api_key] = res
+        if generic:
+            res["GenericResources"] = generic
+        if res.get("NanoCPUs") == 0:
+            del res["NanoCPUs"]
+        if res.get("MemoryBytes") == 0:
+            del res["MemoryBytes"]
+        if compose_key == "limits":
+            out["Limits"] = res
+        else:
+            out["Reservations"] = res
     return out
 
 
 _RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 
 
-def _restart_policy(ctx: ConvertContext, path: Path, restart: Any, policy: Any) -> Spec | None:
+def _restart_policy(ctx: ConvertContext, path: Path, restart: str | None, policy: compose.RestartPolicy | None
+                    ) -> api.RestartPolicy | None:
     """`deploy.restart_policy`, else the service-level `restart:` (docker run style) as a fallback."""
+    out: api.RestartPolicy = {}
     if policy is not None:
-        out: Spec = {}
-        _set(out, "Condition", policy.get("condition"))
+        if condition := policy.get("condition"):
+            out["Condition"] = condition
         if policy.get("delay") is not None:
             out["Delay"] = _duration(ctx, path + ("deploy", "restart_policy", "delay"), policy["delay"])
         if policy.get("max_attempts") is not None:
@@ -553,29 +613,31 @@ def _restart_policy(ctx: ConvertContext, path: Path, restart: Any, policy: Any) 
             raise _Skip from None
     if name == "no":
         return None
-    out = {"Condition": "on-failure" if name == "on-failure" else "any"}
+    out["Condition"] = "on-failure" if name == "on-failure" else "any"
     if count > 0:
         out["MaxAttempts"] = count
     return out
 
 
-def _placement(placement: Any) -> Spec:
-    out: Spec = {}
+def _placement(placement: compose.Placement | None) -> api.Placement:
+    out: api.Placement = {}
     if not placement:
         return out
-    _set(out, "Constraints", [str(c) for c in placement.get("constraints") or []])
-    prefs = []
+    if constraints := [str(c) for c in placement.get("constraints") or []]:
+        out["Constraints"] = constraints
+    prefs: list[api.PlacementPreference] = []
     for pref in placement.get("preferences") or []:
-        if (pref or {}).get("spread"):
-            prefs.append({"Spread": {"SpreadDescriptor": str(pref["spread"])}})
-    _set(out, "Preferences", prefs)
+        if spread := (pref or {}).get("spread"):
+            prefs.append({"Spread": {"SpreadDescriptor": str(spread)}})
+    if prefs:
+        out["Preferences"] = prefs
     if placement.get("max_replicas_per_node"):
         out["MaxReplicas"] = int(placement["max_replicas_per_node"])
     return out
 
 
-def _mode(ctx: ConvertContext, path: Path, mode: Any, replicas: Any) -> Spec:
-    mode = str(mode or "")
+def _mode(ctx: ConvertContext, path: Path, given: str | None, replicas: int | None) -> api.Mode:
+    mode = str(given or "")
     if is_global(mode):
         if replicas is not None:
             ctx.error(
@@ -586,7 +648,7 @@ def _mode(ctx: ConvertContext, path: Path, mode: Any, replicas: Any) -> Spec:
     if mode in ("", "replicated"):
         return {"Replicated": {} if replicas is None else {"Replicas": int(replicas)}}
     if mode == "replicated-job":
-        job: Spec = {}
+        job: api.ReplicatedJob = {}
         if replicas is not None:
             job = {"MaxConcurrent": int(replicas), "TotalCompletions": int(replicas)}
         return {"ReplicatedJob": job}
@@ -596,30 +658,34 @@ def _mode(ctx: ConvertContext, path: Path, mode: Any, replicas: Any) -> Spec:
     raise _Skip
 
 
-def _update_config(ctx: ConvertContext, path: Path, block: Any) -> Spec | None:
+def _update_config(ctx: ConvertContext, path: Path, block: compose.UpdateConfig | None
+                   ) -> api.UpdateConfig | None:
     """Update/rollback settings; an absent parallelism means 1 once the block exists."""
     if block is None:
         return None
     parallelism = block.get("parallelism")
-    out: Spec = {"Parallelism": 1 if parallelism is None else int(parallelism)}
-    if block.get("delay") is not None:
-        _set(out, "Delay", _duration(ctx, path + ("delay",), block["delay"]) or None)
-    _set(out, "FailureAction", block.get("failure_action"))
-    if block.get("monitor") is not None:
-        _set(out, "Monitor", _duration(ctx, path + ("monitor",), block["monitor"]) or None)
+    out: api.UpdateConfig = {"Parallelism": 1 if parallelism is None else int(parallelism)}
+    if (delay := block.get("delay")) is not None and (delay_ns := _duration(ctx, path + ("delay",), delay)):
+        out["Delay"] = delay_ns
+    if failure_action := block.get("failure_action"):
+        out["FailureAction"] = failure_action
+    if (monitor := block.get("monitor")) is not None and (
+            monitor_ns := _duration(ctx, path + ("monitor",), monitor)):
+        out["Monitor"] = monitor_ns
     if block.get("max_failure_ratio"):
         out["MaxFailureRatio"] = float(block["max_failure_ratio"])
-    _set(out, "Order", block.get("order"))
+    if order := block.get("order"):
+        out["Order"] = order
     return out
 
 
-def _endpoint_spec(mode: Any, ports: list[Any]) -> Spec:
-    out: Spec = {}
+def _endpoint_spec(mode: str | None, ports: Sequence[compose.Port]) -> api.EndpointSpec:
+    out: api.EndpointSpec = {}
     if mode:
         out["Mode"] = str(mode).lower()
-    configs = []
+    configs: list[api.PortConfig] = []
     for port in ports:
-        item: Spec = {}
+        item: api.PortConfig = {}
         if port.get("protocol"):
             item["Protocol"] = str(port["protocol"])
         item["TargetPort"] = int(port.get("target") or 0)
@@ -629,11 +695,12 @@ def _endpoint_spec(mode: Any, ports: list[Any]) -> Spec:
             item["PublishMode"] = str(port["mode"])
         configs.append(item)
     configs.sort(key=port_sort_key)
-    _set(out, "Ports", configs)
+    if configs:
+        out["Ports"] = configs
     return out
 
 
-def port_sort_key(port: Mapping[str, Any]) -> tuple[int, int, str, str]:
+def port_sort_key(port: api.PortConfig) -> tuple[int, int, str, str]:
     """Published port first (as the CLI sorts), then the rest for a total order."""
     return (
         int(port.get("PublishedPort") or 0),

@@ -13,10 +13,10 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from stackctl.errors import Diagnostic, LoadError
 from stackctl.load.source import KeyPath, SourceDoc, dotted
+from stackctl.model import compose
 
 _PATTERN = re.compile(
     r"\$(?:(?P<escaped>\$)"
@@ -117,36 +117,13 @@ def _to_bool(value: str) -> bool:
     raise ValueError(f"invalid boolean: {value}")
 
 
-_SERVICE_INT = [
-    "configs.[].mode", "secrets.[].mode", "healthcheck.retries", "deploy.replicas",
-    "deploy.update_config.parallelism", "deploy.rollback_config.parallelism",
-    "deploy.restart_policy.max_attempts", "deploy.placement.max_replicas_per_node",
-    "ports.[].target", "ports.[].published", "ulimits.*", "ulimits.*.hard", "ulimits.*.soft",
-    "oom_score_adj",
-]
-_SERVICE_FLOAT = ["deploy.update_config.max_failure_ratio", "deploy.rollback_config.max_failure_ratio"]
-_SERVICE_BOOL = [
-    "privileged", "read_only", "stdin_open", "tty", "healthcheck.disable",
-    "volumes.[].read_only", "volumes.[].volume.nocopy",
-]
-_TOP_BOOL = [
-    "networks.*.external", "networks.*.internal", "networks.*.attachable", "volumes.*.external",
-    "secrets.*.external", "configs.*.external",
-]
+Caster = Callable[[str], int | float | bool]
+_CASTERS: dict[str, Caster] = {"int": _to_int, "float": _to_float, "bool": _to_bool}
+# (key path pattern, caster) from the compose field registry's `cast` column
+_CASTS = [(field.parts, _CASTERS[field.cast]) for field in compose.FIELDS if field.cast]
 
 
-def _patterns() -> list[tuple[tuple[str, ...], Callable[[str], Any]]]:
-    out: list[tuple[tuple[str, ...], Callable[[str], Any]]] = []
-    for items, caster in ((_SERVICE_INT, _to_int), (_SERVICE_FLOAT, _to_float), (_SERVICE_BOOL, _to_bool)):
-        out += [(("services", "*", *p.split(".")), caster) for p in items]
-    out += [(tuple(p.split(".")), _to_bool) for p in _TOP_BOOL]
-    return out
-
-
-_CASTS = _patterns()
-
-
-def _caster_for(path: KeyPath) -> Callable[[str], Any] | None:
+def _caster_for(path: KeyPath) -> Caster | None:
     parts = tuple("[]" if isinstance(p, int) else p for p in path)
     for pattern, caster in _CASTS:
         if len(pattern) != len(parts):
@@ -169,7 +146,7 @@ def interpolate_doc(doc: SourceDoc, lookup: Lookup) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
     unset_at: dict[str, KeyPath] = {}
 
-    def walk(value: Any, path: KeyPath) -> Any:
+    def walk(value: object, path: KeyPath) -> object:
         if isinstance(value, str):
             if "$" not in value:
                 return value

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from stackctl.errors import Diagnostic
 from stackctl.load.source import KeyPath, SourceDoc, dotted
 from stackctl.load.yamlio import go_number
+from stackctl.model import compose
 from stackctl.syntax.ports import expand_port_spec
 from stackctl.syntax.volumes import is_windows_abs, parse_volume_spec
 from stackctl.units import format_duration, parse_bytes, parse_duration
 
 Lookup = Callable[[str], "str | None"]
+Conv = Callable[[object], object]
 _OMIT = object()
 
 
@@ -28,7 +29,21 @@ class _Bad(Exception):
     """A value that cannot be normalised; becomes a Diagnostic at its path."""
 
 
-def _s(value: Any) -> str:
+def _items(value: object) -> Iterable[object]:
+    """The elements of a YAML sequence (a wrong type: TypeError, which the schema check reports)."""
+    if isinstance(value, Iterable):
+        return value
+    raise TypeError(f"not a list: {value!r}")
+
+
+def _entries(value: object) -> Mapping[object, object]:
+    """A YAML mapping (a wrong type: AttributeError, which the schema check reports)."""
+    if isinstance(value, Mapping):
+        return value
+    raise AttributeError(f"not a mapping: {value!r}")
+
+
+def _s(value: object) -> str:
     """A scalar as the string Go's loader makes of it."""
     if isinstance(value, str):
         return value
@@ -39,43 +54,43 @@ def _s(value: Any) -> str:
     return str(value)
 
 
-def _str(value: Any) -> Any:
+def _str(value: object) -> object:
     text = _s(value) if not isinstance(value, dict | list) else value
     return text if text != "" else _OMIT
 
 
-def _bool(value: Any) -> Any:
+def _bool(value: object) -> object:
     return True if value is True else _OMIT
 
 
-def _ptr_bool(value: Any) -> Any:
+def _ptr_bool(value: object) -> object:
     return _OMIT if value is None else bool(value)
 
 
-def _int(value: Any) -> Any:
+def _int(value: object) -> object:
     return value if isinstance(value, int | float) and not isinstance(value, bool) and value else _OMIT
 
 
-def _ptr_int(value: Any) -> Any:
+def _ptr_int(value: object) -> object:
     return _OMIT if value is None else value
 
 
-def _float(value: Any) -> Any:
+def _float(value: object) -> object:
     return value if isinstance(value, int | float) and value else _OMIT
 
 
-def _duration(value: Any) -> Any:
+def _duration(value: object) -> object:
     ns = _parse_duration(value)
     return _OMIT if not ns else format_duration(ns)
 
 
-def _ptr_duration(value: Any) -> Any:
+def _ptr_duration(value: object) -> object:
     if value is None:
         return _OMIT
     return format_duration(_parse_duration(value))
 
 
-def _parse_duration(value: Any) -> int:
+def _parse_duration(value: object) -> int:
     if value is None:
         return 0
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -86,7 +101,7 @@ def _parse_duration(value: Any) -> int:
         raise _Bad(str(err)) from None
 
 
-def _size(value: Any) -> Any:
+def _size(value: object) -> object:
     if value is None:
         return _OMIT
     try:
@@ -96,7 +111,7 @@ def _size(value: Any) -> Any:
     return str(size) if size else _OMIT
 
 
-def _str_list(value: Any) -> Any:
+def _str_list(value: object) -> object:
     """StringList: a string or a list of strings."""
     if value is None:
         return _OMIT
@@ -105,7 +120,7 @@ def _str_list(value: Any) -> Any:
     return out if out else _OMIT
 
 
-def _shell_command(value: Any) -> Any:
+def _shell_command(value: object) -> object:
     if value is None:
         return _OMIT
     if isinstance(value, str):
@@ -114,40 +129,40 @@ def _shell_command(value: Any) -> Any:
         except ValueError as err:
             raise _Bad(f"cannot split the command: {err}") from None
     else:
-        out = [_s(v) for v in value]
+        out = [_s(v) for v in _items(value)]
     return out if out else _OMIT
 
 
-def _mapping(value: Any, sep: str = "=", keep_null: bool = False) -> Any:
+def _mapping(value: object, sep: str = "=", keep_null: bool = False) -> object:
     """A map or a `k=v` list → {str: str} (null → "" unless keep_null)."""
     if value is None:
         return _OMIT
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     if isinstance(value, dict):
         for key, item in value.items():
             out[str(key)] = None if (item is None and keep_null) else _s(item)
     else:
-        for item in value:
+        for item in _items(value):
             key, found, rest = _s(item).partition(sep)
             out[key] = rest if found else (None if keep_null else "")
     return out if out else _OMIT
 
 
-def _labels(value: Any) -> Any:
+def _labels(value: object) -> object:
     return _mapping(value)
 
 
-def _mapping_nullable(value: Any) -> Any:
+def _mapping_nullable(value: object) -> object:
     return _mapping(value, keep_null=True)
 
 
-def _string_map(value: Any) -> Any:
+def _string_map(value: object) -> object:
     if not value:
         return _OMIT
     return {str(k): _s(v) for k, v in value.items()} if isinstance(value, dict) else _mapping(value)
 
 
-def _hosts(value: Any) -> Any:
+def _hosts(value: object) -> object:
     if not value:
         return _OMIT
     pairs: list[tuple[str, str | None]]
@@ -155,7 +170,7 @@ def _hosts(value: Any) -> Any:
         pairs = sorted((str(k), _s(v)) for k, v in value.items())
     else:
         pairs = []
-        for item in value:
+        for item in _items(value):
             text = _s(item)
             cut = min((i for i in (text.find("="), text.find(":")) if i >= 0), default=-1)
             if cut < 0:
@@ -173,19 +188,19 @@ def _hosts(value: Any) -> Any:
     return out
 
 
-def _any(value: Any) -> Any:
+def _any(value: object) -> object:
     return value
 
 
-def _struct(spec: dict[str, Callable[[Any], Any]], keep_empty: bool = False) -> Callable[[Any], Any]:
+def _struct(spec: dict[str, Conv], keep_empty: bool = False) -> Conv:
     """A Go struct: convert known fields, drop zero ones; a pointer struct keeps `{}`."""
 
-    def convert(value: Any) -> Any:
+    def convert(value: object) -> object:
         if value is None:
             return _OMIT
         if not isinstance(value, dict):
             raise _Bad("must be a mapping")
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for key, item in value.items():
             fn = spec.get(key)
             if fn is None:
@@ -200,12 +215,12 @@ def _struct(spec: dict[str, Callable[[Any], Any]], keep_empty: bool = False) -> 
     return convert
 
 
-def _list_of(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
+def _list_of(fn: Conv) -> Conv:
+    def convert(value: object) -> object:
         if not value:
             return _OMIT
         out = []
-        for item in value:
+        for item in _items(value):
             converted = fn(item)
             out.append({} if converted is _OMIT else converted)
         return out
@@ -213,12 +228,12 @@ def _list_of(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return convert
 
 
-def _map_of(fn: Callable[[Any], Any], null: Any = None) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
+def _map_of(fn: Conv, null: object = None) -> Conv:
+    def convert(value: object) -> object:
         if not value:
             return _OMIT
         out = {}
-        for key, item in value.items():
+        for key, item in _entries(value).items():
             converted = fn(item) if item is not None else null
             out[str(key)] = null if converted is _OMIT else converted
         return out
@@ -226,44 +241,15 @@ def _map_of(fn: Callable[[Any], Any], null: Any = None) -> Callable[[Any], Any]:
     return convert
 
 
-_UPDATE = _struct({
-    "parallelism": _ptr_int, "delay": _duration, "failure_action": _str, "monitor": _duration,
-    "max_failure_ratio": _float, "order": _str,
-}, keep_empty=True)
-_RESOURCE = _struct({
-    "cpus": _str, "memory": _size, "pids": _int,
-    "generic_resources": _list_of(_struct({
-        "discrete_resource_spec": _struct({"kind": _str, "value": _int}),
-    })),
-}, keep_empty=True)
-_DEPLOY = _struct({
-    "mode": _str,
-    "replicas": _ptr_int,
-    "labels": _labels,
-    "update_config": _UPDATE,
-    "rollback_config": _UPDATE,
-    "resources": _struct({"limits": _RESOURCE, "reservations": _RESOURCE}),
-    "restart_policy": _struct({
-        "condition": _str, "delay": _ptr_duration, "max_attempts": _ptr_int, "window": _ptr_duration,
-    }, keep_empty=True),
-    "placement": _struct({
-        "constraints": _str_list,
-        "preferences": _list_of(_struct({"spread": _str})),
-        "max_replicas_per_node": _int,
-    }),
-    "endpoint_mode": _str,
-})
-
-
-def _depends_on(value: Any) -> Any:
+def _depends_on(value: object) -> object:
     """The list syntax stays a list (the reference prints it so); the long syntax (Compose
     Specification files only) is a map with each default written out, as `docker compose config` does."""
     if not isinstance(value, dict):
         return _str_list(value)
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for name, options in value.items():
         options = options if isinstance(options, dict) else {}
-        entry: dict[str, Any] = {"condition": _s(options.get("condition") or "service_started"),
+        entry: dict[str, object] = {"condition": _s(options.get("condition") or "service_started"),
                                  "required": options.get("required") is not False}
         if options.get("restart") is True:
             entry["restart"] = True
@@ -271,115 +257,86 @@ def _depends_on(value: Any) -> Any:
     return out if out else _OMIT
 
 
-def _healthcheck_test(value: Any) -> Any:
+def _healthcheck_test(value: object) -> object:
     if isinstance(value, str):
         return ["CMD-SHELL", value]
     return _str_list(value)
 
 
-_HEALTHCHECK = _struct({
-    "test": _healthcheck_test, "timeout": _ptr_duration, "interval": _ptr_duration, "retries": _ptr_int,
-    "start_period": _ptr_duration, "start_interval": _ptr_duration, "disable": _bool,
-}, keep_empty=True)
+def _build(inner: Conv) -> Conv:
+    def convert(value: object) -> object:
+        if isinstance(value, str):
+            return {"context": value} if value else _OMIT
+        return inner(value)
+
+    return convert
 
 
-def _build(value: Any) -> Any:
-    if isinstance(value, str):
-        return {"context": value} if value else _OMIT
-    return _struct({
-        "context": _str, "dockerfile": _str, "args": _mapping_nullable, "labels": _labels,
-        "cache_from": _str_list, "extra_hosts": _hosts, "network": _str, "target": _str,
-    })(value)
+def _ulimit(inner: Conv) -> Conv:
+    def convert(value: object) -> object:
+        if isinstance(value, int):
+            return value if value else {}
+        return inner(value)
+
+    return convert
 
 
-def _ulimit(value: Any) -> Any:
-    if isinstance(value, int):
-        return value if value else {}
-    return _struct({"soft": _int, "hard": _int}, keep_empty=True)(value)
+def _service_networks(inner: Conv) -> Conv:
+    def convert(value: object) -> object:
+        if not value:
+            return _OMIT
+        if isinstance(value, list):
+            return {_s(name): None for name in value}
+        return {str(k): (None if v is None else inner(v)) for k, v in _entries(value).items()}
+
+    return convert
 
 
-def _service_networks(value: Any) -> Any:
-    if not value:
-        return _OMIT
-    if isinstance(value, list):
-        return {_s(name): None for name in value}
-    conv = _struct({
-        "aliases": _str_list, "driver_opts": _string_map, "ipv4_address": _str, "ipv6_address": _str,
-    }, keep_empty=True)
-    return {str(k): (None if v is None else conv(v)) for k, v in value.items()}
+def _file_ref(inner: Conv) -> Conv:
+    def convert(value: object) -> object:
+        if isinstance(value, str):
+            return {"source": value}
+        return inner(value)
+
+    return convert
 
 
-def _file_ref(value: Any) -> Any:
-    if isinstance(value, str):
-        return {"source": value}
-    return _struct({"source": _str, "target": _str, "uid": _str, "gid": _str, "mode": _ptr_int},
-                   keep_empty=True)(value)
+_LEAVES: dict[str, Conv] = {
+    "str": _str, "bool": _bool, "ptr_bool": _ptr_bool, "int": _int, "ptr_int": _ptr_int, "float": _float,
+    "duration": _duration, "ptr_duration": _ptr_duration, "size": _size, "str_list": _str_list,
+    "shell_command": _shell_command, "labels": _labels, "mapping_nullable": _mapping_nullable,
+    "string_map": _string_map, "hosts": _hosts, "any": _any, "depends_on": _depends_on,
+    "healthcheck_test": _healthcheck_test,
+}
+_WRAPPERS: dict[str, Callable[[Conv], Conv]] = {"build": _build, "file_ref": _file_ref, "ulimit": _ulimit}
 
 
-def _long_port(value: Any) -> Any:
-    return _struct({"mode": _str, "target": _int, "published": _int, "protocol": _str},
-                   keep_empty=True)(value)
+def _fields(path: str) -> dict[str, Conv]:
+    """The converters of the keys below `path` that have one, from the compose field registry."""
+    return {row.key: _converter(row.path) for row in compose.children(path)
+            if row.load is not None and row.load != "code"}
 
 
-_LOGGING = _struct({"driver": _str, "options": _string_map}, keep_empty=True)
-_CREDENTIAL_SPEC = _struct({"config": _str, "file": _str, "registry": _str})
+def _converter(path: str) -> Conv:
+    """How the value at `path` of the registry (model/compose.py) is normalised."""
+    kind = compose.BY_PATH[path].load
+    if kind in _LEAVES:
+        return _LEAVES[kind]
+    if kind == "list":
+        return _list_of(_converter(path + "[]"))
+    if kind == "ulimits":
+        return _map_of(_converter(path + ".*"), null={})
+    if kind == "networks":
+        return _service_networks(_converter(path + ".*"))
+    inner = _struct(_fields(path), keep_empty=kind != "struct")
+    return _WRAPPERS[kind](inner) if kind in _WRAPPERS else inner
+
 
 # Fields with a simple conversion; ports, volumes, environment and env_file have their own code.
-_SERVICE_FIELDS: dict[str, Callable[[Any], Any]] = {
-    "build": _build,
-    "cap_add": _str_list, "cap_drop": _str_list,
-    "cgroupns_mode": _str, "cgroup_parent": _str,
-    "command": _shell_command,
-    "configs": _list_of(_file_ref),
-    "container_name": _str,
-    "credential_spec": _CREDENTIAL_SPEC,
-    "depends_on": _depends_on,
-    "deploy": _DEPLOY,
-    "devices": _str_list,
-    "dns": _str_list, "dns_search": _str_list,
-    "domainname": _str,
-    "entrypoint": _shell_command,
-    "env_file": _str_list,
-    "expose": _str_list,
-    "external_links": _str_list,
-    "extra_hosts": _hosts,
-    "hostname": _str,
-    "healthcheck": _HEALTHCHECK,
-    "image": _str,
-    "init": _ptr_bool,
-    "ipc": _str,
-    "isolation": _str,
-    "labels": _labels,
-    "links": _str_list,
-    "logging": _LOGGING,
-    "mac_address": _str,
-    "network_mode": _str,
-    "networks": _service_networks,
-    "pid": _str,
-    "privileged": _bool,
-    "read_only": _bool,
-    "restart": _str,
-    "secrets": _list_of(_file_ref),
-    "security_opt": _str_list,
-    "shm_size": _str,
-    "stdin_open": _bool,
-    "stop_grace_period": _ptr_duration,
-    "stop_signal": _str,
-    "sysctls": _labels,
-    "tmpfs": _str_list,
-    "tty": _bool,
-    "ulimits": _map_of(_ulimit, null={}),
-    "user": _str,
-    "userns_mode": _str,
-    "working_dir": _str,
-}
-
-_VOLUME_LONG = _struct({
-    "type": _str, "source": _str, "target": _str, "read_only": _bool, "consistency": _str,
-    "bind": _struct({"propagation": _str}, keep_empty=True),
-    "volume": _struct({"nocopy": _bool, "subpath": _str}, keep_empty=True),
-    "tmpfs": _struct({"size": _int}, keep_empty=True),
-}, keep_empty=True)
+_SERVICE_FIELDS = _fields("services.*")
+_LONG_PORT = _converter("services.*.ports[]")
+_VOLUME_LONG = _converter("services.*.volumes[]")
+_SECTIONS = {section: _converter(section + ".*") for section in ("networks", "volumes", "secrets", "configs")}
 
 
 class Normalizer:
@@ -399,19 +356,20 @@ class Normalizer:
         self.warnings.append(Diagnostic(message, self.doc.filename, self.doc.line_of(path), dotted(path),
                                         severity="warning"))
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> dict[str, object]:
         data = self.doc.data
-        out: dict[str, Any] = {"version": self.doc.version}
+        out: dict[str, object] = {"version": self.doc.version}
         if self.doc.spec and isinstance(data.get("name"), str) and data["name"]:
             out["name"] = data["name"]
         services = data.get("services") or {}
-        out["services"] = {}
+        normalised: dict[str, dict[str, object]] = {}
+        out["services"] = normalised
         if isinstance(services, dict):
             for name, service in services.items():
                 if isinstance(service, dict):
-                    out["services"][str(name)] = self.service(str(name), service)
+                    normalised[str(name)] = self.service(str(name), service)
                 elif service is None:
-                    out["services"][str(name)] = {}
+                    normalised[str(name)] = {}
         for section, fn in (("networks", self.network), ("volumes", self.volume),
                             ("secrets", self.secret), ("configs", self.config)):
             entries = data.get(section)
@@ -425,11 +383,12 @@ class Normalizer:
 
     # --- services ------------------------------------------------------------------------------
 
-    def service(self, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    def service(self, name: str, raw: dict[str, object]) -> dict[str, object]:
         base: KeyPath = ("services", name)
-        out: dict[str, Any] = {}
-        if self.doc.spec and isinstance(raw.get("env_file"), list):
-            raw = {**raw, "env_file": self.spec_env_files(raw["env_file"])}
+        out: dict[str, object] = {}
+        env_files = raw.get("env_file")
+        if self.doc.spec and isinstance(env_files, list):
+            raw = {**raw, "env_file": self.spec_env_files(env_files)}
         for key, value in raw.items():
             path = (*base, key)
             if key.startswith("x-"):
@@ -456,24 +415,26 @@ class Normalizer:
                 out[key] = converted
         from stackctl.load.envfile import resolve_environment
 
-        holder: dict[str, Any] = {k: raw[k] for k in ("env_file", "environment") if k in raw}
+        holder: dict[str, object] = {k: raw[k] for k in ("env_file", "environment") if k in raw}
         self.errors += resolve_environment(holder, self.working_dir, self.lookup, self.doc.filename,
                                            self.doc.line_of, name)
         if holder.get("environment"):
             out["environment"] = holder["environment"]
         return out
 
-    def ports(self, value: Any, path: KeyPath) -> Any:
+    def ports(self, value: object, path: KeyPath) -> object:
         if not value:
             return _OMIT
-        out: list[dict[str, Any]] = []
-        for index, item in enumerate(value):
+        out: list[dict[str, object]] = []
+        for index, item in enumerate(_items(value)):
             if isinstance(item, dict):
+                port: dict[str, object] | None = item
                 if self.doc.spec:
-                    item = self.spec_port(item, (*path, index))
-                    if item is None:
+                    port = self.spec_port(item, (*path, index))
+                    if port is None:
                         continue
-                out.append(_long_port(item))
+                long_port = _LONG_PORT(port)
+                out.append(long_port if isinstance(long_port, dict) else {})
                 continue
             try:
                 parsed = expand_port_spec(item)
@@ -485,7 +446,7 @@ class Normalizer:
                 self.warn(message, (*path, index))
         return out
 
-    def spec_env_files(self, items: list[Any]) -> list[Any]:
+    def spec_env_files(self, items: list[object]) -> list[object]:
         """Compose Specification `env_file` items {path, required} → paths; an optional file that
         does not exist is left out, as compose does."""
         out = []
@@ -499,9 +460,9 @@ class Normalizer:
             out.append(path)
         return out
 
-    def spec_port(self, item: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
+    def spec_port(self, item: dict[str, object], path: KeyPath) -> dict[str, object] | None:
         """A Compose Specification long port → the 3.x one: `published: "8080"` becomes 8080 (the
-        keys swarm has no field for are dropped by _long_port; load/spec.py warns about them)."""
+        keys swarm has no field for are dropped by the long port struct; load/spec.py warns about them)."""
         item = dict(item)
         published = item.get("published")
         if isinstance(published, str):
@@ -516,11 +477,12 @@ class Normalizer:
                 return None
         return item
 
-    def service_volumes(self, value: Any, path: KeyPath) -> Any:
+    def service_volumes(self, value: object, path: KeyPath) -> object:
         if not value:
             return _OMIT
-        out: list[dict[str, Any]] = []
-        for index, item in enumerate(value):
+        out: list[dict[str, object]] = []
+        for index, item in enumerate(_items(value)):
+            volume: dict[str, object]
             if isinstance(item, str):
                 try:
                     volume = parse_volume_spec(item)
@@ -528,16 +490,17 @@ class Normalizer:
                     self.error(str(err), (*path, index))
                     continue
             else:
-                volume = _VOLUME_LONG(item)
-                if volume is _OMIT:
+                long_volume = _VOLUME_LONG(item)
+                if not isinstance(long_volume, dict):
                     continue
+                volume = long_volume
             if volume.get("type") == "bind":
                 source = volume.get("source", "")
                 if not source:
                     self.error('invalid mount config for type "bind": field Source must not be empty',
                                (*path, index))
                     continue
-                volume["source"] = self.bind_path(source)
+                volume["source"] = self.bind_path(str(source))
             out.append(volume)
         return out
 
@@ -557,8 +520,8 @@ class Normalizer:
     # --- top-level objects ---------------------------------------------------------------------
 
     def external(
-        self, kind: str, key: str, raw: dict[str, Any], deprecated_since: str
-    ) -> dict[str, Any] | None:
+        self, kind: str, key: str, raw: dict[str, object], deprecated_since: str
+    ) -> dict[str, object] | None:
         """The external form `{name, external: true}`, or None when the object is not external."""
         ext = raw.get("external")
         if not ext:
@@ -574,18 +537,14 @@ class Normalizer:
             name = name or ext["name"]
         return {"name": _s(name) if name else key, "external": True}
 
-    def network(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+    def network(self, key: str, raw: dict[str, object]) -> dict[str, object]:
         ext = self.external("network", key, raw, "3.5")
         if ext is not None:
             return {**ext, **{k: v for k, v in raw.items() if k.startswith("x-")}}
-        spec = _struct({
-            "name": _str, "driver": _str, "driver_opts": _string_map,
-            "ipam": _struct({"driver": _str, "config": _list_of(_struct({"subnet": _str}))}),
-            "internal": _bool, "attachable": _bool, "labels": _labels,
-        }, keep_empty=True)
+        spec = _SECTIONS["networks"]
         return self._convert(spec, raw, ("networks", key))
 
-    def volume(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+    def volume(self, key: str, raw: dict[str, object]) -> dict[str, object]:
         ext = self.external("volume", key, raw, "3.4")
         if ext is not None:
             for conflict in ("driver", "driver_opts", "labels"):
@@ -593,29 +552,23 @@ class Normalizer:
                     self.error(f'conflicting parameters "external" and "{conflict}" specified for volume '
                                f'"{key}"', ("volumes", key, conflict))
             return {**ext, **{k: v for k, v in raw.items() if k.startswith("x-")}}
-        spec = _struct({
-            "name": _str, "driver": _str, "driver_opts": _string_map, "labels": _labels,
-            "x-cluster-spec": _cluster_spec,
-        }, keep_empty=True)
+        spec = _SECTIONS["volumes"]
         return self._convert(spec, raw, ("volumes", key))
 
-    def secret(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+    def secret(self, key: str, raw: dict[str, object]) -> dict[str, object]:
         return self.file_object("secret", key, raw)
 
-    def config(self, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+    def config(self, key: str, raw: dict[str, object]) -> dict[str, object]:
         return self.file_object("config", key, raw)
 
-    def file_object(self, kind: str, key: str, raw: dict[str, Any]) -> dict[str, Any]:
+    def file_object(self, kind: str, key: str, raw: dict[str, object]) -> dict[str, object]:
         if raw.get("content") is not None and not raw.get("file"):  # Compose Specification files only
             self.error(f'{kind} "{key}": inline content is not supported', (kind + "s", key, "content"),
                        "put the content in a file and use file:")
             return {}
         extras = {k: v for k, v in raw.items() if k.startswith("x-")}
         ext = self.external(kind, key, raw, "3.5")
-        spec = _struct({
-            "name": _str, "file": _str, "environment": _str, "labels": _labels, "driver": _str,
-            "driver_opts": _string_map, "template_driver": _str,
-        }, keep_empty=True)
+        spec = _SECTIONS[kind + "s"]
         out = self._convert(spec, raw, (kind + "s", key))
         if ext is not None:
             out.update(ext)
@@ -627,11 +580,11 @@ class Normalizer:
                 self.error(f"{kind}.driver and {kind}.file conflict; only use {kind}.driver",
                            (kind + "s", key, "driver"))
         else:
-            out["file"] = self.abs_path(out.get("file", ""))
+            out["file"] = self.abs_path(str(out.get("file", "")))
         out.update(extras)
         return out
 
-    def _convert(self, spec: Callable[[Any], Any], raw: dict[str, Any], path: KeyPath) -> dict[str, Any]:
+    def _convert(self, spec: Conv, raw: dict[str, object], path: KeyPath) -> dict[str, object]:
         try:
             out = spec(raw)
         except _Bad as err:
@@ -639,23 +592,7 @@ class Normalizer:
             return {}
         except (TypeError, AttributeError, ValueError):
             return {}
-        return {} if out is _OMIT else out
-
-
-def _segments(value: Any) -> Any:
-    return _mapping(value)
-
-
-def _cluster_spec(value: Any) -> Any:
-    topology = _list_of(_struct({"segments": _segments}, keep_empty=True))
-    return _struct({
-        "group": _str,
-        "access_mode": _struct({"scope": _str, "sharing": _str, "block_volume": _any, "mount_volume": _any}),
-        "accessibility_requirements": _struct({"requisite": topology, "preferred": topology}),
-        "capacity_range": _struct({"required_bytes": _size, "limit_bytes": _size}),
-        "secrets": _list_of(_struct({"key": _str, "secret": _str})),
-        "availability": _str,
-    })(value)
+        return out if isinstance(out, dict) else {}
 
 
 def _version_at_least(version: str, minimum: str) -> bool:
@@ -670,7 +607,7 @@ def _version_at_least(version: str, minimum: str) -> bool:
 
 def normalize_doc(
     doc: SourceDoc, working_dir: str, lookup: Lookup
-) -> tuple[dict[str, Any], list[Diagnostic], list[Diagnostic]]:
+) -> tuple[dict[str, object], list[Diagnostic], list[Diagnostic]]:
     """(normalised data, errors, warnings) for one file."""
     norm = Normalizer(doc, working_dir, lookup)
     out = norm.run()

@@ -11,15 +11,14 @@ A field with no compose key (set on the swarm, outside any file) keeps its engin
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from stackctl.model.compose import FIELDS, Unit, engine_field
 from stackctl.swarm.modes import MODE_NAMES
-from stackctl.units import format_duration, parse_bytes, parse_cpus, parse_duration
+from stackctl.units import format_bytes, format_cpus, format_duration, parse_bytes, parse_cpus, parse_duration
 
-Formatter = Callable[[Any, Any], str]  # (engine value, the file's own value or None) -> text
+Formatter = Callable[[object, object], str]  # (engine value, the file's own value or None) -> text
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class ComposeChange:
             return self.parts
         return tuple(self.compose_path.split(".")) if self.compose_path else ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         # `path` is the engine path, as in stackctl.diff/v1
         return {"compose_path": self.compose_path, "engine_path": self.engine_path, "path": self.engine_path,
                 "file": self.file, "line": self.line, "old": self.old, "new": self.new,
@@ -71,7 +70,7 @@ def key_text(parts: Sequence[str]) -> str:
 # --- value grammars, engine value back to the file's unit -------------------------------
 
 
-def _text(value: Any, _file_value: Any = None) -> str:
+def _text(value: object, _file_value: object = None) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, bool):
@@ -85,7 +84,7 @@ def _text(value: Any, _file_value: Any = None) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _duration(value: Any, _file_value: Any = None) -> str:
+def _duration(value: object, _file_value: object = None) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -93,37 +92,24 @@ def _duration(value: Any, _file_value: Any = None) -> str:
     return _text(value)
 
 
-_SIZE_UNITS = (("p", 1 << 50), ("t", 1 << 40), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10))
-_SIZE_SUFFIX = re.compile(r"^\s*[\d.]+\s*([kmgtpKMGTP])((?:[iI])?[bB])?\s*$")
-
-
-def _bytes(value: Any, file_value: Any = None) -> str:
+def _bytes(value: object, file_value: object = None) -> str:
     """Bytes in the suffix the file uses (`64M`), else the largest exact one."""
     if value is None:
         return "(none)"
     if not isinstance(value, int) or isinstance(value, bool):
         return _text(value)
-    match = _SIZE_SUFFIX.match(file_value) if isinstance(file_value, str) else None
-    if match:
-        size = dict(_SIZE_UNITS)[match.group(1).lower()]
-        if value % size == 0:
-            return f"{value // size}{match.group(1)}{match.group(2) or ''}"
-    for unit, size in _SIZE_UNITS:
-        if value and value % size == 0:
-            return f"{value // size}{unit.upper()}"
-    return str(value)
+    return format_bytes(value, file_value if isinstance(file_value, str) else None)
 
 
-def _cpus(value: Any, _file_value: Any = None) -> str:
+def _cpus(value: object, _file_value: object = None) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, int) and not isinstance(value, bool):
-        whole, frac = divmod(value, 1_000_000_000)
-        return str(whole) if not frac else f"{whole}.{str(frac).rjust(9, '0').rstrip('0')}"
+        return format_cpus(value)
     return _text(value)
 
 
-def _replicas(value: Any, _file_value: Any = None) -> str:
+def _replicas(value: object, _file_value: object = None) -> str:
     if isinstance(value, dict):
         count = (value.get("Replicated") or {}).get("Replicas")
         if count is not None:
@@ -131,100 +117,29 @@ def _replicas(value: Any, _file_value: Any = None) -> str:
     return _text(value)
 
 
-def _mode(value: Any, _file_value: Any = None) -> str:
+def _mode(value: object, _file_value: object = None) -> str:
     if isinstance(value, dict) and value:
         return MODE_NAMES.get(next(iter(value)), _text(value))
     return _text(value)
 
 
-# --- the table: engine path prefix -> (compose path, grammar) ---------------------------
+# --- engine path -> compose key and grammar: the compose field registry (model/compose.py) ---------
 
-_CS = "TaskTemplate.ContainerSpec."
-_HC = _CS + "Healthcheck."
-_RES = "TaskTemplate.Resources."
-_RP = "TaskTemplate.RestartPolicy."
-_PL = "TaskTemplate.Placement."
-
-FIELDS: dict[str, tuple[str, Formatter]] = {
-    _CS + "Image": ("image", _text),
-    _CS + "Args": ("command", _text),
-    _CS + "Command": ("entrypoint", _text),
-    _CS + "Env": ("environment", _text),
-    _CS + "Dir": ("working_dir", _text),
-    _CS + "User": ("user", _text),
-    _CS + "Hostname": ("hostname", _text),
-    _CS + "Init": ("init", _text),
-    _CS + "StopSignal": ("stop_signal", _text),
-    _CS + "StopGracePeriod": ("stop_grace_period", _duration),
-    _CS + "TTY": ("tty", _text),
-    _CS + "OpenStdin": ("stdin_open", _text),
-    _CS + "ReadOnly": ("read_only", _text),
-    _CS + "Labels": ("labels", _text),
-    _CS + "Mounts": ("volumes", _text),
-    _CS + "Hosts": ("extra_hosts", _text),
-    _CS + "DNSConfig.Nameservers": ("dns", _text),
-    _CS + "DNSConfig.Search": ("dns_search", _text),
-    _CS + "DNSConfig.Options": ("dns_opt", _text),
-    _CS + "Secrets": ("secrets", _text),
-    _CS + "Configs": ("configs", _text),
-    _CS + "Privileges.CredentialSpec": ("credential_spec", _text),
-    _CS + "Isolation": ("isolation", _text),
-    _CS + "Sysctls": ("sysctls", _text),
-    _CS + "CapabilityAdd": ("cap_add", _text),
-    _CS + "CapabilityDrop": ("cap_drop", _text),
-    _CS + "Ulimits": ("ulimits", _text),
-    _CS + "OomScoreAdj": ("oom_score_adj", _text),
-    _CS + "PidsLimit": ("deploy.resources.limits.pids", _text),
-    _HC + "Test": ("healthcheck.test", _text),
-    _HC + "Interval": ("healthcheck.interval", _duration),
-    _HC + "Timeout": ("healthcheck.timeout", _duration),
-    _HC + "StartPeriod": ("healthcheck.start_period", _duration),
-    _HC + "StartInterval": ("healthcheck.start_interval", _duration),
-    _HC + "Retries": ("healthcheck.retries", _text),
-    _RES + "Limits.NanoCPUs": ("deploy.resources.limits.cpus", _cpus),
-    _RES + "Limits.MemoryBytes": ("deploy.resources.limits.memory", _bytes),
-    _RES + "Limits.Pids": ("deploy.resources.limits.pids", _text),
-    _RES + "Reservations.NanoCPUs": ("deploy.resources.reservations.cpus", _cpus),
-    _RES + "Reservations.MemoryBytes": ("deploy.resources.reservations.memory", _bytes),
-    _RES + "Reservations.GenericResources": ("deploy.resources.reservations.generic_resources", _text),
-    _RP + "Condition": ("deploy.restart_policy.condition", _text),
-    _RP + "Delay": ("deploy.restart_policy.delay", _duration),
-    _RP + "MaxAttempts": ("deploy.restart_policy.max_attempts", _text),
-    _RP + "Window": ("deploy.restart_policy.window", _duration),
-    _PL + "Constraints": ("deploy.placement.constraints", _text),
-    _PL + "Preferences": ("deploy.placement.preferences", _text),
-    _PL + "MaxReplicas": ("deploy.placement.max_replicas_per_node", _text),
-    "TaskTemplate.Networks": ("networks", _text),
-    "TaskTemplate.LogDriver.Name": ("logging.driver", _text),
-    "TaskTemplate.LogDriver.Options": ("logging.options", _text),
-    "Labels": ("deploy.labels", _text),
-    "Mode.Replicated.Replicas": ("deploy.replicas", _text),
-    "Mode": ("deploy.mode", _mode),
-    "EndpointSpec.Mode": ("deploy.endpoint_mode", _text),
-    "EndpointSpec.Ports": ("ports", _text),
-}
-for _engine, _compose in (("UpdateConfig", "update_config"), ("RollbackConfig", "rollback_config")):
-    FIELDS[f"{_engine}.Parallelism"] = (f"deploy.{_compose}.parallelism", _text)
-    FIELDS[f"{_engine}.Delay"] = (f"deploy.{_compose}.delay", _duration)
-    FIELDS[f"{_engine}.FailureAction"] = (f"deploy.{_compose}.failure_action", _text)
-    FIELDS[f"{_engine}.Monitor"] = (f"deploy.{_compose}.monitor", _duration)
-    FIELDS[f"{_engine}.MaxFailureRatio"] = (f"deploy.{_compose}.max_failure_ratio", _text)
-    FIELDS[f"{_engine}.Order"] = (f"deploy.{_compose}.order", _text)
-
-# Longest prefix first, so `Mode.Replicated.Replicas` wins over `Mode`.
-_PREFIXES = sorted(FIELDS, key=len, reverse=True)
+_GRAMMARS: dict[Unit, Formatter] = {"text": _text, "duration": _duration, "bytes": _bytes, "cpus": _cpus,
+                                    "mode": _mode}
 
 
 def compose_field(engine_path: str) -> tuple[str, Formatter, str] | None:
     """(compose path, grammar, the engine path's rest) for a dotted engine path, or None."""
-    for prefix in _PREFIXES:
-        if engine_path == prefix or engine_path.startswith((prefix + ".", prefix + "[")):
-            return (*FIELDS[prefix], engine_path[len(prefix):])
-    return None
+    found = engine_field(engine_path)
+    if found is None or found[0].service_key is None:
+        return None
+    field, rest = found
+    return str(field.service_key), _GRAMMARS[field.unit], rest
 
 
-def _file_value(service: Mapping[str, Any] | None, compose_path: str) -> Any:
-    value: Any = service
+def _file_value(service: Mapping[str, object] | None, compose_path: str) -> object:
+    value: object = service
     for part in compose_path.split("."):
         if not isinstance(value, Mapping):
             return None
@@ -232,7 +147,7 @@ def _file_value(service: Mapping[str, Any] | None, compose_path: str) -> Any:
     return value
 
 
-def _shown(grammar: Formatter, value: Any, file_value: Any = None) -> str | None:
+def _shown(grammar: Formatter, value: object, file_value: object = None) -> str | None:
     """A value in the file's words (the file's own text when it means this value: `90s`, not
     `1m30s`); None when it is not set."""
     if value is None:
@@ -247,14 +162,14 @@ def _shown(grammar: Formatter, value: Any, file_value: Any = None) -> str | None
     return grammar(value, file_value)
 
 
-_PARSERS: dict[Formatter, Callable[[Any], int]] = {_duration: parse_duration, _bytes: parse_bytes,
+_PARSERS: dict[Formatter, Callable[[object], int]] = {_duration: parse_duration, _bytes: parse_bytes,
                                                    _cpus: parse_cpus}
 
 
 _PORT_KEYS = {"Protocol", "TargetPort", "PublishedPort", "PublishMode"}
 
 
-def _port(value: Any) -> str:
+def _port(value: object) -> str:
     """An EndpointSpec port as the short syntax writes it: `8080:80/tcp`, `80/udp`."""
     if not isinstance(value, Mapping) or set(value) - _PORT_KEYS:
         return _text(value)
@@ -266,7 +181,7 @@ def _port(value: Any) -> str:
     return text
 
 
-def _mount(value: Any) -> str:
+def _mount(value: object) -> str:
     """A mount as the short syntax writes it (`data:/data:ro`); other options as JSON."""
     if not isinstance(value, Mapping) or set(value) - {"Type", "Source", "Target", "ReadOnly"}:
         return _text(value)
@@ -277,7 +192,7 @@ def _mount(value: Any) -> str:
     return text + (":ro" if value.get("ReadOnly") else "")
 
 
-def _file_ref(value: Any) -> str:
+def _file_ref(value: object) -> str:
     """A secret/config reference: `STACK_pw-1a2b3c4d as /run/secrets/pw` (the version, its path)."""
     if not isinstance(value, Mapping):
         return _text(value)
@@ -286,7 +201,7 @@ def _file_ref(value: Any) -> str:
     return f"{name} as {target}" if name and target else _text(value)
 
 
-def _network(value: Any) -> str:
+def _network(value: object) -> str:
     """A service's network attachment: `shop_back` or `shop_back (aliases: db)`."""
     if not isinstance(value, Mapping) or set(value) - {"Target", "Aliases"} or not value.get("Target"):
         return _text(value)
@@ -294,11 +209,11 @@ def _network(value: Any) -> str:
     return str(value["Target"]) + (f" (aliases: {', '.join(map(str, aliases))})" if aliases else "")
 
 
-_ELEMENT_TEXT: dict[str, Callable[[Any], str]] = {"ports": _port, "volumes": _mount, "secrets": _file_ref,
+_ELEMENT_TEXT: dict[str, Callable[[object], str]] = {"ports": _port, "volumes": _mount, "secrets": _file_ref,
                                                   "configs": _file_ref, "networks": _network}
 
 
-def _env_map(items: Sequence[Any]) -> dict[str, str | None]:
+def _env_map(items: Sequence[object]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for item in items:
         name, eq, value = str(item).partition("=")
@@ -307,7 +222,8 @@ def _env_map(items: Sequence[Any]) -> dict[str, str | None]:
 
 
 _ABSENT = object()
-_MAPS = ("labels", "deploy.labels", "sysctls", "logging.options")
+_MAPS = frozenset(str(f.service_key) for f in FIELDS
+                  if f.elements and f.service_key and f.load in ("labels", "string_map"))
 
 
 def _env_value(env: Mapping[str, str | None], name: str) -> str | None:
@@ -317,11 +233,11 @@ def _env_value(env: Mapping[str, str | None], name: str) -> str | None:
     return "(no value)" if value is None else _text(value)
 
 
-def _element_changes(compose_path: str, engine_path: str, old: Any, new: Any) -> list[ComposeChange]:
+def _element_changes(compose_path: str, engine_path: str, old: object, new: object) -> list[ComposeChange]:
     """Lists diffed by element: `environment.LEVEL: info → debug`, `ports: + 8080:80/tcp`."""
     base = tuple(compose_path.split("."))
     if compose_path == "environment":
-        before, after = _env_map(old or []), _env_map(new or [])
+        before, after = _env_map(_as_list(old)), _env_map(_as_list(new))
         out = []
         for name in sorted(set(before) | set(after)):
             if before.get(name, _ABSENT) != after.get(name, _ABSENT):
@@ -329,7 +245,7 @@ def _element_changes(compose_path: str, engine_path: str, old: Any, new: Any) ->
                                          _env_value(after, name), parts=(*base, name)))
         return out
     if compose_path in _MAPS and _is_map(old) and _is_map(new):
-        before_map, after_map = dict(old or {}), dict(new or {})
+        before_map, after_map = _as_map(old), _as_map(new)
         return [ComposeChange(key_text((*base, key)), engine_path, _shown(_text, before_map.get(key)),
                               _shown(_text, after_map.get(key)), parts=(*base, key))
                 for key in sorted(set(before_map) | set(after_map))
@@ -348,14 +264,22 @@ def _element_changes(compose_path: str, engine_path: str, old: Any, new: Any) ->
             + [ComposeChange(compose_path, engine_path, None, show(v), True, base) for v in added])
 
 
-ELEMENTWISE = frozenset({
-    "environment", "labels", "deploy.labels", "sysctls", "logging.options", "volumes", "ports", "secrets",
-    "configs", "networks", "extra_hosts", "dns", "dns_search", "cap_add", "cap_drop", "ulimits",
-    "deploy.placement.constraints", "deploy.placement.preferences"})
+# the keys the plan diffs by element (the registry's `elements` rows), and which of them are maps
+ELEMENTWISE = frozenset(str(f.service_key) for f in FIELDS if f.elements and f.service_key)
 
 
-def _is_map(value: Any) -> bool:
+def _is_map(value: object) -> bool:
     return value is None or isinstance(value, Mapping)
+
+
+def _as_map(value: object) -> dict[str, object]:
+    """A map's copy ({} for None)."""
+    return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
+def _as_list(value: object) -> Sequence[object]:
+    """A list ([] for None)."""
+    return value if isinstance(value, list | tuple) else []
 
 
 def list_field(engine_path: str) -> str | None:
@@ -367,8 +291,8 @@ def list_field(engine_path: str) -> str | None:
     return engine_path[: len(engine_path) - len(found[2])]
 
 
-def compose_changes(engine_path: str, old: Any, new: Any,
-                    service: Mapping[str, Any] | None = None) -> list[ComposeChange]:
+def compose_changes(engine_path: str, old: object, new: object,
+                    service: Mapping[str, object] | None = None) -> list[ComposeChange]:
     """One engine field change of a service as compose changes (usually one).
 
     `service`: the service's entry as the files write it (before normalisation), for their units.
@@ -376,7 +300,7 @@ def compose_changes(engine_path: str, old: Any, new: Any,
     found = compose_field(engine_path)
     if (found is None or found[2]) and _is_map(old) and _is_map(new) and (old or new):
         # A block added or removed whole (`TaskTemplate.Resources: None -> {...}`): its leaves.
-        before, after = dict(old or {}), dict(new or {})
+        before, after = _as_map(old), _as_map(new)
         out: list[ComposeChange] = []
         for key in sorted(set(before) | set(after)):
             if before.get(key) != after.get(key):

@@ -8,8 +8,6 @@ service scale`) tells which fields.
 
 from __future__ import annotations
 
-from typing import Any
-
 from stackctl.names import SPEC_DIGEST_LABEL
 from stackctl.observe import ObservedService, ObservedStack
 from stackctl.plan.digests import spec_digest
@@ -17,8 +15,8 @@ from stackctl.plan.fields import field_changes, normalize_service, path_parts, v
 from stackctl.plan.model import Action
 
 
-def mark_drift(act: Action, current: ObservedService, have: dict[str, Any], want: dict[str, Any],
-               digest: str, observed: ObservedStack) -> dict[str, Any] | None:
+def mark_drift(act: Action, current: ObservedService, have: dict[str, object], want: dict[str, object],
+               digest: str, observed: ObservedStack) -> dict[str, object] | None:
     """Which changed fields were changed on the swarm, not in the file (see module docstring).
 
     Returns the normalised spec stackctl last applied when it is known (what tells drift from
@@ -28,7 +26,7 @@ def mark_drift(act: Action, current: ObservedService, have: dict[str, Any], want
     have_digest = digest if have == want else spec_digest(have)
     if not applied or have_digest == applied:
         return None  # never deployed by stackctl, or unchanged since: every difference is the file's
-    last: dict[str, Any] | None = None
+    last: dict[str, object] | None = None
     if current.previous_spec:
         prev = normalize_service(current.previous_spec, observed)
         if spec_digest(prev) == applied:

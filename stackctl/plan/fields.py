@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from stackctl.convert.normalize_spec import normalize_service_spec
 from stackctl.load.source import dotted
 from stackctl.observe import ObservedStack
 from stackctl.plan.model import FieldChange
 
+Part = str | int  # a key, or a list index
 
-def value_at(value: Any, path: list[Any]) -> Any:
+
+def value_at(value: object, path: Sequence[Part]) -> object:
     for part in path:
         if isinstance(part, int):
             if not isinstance(value, list) or part >= len(value):
@@ -30,7 +31,7 @@ def value_at(value: Any, path: list[Any]) -> Any:
     return value
 
 
-def _is_scalar_list(value: Any) -> bool:
+def _is_scalar_list(value: object) -> bool:
     return isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value)
 
 
@@ -39,7 +40,7 @@ def _is_scalar_list(value: Any) -> bool:
 _WHOLE_BELOW = 0.33
 
 
-def _differences(old: Any, new: Any, path: list[Any], out: list[list[Any]]) -> None:
+def _differences(old: object, new: object, path: list[Part], out: list[list[Part]]) -> None:
     """The paths where two JSON-shaped values differ: a key only one side has, a list index only one
     side has, a scalar (or type) that differs, or a whole mapping (see _WHOLE_BELOW). Lists are
     compared index by index (scalar lists are reported whole by the caller)."""
@@ -64,7 +65,7 @@ def _differences(old: Any, new: Any, path: list[Any], out: list[list[Any]]) -> N
         out.append(path)
 
 
-def field_changes(old: Any, new: Any) -> list[FieldChange]:
+def field_changes(old: object, new: object) -> list[FieldChange]:
     """Field-level differences of two normalised specs; scalar lists are reported whole.
 
     Our own walk of the JSON data: deepdiff, used here before, imports numpy and pydantic (~200 ms,
@@ -72,9 +73,9 @@ def field_changes(old: Any, new: Any) -> list[FieldChange]:
     """
     if old == new:
         return []
-    found: list[list[Any]] = []
+    found: list[list[Part]] = []
     _differences(old, new, [], found)
-    paths: dict[str, list[Any]] = {}
+    paths: dict[str, list[Part]] = {}
     for path in found:
         for i, part in enumerate(path):
             if isinstance(part, int):
@@ -95,18 +96,18 @@ def field_changes(old: Any, new: Any) -> list[FieldChange]:
     return kept
 
 
-def _sort_key(path: list[Any]) -> list[tuple[int, Any]]:
+def _sort_key(path: list[Part]) -> list[tuple[int, Part]]:
     return [(0, p) if isinstance(p, int) else (1, str(p)) for p in path]
 
 
-def path_parts(text: str) -> list[Any]:
-    parts: list[Any] = []
+def path_parts(text: str) -> list[Part]:
+    parts: list[Part] = []
     for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", text):
         parts.append(int(index) if index else name)
     return parts
 
 
-def normalize_service(spec: Mapping[str, Any] | None, observed: ObservedStack) -> dict[str, Any]:
+def normalize_service(spec: Mapping[str, object] | None, observed: ObservedStack) -> dict[str, object]:
     """`spec` through the one normaliser, with what the observed swarm tells it: the network
     name of each ID and the engine's API version (fields it predates are dropped)."""
     network_ids = {name: net_id for net_id, name in observed.network_names.items()}

@@ -25,11 +25,11 @@ class FieldChange:
     """
 
     path: str
-    old: Any
-    new: Any
+    old: object
+    new: object
     drift: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         """The stackctl.diff/v2 change shape; a field of a network, secret or config has no
         compose path and keeps the engine's value."""
         return {"compose_path": None, "engine_path": self.path, "path": self.path, "file": None,
@@ -62,8 +62,8 @@ class Action:
     def writes(self) -> bool:
         return self.action in (CREATE, UPDATE, REMOVE)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
             "kind": self.kind,
             "name": self.name,
             "action": self.action,
@@ -134,7 +134,7 @@ class Plan:
             raise PlanError(f"deploy would fail: {problems}" if would else f"{problems}; nothing was changed",
                             list(self.errors))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "stack": self.stack,
             "changes": self.has_changes,

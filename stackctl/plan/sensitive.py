@@ -109,11 +109,11 @@ def _maybe(value: str | None, sensitive: Sensitive) -> str | None:
 
 
 def _field(ch: FieldChange, sensitive: Sensitive, service: str) -> FieldChange:
-    one = isinstance(ch.old, str | None) and isinstance(ch.new, str | None)
-    if ch.path.startswith(ENV_PATH + "[") and one:
+    old, new = ch.old, ch.new
+    if ch.path.startswith(ENV_PATH + "[") and isinstance(old, str | None) and isinstance(new, str | None):
         return dataclasses.replace(  # one element of the list
-            ch, old=None if ch.old is None else _env_item(ch.old, sensitive, service, True),
-            new=None if ch.new is None else _env_item(ch.new, sensitive, service, False))
+            ch, old=None if old is None else _env_item(old, sensitive, service, True),
+            new=None if new is None else _env_item(new, sensitive, service, False))
     if ch.path == ENV_PATH:
         return dataclasses.replace(ch, old=_env_list(ch.old, sensitive, service, old=True),
                                    new=_env_list(ch.new, sensitive, service, old=False))

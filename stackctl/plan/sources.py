@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from stackctl.errors import Diagnostic
 from stackctl.load.source import SourceDoc, locate
@@ -23,7 +22,7 @@ from stackctl.plan.model import FieldChange
 _ENTRY_KEYS = {("environment",), ("labels",), ("deploy", "labels"), ("sysctls",), ("logging", "options")}
 
 
-def _raw_at(data: Any, path: Sequence[str | int]) -> Any:
+def _raw_at(data: object, path: Sequence[str | int]) -> object:
     for part in path:
         if isinstance(part, int):
             if not isinstance(data, list) or part >= len(data):
@@ -36,26 +35,27 @@ def _raw_at(data: Any, path: Sequence[str | int]) -> Any:
     return data
 
 
-def _merge(base: Any, over: Any) -> Any:
+def _merge(base: object, over: object) -> object:
     if isinstance(base, Mapping) and isinstance(over, Mapping):
-        out = dict(base)
+        out: dict[object, object] = dict(base)
         for key, value in over.items():
             out[key] = _merge(base.get(key), value) if key in base else value
         return out
     return over
 
 
-def raw_service(docs: Sequence[SourceDoc], short: str) -> dict[str, Any] | None:
+def raw_service(docs: Sequence[SourceDoc], short: str) -> dict[str, object] | None:
     """The service's entry as the files write it (later files override earlier ones), or None."""
-    found: dict[str, Any] | None = None
+    found: Mapping[str, object] | None = None
     for doc in docs:
         entry = _raw_at(doc.data, ("services", short))
         if isinstance(entry, Mapping):
-            found = dict(_merge(found, entry)) if found is not None else dict(entry)
-    return found
+            merged = _merge(found, entry) if found is not None else entry
+            found = merged if isinstance(merged, Mapping) else None
+    return dict(found) if found is not None else None
 
 
-def _port_text(item: Any) -> str | None:
+def _port_text(item: object) -> str | None:
     """A port as the file writes it, in the plan's form (`8080:80/tcp`), for finding its line."""
     if isinstance(item, Mapping):
         text = f"{item.get('target')}/{item.get('protocol') or 'tcp'}"
@@ -66,7 +66,7 @@ def _port_text(item: Any) -> str | None:
     return None
 
 
-def _same_item(key: tuple[str, ...], item: Any, text: str) -> bool:
+def _same_item(key: tuple[str, ...], item: object, text: str) -> bool:
     """Whether a list item of the file is the element the plan shows as `text`."""
     if key == ("ports",):
         return _port_text(item) == text.split(" (")[0]
@@ -109,8 +109,8 @@ def _drift_key(change: ComposeChange) -> tuple[str | None, str | None]:
     return change.compose_path, (change.old if change.new is None else change.new) if change.element else None
 
 
-def _compose_all(changes: Sequence[FieldChange], have: Mapping[str, Any], want: Mapping[str, Any],
-                 service: Mapping[str, Any] | None) -> list[tuple[ComposeChange, bool]]:
+def _compose_all(changes: Sequence[FieldChange], have: Mapping[str, object], want: Mapping[str, object],
+                 service: Mapping[str, object] | None) -> list[tuple[ComposeChange, bool]]:
     """(compose change, engine-level drift) for each engine change, lists taken whole."""
     out: list[tuple[ComposeChange, bool]] = []
     whole_lists: set[str] = set()
@@ -128,9 +128,9 @@ def _compose_all(changes: Sequence[FieldChange], have: Mapping[str, Any], want: 
     return out
 
 
-def service_changes(changes: Sequence[FieldChange], have: Mapping[str, Any], want: Mapping[str, Any],
+def service_changes(changes: Sequence[FieldChange], have: Mapping[str, object], want: Mapping[str, object],
                     short: str, docs: Sequence[SourceDoc] | None,
-                    last: Mapping[str, Any] | None = None) -> list[ComposeChange]:
+                    last: Mapping[str, object] | None = None) -> list[ComposeChange]:
     """The engine changes of one service (`have` -> `want`, both normalised) in compose terms.
 
     A change inside an element of a list the plan diffs by element (a port's PublishedPort)

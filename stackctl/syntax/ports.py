@@ -51,7 +51,7 @@ def _port_range(text: str, what: str) -> tuple[int, int]:
     return bounds[0], bounds[1]
 
 
-def parse_port_spec(value: str | int) -> PortSpec:
+def parse_port_spec(value: object) -> PortSpec:
     """`[IP:][PUBLISHED[-END]:]TARGET[-END][/PROTOCOL]`; ValueError with a short reason."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError("a port must be a number or a string such as \"8080:80\"")
@@ -83,7 +83,7 @@ def parse_port_spec(value: str | int) -> PortSpec:
     return PortSpec(host_ip, published, target, protocol)
 
 
-def expand_port_spec(value: str | int) -> PortExpansion:
+def expand_port_spec(value: object) -> PortExpansion:
     """The long-syntax entries (`mode`, `target`, `published`, `protocol`) `docker stack config`
     prints for one short spec: a range becomes one entry per port, a published range for one
     target one entry per published port. ValueError as `parse_port_spec`."""

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from stackctl.errors import Diagnostic
 from stackctl.load.source import KeyPath, SourceDoc, dotted
@@ -75,10 +75,19 @@ def normalise_version(version: str | None) -> str:
     return str(version)
 
 
+# The JSON-schema keywords stackctl reads (`$ref` is not an identifier: the functional syntax).
+Schema = TypedDict("Schema", {
+    "$ref": str, "type": "str | list[str]", "properties": "dict[str, Schema]",
+    "patternProperties": "dict[str, Schema]", "additionalProperties": "bool | Schema",
+    "items": "Schema | list[Schema]", "anyOf": "list[Schema]", "oneOf": "list[Schema]",
+    "definitions": "dict[str, Schema]", "x-stackctl-ignored": "dict[str, list[str]]",
+}, total=False)
+
+
 @functools.cache
-def load_schema(version: str) -> dict[str, Any]:
+def load_schema(version: str) -> Schema:
     path = schemas_dir() / f"compose-{version}.json"
-    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    schema: Schema = json.loads(path.read_text(encoding="utf-8"))
     return schema
 
 
@@ -117,7 +126,7 @@ def check_schema(doc: SourceDoc) -> list[Diagnostic]:
     return sorted(unique, key=lambda d: (d.line or 0, d.path, d.message))
 
 
-def _unknown_keys(error: SchemaError) -> list[Any]:
+def _unknown_keys(error: SchemaError) -> list[str | int]:
     """The keys an `additionalProperties` error is about."""
     schema = error.schema if isinstance(error.schema, Mapping) else {}  # the failing sub-schema
     props = schema.get("properties", {})
@@ -166,7 +175,7 @@ def _article(noun: str) -> str:
     return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     text = json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -185,8 +194,8 @@ class _Explainer:
         path = tuple(error.absolute_path)
         kind = error.validator
         # the stubs allow "unset" for hand-built errors; every error a validator raises has both
-        value: Any = error.validator_value
-        instance: Any = error.instance
+        value: object = error.validator_value
+        instance: object = error.instance
         if kind == "additionalProperties":
             return list(self._unknown_keys(error, path))
         if kind in ("anyOf", "oneOf"):
@@ -202,13 +211,14 @@ class _Explainer:
                 hint = f"{reason}; syntax {hint}"
             return [self.diag(path, f"{_show(instance)} is not a valid {name}", hint)]
         if kind == "enum":
-            allowed = [str(v) for v in value]
+            allowed = [str(v) for v in _listed(value)]
             close = difflib.get_close_matches(str(instance), allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else None
             message = f"must be one of {', '.join(allowed)} (got {_show(instance)})"
             return [self.diag(path, message, hint)]
         if kind == "required":
-            missing = [k for k in value if k not in instance]
+            given = instance if isinstance(instance, dict) else {}
+            missing = [k for k in _listed(value) if k not in given]
             return [self.diag(path, f'missing required key "{k}"') for k in missing]
         if kind == "uniqueItems":
             return [self._duplicates(error, path)]
@@ -223,11 +233,12 @@ class _Explainer:
     # --- one method per kind of error ---------------------------------------------------
 
     def _type(self, error: SchemaError, path: tuple[str | int, ...]) -> Diagnostic:
-        value: Any = error.validator_value  # set on every error a validator raises
-        types = value if isinstance(value, list) else [value]
+        value = error.validator_value  # set on every error a validator raises
+        types = [str(t) for t in _listed(value)] if isinstance(value, list) else [str(value)]
         return self._type_message(path, types, error.instance)
 
-    def _type_message(self, path: tuple[str | int, ...], types: Sequence[str], instance: Any) -> Diagnostic:
+    def _type_message(self, path: tuple[str | int, ...], types: Sequence[str], instance: object
+                      ) -> Diagnostic:
         if not path:
             return self.diag(path, "top-level object must be a mapping")
         hint = None
@@ -252,7 +263,8 @@ class _Explainer:
                 continue
             yield self.diag(key_path, f'unknown key "{key}"', self._unknown_key_hint(path, str(key), props))
 
-    def _unknown_key_hint(self, path: tuple[str | int, ...], key: str, props: dict[str, Any]) -> str | None:
+    def _unknown_key_hint(self, path: tuple[str | int, ...], key: str, props: Mapping[str, object]
+                          ) -> str | None:
         if len(path) == 2 and path[0] == "services" and key in FORBIDDEN_SERVICE_KEYS:
             return FORBIDDEN_SERVICE_KEYS[key]
         since = _first_version_with_key(self.version, path, key)
@@ -269,9 +281,8 @@ class _Explainer:
         return None
 
     def _duplicates(self, error: SchemaError, path: tuple[str | int, ...]) -> Diagnostic:
-        seen: list[Any] = []
-        items: Any = error.instance  # set on every error a validator raises (here: a list)
-        for index, item in enumerate(items):
+        seen: list[object] = []
+        for index, item in enumerate(_listed(error.instance)):  # uniqueItems: the instance is a list
             if item in seen:
                 return self.diag((*path, index), f"duplicate item {_show(item)}")
             seen.append(item)
@@ -308,8 +319,8 @@ def _mismatched_types(errors: list[SchemaError], path: tuple[str | int, ...]) ->
         if tuple(err.absolute_path) != path:
             return None
         if err.validator == "type":
-            value: Any = err.validator_value  # set on every error a validator raises
-            wanted.extend(value if isinstance(value, list) else [value])
+            value = err.validator_value  # set on every error a validator raises
+            wanted.extend([str(t) for t in _listed(value)] if isinstance(value, list) else [str(value)])
         elif err.validator in ("anyOf", "oneOf"):
             inner: dict[int, list[SchemaError]] = {}
             for child in err.context or []:
@@ -326,10 +337,15 @@ def _mismatched_types(errors: list[SchemaError], path: tuple[str | int, ...]) ->
 
 # --- which version added a key --------------------------------------------------------------
 
-def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _listed(value: object) -> list[object]:
+    """A schema keyword's or an instance's list ([] for anything else)."""
+    return value if isinstance(value, list) else []
+
+
+def _resolve(schema: Schema, root: Schema) -> Iterator[Schema]:
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/definitions/"):
-        schema = root["definitions"][ref.rsplit("/", 1)[1]]
+        schema = root.get("definitions", {})[ref.rsplit("/", 1)[1]]
     alternatives = schema.get("anyOf") or schema.get("oneOf")
     if alternatives:
         for alt in alternatives:
@@ -338,24 +354,26 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> Iterator[dict[str,
         yield schema
 
 
-def _schemas_at(root: dict[str, Any], path: Sequence[str | int]) -> list[dict[str, Any]]:
+def _schemas_at(root: Schema, path: Sequence[str | int]) -> list[Schema]:
     current = list(_resolve(root, root))
     for part in path:
-        following: list[dict[str, Any]] = []
+        following: list[Schema] = []
         for schema in current:
             if isinstance(part, int):
                 items = schema.get("items")
                 if isinstance(items, dict):
                     following.extend(_resolve(items, root))
                 continue
-            if part in schema.get("properties", {}):
-                following.extend(_resolve(schema["properties"][part], root))
+            properties = schema.get("properties", {})
+            if part in properties:
+                following.extend(_resolve(properties[part], root))
                 continue
             for pattern, sub in schema.get("patternProperties", {}).items():
                 if re.search(pattern, part):
                     following.extend(_resolve(sub, root))
-            if isinstance(schema.get("additionalProperties"), dict):
-                following.extend(_resolve(schema["additionalProperties"], root))
+            additional = schema.get("additionalProperties")
+            if isinstance(additional, dict):
+                following.extend(_resolve(additional, root))
         current = following
     return current
 
