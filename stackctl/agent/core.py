@@ -10,6 +10,12 @@ happens to a plan with changes depends on why it differs:
 - a commit that failed: not retried until a new commit, a manual sync or an approve.
 The agent keeps no database: on its first pass over a stack it reads the newest revision's git
 commit and status from the stack's history in the swarm.
+
+A stack whose `project:` environment lists `targets:` (many swarms, docs/fan-out.md) takes the same
+decisions, made over every target at once: the preview plans each target (reaching it by its host or
+context as `stackctl deploy --env` does), the history is read from each, and a commit to apply rolls
+out through the waves with the fan-out driver (`stackctl.fanout.driver.roll_out`: plan → lock →
+apply → wait per target, bake, gates, on_failure), a drift heal rolling out to the drifted targets.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +36,8 @@ from stackctl.names import descope
 
 if TYPE_CHECKING:
     from stackctl.engine import Engine
+    from stackctl.fanout.driver import FanoutOptions
+    from stackctl.fanout.spec import Rollout, Target
     from stackctl.plan import Plan
 
 # Stack statuses, as the API, the page and the metrics say them.
@@ -49,6 +57,41 @@ START, POLL, WEBHOOK, SYNC, APPROVE, DRIFT, WINDOW = (
     "window",
 )
 FORCED = (SYNC, APPROVE)
+LOCAL_SWARM: tuple[str | None, str | None] = (None, None)  # the agent's own engine (DOCKER_HOST, the socket)
+
+
+@dataclass
+class TargetState:
+    """One swarm of a stack whose environment lists targets: its part of the last rollout."""
+
+    name: str
+    wave: int
+    status: str = PENDING  # the last rollout's outcome here (docs/fan-out.md): deployed, up to date, ...
+    commit: str | None = None  # the commit the target runs, as far as its history and the agent know
+    revision: int | None = None  # the newest revision in the target's history (`stackctl history`)
+    exit_code: int = EXIT_OK
+    plan_summary: str = ""
+    message: str = ""
+    started: float | None = None
+    ended: float | None = None
+    rollback: str = ""  # what on_failure did here
+    drift: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.name,
+            "wave": self.wave,
+            "status": self.status,
+            "commit": self.commit,
+            "revision": self.revision,
+            "exit_code": self.exit_code,
+            "plan": self.plan_summary,
+            "message": self.message,
+            "started": _iso(self.started, ms=True),  # the order of a rollout's targets, to the ms
+            "ended": _iso(self.ended, ms=True),
+            "rollback": self.rollback or None,
+            "drift": list(self.drift),
+        }
 
 
 @dataclass
@@ -72,6 +115,9 @@ class StackState:
     drift: list[str] = field(default_factory=list)  # "web: environment" per drifted service
     known_history: bool = False  # the history was read once
     recorded_commit: str | None = None  # the commit of the newest revision in the stack's history
+    # an environment of many swarms: each target's part (in wave order), the last rollout's id
+    targets: dict[str, TargetState] = field(default_factory=dict)
+    rollout_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +135,8 @@ class StackState:
             "message": self.message,
             "plan": self.plan_summary,
             "drift": list(self.drift),
+            "rollout_id": self.rollout_id,
+            "targets": [t.to_json() for t in list(self.targets.values())],
         }
 
 
@@ -107,15 +155,18 @@ class PassResult:
     reason: str = ""
     subject: str = ""
     drift: tuple[str, ...] = ()
+    rollout_id: str | None = None
+    targets: tuple[dict[str, Any], ...] = ()  # TargetState.to_json() of each target a rollout reached
 
 
 Listener = Callable[[PassResult], None]
 
 
-def _iso(when: float | None) -> str | None:
+def _iso(when: float | None, *, ms: bool = False) -> str | None:
     if when is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when))
+    return text + (f".{int(when * 1000) % 1000:03d}Z" if ms else "Z")
 
 
 def log_line(**fields: object) -> str:
@@ -136,6 +187,17 @@ def plan_summary(plan: Plan | None) -> str:
     counts = plan.counts()
     parts = [f"{counts[k]} to {k}" for k in ("create", "update", "remove") if counts.get(k)]
     return ", ".join(parts) or "no changes"
+
+
+def targets_summary(plans: Mapping[str, Plan]) -> str:
+    """The plans of a rollout's targets in a few words, targets with the same plan together:
+    `canary, eu: 1 to update; us: no changes`."""
+    groups: dict[str, list[str]] = {}
+    for name, plan in plans.items():
+        groups.setdefault(plan_summary(plan), []).append(name)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "; ".join(f"{', '.join(names)}: {summary}" for summary, names in groups.items())
 
 
 def drift_lines(plan: Plan) -> list[str]:
@@ -169,8 +231,16 @@ class Agent:
         sources: Mapping[str, GitSource] | None = None,
         clock: Callable[[], float] = time.time,
         log: Callable[[str], None] | None = None,
+        target_engines: Mapping[str, Engine] | None = None,
     ) -> None:
         self.config = config
+        # an engine per target name (tests); otherwise each target is reached by its host/context
+        self.target_engines: dict[str, Engine] = dict(target_engines or {})
+        # the swarms (context, host) each stack lives on, as its last commit says: (None, None) is the
+        # agent's own engine, a stack of many swarms names its targets'. The runner follows the engine
+        # events of each (drift); /readyz needs the agent's own engine only when a stack lives there.
+        self.stack_swarms: dict[str, set[tuple[str | None, str | None]]] = {}
+        self._rollouts: dict[str, tuple[str, Rollout | None]] = {}  # stack -> (commit, its rollout)
         self.sources: dict[str, GitSource] = dict(
             sources or {s.name: GitSource(s, config.cache_dir) for s in config.sources}
         )
@@ -306,13 +376,6 @@ class Agent:
         tree = source.export(sha)
         files, env_files, environ = self._files(stack, tree)
         loaded = load_stack_files(files, env_files, environ)
-        git = {
-            "url": source.config.public_url,
-            **info.to_json(),
-            "ref": source.config.ref,
-            "agent": "stackctl agent",
-        }
-        git.pop("time", None)
         return DeployRequest(
             stack.name,
             loaded.config,
@@ -321,9 +384,74 @@ class Agent:
             environ=loaded.environ,
             sources=tuple(loaded.docs),
             sensitive=loaded.sensitive,
-            git=git,
+            git=self._git(stack, info),
             note=note or f"git {sha[:12]}",
         )
+
+    def _git(self, stack: StackConfig, info: CommitInfo) -> dict[str, str]:
+        """The git origin a revision records: URL (no credentials), commit, author, subject, ref."""
+        source = self.sources[stack.source]
+        git = {
+            "url": source.config.public_url,
+            **info.to_json(),
+            "ref": source.config.ref,
+            "agent": "stackctl agent",
+        }
+        git.pop("time", None)
+        return git
+
+    def _rollout(self, stack: StackConfig, sha: str) -> Rollout | None:
+        """The commit's rollout when the stack's `project:` environment lists `targets:`, else None
+        (read once per commit: a warm pass does not parse the project file again for it)."""
+        if not stack.project:
+            return None
+        known = self._rollouts.get(stack.name)
+        if known is not None and known[0] == sha:
+            return known[1]
+        rollout = self._load_rollout(stack, sha)
+        self._rollouts[stack.name] = (sha, rollout)
+        return rollout
+
+    def _load_rollout(self, stack: StackConfig, sha: str) -> Rollout | None:
+        from stackctl.fanout.spec import has_targets, load_rollout
+        from stackctl.project import load_project
+
+        project = load_project(str(self.sources[stack.source].export(sha) / (stack.project or "")))
+        if not has_targets(project, stack.env or ""):
+            return None
+        from dataclasses import replace
+
+        # the agent's stack name wins over the project's, as it does for an environment of one swarm
+        return replace(load_rollout(project, stack.env or ""), stack=stack.name)
+
+    def _fanout_options(
+        self, stack: StackConfig, sha: str, info: CommitInfo, *, plan_only: bool, note: str = ""
+    ) -> FanoutOptions:
+        """The rollout's options: the stack's deploy options, the commit's origin, no shell variables
+        (the agent's own environment is never read into a stack), the repository's paths in history."""
+        from stackctl.fanout.driver import FanoutOptions
+
+        tree = self.sources[stack.source].export(sha)
+        return FanoutOptions(
+            deploy=self._options(stack, plan_only=plan_only),
+            note=note or f"git {sha[:12]}",
+            shell={},
+            git=self._git(stack, info),
+            files_as=lambda path: _in_repository(path, tree),
+        )
+
+    @contextmanager
+    def _target_engine(self, target: Target) -> Iterator[Engine]:
+        """A target's engine: the one given for it (tests), else its host/context, as the CLI reaches it."""
+        given = self.target_engines.get(target.name)
+        if given is not None:
+            yield given
+            return
+        from stackctl.engine import open_engine
+
+        env = target.env
+        with open_engine(env.context, False, host=None if env.context else env.host) as engine:
+            yield engine
 
     def _files(self, stack: StackConfig, tree: Path) -> tuple[list[str], list[str], dict[str, str] | None]:
         if stack.project:
@@ -377,38 +505,116 @@ class Agent:
                         break
             return
 
-    def _decide(self, stack: StackConfig, state: StackState, sha: str, reason: str) -> PassResult:
-        from stackctl.deploy import deploy
+    def _read_target_histories(self, stack: StackConfig, state: StackState, rollout: Rollout) -> None:
+        """First pass over a stack of many swarms: per target, the commit of its newest revision that
+        deployed (and was not undone by its rollout's rollback), and the failures after it. The stack's
+        commit is the one every target runs (None when they differ: a commit not rolled out everywhere
+        is rolled out again); its failed commit the newest failure on any target. A target that cannot
+        be reached is read again on the next pass."""
+        if state.known_history:
+            return
+        from stackctl.history import DEPLOYED, INTERRUPTED, ROLLED_BACK, exit_for_status, list_revisions
 
-        engine = self.engine()
-        self._read_history(stack, state)
+        complete = True
+        failures: list[tuple[str, str, str]] = []  # (time, commit, status)
+        gits: dict[str, dict[str, str]] = {}
+        self._target_rows(state, rollout)
+        for target in rollout.targets:
+            row = state.targets[target.name]
+            try:
+                with self._target_engine(target) as engine:
+                    revisions = list_revisions(engine, stack.name)
+            except StackctlError as err:
+                complete = False
+                self.log(event="history-not-read", stack=stack.name, target=target.name, error=err.message)
+                continue
+            row.revision = revisions[-1].revision if revisions else None
+            undone = {r.rollout.get("id") for r in revisions if r.rollout.get("action") == "rollback"}
+            for rev in reversed(revisions):
+                commit = rev.git.get("commit")
+                if not commit or rev.status == INTERRUPTED:
+                    continue  # a CLI deploy, a rollback, or stopped (not failed: tried again)
+                gits.setdefault(commit, rev.git)
+                if rev.status == DEPLOYED and rev.rollout.get("id") not in undone:
+                    row.commit = commit
+                    break
+                rolled_back = rev.rollout.get("id") in undone  # on_failure undid its rollout here
+                failures.append((rev.time, commit, ROLLED_BACK if rolled_back else rev.status))
+        state.known_history = complete
+        commits = {row.commit for row in state.targets.values()}
+        if len(commits) == 1:
+            (common,) = commits
+            if common is not None:
+                g = gits.get(common, {})
+                state.commit = CommitInfo(common, g.get("author", ""), g.get("subject", ""), "")
+        if failures:
+            _, failed, status = max(failures)
+            if state.commit is None or state.commit.sha != failed:
+                state.failed_commit, state.status, state.exit_code = failed, status, exit_for_status(status)
+
+    def _newest_revision(self, stack: StackConfig, target: Target, known: int | None) -> int | None:
+        """The newest revision in a target's history (what the rollout recorded there, or its rollback)."""
+        from stackctl.history import list_revisions
+
+        try:
+            with self._target_engine(target) as engine:
+                revisions = list_revisions(engine, stack.name)
+        except StackctlError:
+            return known
+        return revisions[-1].revision if revisions else known
+
+    def _target_rows(self, state: StackState, rollout: Rollout) -> None:
+        """The state's rows follow the environment's targets, in wave order."""
+        rows = {}
+        for wave in rollout.waves:
+            for name in wave.targets:
+                row = state.targets.get(name) or TargetState(name, wave.number)
+                row.wave = wave.number
+                rows[name] = row
+        state.targets = rows
+
+    def _decide(self, stack: StackConfig, state: StackState, sha: str, reason: str) -> PassResult:
+        if state.known_history and state.failed_commit == sha and reason not in FORCED:
+            return self._not_retried(stack, state, sha, reason)  # before its files are read again
+        rollout = self._rollout(stack, sha)
+        if rollout is None:
+            self.stack_swarms[stack.name] = {LOCAL_SWARM}
+            self._read_history(stack, state)
+        else:
+            self.stack_swarms[stack.name] = {
+                (t.env.context, None if t.env.context else t.env.host) for t in rollout.targets
+            }
+            self._read_target_histories(stack, state, rollout)
         if state.failed_commit == sha and reason not in FORCED:
-            # no retry loop: a failed commit waits for a new commit or a manual sync
-            return PassResult(
-                stack.name,
-                state.status,
-                state.exit_code,
-                sha,
-                False,
-                0.0,
-                state.plan_summary,
-                message="this commit failed: waiting for a new commit or a manual sync",
-                reason=reason,
-            )
+            return self._not_retried(stack, state, sha, reason)
         info = self.sources[stack.source].commit_info(sha)
-        request = self._request(stack, sha, info)
-        preview = deploy(request, self._options(stack, plan_only=True), engine=engine)  # reads only
-        plan = preview.plan
-        state.plan_summary = plan_summary(plan)
+        request: Any = None
+        if rollout is None:
+            from stackctl.deploy import deploy
+
+            request = self._request(stack, sha, info)
+            preview = deploy(request, self._options(stack, plan_only=True), engine=self.engine())  # reads
+            plans = {"": preview.plan} if preview.plan is not None else {}
+            state.plan_summary = plan_summary(preview.plan)
+        else:
+            plans = self._preview_targets(stack, state, sha, info, rollout)
+            state.plan_summary = targets_summary(plans)
+        changed = [name for name, plan in plans.items() if plan.has_changes]
         state.last_sync = self.clock()
-        if plan is None or not plan.has_changes:
+        if not changed:
             return self._unchanged(stack, state, sha, info, reason, request)
         applied = state.commit is not None and state.commit.sha == sha
         if applied:
-            lines = drift_lines(plan) or [f"changed on the swarm: {state.plan_summary}"]
+            lines = [
+                f"{name}/{line}" if name else line for name in changed for line in drift_lines(plans[name])
+            ] or [f"changed on the swarm: {state.plan_summary}"]
+            for name, row in state.targets.items():
+                row.drift = drift_lines(plans[name]) if name in changed else []
             if stack.drift == "heal" or reason in FORCED:
                 note = "drift healed" if reason not in FORCED else f"sync of git {sha[:12]}"
-                return self._deploy(stack, state, sha, info, reason, note=note, drift=lines)
+                if rollout is not None:
+                    rollout = rollout.limited(changed)  # the drifted targets, through their waves
+                return self._deploy(stack, state, sha, info, reason, note=note, drift=lines, rollout=rollout)
             return self._report_drift(stack, state, sha, lines, reason)
         if stack.apply == "manual" and state.approved_commit != sha:
             if state.pending_commit != sha:
@@ -426,25 +632,71 @@ class Agent:
                 self.log(event="held", stack=stack.name, commit=sha[:12], reason=held.reason)
             state.status, state.message = HELD, f"git {sha[:12]}: {held.reason}"
             return PassResult(stack.name, HELD, EXIT_OK, sha, False, 0.0, state.plan_summary, reason=reason)
-        return self._deploy(stack, state, sha, info, reason)
+        return self._deploy(stack, state, sha, info, reason, rollout=rollout)
+
+    def _not_retried(self, stack: StackConfig, state: StackState, sha: str, reason: str) -> PassResult:
+        """No retry loop: a failed commit waits for a new commit or a manual sync."""
+        return PassResult(
+            stack.name,
+            state.status,
+            state.exit_code,
+            sha,
+            False,
+            0.0,
+            state.plan_summary,
+            message="this commit failed: waiting for a new commit or a manual sync",
+            reason=reason,
+            rollout_id=state.rollout_id,
+        )
+
+    def _preview_targets(
+        self, stack: StackConfig, state: StackState, sha: str, info: CommitInfo, rollout: Rollout
+    ) -> dict[str, Plan]:
+        """Every target reached and planned (reads only). A target that cannot be planned is an error
+        of the pass; one that cannot be reached too, unless others have changes to roll out (the
+        rollout then stops at its wave, before writing to it, as `deploy --env` does)."""
+        from stackctl.errors import DOWN, EngineError
+        from stackctl.fanout.driver import UNREACHABLE, plan_targets
+
+        prepared, problems = plan_targets(
+            rollout, self._fanout_options(stack, sha, info, plan_only=True), engines=self.target_engines
+        )
+        for prep in prepared.values():
+            prep.close()
+        plans = {name: prep.plan for name, prep in prepared.items()}
+        self._target_rows(state, rollout)
+        for name, row in state.targets.items():
+            row.plan_summary = plan_summary(plans.get(name))
+            if name in problems:
+                row.message = problems[name][1]
+        hard = [message for status, message in problems.values() if status != UNREACHABLE]
+        if hard:
+            raise StackctlError("; ".join(hard))
+        if problems and not any(plan.has_changes for plan in plans.values()):
+            raise EngineError("; ".join(message for _, message in problems.values()), failure=DOWN)
+        return plans
 
     def _interrupt_when_stopping(self) -> Callable[[object], None]:
         """The deploy's event callback: once the agent is stopping (SIGTERM), the next progress event of
         the wait interrupts it as Ctrl-C interrupts `stackctl deploy`: the writes under way end, the wait
-        stops, the revision says "interrupted" and the lock is released."""
+        stops, the revision says "interrupted" and the lock is released. In a rollout, each target's
+        wait (a target's events come wrapped, `TargetEvent`), once; the rollout then stops, no policy."""
         from stackctl.apply.rollout import PROGRESS, RolloutEvent
+        from stackctl.fanout.driver import TargetEvent
 
-        raised = False
+        raised: set[str] = set()
 
         def on_event(event: object) -> None:
-            nonlocal raised
+            target = ""
+            if isinstance(event, TargetEvent):
+                target, event = event.target, event.event
             if (
                 self.stopping.is_set()
-                and not raised
+                and target not in raised
                 and isinstance(event, RolloutEvent)
                 and event.kind == PROGRESS
             ):
-                raised = True
+                raised.add(target)
                 raise KeyboardInterrupt
 
         return on_event
@@ -466,10 +718,14 @@ class Agent:
         does not name yet (a stack adopted from the CLI, or a pass killed before its revision)."""
         if state.status != SYNCED or state.commit is None or state.commit.sha != sha:
             self.log(event="in-sync", stack=stack.name, commit=sha[:12], reason=reason)
-        if state.recorded_commit != sha:
+        if state.recorded_commit != sha and request is not None:  # one swarm (a rollout records its own)
             self._record_found(stack, state, sha, request)
         state.status, state.exit_code, state.message, state.drift = SYNCED, EXIT_OK, "", []
         state.commit = info
+        for row in state.targets.values():
+            row.commit, row.drift, row.message = sha, [], ""
+            if row.status in (PENDING, "not started"):
+                row.status = "up to date"
         state.failed_commit = state.pending_commit = None
         return PassResult(
             stack.name, SYNCED, EXIT_OK, sha, False, 0.0, "no changes", reason=reason, subject=info.subject
@@ -525,11 +781,12 @@ class Agent:
         *,
         note: str = "",
         drift: list[str] | None = None,
+        rollout: Rollout | None = None,
     ) -> PassResult:
-        from stackctl.deploy import deploy
+        """Apply the commit: one deploy, or a rollout through the waves for an environment of many
+        swarms; the outcome sets the stack's status (a failure marks the commit failed: not retried)."""
         from stackctl.history import status_for_exit
 
-        request = self._request(stack, sha, info, note=note)
         self.log(
             event="deploy",
             stack=stack.name,
@@ -538,7 +795,57 @@ class Agent:
             note=note,
             plan=state.plan_summary,
             subject=info.subject,
+            targets=",".join(n for w in rollout.waves for n in w.targets) if rollout is not None else None,
         )
+        transient, detail, wrote = False, "", True
+        if rollout is None:
+            code = self._deploy_one(stack, state, sha, info, note)
+        else:
+            code, transient, detail, wrote = self._roll_out(stack, state, sha, info, note, rollout)
+        state.exit_code = code
+        interrupted = code == EXIT_INTERRUPTED
+        state.last_change = self.clock()
+        if code == EXIT_OK:
+            state.status, state.commit, state.message, state.drift = SYNCED, info, "", []
+            state.failed_commit = state.pending_commit = state.approved_commit = None
+            status = "deployed" if not note.startswith("drift") else "drift healed"
+        else:
+            # an interrupted deploy is tried again by the next agent; a target that could not be
+            # reached (nothing of its wave written) on the next trigger
+            state.status = status = ERROR if transient else status_for_exit(code)
+            if not interrupted and not transient:
+                state.failed_commit = sha
+            state.message = f"git {sha[:12]} {status}" + (f": {detail}" if detail else "")
+        self.log(
+            event="deployed" if code == EXIT_OK else "deploy-failed",
+            stack=stack.name,
+            commit=sha[:12],
+            status=status,
+            exit=code,
+            rollout=state.rollout_id if rollout is not None else None,
+        )
+        return PassResult(
+            stack.name,
+            status,
+            code,
+            sha,
+            wrote,  # a rollout retried only to stop again at an unreachable target: no notification
+            0.0,
+            state.plan_summary,
+            state.message,
+            reason,
+            info.subject,
+            tuple(drift or ()),
+            state.rollout_id if rollout is not None else None,
+            tuple(row.to_json() for row in state.targets.values()),
+        )
+
+    def _deploy_one(
+        self, stack: StackConfig, state: StackState, sha: str, info: CommitInfo, note: str
+    ) -> int:
+        from stackctl.deploy import deploy
+
+        request = self._request(stack, sha, info, note=note)
         try:
             outcome = deploy(
                 request,
@@ -551,43 +858,49 @@ class Agent:
                 state.failed_commit = sha
             state.last_change = self.clock()
             raise err
-        code = outcome.exit_code
-        state.exit_code = code
-        interrupted = code == EXIT_INTERRUPTED
         if outcome.applied is not None and outcome.applied.writes:
             state.recorded_commit = sha  # deploy recorded its revision
-        state.last_change = self.clock()
         if outcome.plan is not None:
             state.plan_summary = plan_summary(outcome.plan)
-        if code == EXIT_OK:
-            state.status, state.commit, state.message, state.drift = SYNCED, info, "", []
-            state.failed_commit = state.pending_commit = state.approved_commit = None
-            status = "deployed" if not note.startswith("drift") else "drift healed"
-        else:
-            state.status = status = status_for_exit(code)
-            if not interrupted:  # an interrupted deploy is tried again by the next agent
-                state.failed_commit = sha
-            state.message = f"git {sha[:12]} {status}"
+        return outcome.exit_code
+
+    def _roll_out(
+        self, stack: StackConfig, state: StackState, sha: str, info: CommitInfo, note: str, rollout: Rollout
+    ) -> tuple[int, bool, str, bool]:
+        """The commit through the environment's waves (`stackctl.fanout.driver.roll_out`, as `deploy
+        --env` does it); each target's row says what happened there. (exit code, only unreachable
+        targets failed, the rollout's message, something was written or failed for good)."""
+        from stackctl.fanout.driver import DEPLOYED, FAILED, UNREACHABLE, UP_TO_DATE, roll_out
+
+        result = roll_out(
+            rollout,
+            self._fanout_options(stack, sha, info, plan_only=False, note=note),
+            on_event=self._interrupt_when_stopping(),
+            engines=self.target_engines,
+        )
+        state.rollout_id = result.id
+        for tr in result.targets:
+            row = state.targets.setdefault(tr.target, TargetState(tr.target, tr.wave))
+            row.wave, row.status, row.exit_code = tr.wave, tr.status, tr.exit_code
+            row.message, row.rollback, row.started, row.ended = tr.message, tr.rollback, tr.started, tr.ended
+            if tr.status in (DEPLOYED, UP_TO_DATE):
+                row.commit, row.drift = sha, []
+            if tr.outcome is not None and tr.outcome.plan is not None:
+                row.plan_summary = plan_summary(tr.outcome.plan)
+            if tr.wrote:
+                row.revision = self._newest_revision(stack, rollout.target(tr.target), row.revision)
         self.log(
-            event="deployed" if code == EXIT_OK else "deploy-failed",
+            event="rollout",
             stack=stack.name,
             commit=sha[:12],
-            status=status,
-            exit=code,
+            rollout=result.id,
+            exit=result.exit_code,
+            targets=" ".join(f"{t.target}={t.status.replace(' ', '-')}" for t in result.targets),
         )
-        return PassResult(
-            stack.name,
-            status,
-            code,
-            sha,
-            True,
-            0.0,
-            state.plan_summary,
-            state.message,
-            reason,
-            info.subject,
-            tuple(drift or ()),
-        )
+        failing = [t for t in result.targets if t.status in (FAILED, UNREACHABLE)]
+        transient = bool(failing) and all(t.status == UNREACHABLE for t in failing)
+        wrote = not transient or any(t.wrote for t in result.targets)
+        return result.exit_code, transient, result.message, wrote
 
     # --- API actions ------------------------------------------------------------------------
 
@@ -605,11 +918,13 @@ class Agent:
         problems += [
             f"git: {s.name}: not fetched yet" for s in self.config.sources if s.name not in self.git_errors
         ]
-        try:
-            self.engine().get("/version", timeout=5)
-        except StackctlError as err:
-            self.drop_engine()
-            problems.append(f"engine: {err.message}")
+        local = any(LOCAL_SWARM in self.stack_swarms.get(s.name, {LOCAL_SWARM}) for s in self.config.stacks)
+        if local:  # stacks of many swarms only: their targets' state is in their rows, not here
+            try:
+                self.engine().get("/version", timeout=5)
+            except StackctlError as err:
+                self.drop_engine()
+                problems.append(f"engine: {err.message}")
         return not problems, problems
 
 

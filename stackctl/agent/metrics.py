@@ -15,7 +15,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from stackctl.agent.core import FAILURE_STATUSES, STATUSES, PassResult
+from stackctl.agent.core import FAILURE_STATUSES, PENDING, STATUSES, PassResult
+from stackctl.fanout import driver
+
+# a target's outcome in the last rollout (the fan-out driver's words); pending before its first
+TARGET_STATUSES = (PENDING, driver.DEPLOYED, driver.UP_TO_DATE, driver.FAILED, driver.UNREACHABLE,
+                   driver.NOT_STARTED, driver.ROLLED_BACK)
 
 if TYPE_CHECKING:
     from stackctl.agent.core import Agent
@@ -47,6 +52,14 @@ class _StateCollector(Collector):
         git_up = GaugeMetricFamily(
             "stackctl_agent_git_up", "1 when the source's last fetch worked", labels=["source"]
         )
+        target = GaugeMetricFamily(
+            "stackctl_agent_target_status",
+            "An environment of many swarms: 1 for each target's outcome in the last rollout",
+            labels=["stack", "target", "wave", "status"],
+        )
+        target_commit = InfoMetricFamily(
+            "stackctl_agent_target_commit", "The commit each target runs", labels=["stack", "target"]
+        )
         for name, state in sorted(self.agent.states.items()):
             for value in STATUSES:
                 status.add_metric([name, value], 1.0 if state.status == value else 0.0)
@@ -62,10 +75,16 @@ class _StateCollector(Collector):
             if state.last_sync is not None:
                 last.add_metric([name], state.last_sync)
             drift.add_metric([name], float(len(state.drift)))
+            for row in list(state.targets.values()):
+                for value in TARGET_STATUSES:
+                    labels = [name, row.name, str(row.wave), value]
+                    target.add_metric(labels, 1.0 if row.status == value else 0.0)
+                if row.commit:
+                    target_commit.add_metric([name, row.name], {"commit": row.commit})
         for source in self.agent.config.sources:
             err = self.agent.git_errors.get(source.name)
             git_up.add_metric([source.name], 1.0 if err == "" else 0.0)
-        yield from (status, commit, last, drift, git_up)
+        yield from (status, commit, last, drift, git_up, target, target_commit)
 
 
 class Metrics:

@@ -34,6 +34,8 @@ def message(result: PassResult) -> dict[str, Any]:
         text += f" ({result.plan_summary})"
     if result.message and result.status not in ("deployed", "drift healed"):
         text += f": {result.message}"
+    if result.targets:  # a rollout: each target's outcome, in wave order
+        text += " — " + ", ".join(f"{t['target']}: {t['status']}" for t in result.targets)
     return {
         "schema": "stackctl.agent.notification/v1",
         "stack": result.stack,
@@ -44,6 +46,11 @@ def message(result: PassResult) -> dict[str, Any]:
         "subject": result.subject,
         "reason": result.reason,
         "drift": list(result.drift),
+        "rollout_id": result.rollout_id,
+        "targets": [
+            {k: t.get(k) for k in ("target", "wave", "status", "commit", "revision", "message", "rollback")}
+            for t in result.targets
+        ],
         "text": text,
     }
 

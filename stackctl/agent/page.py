@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from stackctl.units import elapsed
 
 if TYPE_CHECKING:
-    from stackctl.agent.core import StackState
+    from stackctl.agent.core import StackState, TargetState
     from stackctl.history import Revision
 
 _STYLE = """
@@ -23,6 +23,8 @@ table{border-collapse:collapse;width:100%}th,td{padding:.4rem .6rem;border-botto
 text-align:left;vertical-align:top}th{background:#f4f4f4}code{font-size:.9em}
 .synced{color:#17692c}.failed,.error,.rolled-back,.timed-out{color:#b00020;font-weight:600}
 .drifted,.held,.waiting-for-approval,.pending,.interrupted{color:#8a5a00;font-weight:600}small{color:#666}
+.deployed,.up-to-date{color:#17692c}.unreachable{color:#b00020;font-weight:600}.not-started{color:#666}
+tr.target td{border-bottom:1px dotted #eee;font-size:.95em}
 """
 
 
@@ -72,6 +74,7 @@ def status_page(
             f"<td>{_when(s.last_sync, now)}</td><td>{drift}</td><td>{_e(s.plan_summary or '—')}</td>"
             f'<td><a href="/stacks/{_e(s.name)}/history">history</a></td></tr>'
         )
+        rows.extend(_target_row(s.name, t) for t in list(s.targets.values()))
     source_rows = "".join(
         f"<li><b>{_e(name)}</b> <code>{_e(url)}</code> "
         + (f'<span class="error">fetch failed: {_e(git_errors[name])}</span>' if git_errors.get(name) else "")
@@ -85,6 +88,26 @@ def status_page(
         '<p><small><a href="/api/v1/stacks">JSON</a> · <a href="/metrics">metrics</a></small></p>'
     )
     return _page("stackctl agent", body)
+
+
+def _target_row(stack: str, t: TargetState) -> str:
+    """A target of a stack whose environment has many swarms: its part of the last rollout."""
+    css = t.status.replace(" ", "-")
+    commit = f"<code>{_e(t.commit[:12])}</code>" if t.commit else "—"
+    if t.revision is not None:
+        commit += f" <small>revision {t.revision}</small>"
+    notes = [n for n in (t.message, t.rollback) if n]
+    message = "".join(f"<br><small>{_e(n)}</small>" for n in notes)
+    took = ""
+    if t.started is not None and t.ended is not None:
+        took = f" <small>({t.ended - t.started:.1f}s)</small>"
+    drift = _e("; ".join(t.drift)) if t.drift else "none"
+    return (
+        f'<tr class="target" id="stack-{_e(stack)}-target-{_e(t.name)}"><td>&nbsp;&nbsp;↳ target '
+        f"<b>{_e(t.name)}</b><br><small>wave {t.wave}</small></td>"
+        f'<td class="{_e(css)}">{_e(t.status)}{took}{message}</td><td>{commit}</td><td></td>'
+        f"<td>{drift}</td><td>{_e(t.plan_summary or '—')}</td><td></td></tr>"
+    )
 
 
 def history_page(stack: str, revisions: Sequence[Revision]) -> str:

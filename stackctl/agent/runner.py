@@ -4,8 +4,9 @@
   sync, approve, drift, window); triggers that pile up while a pass runs are merged.
 - Polling: each source every `interval`; a fetch that fails is tried again with backoff (1 s, 2 s,
   4 s ... up to `interval`).
-- Drift: the engine's event stream (services, networks, secrets, configs of the stacks) triggers a
-  pass over the stack at once (reconnected when it drops), and a full check runs every
+- Drift: the engine's event stream (services, networks, secrets, configs of the stacks) of every
+  swarm a stack lives on (the agent's own engine; each target of an environment of many swarms)
+  triggers a pass over the stack at once (reconnected when it drops), and a full check runs every
   `drift_interval` whatever the events said.
 - Windows: a held stack is looked at again every few seconds and passes once its window allows.
 - The HTTP server (uvicorn) runs on a thread; the main thread owns SIGTERM/SIGINT: on either, a wait
@@ -40,9 +41,17 @@ _RANK = {"approve": 0, "sync": 1, "webhook": 2, "drift": 3, "window": 4, "start"
 class Worker:
     """Runs passes from a queue, and the timers that add to it."""
 
-    def __init__(self, agent: Agent, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        clock: Callable[[], float] = time.monotonic,
+        follow: Callable[[tuple[str | None, str | None]], None] | None = None,
+    ) -> None:
         self.agent = agent
         self.clock = clock
+        # the targets' swarms (context, host) whose engine events are followed (`follow` starts one)
+        self.follow = follow
+        self.followed: set[tuple[str | None, str | None]] = set()
         self.queue: queue.Queue[tuple[str, str | None, str]] = queue.Queue()
         now = clock()
         self.next_poll = {s.name: now + s.interval for s in agent.config.sources}
@@ -111,6 +120,17 @@ class Worker:
                 return
             self.agent.pass_source(source, reason, only=stack)
             self._after_fetch(source)
+        self._follow_new_swarms()
+
+    def _follow_new_swarms(self) -> None:
+        """Each swarm a stack lives on (the agent's own engine, a target's) gets an event follower once,
+        after the pass that named it (drift at once)."""
+        if self.follow is None:
+            return
+        for swarms in list(self.agent.stack_swarms.values()):
+            for swarm in sorted(swarms - self.followed, key=str):
+                self.followed.add(swarm)
+                self.follow(swarm)
 
     def _after_fetch(self, source: str) -> None:
         """A failed fetch is tried again soon, with backoff; a good one resets it."""
@@ -134,9 +154,12 @@ class Worker:
 class EventFollower:
     """Follows the engine's events for the agent's stacks; a change triggers a drift pass."""
 
-    def __init__(self, agent: Agent, worker: Worker) -> None:
+    def __init__(
+        self, agent: Agent, worker: Worker, swarm: tuple[str | None, str | None] = (None, None)
+    ) -> None:
         self.agent = agent
         self.worker = worker
+        self.swarm = swarm  # (context, host): the agent's own engine when both are None
         self.names = {s.name: s for s in agent.config.stacks}
         self.thread = threading.Thread(target=self.loop, name="agent-events", daemon=True)
 
@@ -149,7 +172,8 @@ class EventFollower:
             try:
                 from stackctl.engine import open_engine
 
-                engine = open_engine(None, False)
+                context, host = self.swarm
+                engine = open_engine(context, False, host=host)
                 delay = 1.0
                 for event in engine.events({"type": ["service", "network", "secret", "config"]}):
                     if self.agent.stopping.is_set():
@@ -157,7 +181,9 @@ class EventFollower:
                     self.on_event(event)
             except Exception as err:  # noqa: BLE001 - reconnect whatever broke the stream
                 self.agent.log(
-                    event="events-dropped", error=str(err).splitlines()[0] if str(err) else "closed"
+                    event="events-dropped",
+                    swarm=self.swarm[0] or self.swarm[1],
+                    error=str(err).splitlines()[0] if str(err) else "closed",
                 )
             if self.agent.stopping.wait(delay):
                 return
@@ -216,14 +242,13 @@ def serve(config: AgentConfig) -> int:
     metrics = Metrics(agent)
     notifier = Notifier(config.notify, log)
     agent.listeners.append(notifier.on_pass)
-    worker = Worker(agent)
+    worker = Worker(agent, follow=lambda swarm: EventFollower(agent, worker, swarm).start())
     app = make_app(agent, metrics, worker.trigger, webhook_secret=webhook_secret, api_token=api_token)
     sock = _listen(config)
     host, port = sock.getsockname()[:2]
     scheme = "https" if config.tls_cert_file else "http"
     log(f"stackctl-agent event=listening url={scheme}://{host}:{port} stacks={len(config.stacks)}")
     worker.start()
-    EventFollower(agent, worker).start()
     server = uvicorn.Server(
         uvicorn.Config(
             app,

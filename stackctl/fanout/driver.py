@@ -39,6 +39,7 @@ from stackctl.deploy import DeployOptions, DeployOutcome, DeployRequest
 from stackctl.errors import (
     EXIT_DEPLOY_FAILED,
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_ROLLED_BACK,
     ApplyError,
@@ -88,6 +89,11 @@ class FanoutOptions:
     resume_wave: int = 0  # --resume: the waves before this one passed in an earlier run
     note: str = ""  # recorded in each revision ("promoted from staging")
     poll: float = 1.0  # seconds between the bake's looks
+    # the agent: the shell's variables for interpolation (None: os.environ, as the CLI), the git origin
+    # recorded in each revision, and how a file is named in history (its path in the repository)
+    shell: Mapping[str, str] | None = None
+    git: Mapping[str, str] | None = None
+    files_as: Callable[[str], str] | None = None
 
 
 @dataclass
@@ -277,7 +283,7 @@ def prepare(target: Target, rollout: Rollout, options: FanoutOptions, wave: int,
     from stackctl.engine import open_engine, require_manager
 
     env = target.env
-    loaded = load_stack_files(list(env.files), list(env.env_files), env.environ(), on_event=emit)
+    loaded = load_stack_files(list(env.files), list(env.env_files), env.environ(options.shell), on_event=emit)
     config = with_images(loaded.config, options.images) if options.images else loaded.config
     opts = options.deploy
     desired = convert(rollout.stack, config, loaded.environ, on_event=emit, sensitive=loaded.sensitive)
@@ -296,9 +302,10 @@ def prepare(target: Target, rollout: Rollout, options: FanoutOptions, wave: int,
         if owned:
             engine.close()
         raise
-    request = DeployRequest(rollout.stack, config, loaded.working_dir, files=tuple(env.files),
+    files = tuple(map(options.files_as, env.files)) if options.files_as else tuple(env.files)
+    request = DeployRequest(rollout.stack, config, loaded.working_dir, files=files,
                             environ=loaded.environ, note=options.note, sources=tuple(loaded.docs),
-                            sensitive=loaded.sensitive,
+                            sensitive=loaded.sensitive, git=options.git,
                             rollout={"id": rollout_id, "env": rollout.env, "target": target.name,
                                      "wave": wave, "action": "deploy"})
     return Prepared(target, request, engine, plan, previous, owned)
@@ -444,8 +451,9 @@ def roll_out(rollout: Rollout, options: FanoutOptions | None = None, *,
             say(WaveFinished(wave, wave_result))
         if failure is not None and failed_wave is not None and not opts.deploy.plan_only:
             result.exit_code, result.message = failure
-            undone = _apply_policy(rollout, failed_wave, result, prepared_all, opts, rid, say)
-            if undone:
+            # a target's wait interrupted (the agent stopping) is no failure: no policy, tried again later
+            if failure[0] != EXIT_INTERRUPTED and _apply_policy(rollout, failed_wave, result, prepared_all,
+                                                                 opts, rid, say):
                 result.exit_code = EXIT_ROLLED_BACK
         elif failure is not None:
             result.exit_code, result.message = failure

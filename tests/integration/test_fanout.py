@@ -14,141 +14,41 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from stackctl.lab.layout import LabLayout, read_state
+from stackctl.lab.layout import LabLayout
+from tests.integration.fanout_labs import (
+    APP,
+    OTHER_IMAGE,
+    answers,
+    docker,
+    lab_names,
+    project_text,
+    stack_fixture,
+    stackctl,
+    swarms_fixture,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 # Three labs of this module's own, unique to the run (brought up and taken down here), unless
 # $STACKCTL_FANOUT_LABS names three (e.g. fo1,fo2,fo3: those that are up are used and left up).
-_RUN = uuid.uuid4().hex[:5]
-LABS = [n.strip() for n in (os.environ.get("STACKCTL_FANOUT_LABS") or
-                            f"fo{_RUN}a,fo{_RUN}b,fo{_RUN}c").split(",") if n.strip()]
+LABS = lab_names("STACKCTL_FANOUT_LABS", "fo", 3)
 TARGETS = ("canary", "eu", "us")
-OTHER_IMAGE = "dockersamples/atsea_db:latest"  # an idle busybox under another name (lab/images.py)
-
-APP = """\
-version: "3.8"
-services:
-  web:
-    image: ${IMAGE:-busybox:latest}
-    environment:
-      REGION: ${REGION:-none}
-      HEALTHY: ${HEALTHY:-yes}
-    healthcheck:
-      test: ["CMD", "sh", "-c", "test \\"$$HEALTHY\\" = yes"]
-      interval: 1s
-      timeout: 1s
-      retries: 1
-    deploy:
-      replicas: 1
-      update_config: {parallelism: 1, monitor: 2s, failure_action: pause}
-      restart_policy: {delay: 1s}
-"""
+_stackctl, _docker, _answers = stackctl, docker, answers
 
 
-def _stackctl(*args: str, env: dict[str, str] | None = None, timeout: float = 300
-              ) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "stackctl", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full, cwd=str(REPO))
-
-
-def _docker(host: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env["DOCKER_HOST"] = host
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def _answers(host: str) -> bool:
-    try:
-        out = _docker(host, "info", "--format", "{{.Swarm.ControlAvailable}}", timeout=20)
-    except subprocess.TimeoutExpired:
-        return False
-    return out.stdout.strip() == "true"
-
-
-@pytest.fixture(scope="module")
-def swarms() -> Iterator[dict[str, LabLayout]]:
-    """target name -> the lab that is its swarm (brought up here when it is not up)."""
-    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-    if os.geteuid() != 0:
-        if in_ci:
-            pytest.fail("CI=true and the fan-out labs need root", pytrace=False)
-        pytest.skip("bringing up labs needs root")
-    assert len(LABS) == 3, "STACKCTL_FANOUT_LABS names three labs"
-    started: list[str] = []
-    layouts: dict[str, LabLayout] = {}
-    try:
-        for target, name in zip(TARGETS, LABS, strict=True):
-            layout = read_state(name)
-            if layout is None or not _answers(layout.manager.host):
-                up = _stackctl("lab", "up", "--name", name, "--workers", "0", "--no-registry", "--no-ssh",
-                               timeout=400)
-                assert up.returncode == 0, up.stdout + up.stderr
-                started.append(name)
-                layout = read_state(name)
-            assert layout is not None
-            layouts[target] = layout
-        yield layouts
-    finally:
-        for name in started:
-            down = _stackctl("lab", "down", "--name", name, timeout=300)
-            assert down.returncode == 0, down.stderr
-
-
-@pytest.fixture
-def stack(swarms: dict[str, LabLayout]) -> Iterator[str]:
-    name = f"fo{uuid.uuid4().hex[:8]}"
-    yield name
-    for layout in swarms.values():
-        host = layout.manager.host
-        if not _answers(host):
-            continue
-        _docker(host, "stack", "rm", name)
-        ids = _docker(host, "config", "ls", "-q", "--filter", f"label=com.docker.stackctl.history={name}")
-        if ids.stdout.split():
-            _docker(host, "config", "rm", *ids.stdout.split())
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        left = [lab for lab in swarms.values() if _answers(lab.manager.host) and _docker(
-            lab.manager.host, "network", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={name}"
-        ).stdout.strip()]
-        if not left:
-            break
-        time.sleep(1)
+swarms = swarms_fixture(TARGETS, LABS)
+stack = stack_fixture("fo")
 
 
 def _project(tmp_path: Path, stack: str, swarms: dict[str, LabLayout], *, wave1: str = "bake: 3s",
              on_failure: str = "rollback_wave") -> str:
     (tmp_path / "app.yml").write_text(APP)
-    hosts = {t: swarms[t].manager.host for t in TARGETS}
-    text = textwrap.dedent(f"""\
-        version: "1"
-        stack: {stack}
-        files: [app.yml]
-        environments:
-          prod:
-            targets:
-              - {{name: canary, host: "{hosts['canary']}", labels: {{tier: canary}}}}
-              - {{name: eu, host: "{hosts['eu']}", labels: {{tier: main}}, variables: {{REGION: eu}}}}
-              - {{name: us, host: "{hosts['us']}", labels: {{tier: main}}, variables: {{REGION: us}}}}
-            rollout:
-              waves:
-                - {{targets: [canary], {wave1}}}
-                - {{labels: {{tier: main}}, max_parallel: 2}}
-              on_failure: {on_failure}
-        """)
+    text = project_text(swarms, stack, wave1=wave1, on_failure=on_failure)
     path = tmp_path / "stackctl.yml"
     path.write_text(text)
     return str(path)

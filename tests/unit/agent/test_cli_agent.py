@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -34,8 +36,9 @@ def test_check_ok_and_problems(tmp_path: Path) -> None:
     assert cp.returncode == 64
 
 
-def test_example_config_checks() -> None:
-    cp = stackctl("agent", "check", "--config", "examples/gitops/agent.yml")
+@pytest.mark.parametrize("example", ["examples/gitops/agent.yml", "examples/fanout/agent.yml"])
+def test_example_config_checks(example: str) -> None:
+    cp = stackctl("agent", "check", "--config", example)
     assert cp.returncode == 0, cp.stderr
 
 
