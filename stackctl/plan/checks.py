@@ -10,12 +10,16 @@ from stackctl.observe import ObservedNode, ObservedService, ObservedStack
 from stackctl.placement import describe_node, explain_mismatch
 from stackctl.plan.model import Plan, short_name
 from stackctl.swarm.modes import tasks_wanted
-from stackctl.swarm.nodes import constraints_of, eligible_nodes
+from stackctl.swarm.nodes import constraints_of, eligible_nodes, matches
 
 
 def check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode], plan: Plan) -> None:
-    """An error when no node can take the service's tasks (swarm/nodes.py's `eligible`: ready, active,
-    constraints and platform met; then max replicas per node)."""
+    """Can the swarm place the service's tasks (swarm/nodes.py: `eligible` now, `matches` ever)?
+
+    An error when no node at all satisfies the placement (constraints, platforms), or too few for
+    max replicas per node: the file asks for what this swarm cannot give. A warning when the nodes
+    that satisfy it are down, drained or paused now: the swarm keeps the tasks pending until one is
+    back (the file is right; the swarm is short of nodes for a while)."""
     if not nodes:
         return
     wanted = tasks_wanted(spec)
@@ -23,32 +27,40 @@ def check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode
         return
     placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
     constraints = constraints_of(spec)
-    usable = [n for n in nodes if n.schedulable]
+    where = f"services.{short_name(name, plan.stack)}.deploy"
+    matching = [n for n in nodes if matches(n, spec)]
     eligible = eligible_nodes(spec, nodes)
-    node_list = "; ".join(describe_node(n) for n in usable)
-    if not usable:  # the swarm places nothing now; the tasks wait for a node (not the file's fault)
-        plan.warnings.append(Diagnostic(
-            f"service {name}: no node is ready and active, its tasks will wait (nodes: "
-            + "; ".join(f"{n.hostname} ({n.state}, {n.availability})" for n in nodes) + ")",
-            path=f"services.{short_name(name, plan.stack)}.deploy", severity="warning",
-        ))
-        return
-    if not eligible:
+    if not matching:
         plan.errors.append(Diagnostic(
-            f"service {name}: {explain_mismatch(constraints, usable)}; nodes: {node_list}",
-            path=f"services.{short_name(name, plan.stack)}.deploy.placement.constraints",
+            f"service {name}: {explain_mismatch(constraints, nodes)}; nodes: "
+            + "; ".join(describe_node(n) for n in nodes),
+            path=where + ".placement.constraints",
             hint="add the label to a node (docker node update --label-add KEY=VALUE NODE) "
                  "or fix the constraint",
         ))
         return
-    max_per_node = int(placement.get("MaxReplicas") or 0)
-    if max_per_node and wanted and max_per_node * len(eligible) < wanted:
-        plan.errors.append(Diagnostic(
-            f"service {name}: {wanted} replicas with max_replicas_per_node {max_per_node} need "
-            f"{-(-wanted // max_per_node)} eligible nodes, but only {len(eligible)} satisfy the placement "
-            f"({', '.join(n.hostname for n in eligible)}); nodes: {node_list}",
-            path=f"services.{short_name(name, plan.stack)}.deploy.placement.max_replicas_per_node",
+    if not eligible:
+        plan.warnings.append(Diagnostic(
+            f"service {name}: no node that can take its tasks is ready and active, they will wait (nodes: "
+            + "; ".join(f"{n.hostname} ({n.state}, {n.availability})" for n in matching) + ")",
+            path=where, severity="warning",
         ))
+        return
+    max_per_node = int(placement.get("MaxReplicas") or 0)
+    if not (max_per_node and wanted):
+        return
+    need = -(-wanted // max_per_node)
+    text = (f"service {name}: {wanted} replicas with max_replicas_per_node {max_per_node} need {need} "
+            "eligible nodes, but only {n} satisfy the placement ({names}); nodes: "
+            + "; ".join(describe_node(n) for n in nodes))
+    if len(matching) < need:
+        plan.errors.append(Diagnostic(
+            text.format(n=len(matching), names=", ".join(n.hostname for n in matching)),
+            path=where + ".placement.max_replicas_per_node"))
+    elif len(eligible) < need:
+        plan.warnings.append(Diagnostic(
+            text.format(n=len(eligible), names=", ".join(n.hostname for n in eligible))
+            + " ready and active now; the other tasks wait", path=where, severity="warning"))
 
 
 def _published(spec: Mapping[str, Any]) -> list[tuple[int, str, str]]:

@@ -4,8 +4,8 @@
 availability, ConstraintFilter via placement.py, PlatformFilter): the node is `ready`, its
 availability `active` (`pause` and `drain` take no new tasks), every placement constraint holds,
 and, when the spec lists platforms, the node's is one of them. Resources, plugins and host ports
-are left to the swarm. Used by plan/checks.py (can any node take the service?) and by the rollout
-wait (how many tasks a global service wants).
+are left to the swarm. Used by plan/checks.py (can any node take the service now? `matches`: could
+one ever, once it is back up?) and by the rollout wait (how many tasks a global service wants).
 """
 
 from __future__ import annotations
@@ -97,10 +97,15 @@ def platform_matches(node: ObservedNode, platforms: Iterable[tuple[str, str]]) -
                for os, arch in wanted)
 
 
+def matches(node: ObservedNode, spec: Mapping[str, object]) -> bool:
+    """The service's placement (constraints, platforms) admits `node`, whatever its state now."""
+    return node_matches(node, constraints_of(spec)) and platform_matches(node, _platforms(spec))
+
+
 def eligible(node: ObservedNode, spec: Mapping[str, object]) -> bool:
-    """Whether the swarm may place a task of the service `spec` on `node` (the module's rule)."""
-    return (node.schedulable and node_matches(node, constraints_of(spec))
-            and platform_matches(node, _platforms(spec)))
+    """Whether the swarm may place a task of the service `spec` on `node` now (the module's rule):
+    the node is ready and active and the placement admits it."""
+    return node.schedulable and matches(node, spec)
 
 
 def eligible_nodes(spec: Mapping[str, object], nodes: Sequence[ObservedNode]) -> list[ObservedNode]:

@@ -298,3 +298,36 @@ def test_a_task_failing_during_the_bake_fails_the_wave(tmp_path: Path, stack: st
     assert "non-zero exit (1)" in t["canary"]["message"]
     assert t["eu"]["status"] == "not started" and _service(swarms, "eu", stack) is None
     assert took < 40, f"the bake should end at the first failure, not after its 20 s ({took:.0f}s in all)"
+
+
+def test_the_example_runs_on_the_labs(tmp_path: Path, stack: str, swarms: dict[str, LabLayout]) -> None:
+    """examples/fanout as shipped (docs/fan-out.md), its three lab sockets pointed at this module's labs
+    and its stack named for the test: validate, diff (one block), deploy (canary, bake, then eu and us),
+    a release whose healthcheck fails (the canary rolled back, exit 4), history with one rollout id."""
+    example = REPO / "examples" / "fanout"
+    text = (example / "stackctl.yml").read_text()
+    for lab, target in zip(("fo1", "fo2", "fo3"), TARGETS, strict=True):
+        sock = f"unix:///run/stackctl/labs/{lab}/mgr-1/docker.sock"
+        assert sock in text, sock
+        text = text.replace(sock, swarms[target].manager.host)
+    assert "stack: fanout-demo" in text
+    (tmp_path / "stackctl.yml").write_text(text.replace("stack: fanout-demo", f"stack: {stack}"))
+    (tmp_path / "app.yml").write_text((example / "app.yml").read_text())
+    project = str(tmp_path / "stackctl.yml")
+    valid = _stackctl("validate", "--env", "prod", "--project", project)
+    assert valid.returncode == 0, out(valid)
+    diff = _stackctl("diff", "--env", "prod", "--project", project, "--resolve-image", "never")
+    assert diff.returncode == 2, out(diff)
+    assert "=== Targets canary, eu, us (identical plans):" in diff.stdout, diff.stdout
+    first = _deploy(project, "--format", "json")
+    assert first.returncode == 0, out(first)
+    doc = _json(first)
+    assert [_by_target(doc)[n]["status"] for n in TARGETS] == ["deployed"] * 3
+    versions = {n: (_service(swarms, n, stack) or {})["Version"]["Index"] for n in ("eu", "us")}
+    bad = _deploy(project, env={"HEALTHY": "no", "RELEASE": "2"})
+    assert bad.returncode == 4, out(bad)
+    assert {n: (_service(swarms, n, stack) or {})["Version"]["Index"] for n in ("eu", "us")} == versions
+    hist = _stackctl("history", "--env", "prod", "--project", project, "--format", "json")
+    assert hist.returncode == 0, out(hist)
+    revisions = {d["target"]: d["revisions"] for d in json.loads(hist.stdout)["targets"]}
+    assert [r["rollout"]["id"] for r in revisions["eu"]] == [doc["id"]]

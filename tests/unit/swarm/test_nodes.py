@@ -46,7 +46,9 @@ def test_node_from_inspect_reads_the_engine_body() -> None:
 
 def test_plan_checks_and_the_wait_agree_on_a_down_node() -> None:
     """The plan used to count a down node (and every node when none was active) as able to take
-    tasks, while the wait did not: now both use `eligible`."""
+    tasks, while the wait did not: now both use `eligible`. The only node that satisfies the
+    placement being down is a warning (the tasks wait for it), not a blocking error; no node
+    satisfying it at all is one."""
     from stackctl.apply.convergence import eligible_node_ids
     from stackctl.plan.checks import check_placement
     from stackctl.plan.model import Plan
@@ -55,7 +57,11 @@ def test_plan_checks_and_the_wait_agree_on_a_down_node() -> None:
     svc = spec(["node.labels.zone==east"])
     plan = Plan(stack="s")
     check_placement("s_web", svc, nodes, plan)
-    assert plan.errors and "node.labels.zone==east" in plan.errors[0].message
+    assert not plan.errors
+    assert "will wait" in plan.warnings[0].message and "w1 (down, active)" in plan.warnings[0].message
+    plan = Plan(stack="s")
+    check_placement("s_web", spec(["node.labels.zone==west"]), nodes, plan)
+    assert plan.errors and "node.labels.zone==west" in plan.errors[0].message
     raw = [{"ID": "w1", "Spec": {"Labels": {"zone": "east"}}, "Status": {"State": "down"}}]
     service: Any = {"Spec": {**svc, "Mode": {"Global": {}}}}
     assert eligible_node_ids(service, raw) == []
@@ -67,4 +73,19 @@ def test_plan_warns_when_no_node_is_ready_and_active() -> None:
 
     plan = Plan(stack="s")
     check_placement("s_web", spec(), [node("m", availability="drain"), node("w", state="down")], plan)
-    assert not plan.errors and "no node is ready and active" in plan.warnings[0].message
+    assert not plan.errors and "will wait" in plan.warnings[0].message
+
+
+def test_max_replicas_per_node_counts_the_nodes_that_are_down_as_a_warning() -> None:
+    from stackctl.plan.checks import check_placement
+    from stackctl.plan.model import Plan
+
+    svc = spec()
+    svc["TaskTemplate"]["Placement"]["MaxReplicas"] = 1
+    svc["Mode"] = {"Replicated": {"Replicas": 2}}
+    plan = Plan(stack="s")
+    check_placement("s_web", svc, [node("a"), node("b", state="down")], plan)
+    assert not plan.errors and "ready and active now" in plan.warnings[0].message
+    plan = Plan(stack="s")
+    check_placement("s_web", svc, [node("a")], plan)
+    assert plan.errors and "max_replicas_per_node 1" in plan.errors[0].message
