@@ -316,8 +316,7 @@ def _deploy(request: DeployRequest, options: DeployOptions | None, *, engine: En
     emit = on_event or _ignore
     stack = check_stack_name(request.stack)
     assert opts.resolve_image in RESOLVE_MODES, opts.resolve_image  # commands/_options.check_resolve_image
-    if opts.keep_versions < 0:
-        raise UsageError("--keep-versions must be 0 or more")
+    assert opts.keep_versions >= 0, opts.keep_versions  # commands/deploy.check_flags
     wait_timeout = parse_timeout(opts.timeout)
     lock_timeout = parse_timeout(opts.lock_timeout)
 

@@ -47,3 +47,14 @@ def test_the_layers_below_the_flag_assert_the_mode() -> None:
         deploy(DeployRequest(stack="shop", config={}), DeployOptions(resolve_image="sometimes"))
     with pytest.raises(AssertionError):
         apply_plan(None, None, resolve_image="sometimes")  # type: ignore[arg-type]
+
+
+def test_keep_versions_is_checked_once_by_the_command() -> None:
+    """`--keep-versions` below 0 is the command's usage error (exit 64); deploy() asserts it."""
+    from stackctl.commands.deploy import check_flags
+    from stackctl.deploy import DeployOptions, DeployRequest, deploy
+
+    with pytest.raises(UsageError, match="--keep-versions must be 0 or more"):
+        check_flags("changed", "text", keep_versions=-1)
+    with pytest.raises(AssertionError):
+        deploy(DeployRequest(stack="shop", config={}), DeployOptions(keep_versions=-1))
