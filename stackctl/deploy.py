@@ -533,7 +533,7 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
                     opts: DeployOptions, emit: EventCallback, *, code: int, failure: str = "",
                     stage: str = "apply") -> None:
     """A revision for every deploy that wrote something, with its status (docs/exit-codes.md)."""
-    from stackctl.history import record_revision, status_for_exit
+    from stackctl.history import status_for_exit
     from stackctl.history_text import describe_deploy
 
     if not opts.record_history or result is None or not result.writes:
@@ -543,16 +543,26 @@ def _record_history(engine: Engine, request: DeployRequest, plan: Plan, result: 
     if failure:
         description += f"; {stage} failed: {failure.splitlines()[0]}"
     try:
-        # sensitive values are stored as their digest (a rollback takes them from the swarm)
-        config = request.sensitive.redact_config(request.config) if request.sensitive else request.config
-        sent = request.sensitive.scrub(dict(result.images)) if request.sensitive else dict(result.images)
-        record_revision(engine, request.stack, config, sent,
-                        files=list(request.files) or None, working_dir=request.working_dir,
-                        note=request.note, objects=plan.versions, keep=opts.history_max,
-                        status=status_for_exit(code), description=description, rollout=request.rollout,
-                        git=request.git)
+        record_request(engine, request, result.images, keep=opts.history_max, status=status_for_exit(code),
+                       description=description, objects=plan.versions)
     except StackctlError as err:
         emit(Notice(f"warning: the revision was not recorded: {err}", "warning"))
+
+
+def record_request(engine: Engine, request: DeployRequest, images: Mapping[str, str], *, keep: int,
+                   status: str, description: str,
+                   objects: Mapping[str, Mapping[str, str]] | None = None) -> int:
+    """Record `request` as a revision of its stack (the one way a deploy's files reach the history:
+    a deploy's own, and the agent's "found applied" one). Sensitive values are stored as their
+    digest, never in clear (a rollback takes them back from the swarm). Raises StackctlError."""
+    from stackctl.history import record_revision
+
+    config = request.sensitive.redact_config(request.config) if request.sensitive else request.config
+    sent = request.sensitive.scrub(dict(images)) if request.sensitive else dict(images)
+    return record_revision(engine, request.stack, config, sent,
+                           files=list(request.files) or None, working_dir=request.working_dir,
+                           note=request.note, objects=objects, keep=keep, status=status,
+                           description=description, rollout=request.rollout, git=request.git)
 
 
 __all__ = [

@@ -732,21 +732,17 @@ class Agent:
         )
 
     def _record_found(self, stack: StackConfig, state: StackState, sha: str, request: Any) -> None:
-        from stackctl.history import DEPLOYED, record_revision
+        from stackctl.deploy import record_request
+        from stackctl.history import DEPLOYED
 
         try:
-            record_revision(
+            record_request(
                 self.engine(),
-                stack.name,
-                request.config,
+                request,
                 {},
-                files=list(request.files),
-                working_dir=request.working_dir,
                 keep=stack.history_max,
                 status=DEPLOYED,
                 description=f"git {sha[:12]}: found applied on the swarm (no change needed)",
-                git=request.git,
-                note=request.note,
             )
             state.recorded_commit = sha
         except StackctlError as err:

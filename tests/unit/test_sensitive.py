@@ -361,3 +361,22 @@ def test_short_values_are_hidden_in_plans_only_as_whole_values_and_configs_are_n
     only_keys = Sensitive(env={("web", "EMPTY"): "app.age"})
     assert only_keys.redact_config(config)["services"]["web"]["environment"]["EMPTY"].startswith("sha256:")
     assert config["services"]["web"]["environment"] == {"DEBUG": "1", "EMPTY": ""}  # untouched
+
+
+def test_a_revision_recorded_without_a_deploy_keeps_digests_only(folder: Path) -> None:
+    """The agent's "found applied" revision goes through deploy.record_request, as a deploy's own:
+    the sensitive values are stored as their digests (it used to call record_revision with the
+    config in clear)."""
+    from stackctl.deploy import DeployRequest, record_request
+    from stackctl.history import DEPLOYED, get_revision
+
+    engine = FakeEngine()
+    password, api_key, token = _secret("pw"), _secret("key"), _secret("tok")
+    loaded = _load(folder, [_stack(folder, password, api_key, token)])
+    request = DeployRequest("s", loaded.config, loaded.working_dir, sensitive=loaded.sensitive)
+    number = record_request(engine, request, {}, keep=10, status=DEPLOYED, description="found applied")
+    stored = json.dumps(get_revision(engine, "s", number).to_json())
+    for value in (password, api_key, token):
+        assert value not in stored
+    assert f"sha256:{_digest(api_key)} (sensitive: from app.env.age)" in stored
+    assert all(password not in c["Spec"]["Data"] for c in engine.store["config"].values())
