@@ -10,7 +10,7 @@ from stackctl.observe import ObservedNode, ObservedService, ObservedStack
 from stackctl.placement import describe_node, explain_mismatch
 from stackctl.plan.model import Plan, short_name
 from stackctl.swarm.modes import tasks_wanted
-from stackctl.swarm.nodes import constraints_of, eligible_nodes, matches
+from stackctl.swarm.nodes import constraints_of, matches
 
 
 def check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode], plan: Plan) -> None:
@@ -29,7 +29,7 @@ def check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode
     constraints = constraints_of(spec)
     where = f"services.{short_name(name, plan.stack)}.deploy"
     matching = [n for n in nodes if matches(n, spec)]
-    eligible = eligible_nodes(spec, nodes)
+    eligible = [n for n in matching if n.schedulable]  # swarm/nodes.eligible, on the nodes that match
     if not matching:
         plan.errors.append(Diagnostic(
             f"service {name}: {explain_mismatch(constraints, nodes)}; nodes: "
@@ -50,17 +50,18 @@ def check_placement(name: str, spec: Mapping[str, Any], nodes: list[ObservedNode
     if not (max_per_node and wanted):
         return
     need = -(-wanted // max_per_node)
-    text = (f"service {name}: {wanted} replicas with max_replicas_per_node {max_per_node} need {need} "
-            "eligible nodes, but only {n} satisfy the placement ({names}); nodes: "
-            + "; ".join(describe_node(n) for n in nodes))
+
+    def too_few(chosen: list[ObservedNode]) -> str:
+        return (f"service {name}: {wanted} replicas with max_replicas_per_node {max_per_node} need {need} "
+                f"eligible nodes, but only {len(chosen)} satisfy the placement "
+                f"({', '.join(n.hostname for n in chosen)}); nodes: "
+                + "; ".join(describe_node(n) for n in nodes))
+
     if len(matching) < need:
-        plan.errors.append(Diagnostic(
-            text.format(n=len(matching), names=", ".join(n.hostname for n in matching)),
-            path=where + ".placement.max_replicas_per_node"))
+        plan.errors.append(Diagnostic(too_few(matching), path=where + ".placement.max_replicas_per_node"))
     elif len(eligible) < need:
-        plan.warnings.append(Diagnostic(
-            text.format(n=len(eligible), names=", ".join(n.hostname for n in eligible))
-            + " ready and active now; the other tasks wait", path=where, severity="warning"))
+        plan.warnings.append(Diagnostic(too_few(eligible) + " ready and active now; the other tasks wait",
+                                        path=where, severity="warning"))
 
 
 def _published(spec: Mapping[str, Any]) -> list[tuple[int, str, str]]:
