@@ -175,13 +175,6 @@ def newest_task_problem(tasks: Sequence[Task], since: float | None = None,
     return (best[1], best[2]) if best else None
 
 
-def newest_task_error(tasks: Sequence[Task], since: float | None = None,
-                      exits_fail: bool = False) -> str | None:
-    """The newest error among tasks (a pending task's scheduler reason included)."""
-    found = newest_task_problem(tasks, since, exits_fail)
-    return found[0] if found else None
-
-
 def eligible_node_ids(service: Service, nodes: Sequence[Node]) -> list[str]:
     """IDs of the nodes a global service should run on (swarm/nodes.py's rule)."""
     spec = service.get("Spec") or {}

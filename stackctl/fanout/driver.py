@@ -685,7 +685,7 @@ def find_resume(rollout: Rollout, options: FanoutOptions | None = None,
             done.add(name)
         shipped = [r for r in mine if r.rollout.get("action") == "deploy"]
         if shipped and not images:
-            images = {_descoped(k, rollout.stack): v for k, v in shipped[0].images.items()}
+            images = {descope(rollout.stack, k): v for k, v in shipped[0].images.items()}
         if shipped:
             try:
                 resume_wave = max(resume_wave, rollout.wave_of(name).number)
@@ -695,7 +695,3 @@ def find_resume(rollout: Rollout, options: FanoutOptions | None = None,
     # starts only after the one before passed); it may have failed its bake or gates, so it runs again
     # (its finished targets are not written again, but baked and gated with the rest).
     return ResumePoint(rid, frozenset(done), images, unreachable, max(resume_wave, 1))
-
-
-def _descoped(name: str, stack: str) -> str:
-    return descope(stack, name)

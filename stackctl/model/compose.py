@@ -351,11 +351,6 @@ def children(path: str) -> Iterator[ComposeField]:
             yield row
 
 
-def element(path: str) -> ComposeField | None:
-    """The row of one element of the list (`path[]`) or map (`path.*`) at `path`, if any."""
-    return BY_PATH.get(path + "[]") or BY_PATH.get(path + ".*")
-
-
 # --- the engine's side ------------------------------------------------------------------------
 
 ENGINE_FIELDS: dict[str, ComposeField] = {e: f for f in FIELDS for e in f.engine}

@@ -109,14 +109,6 @@ def _cpus(value: object, _file_value: object = None) -> str:
     return _text(value)
 
 
-def _replicas(value: object, _file_value: object = None) -> str:
-    if isinstance(value, dict):
-        count = (value.get("Replicated") or {}).get("Replicas")
-        if count is not None:
-            return str(count)
-    return _text(value)
-
-
 def _mode(value: object, _file_value: object = None) -> str:
     if isinstance(value, dict) and value:
         return MODE_NAMES.get(next(iter(value)), _text(value))

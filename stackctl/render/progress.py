@@ -131,7 +131,7 @@ def _table(progress: list[ServiceProgress], title: str, width: int | None = None
     from rich.console import Group
     from rich.text import Text
 
-    from stackctl.render.tables import table_lines
+    from stackctl.render.tables import fit_table
 
     rows, styles = [], []
     for p in progress:
@@ -140,7 +140,7 @@ def _table(progress: list[ServiceProgress], title: str, width: int | None = None
         rows.append([p.name, tasks, update_words(p.update_state), f"{state_words(p.final)}: {p.message}",
                      p.task_error or ""])
         styles.append(_STATE_STYLE.get(state, "cyan"))
-    lines = table_lines(LIVE_HEADERS, rows, width)
+    lines = fit_table(LIVE_HEADERS, rows, width)
     return Group(Text(title), Text(lines[0], style="bold"),
                  *(Text(line, style=style) for line, style in zip(lines[1:], styles, strict=True)))
 

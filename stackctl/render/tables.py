@@ -294,11 +294,6 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[CellValue]], *, 
     return "".join(line + "\n" for line in fit_table(headers, rows, width, wide=wide))
 
 
-def table_lines(headers: Sequence[str], rows: Sequence[Sequence[CellValue]], width: int | None) -> list[str]:
-    """The table's lines (header first), fitted to `width` columns (None: no limit)."""
-    return fit_table(headers, rows, width)
-
-
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[CellValue]], *,
                 styles: Sequence[str] | None = None, stream: IO[str] | None = None, no_trunc: bool = False,
                 wide: bool = False) -> None:

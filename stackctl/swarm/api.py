@@ -120,8 +120,3 @@ def as_nodes(raw: Sequence[Mapping[str, object]]) -> list[Node]:
 
 def as_task(raw: Mapping[str, object]) -> Task:
     return cast("Task", raw)
-
-
-def as_service(raw: Mapping[str, object]) -> Service:
-    return cast("Service", raw)
-
