@@ -299,6 +299,8 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
     a rollout that does not converge is an outcome with its exit code, not an exception. No
     error quotes a value of `request.sensitive` (its digest instead).
     """
+    if on_event is not None and request.sensitive:
+        on_event = _hiding(on_event, request.sensitive)
     try:
         return _deploy(request, options, engine=engine, on_event=on_event)
     except StackctlError as err:
@@ -306,6 +308,34 @@ def deploy(request: DeployRequest, options: DeployOptions | None = None, *, engi
             err.message = request.sensitive.hide(err.message)
             err.diagnostics = request.sensitive.hide_diagnostics(err.diagnostics)
         raise
+
+
+def _hiding(on_event: EventCallback, sensitive: Sensitive) -> EventCallback:
+    """`on_event` behind one filter: every event's text (its str fields, lists of str and of
+    Diagnostics: warnings, notices, engine messages) with the sensitive values as digests, so no
+    event of the deploy (or of the rollout it runs) can quote one."""
+    import dataclasses
+
+    from stackctl.errors import Diagnostic
+
+    def hide(value: object) -> object:
+        if isinstance(value, str):  # a short value only as the whole text: `1/1 running` stays
+            return sensitive.hide(value, words=False)
+        if isinstance(value, list | tuple) and value and all(isinstance(v, Diagnostic) for v in value):
+            return type(value)(sensitive.hide_diagnostics(list(value)))
+        if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
+            return type(value)(sensitive.hide(v, words=False) for v in value)
+        return value
+
+    def filtered(event: object) -> None:
+        if dataclasses.is_dataclass(event) and not isinstance(event, type):
+            changes = {f.name: hidden for f in dataclasses.fields(event)
+                       if (hidden := hide(value := getattr(event, f.name))) is not value}
+            if changes:
+                event = dataclasses.replace(event, **changes)
+        on_event(event)
+
+    return filtered
 
 
 def _deploy(request: DeployRequest, options: DeployOptions | None, *, engine: Engine | None,
@@ -559,6 +589,8 @@ def record_request(engine: Engine, request: DeployRequest, images: Mapping[str, 
 
     config = request.sensitive.redact_config(request.config) if request.sensitive else request.config
     sent = request.sensitive.scrub(dict(images)) if request.sensitive else dict(images)
+    if request.sensitive:
+        description = request.sensitive.hide(description)  # it names images and a failure's text
     return record_revision(engine, request.stack, config, sent,
                            files=list(request.files) or None, working_dir=request.working_dir,
                            note=request.note, objects=objects, keep=keep, status=status,

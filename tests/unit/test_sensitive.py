@@ -374,9 +374,31 @@ def test_a_revision_recorded_without_a_deploy_keeps_digests_only(folder: Path) -
     password, api_key, token = _secret("pw"), _secret("key"), _secret("tok")
     loaded = _load(folder, [_stack(folder, password, api_key, token)])
     request = DeployRequest("s", loaded.config, loaded.working_dir, sensitive=loaded.sensitive)
-    number = record_request(engine, request, {}, keep=10, status=DEPLOYED, description="found applied")
+    number = record_request(engine, request, {}, keep=10, status=DEPLOYED,
+                            description=f"update app (image reg/app:{api_key})")  # the description too
     stored = json.dumps(get_revision(engine, "s", number).to_json())
     for value in (password, api_key, token):
         assert value not in stored
     assert f"sha256:{_digest(api_key)} (sensitive: from app.env.age)" in stored
     assert all(password not in c["Spec"]["Data"] for c in engine.store["config"].values())
+
+
+def test_every_event_of_a_deploy_passes_one_filter() -> None:
+    """deploy() puts on_event behind one filter: an event's text, its lists of text and its
+    Diagnostics show the digest; a short value only as a whole text (progress like `1/1` stays)."""
+    from stackctl.deploy import Notice, Warnings, _hiding
+    from stackctl.errors import Diagnostic
+
+    mark = Sensitive()
+    mark.add("longsecret", "a.age")
+    mark.add("1", "a.age")
+    seen: list[object] = []
+    emit = _hiding(seen.append, mark)
+    emit(Notice("warning: the engine said longsecret", "warning"))
+    emit(Notice("1/1 running", "info"))
+    emit(Warnings((Diagnostic("image reg/longsecret:1 not found"),)))
+    emit("a plain string event")
+    assert seen[0] == Notice(f"warning: the engine said {placeholder('longsecret', 'a.age')}", "warning")
+    assert seen[1] == Notice("1/1 running", "info")
+    assert isinstance(seen[2], Warnings) and "longsecret" not in repr(seen[2]) and "sha256:" in repr(seen[2])
+    assert seen[3] == "a plain string event"
