@@ -424,18 +424,17 @@ def _deploy(request: DeployRequest, options: DeployOptions | None, *, engine: En
         lock.release()
 
 
-def rollback_request(rev: Revision, stack: str, rollout: Mapping[str, Any] | None = None,
-                     engine: Engine | None = None) -> DeployRequest:
+def rollback_request(rev: Revision, stack: str, *, engine: Engine,
+                     rollout: Mapping[str, Any] | None = None) -> DeployRequest:
     """The deploy that restores a recorded revision (`stackctl rollback`, a fan-out wave's rollback):
     its stack, its files' place, and the secret/config versions its services used (docs/rotation.md).
 
-    With `engine`, values from encrypted env files (stored as digests) are taken back from the
-    stack's services on the swarm (history.restore_sensitive: HistoryError when one is gone)."""
-    config, sensitive = rev.config, None
-    if engine is not None:
-        from stackctl.history import restore_sensitive
+    Values from encrypted env files (stored as digests) are taken back from the stack's services
+    on `engine`'s swarm (history.restore_sensitive: HistoryError when one is gone); `engine` is
+    required, so a rollback can never deploy a digest placeholder as a value."""
+    from stackctl.history import restore_sensitive
 
-        config, sensitive = restore_sensitive(engine, stack, rev)
+    config, sensitive = restore_sensitive(engine, stack, rev)
     return DeployRequest(stack, config, rev.working_dir or rev.cwd, files=tuple(rev.files),
                          note=f"rollback to {rev.revision}", pinned_objects=rev.objects or None,
                          rollout=rollout, sensitive=sensitive)
