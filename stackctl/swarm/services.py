@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from stackctl.images import spec_image
 from stackctl.swarm.api import Node, Service, Task
-from stackctl.swarm.modes import is_job, service_mode, tasks_wanted
+from stackctl.swarm.modes import is_global, is_job, service_mode, tasks_wanted
 from stackctl.swarm.nodes import eligible_nodes, node_from_inspect
 from stackctl.swarm.spec import PortConfig
 from stackctl.swarm.stacks import natural_key
@@ -84,15 +84,15 @@ def service_statuses(services: Sequence[Service], tasks: Sequence[Task],
         live = [t for t in own if is_wanted(t)]
         running = sum(1 for t in live if task_state(t) == "running")
         completed: int | None = None
+        eligible: int | None = None  # the nodes a global mode wants a task on (others ignore it)
+        if is_global(mode) and observed_nodes is not None:
+            eligible = len(eligible_nodes(spec, observed_nodes))
         if is_job(mode):
             completed = sum(1 for t in current_iteration(svc, own) if task_state(t) == "complete")
-            eligible = (len(eligible_nodes(spec, observed_nodes)) if observed_nodes is not None
-                        else max(len(own), completed))
-            desired = tasks_wanted(spec, eligible) or 0
+            desired = tasks_wanted(spec, max(len(own), completed) if eligible is None else eligible) or 0
             converged = completed >= desired
         else:
-            eligible = len(eligible_nodes(spec, observed_nodes)) if observed_nodes is not None else len(live)
-            desired = tasks_wanted(spec, eligible) or 0
+            desired = tasks_wanted(spec, len(live) if eligible is None else eligible) or 0
             converged = running == desired and len(live) == running
         problem = "" if converged else _newest_problem(own)
         template = spec.get("TaskTemplate") or {}
