@@ -341,14 +341,14 @@ FIELDS: tuple[ComposeField, ...] = tuple(_casting([
 BY_PATH: dict[str, ComposeField] = {f.path: f for f in FIELDS}
 
 
+_CHILDREN: dict[tuple[str, ...], list[ComposeField]] = {}  # a path's parts -> the rows one level below
+for _row in FIELDS:
+    _CHILDREN.setdefault(_row.parts[:-1], []).append(_row)
+
+
 def children(path: str) -> Iterator[ComposeField]:
     """The rows one level below `path` ("" for the top), in the table's order."""
-    depth = len(split_path(path)) + 1 if path else 1
-    prefix = split_path(path) if path else ()
-    for row in FIELDS:
-        parts = row.parts
-        if len(parts) == depth and parts[:-1] == prefix:
-            yield row
+    return iter(_CHILDREN.get(split_path(path) if path else (), ()))
 
 
 # --- the engine's side ------------------------------------------------------------------------
