@@ -51,7 +51,7 @@ from stackctl.errors import (
     StackctlError,
 )
 from stackctl.model.compose import compose_key
-from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL, descope, scope
+from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL, scope
 from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
 if TYPE_CHECKING:
@@ -250,8 +250,8 @@ def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[s
 
     A value from an encrypted env file is stored as its digest only (secrets/sensitive.py), so a
     rollback takes it from the stack's services on the swarm (their spec, and the previous spec the
-    swarm keeps): the service's own environment entry of that name when its digest matches, else
-    any string of the stack's service specs that does.
+    swarm keeps): any string of the stack's service specs, or value of an environment entry, whose
+    digest matches (the same digest is the same value).
     When none does, HistoryError names the key before anything is written."""
     from stackctl.secrets.sensitive import Sensitive, placeholder_digest, placeholder_source, value_digest
 
@@ -270,8 +270,7 @@ def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[s
     find(rev.config, ())
     if not wanted:
         return rev.config, None
-    envs: dict[str, dict[str, list[str]]] = {}
-    anywhere: dict[str, str] = {}
+    anywhere: dict[str, str] = {}  # digest -> a string of the stack's specs (and each `KEY=value`'s value)
 
     def strings(node: Any) -> None:
         if isinstance(node, str):
@@ -289,24 +288,13 @@ def restore_sensitive(engine: Engine, stack: str, rev: Revision) -> tuple[dict[s
     for svc in engine.objects("service", {"label": [f"{NAMESPACE_LABEL}={stack}"]}):
         # the spec now, then the one before it (the swarm keeps it: what a rollback usually wants)
         for spec in (svc.get("Spec") or {}, svc.get("PreviousSpec") or {}):
-            name = str(spec.get("Name") or "")
-            short = descope(stack, name)
-            env = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Env") or []
-            for key, eq, text in (str(item).partition("=") for item in env):
-                if eq:
-                    envs.setdefault(short, {}).setdefault(key, []).append(text)
             strings(spec)
     config = copy.deepcopy(rev.config)
     sensitive = Sensitive()
     for path, shown in wanted:
         digest = placeholder_digest(shown) or ""
         source = placeholder_source(shown) or f"revision {rev.revision}"
-        value: str | None = None
-        if len(path) == 4 and path[0] == "services" and path[2] == "environment":
-            mine = envs.get(str(path[1]), {}).get(str(path[3])) or []
-            value = next((v for v in mine if value_digest(v) == digest), None)
-        if value is None:
-            value = anywhere.get(digest)
+        value = anywhere.get(digest)  # a value with the digest is the value, wherever it stands
         if value is None:
             key = ".".join(str(p) for p in path)
             raise HistoryError(

@@ -132,7 +132,7 @@ def format_cpus(nanos: int) -> str:
     return _decimal(nanos, 1_000_000_000)
 
 
-_SIZE_UNITS = (("p", 1 << 50), ("t", 1 << 40), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10))
+_SIZE_UNITS = tuple(sorted(((u, f) for u, f in _SIZE_FACTORS.items() if u), key=lambda uf: -uf[1]))  # p .. k
 _SIZE_SUFFIX = re.compile(r"^\s*[\d.]+\s*([kmgtpKMGTP])((?:[iI])?[bB])?\s*$")
 
 

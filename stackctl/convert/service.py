@@ -399,9 +399,11 @@ def _mount(ctx: ConvertContext, path: Path, vol: str | compose.Mount) -> api.Mou
     if vol.get("consistency"):
         mount["Consistency"] = str(vol["consistency"])
 
+    given: Mapping[str, object] = vol  # any key by name, as convert/context.section reads a section
+
     def incompatible(*options: str) -> None:
         for option in options:
-            if _get(vol, option) is not None:
+            if given.get(option) is not None:
                 ctx.error(path + (option,), f"{option} options are incompatible with type {kind}")
                 raise _Skip
 
@@ -513,10 +515,6 @@ def _networks(ctx: ConvertContext, key: str,
             item["DriverOpts"] = driver_opts
         out.append(item)
     return sorted(out, key=lambda n: n.get("Target", ""))
-
-
-def _get(entry: Mapping[str, object], key: str) -> object:
-    return entry.get(key)
 
 
 def _user_defined(target: str) -> bool:
