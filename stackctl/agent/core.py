@@ -368,7 +368,7 @@ class Agent:
             raise LoadError(diagnostics=[Diagnostic(err.message, path, hint=err.hint)]) from None
         return using_keys(keys)
 
-    def _request(self, stack: StackConfig, sha: str, info: CommitInfo, note: str = "") -> Any:
+    def _request(self, stack: StackConfig, sha: str, info: CommitInfo) -> Any:
         """The DeployRequest of the commit's files (loaded as `stackctl deploy` loads them)."""
         from stackctl.deploy import DeployRequest, load_stack_files
 
@@ -385,7 +385,7 @@ class Agent:
             sources=tuple(loaded.docs),
             sensitive=loaded.sensitive,
             git=self._git(stack, info),
-            note=note or f"git {sha[:12]}",
+            note=f"git {sha[:12]}",
         )
 
     def _git(self, stack: StackConfig, info: CommitInfo) -> dict[str, str]:
@@ -614,7 +614,8 @@ class Agent:
                 note = "drift healed" if reason not in FORCED else f"sync of git {sha[:12]}"
                 if rollout is not None:
                     rollout = rollout.limited(changed)  # the drifted targets, through their waves
-                return self._deploy(stack, state, sha, info, reason, note=note, drift=lines, rollout=rollout)
+                return self._deploy(stack, state, sha, info, reason, note=note, drift=lines, rollout=rollout,
+                                    request=request)
             return self._report_drift(stack, state, sha, lines, reason)
         if stack.apply == "manual" and state.approved_commit != sha:
             if state.pending_commit != sha:
@@ -632,7 +633,7 @@ class Agent:
                 self.log(event="held", stack=stack.name, commit=sha[:12], reason=held.reason)
             state.status, state.message = HELD, f"git {sha[:12]}: {held.reason}"
             return PassResult(stack.name, HELD, EXIT_OK, sha, False, 0.0, state.plan_summary, reason=reason)
-        return self._deploy(stack, state, sha, info, reason, rollout=rollout)
+        return self._deploy(stack, state, sha, info, reason, rollout=rollout, request=request)
 
     def _not_retried(self, stack: StackConfig, state: StackState, sha: str, reason: str) -> PassResult:
         """No retry loop: a failed commit waits for a new commit or a manual sync."""
@@ -778,9 +779,12 @@ class Agent:
         note: str = "",
         drift: list[str] | None = None,
         rollout: Rollout | None = None,
+        request: Any = None,
     ) -> PassResult:
-        """Apply the commit: one deploy, or a rollout through the waves for an environment of many
-        swarms; the outcome sets the stack's status (a failure marks the commit failed: not retried)."""
+        """Apply the commit: one deploy (of `request`, the DeployRequest the pass planned with: the
+        files are loaded and decrypted once a pass), or a rollout through the waves for an environment
+        of many swarms; the outcome sets the stack's status (a failure marks the commit failed: not
+        retried)."""
         from stackctl.history import status_for_exit
 
         self.log(
@@ -795,7 +799,7 @@ class Agent:
         )
         transient, detail, wrote = False, "", True
         if rollout is None:
-            code = self._deploy_one(stack, state, sha, info, note)
+            code = self._deploy_one(stack, state, sha, request, note)
         else:
             code, transient, detail, wrote = self._roll_out(stack, state, sha, info, note, rollout)
         state.exit_code = code
@@ -836,12 +840,13 @@ class Agent:
             tuple(row.to_json() for row in state.targets.values()),
         )
 
-    def _deploy_one(
-        self, stack: StackConfig, state: StackState, sha: str, info: CommitInfo, note: str
-    ) -> int:
+    def _deploy_one(self, stack: StackConfig, state: StackState, sha: str, request: Any, note: str) -> int:
+        from dataclasses import replace
+
         from stackctl.deploy import deploy
 
-        request = self._request(stack, sha, info, note=note)
+        if note:
+            request = replace(request, note=note)
         try:
             outcome = deploy(
                 request,

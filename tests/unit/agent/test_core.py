@@ -291,3 +291,25 @@ def test_encrypted_secrets_decrypt_with_the_agents_key_file(
         assert "db.sops" in message and value not in message
     assert all(value not in repr(r) for r in results)
     assert leftover_plaintext(value, (tmp_path,)) == []
+
+
+def test_a_deploying_pass_loads_the_files_once(
+    tmp_path: Path, rollout: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass plans and deploys the same DeployRequest: the commit's files are read (and
+    decrypted) once, not once for the preview and again for the deploy."""
+    import stackctl.deploy
+
+    loads: list[object] = []
+    real = stackctl.deploy.load_stack_files
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        loads.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stackctl.deploy, "load_stack_files", counted)
+    agent, source, engine, _ = make_agent(tmp_path)
+    source.push({"V": "1"}, "first")
+    assert agent.pass_all(START) == EXIT_OK
+    assert len(loads) == 1 and len(revisions(engine)) == 1
+    assert revisions(engine)[0]["note"].startswith("git ")
