@@ -72,6 +72,7 @@ class GitSource:
         self.trees = Path(cache_dir) / "trees" / config.name
         self._run = run
         self.fetches = 0  # how many fetches ran (tests: "401 fetches nothing")
+        self._commits: dict[str, CommitInfo] = {}  # a full commit hash's info never changes
 
     # --- the environment git runs in ---------------------------------------------------------
 
@@ -154,11 +155,17 @@ class GitSource:
         return self._git("rev-parse", "--verify", f"{LOCAL_REF}^{{commit}}", timeout=30).decode().strip()
 
     def commit_info(self, sha: str) -> CommitInfo:
+        """Author, subject and time of a commit (`git show` once per commit hash: every pass asks)."""
+        if sha in self._commits:
+            return self._commits[sha]
         out = self._git("show", "-s", "--format=%H%x00%an%x00%aI%x00%s", sha, timeout=30).decode(
             errors="replace"
         )
         full, author, when, subject = (out.strip().split("\x00") + ["", "", "", ""])[:4]
-        return CommitInfo(full or sha, author, subject, when)
+        info = CommitInfo(full or sha, author, subject, when)
+        if full == sha:  # a full hash (a ref or a short hash may name another commit later)
+            self._commits[sha] = info
+        return info
 
     def export(self, sha: str) -> Path:
         """The commit's files in a directory of their own (made once per commit)."""

@@ -79,6 +79,11 @@ def test_fetch_and_export_a_real_repository(tmp_path: Path) -> None:
     sha = source.fetch()
     info = source.commit_info(sha)
     assert info.sha == sha and info.author == "Ann" and info.subject == "first: the stack"
+    runs: list[object] = []
+    real_run = source._run
+    source._run = lambda *a, **k: runs.append(a) or real_run(*a, **k)
+    assert source.commit_info(sha) == info and runs == []  # a commit's info is asked of git once
+    source._run = real_run
     tree = source.export(sha)
     assert (tree / "app" / "stack.yml").read_text() == "version: '3.8'\n"
     assert source.export(sha) == tree
