@@ -36,9 +36,9 @@ from stackctl.errors import (
     EXIT_ROLLED_BACK,
     EXIT_TIMEOUT,
 )
-from stackctl.swarm.api import Node, Service, Task, UpdateStatus
+from stackctl.swarm.api import Service, Task, UpdateStatus
 from stackctl.swarm.modes import is_global, is_job, service_mode, tasks_wanted
-from stackctl.swarm.nodes import eligible_nodes, node_from_inspect
+from stackctl.swarm.nodes import ObservedNode, eligible_nodes
 from stackctl.swarm.services import current_iteration
 from stackctl.swarm.spec import ServiceSpec
 from stackctl.swarm.states import FAILED_STATES, is_running, task_state
@@ -175,16 +175,6 @@ def newest_task_problem(tasks: Sequence[Task], since: float | None = None,
     return (best[1], best[2]) if best else None
 
 
-def eligible_node_ids(service: Service, nodes: Sequence[Node]) -> list[str]:
-    """IDs of the nodes a global service should run on (swarm/nodes.py's rule)."""
-    spec = service.get("Spec") or {}
-    return [n.id for n in eligible_nodes(spec, [node_from_inspect(n) for n in nodes])]
-
-
-def down_nodes(nodes: Sequence[Node]) -> set[str]:
-    return {n["ID"] for n in nodes if (n.get("Status") or {}).get("State") == "down"}
-
-
 def current_update_status(service: Service, since: float | None) -> UpdateStatus | None:
     """The service's UpdateStatus if it belongs to this deploy (started at or after `since`)."""
     status = service.get("UpdateStatus")
@@ -248,7 +238,7 @@ def stability_window(service: Service) -> float:
     return monitor / 1e9 if monitor else DEFAULT_MONITOR
 
 
-def evaluate(service: Service, tasks: Sequence[Task], nodes: Sequence[Node] | None, *,
+def evaluate(service: Service, tasks: Sequence[Task], nodes: Sequence[ObservedNode] | None, *,
              since: float | None, now: float, max_failures: int = DEFAULT_MAX_FAILURES) -> ServiceProgress:
     """One service's progress from its current-spec tasks; `final` set when it is decided.
 
@@ -260,7 +250,7 @@ def evaluate(service: Service, tasks: Sequence[Task], nodes: Sequence[Node] | No
     name = spec.get("Name") or service.get("ID", "?")
     mode = service_mode(spec)
     prog = ServiceProgress(name=name, mode=mode)
-    down = down_nodes(nodes or [])
+    down = {n.id for n in nodes or [] if n.down}
     live = [t for t in tasks if t.get("NodeID") not in down or not t.get("NodeID")]
     restart = (spec.get("TaskTemplate") or {}).get("RestartPolicy") or {}
     condition = restart.get("Condition") or "any"
@@ -287,7 +277,7 @@ def evaluate(service: Service, tasks: Sequence[Task], nodes: Sequence[Node] | No
     # --- counts -------------------------------------------------------------------------
     slots = _group(live, is_global(mode))
     # a global service's nodes: the eligible ones, or (no node list) those its tasks are on
-    targets = set(eligible_node_ids(service, nodes) if nodes is not None else
+    targets = set([n.id for n in eligible_nodes(spec, nodes)] if nodes is not None else
                   [str(k) for k in slots if k]) if is_global(mode) else set()
     prog.desired = tasks_wanted(spec, len(targets)) or 0
     unstable = 0

@@ -38,8 +38,8 @@ from stackctl.apply.convergence import (
     newest_task_problem,
 )
 from stackctl.errors import EngineError
-from stackctl.swarm.api import Node, Service, Task, as_nodes, as_services, as_task, as_tasks
-from stackctl.swarm.nodes import down_node_names, node_from_inspect
+from stackctl.swarm.api import Service, Task, as_nodes, as_services, as_task, as_tasks
+from stackctl.swarm.nodes import ObservedNode, down_node_names, node_from_inspect
 from stackctl.swarm.times import epoch
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def wait_for_services(
     order = list(dict.fromkeys(names))
     progress: dict[str, ServiceProgress] = {n: ServiceProgress(name=n, message="waiting") for n in order}
     ids: dict[str, str] = {}  # requested name -> service ID
-    nodes: list[Node] | None = None
+    nodes: list[ObservedNode] | None = None  # converted once per fetch, read by every poll
     nodes_at = -NODE_REFRESH
     seen_messages: dict[str, list[str]] = {}  # UpdateStatus messages of this deploy, in order
 
@@ -189,7 +189,7 @@ def wait_for_services(
                 time.sleep(poll)
                 continue
             if now_mono - nodes_at >= NODE_REFRESH:
-                nodes = as_nodes(fetch("node"))
+                nodes = [node_from_inspect(n) for n in as_nodes(fetch("node"))]
                 nodes_at = now_mono
             # tasks: one call for every watched service, current spec only
             try:
@@ -220,7 +220,7 @@ def wait_for_services(
                         prog.message += f": {why[-1]}"
                 progress[n] = prog
             if deadline is not None and time.monotonic() >= deadline:
-                lost = down_node_names([node_from_inspect(n) for n in nodes or []])
+                lost = down_node_names(nodes or [])
                 for n in undecided():
                     p = progress[n]
                     p.final = TIMEOUT
@@ -298,7 +298,7 @@ def bake_services(
             now_mono = time.monotonic()
             ending = now_mono - started >= duration
             services = as_services(engine.objects("service", stack_filter))
-            nodes = as_nodes(engine.objects("node"))
+            nodes = [node_from_inspect(n) for n in as_nodes(engine.objects("node"))]
             ids = [s["ID"] for s in services]
             tasks = as_tasks(engine.objects("task", {"service": ids, "_up-to-date": "true"})) if ids else []
             per_service: dict[str, list[Task]] = {}

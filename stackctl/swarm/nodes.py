@@ -36,6 +36,11 @@ class ObservedNode:
     addr: str = ""  # Status.Addr: what a node.ip constraint compares
 
     @property
+    def down(self) -> bool:
+        """The manager sees the node as down: its tasks are lost, not failed."""
+        return self.state == "down"
+
+    @property
     def schedulable(self) -> bool:
         """Ready and active: the swarm may place new tasks on it."""
         return self.state == "ready" and self.availability == "active"
@@ -120,4 +125,4 @@ def node_names(nodes: Iterable[Node]) -> dict[str, str]:
 
 def down_node_names(nodes: Sequence[ObservedNode]) -> list[str]:
     """Hostnames of the nodes the manager sees as down, sorted."""
-    return sorted(n.hostname or n.id for n in nodes if n.state == "down")
+    return sorted(n.hostname or n.id for n in nodes if n.down)

@@ -16,7 +16,6 @@ from stackctl.apply.convergence import (
     TIMEOUT,
     ServiceOutcome,
     ServiceProgress,
-    eligible_node_ids,
     evaluate,
     exit_code_for,
 )
@@ -26,6 +25,7 @@ from stackctl.errors import (
     EXIT_ROLLED_BACK,
     EXIT_TIMEOUT,
 )
+from stackctl.swarm.nodes import eligible_nodes, node_from_inspect
 from stackctl.swarm.times import epoch as parse_time
 
 T0 = 1_800_000_000.0  # "now" of the tests, epoch seconds
@@ -113,7 +113,8 @@ def node(node_id: str, *, state: str = "ready", availability: str = "active", ro
 
 def ev(svc: dict[str, Any], tasks: list[dict[str, Any]], nodes: list[dict[str, Any]] | None = None,
        **kw: Any) -> ServiceProgress:
-    return evaluate(svc, tasks, nodes, since=kw.pop("since", SINCE), now=kw.pop("now", T0), **kw)
+    observed = None if nodes is None else [node_from_inspect(n) for n in nodes]  # as the wait converts them
+    return evaluate(svc, tasks, observed, since=kw.pop("since", SINCE), now=kw.pop("now", T0), **kw)
 
 
 # --- replicated ----------------------------------------------------------------------------
@@ -283,7 +284,7 @@ def test_global_counts_eligible_nodes_only() -> None:
     nodes = [node("m", role="manager"), node("w1", labels={"pcidss": "yes"}), node("w2"),
              node("w3", availability="drain")]
     svc = service(mode="global", constraints=["node.role==worker"])
-    assert eligible_node_ids(svc, nodes) == ["w1", "w2"]
+    assert [n.id for n in eligible_nodes(svc["Spec"], [node_from_inspect(n) for n in nodes])] == ["w1", "w2"]
     p = ev(svc, [task("running", slot=None, node="w1")], nodes)
     assert p.final is None and (p.running, p.desired) == (1, 2)
     p = ev(svc, [task("running", slot=None, node="w1"), task("running", slot=None, node="w2")], nodes)

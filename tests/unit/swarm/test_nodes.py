@@ -49,7 +49,6 @@ def test_plan_checks_and_the_wait_agree_on_a_down_node() -> None:
     tasks, while the wait did not: now both use `eligible`. The only node that satisfies the
     placement being down is a warning (the tasks wait for it), not a blocking error; no node
     satisfying it at all is one."""
-    from stackctl.apply.convergence import eligible_node_ids
     from stackctl.plan.checks import check_placement
     from stackctl.plan.model import Plan
 
@@ -64,7 +63,7 @@ def test_plan_checks_and_the_wait_agree_on_a_down_node() -> None:
     assert plan.errors and "node.labels.zone==west" in plan.errors[0].message
     raw = [{"ID": "w1", "Spec": {"Labels": {"zone": "east"}}, "Status": {"State": "down"}}]
     service: Any = {"Spec": {**svc, "Mode": {"Global": {}}}}
-    assert eligible_node_ids(service, raw) == []
+    assert eligible_nodes(service["Spec"], [node_from_inspect(n) for n in raw]) == []  # the wait's count
 
 
 def test_plan_warns_when_no_node_is_ready_and_active() -> None:
