@@ -50,7 +50,6 @@ from stackctl.errors import (
     EngineError,
     StackctlError,
 )
-from stackctl.model.compose import compose_key
 from stackctl.names import HISTORY_LABEL, KEEP_LABEL, NAMESPACE_LABEL, REVISION_LABEL, scope
 from stackctl.names import HISTORY_PREFIX as NAME_PREFIX
 
@@ -556,16 +555,6 @@ def _user() -> str:
 
 
 # --- who, where from, what: pure helpers (unit-tested) ----------------------------------
-
-def _detail(path: str) -> str:
-    """The compose word of an engine path (the compose field registry: `deploy.replicas` -> replicas),
-    else the path's last word."""
-    key = compose_key(path)
-    if key is None:
-        return path.split(".")[-1].split("[")[0]
-    parts = key.split(".")
-    return parts[1] if parts[0] == "deploy" and len(parts) > 1 else parts[0]
-
 
 def _one_line(text: str) -> str:
     line = " ".join(str(text).split())

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from stackctl.history import _detail, _one_line
+from stackctl.history import _one_line
+from stackctl.model.compose import compose_key
 from stackctl.names import descope
 
 if TYPE_CHECKING:
@@ -94,3 +95,13 @@ def describe_deploy(stack: str, writes: Sequence[Write], plan: Plan | None = Non
         parts.append(f"{verb} {', '.join(items)}")
     text = "; ".join(parts) or "no change"
     return _one_line(f"{note}: {text}" if note else text)
+
+
+def _detail(path: str) -> str:
+    """The compose word of an engine path (the compose field registry: `deploy.replicas` -> replicas),
+    else the path's last word."""
+    key = compose_key(path)
+    if key is None:
+        return path.split(".")[-1].split("[")[0]
+    parts = key.split(".")
+    return parts[1] if parts[0] == "deploy" and len(parts) > 1 else parts[0]
